@@ -1,0 +1,226 @@
+//! Command-line interface: one binary, one subcommand per run mode.
+
+use crate::config::env::{process_env, EnvVars};
+use crate::config::{defaults, load, ConfigError, ConfigSource};
+use crate::daemon::{self, DaemonError, DaemonOptions};
+use crate::demo_target::{DemoTarget, FaultPatch, Faults};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Exit codes a script can rely on.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// Something failed at run time (port in use, ...).
+    pub const RUNTIME: u8 = 1;
+    /// The config (or a flag) is invalid: sysexits' EX_USAGE.
+    pub const CONFIG: u8 = 64;
+}
+
+/// The AIVO config, compiled in for `sloprober demo`.
+pub const AIVO_CONFIG: &str = include_str!("../config/aivo.yaml");
+
+#[derive(Debug, Parser)]
+#[command(name = "sloprober", version, about = "Synthetic load and SLO prober for HTTP services, with exact Prometheus SLIs")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    /// Log filter, e.g. `info` or `sloprober=debug`.
+    #[arg(long, global = true, env = "SLOPROBER_LOG", default_value = "info")]
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Keep the configured load going and serve /metrics (reload: SIGHUP or POST /-/reload).
+    Daemon(DaemonArgs),
+    /// Validate a config and print the resolved plan.
+    Check(CheckArgs),
+    /// Start the demo target and the daemon against it with the embedded config/aivo.yaml.
+    Demo(DemoArgs),
+    /// Serve stand-ins for the AIVO gateway, assessment and search services.
+    DemoTarget(DemoTargetArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DaemonArgs {
+    /// Config file (YAML).
+    #[arg(long, env = "SLOPROBER_CONFIG")]
+    pub config: PathBuf,
+    /// Profile to play (default: the config's daemon.profile, "continuous").
+    #[arg(long, env = "TEST_TYPE")]
+    pub profile: Option<String>,
+    /// Metrics address; overrides metrics.listen (default 0.0.0.0:9469).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[arg(long, env = "SLOPROBER_CONFIG")]
+    pub config: PathBuf,
+    /// Profile whose plan is printed (every profile is validated either way).
+    #[arg(long, env = "TEST_TYPE")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Metrics address.
+    #[arg(long, default_value = defaults::METRICS_LISTEN)]
+    pub listen: SocketAddr,
+    /// Demo target address.
+    #[arg(long, default_value = defaults::DEMO_TARGET_LISTEN)]
+    pub target_listen: SocketAddr,
+    #[arg(long, env = "TEST_TYPE", default_value = defaults::DAEMON_PROFILE)]
+    pub profile: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoTargetArgs {
+    #[arg(long, default_value = defaults::DEMO_TARGET_LISTEN)]
+    pub listen: SocketAddr,
+    /// Bearer token the endpoints require.
+    #[arg(long, env = "API_KEY", default_value = "demo-key", hide_env_values = true)]
+    pub api_key: String,
+    /// Initial faults as JSON, e.g. '{"generate": {"delay_ms": 200, "error_rate": 0.1}}'.
+    #[arg(long)]
+    pub faults: Option<String>,
+}
+
+/// An error with the exit code it maps to.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Failure {
+        Failure { code: exit::CONFIG, message: e.to_string() }
+    }
+}
+
+impl From<DaemonError> for Failure {
+    fn from(e: DaemonError) -> Failure {
+        let code = if matches!(e, DaemonError::Config(_)) { exit::CONFIG } else { exit::RUNTIME };
+        Failure { code, message: e.to_string() }
+    }
+}
+
+pub async fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Daemon(args) => {
+            let options = DaemonOptions {
+                source: ConfigSource::File(args.config),
+                profile: args.profile,
+                listen: args.listen,
+                env: process_env(),
+            };
+            start_daemon(options).await
+        }
+        Command::Check(args) => check(args),
+        Command::Demo(args) => demo(args).await,
+        Command::DemoTarget(args) => {
+            let mut faults = Faults::default();
+            if let Some(text) = &args.faults {
+                let patch: BTreeMap<String, FaultPatch> = serde_json::from_str(text)
+                    .map_err(|e| Failure { code: exit::CONFIG, message: format!("--faults: {e}") })?;
+                faults.apply(&patch).map_err(|e| Failure { code: exit::CONFIG, message: format!("--faults: {e}") })?;
+            }
+            let listener = tokio::net::TcpListener::bind(args.listen)
+                .await
+                .map_err(|e| Failure { code: exit::RUNTIME, message: format!("cannot listen on {}: {e}", args.listen) })?;
+            tracing::info!(listen = %args.listen, "demo target serving");
+            crate::demo_target::serve(listener, DemoTarget::new(args.api_key, faults), shutdown_signal()).await;
+            Ok(())
+        }
+    }
+}
+
+async fn start_daemon(options: DaemonOptions) -> Result<(), Failure> {
+    let plan = options.plan()?;
+    let listener = daemon::bind(&plan).await?;
+    daemon::run(options, listener, plan, shutdown_signal()).await?;
+    Ok(())
+}
+
+fn check(args: CheckArgs) -> Result<(), Failure> {
+    let env = process_env();
+    let source = ConfigSource::File(args.config);
+    let config = load(&source, &env)?;
+    let profile = args.profile.unwrap_or_else(|| {
+        let names = crate::plan::profile_names(&config);
+        if names.contains(&config.daemon.profile) {
+            config.daemon.profile.clone()
+        } else {
+            names.into_iter().next().unwrap_or_default()
+        }
+    });
+    let plan = crate::plan::build(&config, &profile, &env, &source.name())?;
+    println!("{plan}");
+    println!("\nOK: {} scenario(s), {} threshold(s), every profile valid", plan.scenarios.len(), plan.thresholds.len());
+    Ok(())
+}
+
+/// The environment the demo runs in: the user's, with demo defaults for what is unset.
+fn demo_env(target: SocketAddr) -> EnvVars {
+    let mut env = process_env();
+    env.insert("BASE_URL".into(), format!("http://{target}"));
+    for (key, value) in [("API_KEY", "demo-key"), ("TENANT_ID", "test-tenant"), ("LEARNER_ID", "test-learner")] {
+        env.entry(key.to_string()).or_insert_with(|| value.to_string());
+    }
+    env
+}
+
+async fn demo(args: DemoArgs) -> Result<(), Failure> {
+    let env = demo_env(args.target_listen);
+    let target_listener = tokio::net::TcpListener::bind(args.target_listen)
+        .await
+        .map_err(|e| Failure { code: exit::RUNTIME, message: format!("cannot listen on {}: {e}", args.target_listen) })?;
+    let target = DemoTarget::new(env["API_KEY"].clone(), Faults::default());
+    let target_stop = tokio_util::sync::CancellationToken::new();
+    let stop = target_stop.clone();
+    let target_task = tokio::spawn(crate::demo_target::serve(target_listener, target, async move { stop.cancelled().await }));
+    tracing::info!(target = %args.target_listen, "demo target serving");
+    let options = DaemonOptions {
+        source: ConfigSource::Embedded { name: "config/aivo.yaml", text: AIVO_CONFIG },
+        profile: Some(args.profile),
+        listen: Some(args.listen),
+        env,
+    };
+    let result = start_daemon(options).await;
+    target_stop.cancel();
+    let _ = target_task.await;
+    result
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,181 @@
+//! Reading a config: the YAML file, then `SLOPROBER__SECTION__KEY` and
+//! `BASE_URL` from the environment, merged by the `config` crate.
+//!
+//! Each section (and each scenario's requests and profiles) is read on its
+//! own, so one mistake does not hide the next: every structural problem is
+//! reported with its path.
+
+use super::env::EnvVars;
+use super::{
+    Config, ConfigError, DaemonConfig, ExecutorSettings, MetricsConfig, Problems, ProfileOverrides,
+    RequestConfig, Scenario, ScenarioFile, Target, ThresholdEntry,
+};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Where the config text comes from.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    File(PathBuf),
+    /// A config compiled into the binary (the demo's `config/aivo.yaml`).
+    Embedded { name: &'static str, text: &'static str },
+}
+
+impl ConfigSource {
+    pub fn name(&self) -> String {
+        match self {
+            ConfigSource::File(path) => path.display().to_string(),
+            ConfigSource::Embedded { name, .. } => format!("{name} (embedded)"),
+        }
+    }
+
+    fn text(&self) -> Result<String, ConfigError> {
+        match self {
+            ConfigSource::File(path) => std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }),
+            ConfigSource::Embedded { text, .. } => Ok(text.to_string()),
+        }
+    }
+}
+
+/// The top level as written: each section is read separately afterwards.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sections {
+    target: Value,
+    #[serde(default)]
+    metrics: Option<Value>,
+    #[serde(default)]
+    vars: Option<Value>,
+    scenarios: BTreeMap<String, Value>,
+    #[serde(default)]
+    thresholds: Option<Value>,
+    #[serde(default)]
+    profiles: Option<Value>,
+    #[serde(default)]
+    daemon: Option<Value>,
+}
+
+/// Reads and structurally checks a config. Semantic checks happen when the plan is built.
+pub fn load(source: &ConfigSource, env: &EnvVars) -> Result<Config, ConfigError> {
+    let name = source.name();
+    let tree = merged_tree(&source.text()?, env).map_err(|message| ConfigError::Invalid {
+        config: name.clone(),
+        problems: vec![super::Problem { path: String::new(), message }],
+    })?;
+    let mut problems = Problems::default();
+    let Some(sections) = read::<Sections>(tree, "", &mut problems) else {
+        return Err(problems.into_error(&name));
+    };
+    let target = read::<Target>(sections.target, "target", &mut problems);
+    let metrics = optional::<MetricsConfig>(sections.metrics, "metrics", &mut problems);
+    let vars = optional::<BTreeMap<String, String>>(sections.vars, "vars", &mut problems);
+    let thresholds = optional::<BTreeMap<String, Vec<ThresholdEntry>>>(
+        sections.thresholds,
+        "thresholds",
+        &mut problems,
+    );
+    let profiles =
+        optional::<BTreeMap<String, ProfileOverrides>>(sections.profiles, "profiles", &mut problems);
+    let daemon = optional::<DaemonConfig>(sections.daemon, "daemon", &mut problems);
+    if sections.scenarios.is_empty() {
+        problems.add("scenarios", "no scenarios; define at least one");
+    }
+    let scenarios: BTreeMap<String, Scenario> = sections
+        .scenarios
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let scenario = read_scenario(value, &format!("scenarios.{key}"), &mut problems)?;
+            Some((key, scenario))
+        })
+        .collect();
+    let (Some(target), Some(metrics), Some(vars), Some(thresholds), Some(profiles), Some(daemon)) =
+        (target, metrics, vars, thresholds, profiles, daemon)
+    else {
+        return Err(problems.into_error(&name));
+    };
+    problems.finish(&name, Config { target, metrics, vars, scenarios, thresholds, profiles, daemon })
+}
+
+fn read_scenario(value: Value, path: &str, problems: &mut Problems) -> Option<Scenario> {
+    let file = read::<ScenarioFile>(value, path, problems)?;
+    let before = problems.len();
+    let requests: Vec<RequestConfig> = file
+        .requests
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, v)| read(v, &format!("{path}.requests[{i}]"), problems))
+        .collect();
+    let profiles: BTreeMap<String, ExecutorSettings> = file
+        .profiles
+        .into_iter()
+        .filter_map(|(key, v)| {
+            read::<ExecutorSettings>(v, &format!("{path}.profiles.{key}"), problems).map(|s| (key, s))
+        })
+        .collect();
+    (problems.len() == before).then_some(Scenario {
+        description: file.description,
+        base_url: file.base_url,
+        requests,
+        sleep: file.sleep,
+        profiles,
+    })
+}
+
+/// The YAML text with the environment layered on top, as one JSON tree.
+fn merged_tree(text: &str, env: &EnvVars) -> Result<Value, String> {
+    let overrides: std::collections::HashMap<String, String> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("SLOPROBER__"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut builder = config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Yaml))
+        .add_source(
+            config::Environment::with_prefix("SLOPROBER")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(overrides)),
+        );
+    if let Some(base_url) = env.get("BASE_URL").filter(|v| !v.is_empty()) {
+        builder = builder
+            .set_override("target.base_url", base_url.as_str())
+            .map_err(|e| e.to_string())?;
+    }
+    let merged = builder.build().map_err(|e| e.to_string())?;
+    merged.try_deserialize::<Value>().map_err(|e| e.to_string())
+}
+
+fn read<T: DeserializeOwned>(value: Value, path: &str, problems: &mut Problems) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(parsed) => Some(parsed),
+        Err(err) => {
+            let inner = err.path().to_string();
+            let full = match (path.is_empty(), inner.as_str()) {
+                (_, ".") => path.to_string(),
+                (true, _) => inner,
+                (false, _) if inner.starts_with('[') => format!("{path}{inner}"),
+                (false, _) => format!("{path}.{inner}"),
+            };
+            problems.add(full, err.into_inner().to_string());
+            None
+        }
+    }
+}
+
+fn optional<T: DeserializeOwned + Default>(
+    value: Option<Value>,
+    path: &str,
+    problems: &mut Problems,
+) -> Option<T> {
+    match value {
+        None | Some(Value::Null) => Some(T::default()),
+        Some(value) => read(value, path, problems),
+    }
+}

@@ -1,0 +1,407 @@
+//! The config file as the user writes it: serde types, loading, validation.
+//!
+//! `load` merges the YAML file with the environment, `validate` checks the
+//! whole tree and reports every problem with its path. The result is a
+//! [`Config`] that `plan` turns into what the executors run.
+
+pub mod duration;
+pub mod env;
+mod load;
+mod problems;
+
+pub use load::{load, ConfigSource};
+pub use problems::{ConfigError, Problem, Problems};
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Defaults a user can count on, kept in one place.
+pub mod defaults {
+    use std::time::Duration;
+    pub const METRICS_LISTEN: &str = "0.0.0.0:9469";
+    pub const DEMO_TARGET_LISTEN: &str = "127.0.0.1:8080";
+    pub const TIMEOUT: Duration = Duration::from_secs(10);
+    pub const GRACEFUL_STOP: Duration = Duration::from_secs(30);
+    pub const GRACEFUL_RAMP_DOWN: Duration = Duration::from_secs(30);
+    pub const TIME_UNIT: Duration = Duration::from_secs(1);
+    pub const MAX_DURATION: Duration = Duration::from_secs(600);
+    pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+    pub const DAEMON_PROFILE: &str = "continuous";
+    /// Latency histogram boundaries in seconds; every latency threshold is added to these.
+    pub const LATENCY_BUCKETS: &[f64] = &[
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75,
+        1.0, 1.5, 2.0, 2.5, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0,
+    ];
+}
+
+/// A whole, validated config file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub target: Target,
+    pub metrics: MetricsConfig,
+    pub vars: BTreeMap<String, String>,
+    pub scenarios: BTreeMap<String, Scenario>,
+    pub thresholds: BTreeMap<String, Vec<ThresholdEntry>>,
+    pub profiles: BTreeMap<String, ProfileOverrides>,
+    pub daemon: DaemonConfig,
+}
+
+/// Where requests go. Header values and `base_url` may use `${ENV_VAR}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub base_url: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default = "default_timeout", deserialize_with = "duration::required")]
+    pub timeout: Duration,
+}
+
+fn default_timeout() -> Duration {
+    defaults::TIMEOUT
+}
+
+/// The metrics server and the custom metrics (k6's Trend, Rate, Counter, Gauge).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default)]
+    pub custom: BTreeMap<String, CustomKind>,
+    /// Extra latency bucket boundaries in seconds.
+    #[serde(default)]
+    pub buckets: Vec<f64>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { listen: default_listen(), custom: BTreeMap::new(), buckets: Vec::new() }
+    }
+}
+
+fn default_listen() -> String {
+    defaults::METRICS_LISTEN.to_string()
+}
+
+/// The four k6 custom metric types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CustomKind {
+    Trend,
+    Rate,
+    Counter,
+    Gauge,
+}
+
+impl CustomKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CustomKind::Trend => "trend",
+            CustomKind::Rate => "rate",
+            CustomKind::Counter => "counter",
+            CustomKind::Gauge => "gauge",
+        }
+    }
+}
+
+/// One scenario: requests picked by weight, think time, and executor settings per profile.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub description: Option<String>,
+    pub base_url: Option<String>,
+    pub requests: Vec<RequestConfig>,
+    pub sleep: Option<ThinkTime>,
+    pub profiles: BTreeMap<String, ExecutorSettings>,
+}
+
+/// The scenario keys other than requests and profiles, which are read one by one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScenarioFile {
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub sleep: Option<ThinkTime>,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub requests: Vec<serde_json::Value>,
+    pub profiles: BTreeMap<String, serde_json::Value>,
+}
+
+/// Think time after each iteration: fixed (`1s`) or uniform (`{min: 0.5s, max: 1.5s}`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThinkTime {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl<'de> Deserialize<'de> for ThinkTime {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Range {
+            #[serde(deserialize_with = "duration::required")]
+            min: Duration,
+            #[serde(deserialize_with = "duration::required")]
+            max: Duration,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged, expecting = "a duration like 1s, or {min: 0.5s, max: 1.5s}")]
+        enum Form {
+            Fixed(String),
+            Range(Range),
+        }
+        match Form::deserialize(deserializer)? {
+            Form::Fixed(text) => {
+                let d = duration::parse(&text).map_err(serde::de::Error::custom)?;
+                Ok(ThinkTime { min: d, max: d })
+            }
+            Form::Range(r) => Ok(ThinkTime { min: r.min, max: r.max }),
+        }
+    }
+}
+
+/// One request of a scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestConfig {
+    pub name: String,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    #[serde(default = "default_method")]
+    pub method: String,
+    pub path: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A JSON body; string values may hold templates such as `{{ tenant_id }}`.
+    #[serde(default)]
+    pub json: Option<serde_json::Value>,
+    /// A raw body (template allowed); exclusive with `json`.
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default, deserialize_with = "duration::optional")]
+    pub timeout: Option<Duration>,
+    #[serde(default)]
+    pub checks: Vec<CheckConfig>,
+    /// A Trend fed with this request's latency.
+    #[serde(default)]
+    pub trend: Option<String>,
+    /// A Rate fed with "this request failed".
+    #[serde(default)]
+    pub rate: Option<String>,
+    #[serde(default)]
+    pub counter: Option<CounterFeed>,
+    #[serde(default)]
+    pub gauge: Option<GaugeFeed>,
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+fn default_method() -> String {
+    "GET".to_string()
+}
+
+/// A Counter fed by a request: +1 per request, or a number read from the JSON response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CounterFeed {
+    pub name: String,
+    pub json_path: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for CounterFeed {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            name: String,
+            json_path: Option<String>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged, expecting = "a counter name, or {name, json_path}")]
+        enum Form {
+            Name(String),
+            Full(Full),
+        }
+        Ok(match Form::deserialize(deserializer)? {
+            Form::Name(name) => CounterFeed { name, json_path: None },
+            Form::Full(f) => CounterFeed { name: f.name, json_path: f.json_path },
+        })
+    }
+}
+
+/// A Gauge set to a number read from the JSON response.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GaugeFeed {
+    pub name: String,
+    pub json_path: String,
+}
+
+/// One check as written; exactly one of `status`, `json_path`, `body_regex`, `header` is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConfig {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub status: Option<StatusList>,
+    #[serde(default)]
+    pub json_path: Option<String>,
+    #[serde(default)]
+    pub equals: Option<serde_json::Value>,
+    #[serde(default)]
+    pub body_regex: Option<String>,
+    #[serde(default)]
+    pub header: Option<String>,
+    #[serde(default)]
+    pub matches: Option<String>,
+}
+
+/// `200` or `[200, 201]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged, expecting = "a status code like 200, or a list like [200, 201]")]
+pub enum StatusList {
+    One(u16),
+    Many(Vec<u16>),
+}
+
+impl StatusList {
+    pub fn codes(&self) -> Vec<u16> {
+        match self {
+            StatusList::One(code) => vec![*code],
+            StatusList::Many(codes) => codes.clone(),
+        }
+    }
+}
+
+/// Executor settings as written for one profile; `validate` turns them into an `ExecutorSpec`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorSettings {
+    pub executor: String,
+    pub vus: Option<u32>,
+    #[serde(default, deserialize_with = "duration::optional")]
+    pub duration: Option<Duration>,
+    pub start_vus: Option<u32>,
+    pub stages: Option<Vec<Stage>>,
+    #[serde(default, deserialize_with = "duration::optional")]
+    pub graceful_ramp_down: Option<Duration>,
+    pub rate: Option<f64>,
+    pub start_rate: Option<f64>,
+    #[serde(default, deserialize_with = "duration::optional")]
+    pub time_unit: Option<Duration>,
+    pub pre_allocated_vus: Option<u32>,
+    pub max_vus: Option<u32>,
+    pub iterations: Option<u64>,
+    #[serde(default, deserialize_with = "duration::optional")]
+    pub max_duration: Option<Duration>,
+    #[serde(default, deserialize_with = "duration::optional")]
+    pub start_time: Option<Duration>,
+    #[serde(default, deserialize_with = "duration::optional")]
+    pub graceful_stop: Option<Duration>,
+}
+
+/// A ramp: reach `target` (VUs or iterations per time unit) over `duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    #[serde(deserialize_with = "duration::required")]
+    pub duration: Duration,
+    pub target: f64,
+}
+
+/// A threshold as written: `"p(95)<300"` or `{threshold, abort_on_fail, delay_abort_eval}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdEntry {
+    pub expression: String,
+    pub abort_on_fail: bool,
+    pub delay_abort_eval: Option<Duration>,
+}
+
+impl<'de> Deserialize<'de> for ThresholdEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            threshold: String,
+            #[serde(default)]
+            abort_on_fail: bool,
+            #[serde(default, deserialize_with = "duration::optional")]
+            delay_abort_eval: Option<Duration>,
+        }
+        #[derive(Deserialize)]
+        #[serde(
+            untagged,
+            expecting = "a threshold like \"p(95)<300\", or {threshold, abort_on_fail, delay_abort_eval}"
+        )]
+        enum Form {
+            Plain(String),
+            Full(Full),
+        }
+        Ok(match Form::deserialize(deserializer)? {
+            Form::Plain(expression) => {
+                ThresholdEntry { expression, abort_on_fail: false, delay_abort_eval: None }
+            }
+            Form::Full(f) => ThresholdEntry {
+                expression: f.threshold,
+                abort_on_fail: f.abort_on_fail,
+                delay_abort_eval: f.delay_abort_eval,
+            },
+        })
+    }
+}
+
+/// What a profile changes besides executor settings: it may tighten thresholds.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileOverrides {
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, Vec<ThresholdEntry>>,
+}
+
+/// How the daemon keeps load going once a profile's schedule ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnEnd {
+    /// Start the schedule again from the beginning.
+    Repeat,
+    /// Keep the last stage's load (time-based executors); iteration-based ones repeat.
+    Hold,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    #[serde(default = "default_on_end")]
+    pub on_end: OnEnd,
+    #[serde(default = "default_daemon_profile")]
+    pub profile: String,
+    #[serde(default = "default_shutdown_grace", deserialize_with = "duration::required")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            on_end: default_on_end(),
+            profile: default_daemon_profile(),
+            shutdown_grace: default_shutdown_grace(),
+        }
+    }
+}
+
+fn default_on_end() -> OnEnd {
+    OnEnd::Hold
+}
+
+fn default_daemon_profile() -> String {
+    defaults::DAEMON_PROFILE.to_string()
+}
+
+fn default_shutdown_grace() -> Duration {
+    defaults::SHUTDOWN_GRACE
+}

@@ -1,0 +1,197 @@
+//! The always-on prober: loads the config, keeps every scenario's load
+//! going, serves metrics, reloads on SIGHUP or `POST /-/reload`, and shuts
+//! down gracefully.
+
+use crate::config::env::EnvVars;
+use crate::config::{load, ConfigError, ConfigSource, OnEnd};
+use crate::executor::run_pass;
+use crate::metrics::ProberMetrics;
+use crate::plan::{self, Plan};
+use crate::request::ScenarioRunner;
+use crate::server::{Endpoints, ReloadRequest};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// How to start the daemon.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    pub source: ConfigSource,
+    /// None: the config's `daemon.profile`.
+    pub profile: Option<String>,
+    /// Overrides `metrics.listen`.
+    pub listen: Option<SocketAddr>,
+    pub env: EnvVars,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Start(String),
+}
+
+impl DaemonOptions {
+    /// Reads the config and resolves the plan; called at start and on every reload.
+    pub fn plan(&self) -> Result<Plan, ConfigError> {
+        let config = load(&self.source, &self.env)?;
+        let profile = self.profile.clone().unwrap_or_else(|| config.daemon.profile.clone());
+        let mut plan = plan::build(&config, &profile, &self.env, &self.source.name())?;
+        if let Some(listen) = self.listen {
+            plan.listen = listen;
+        }
+        Ok(plan)
+    }
+}
+
+/// Binds the metrics address; separate so tests and `demo` can bind port 0 and learn the port.
+pub async fn bind(plan: &Plan) -> Result<TcpListener, DaemonError> {
+    TcpListener::bind(plan.listen).await.map_err(|source| DaemonError::Listen { addr: plan.listen, source })
+}
+
+/// Runs until `shutdown` resolves.
+pub async fn run(options: DaemonOptions, listener: TcpListener, plan: Plan, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+    let metrics = Arc::new(ProberMetrics::new(prometheus::Registry::new()).map_err(|e| DaemonError::Start(e.to_string()))?);
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
+    let endpoints = Arc::new(Endpoints { metrics: metrics.clone(), ready: false.into(), reload: reload_tx });
+    let server_stop = CancellationToken::new();
+    let server = {
+        let endpoints = endpoints.clone();
+        let stop = server_stop.clone();
+        tokio::spawn(crate::http_server::serve(
+            listener,
+            move |request| endpoints.clone().handle(request),
+            async move { stop.cancelled().await },
+            Duration::from_secs(5),
+        ))
+    };
+    let mut generation = Generation::start(&plan, &metrics).map_err(DaemonError::Start)?;
+    metrics.record_reload(true);
+    endpoints.ready.store(true, Ordering::Release);
+    tracing::info!(
+        config = %plan.source,
+        profile = %plan.profile,
+        scenarios = plan.scenarios.len(),
+        listen = %plan.listen,
+        "sloprober daemon started"
+    );
+    let mut current = plan;
+    let mut hangups = hangup_signals();
+    tokio::pin!(shutdown);
+    loop {
+        let reply = tokio::select! {
+            _ = &mut shutdown => break,
+            Some(reply) = reload_rx.recv() => Some(reply),
+            Some(()) = hangups.recv() => None,
+        };
+        let outcome = reload(&options, &current, &metrics).map(|(plan, next)| {
+            let previous = std::mem::replace(&mut generation, next);
+            tokio::spawn(previous.stop(current.daemon.shutdown_grace));
+            current = plan;
+        });
+        metrics.record_reload(outcome.is_ok());
+        match &outcome {
+            Ok(()) => tracing::info!(profile = %current.profile, scenarios = current.scenarios.len(), "config reloaded"),
+            Err(problems) => tracing::warn!(%problems, "config reload rejected; the previous config keeps running"),
+        }
+        if let Some(reply) = reply {
+            let _ = reply.send(outcome);
+        }
+    }
+    endpoints.ready.store(false, Ordering::Release);
+    tracing::info!(grace = ?current.daemon.shutdown_grace, "shutting down: no new iterations, waiting for running ones");
+    generation.stop(current.daemon.shutdown_grace).await;
+    server_stop.cancel();
+    let _ = server.await;
+    tracing::info!("sloprober daemon stopped");
+    Ok(())
+}
+
+fn reload(options: &DaemonOptions, current: &Plan, metrics: &ProberMetrics) -> Result<(Plan, Generation), String> {
+    let plan = options.plan().map_err(|e| e.to_string())?;
+    if plan.listen != current.listen {
+        tracing::warn!(new = %plan.listen, current = %current.listen, "metrics.listen changed; it takes effect at the next restart");
+    }
+    let generation = Generation::start(&plan, metrics)?;
+    Ok((plan, generation))
+}
+
+/// SIGHUP as a stream of reload requests (none on platforms without it).
+fn hangup_signals() -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel(1);
+    #[cfg(unix)]
+    if let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                if tx.send(()).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    drop(tx);
+    rx
+}
+
+/// The load of one config: one task per scenario, stopped together.
+struct Generation {
+    stop: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+/// A schedule that ends this quickly is followed by a pause, so a tiny
+/// iteration budget against a dead target cannot spin a core.
+const MIN_PASS: Duration = Duration::from_secs(1);
+
+impl Generation {
+    fn start(plan: &Plan, metrics: &ProberMetrics) -> Result<Generation, String> {
+        let handles = metrics.for_plan(plan).map_err(|e| e.to_string())?;
+        let stop = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        for (scenario, handles) in plan.scenarios.iter().zip(handles) {
+            let runner = Arc::new(ScenarioRunner::new(scenario, handles.clone()).map_err(|e| e.to_string())?);
+            let executor = match plan.daemon.on_end {
+                OnEnd::Hold => scenario.executor.held(),
+                OnEnd::Repeat => scenario.executor.clone(),
+            };
+            tracing::info!(scenario = %scenario.name, executor = %scenario.executor.describe(), "scenario started");
+            let stop = stop.clone();
+            let name = scenario.name.clone();
+            tasks.spawn(async move {
+                loop {
+                    let started = tokio::time::Instant::now();
+                    run_pass(&executor, runner.clone(), &handles.executor, &stop).await;
+                    if stop.is_cancelled() {
+                        break;
+                    }
+                    tracing::debug!(scenario = %name, "schedule finished; starting it again");
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(started + MIN_PASS) => {}
+                        _ = stop.cancelled() => break,
+                    }
+                }
+            });
+        }
+        Ok(Generation { stop, tasks })
+    }
+
+    /// Stops starting iterations, waits up to `grace` for running ones, then aborts the rest.
+    async fn stop(mut self, grace: Duration) {
+        self.stop.cancel();
+        let drained = tokio::time::timeout(grace, async { while self.tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!(?grace, "iterations still running after the shutdown grace; interrupting them");
+            self.tasks.abort_all();
+        }
+    }
+}

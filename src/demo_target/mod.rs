@@ -1,0 +1,63 @@
+//! An embedded stand-in for the AIVO services (gateway, assessment, search),
+//! so everything runs without a cluster. Latency and errors per endpoint are
+//! set at start and changed at run time through `/admin/faults`.
+
+mod faults;
+mod routes;
+
+pub use faults::{Fault, FaultPatch, Faults, ENDPOINTS};
+
+use crate::http_server::{self, DropConnection, HttpResponse};
+use hyper::body::Incoming;
+use hyper::Request;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// The demo target's state: its API key, faults, and what it has served.
+pub struct DemoTarget {
+    api_key: String,
+    faults: RwLock<Faults>,
+    served: BTreeMap<&'static str, AtomicU64>,
+    unauthorized: AtomicU64,
+}
+
+impl DemoTarget {
+    pub fn new(api_key: impl Into<String>, faults: Faults) -> Arc<DemoTarget> {
+        Arc::new(DemoTarget {
+            api_key: api_key.into(),
+            faults: RwLock::new(faults),
+            served: ENDPOINTS.iter().map(|e| (*e, AtomicU64::new(0))).collect(),
+            unauthorized: AtomicU64::new(0),
+        })
+    }
+
+    fn fault(&self, endpoint: &str) -> Fault {
+        self.faults.read().unwrap_or_else(|p| p.into_inner()).get(endpoint)
+    }
+
+    fn count(&self, endpoint: &str) {
+        if let Some(counter) = self.served.get(endpoint) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Requests served per endpoint, and requests refused for a wrong or missing token.
+    pub fn stats(&self) -> serde_json::Value {
+        let served: serde_json::Map<String, serde_json::Value> =
+            self.served.iter().map(|(k, v)| (k.to_string(), v.load(Ordering::Relaxed).into())).collect();
+        serde_json::json!({"requests": served, "unauthorized": self.unauthorized.load(Ordering::Relaxed)})
+    }
+
+    pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Result<HttpResponse, DropConnection> {
+        routes::handle(&self, request).await
+    }
+}
+
+/// Serves the demo target until `shutdown` resolves.
+pub async fn serve(listener: TcpListener, target: Arc<DemoTarget>, shutdown: impl Future<Output = ()>) {
+    http_server::serve(listener, move |request| target.clone().handle(request), shutdown, Duration::from_secs(2)).await
+}

@@ -1,0 +1,154 @@
+//! The demo's endpoints, shaped like the AIVO k6 suite expects them.
+
+use super::DemoTarget;
+use crate::http_server::{json, read_body, DropConnection, HttpResponse};
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+const MODELS: &[&str] = &["gpt-3.5-turbo", "gpt-4"];
+const BODY_LIMIT: usize = 1 << 20;
+
+/// Which endpoint a method and path name, if any.
+fn route(method: &Method, path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    Some(match (method, segments.as_slice()) {
+        (&Method::GET, ["health"] | ["api", "v1", "health"]) => "health",
+        (&Method::POST, ["api", "v1", "generate"]) => "generate",
+        (&Method::POST, ["api", "v1", "embeddings"]) => "embeddings",
+        (&Method::POST, ["api", "v1", "assessments"]) => "create",
+        (&Method::POST, ["api", "v1", "assessments", _, "answers"]) => "answer",
+        (&Method::POST, ["api", "v1", "assessments", _, "grade"]) => "grade",
+        (&Method::GET, ["api", "v1", "search", "suggest"]) => "suggest",
+        (&Method::POST, ["api", "v1", "search"]) => "search",
+        (&Method::POST, ["api", "v1", "search", "index"]) => "index",
+        _ => return None,
+    })
+}
+
+pub async fn handle(target: &DemoTarget, request: Request<Incoming>) -> Result<HttpResponse, DropConnection> {
+    let path = request.uri().path().to_string();
+    if let Some(rest) = path.strip_prefix("/admin/") {
+        return Ok(admin(target, rest, request).await);
+    }
+    let Some(endpoint) = route(request.method(), &path) else {
+        return Ok(json(StatusCode::NOT_FOUND, &json!({"error": "not found", "path": path})));
+    };
+    let expected = format!("Bearer {}", target.api_key);
+    let authorized = request.headers().get(hyper::header::AUTHORIZATION).is_some_and(|v| v.as_bytes() == expected.as_bytes());
+    if !authorized {
+        target.unauthorized.fetch_add(1, Ordering::Relaxed);
+        return Ok(json(StatusCode::UNAUTHORIZED, &json!({"error": "missing or wrong bearer token"})));
+    }
+    let query = request.uri().query().unwrap_or("").to_string();
+    let body = read_body(request, BODY_LIMIT).await.unwrap_or_default();
+    let fault = target.fault(endpoint);
+    // Decide the outcome before sleeping so the RNG is not held across an await.
+    let (delay, roll) = {
+        let mut rng = rand::rng();
+        (fault.latency(&mut rng), rand::Rng::random::<f64>(&mut rng))
+    };
+    tokio::time::sleep(delay).await;
+    target.count(endpoint);
+    if roll < fault.reset_rate {
+        return Err(DropConnection);
+    }
+    if roll < fault.reset_rate + fault.error_rate {
+        let status = StatusCode::from_u16(fault.error_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return Ok(json(status, &json!({"error": "injected failure", "endpoint": endpoint})));
+    }
+    if roll < fault.reset_rate + fault.error_rate + fault.garbage_rate {
+        return Ok(crate::http_server::text(StatusCode::OK, "<html>garbage</html>"));
+    }
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    Ok(respond(endpoint, &body, &query))
+}
+
+fn bad_request(message: &str) -> HttpResponse {
+    json(StatusCode::BAD_REQUEST, &json!({"error": message}))
+}
+
+fn respond(endpoint: &str, body: &Value, query: &str) -> HttpResponse {
+    let id = uuid::Uuid::new_v4().to_string();
+    let field = |name: &str| body.get(name).and_then(Value::as_str);
+    match endpoint {
+        "health" => json(StatusCode::OK, &json!({"status": "ok"})),
+        "generate" => match (field("model"), field("prompt")) {
+            (Some(model), Some(prompt)) if MODELS.contains(&model) => json(
+                StatusCode::OK,
+                &json!({
+                    "id": id,
+                    "model": model,
+                    "text": format!("A short answer to: {}", prompt.chars().take(40).collect::<String>()),
+                    "usage": {"prompt_tokens": prompt.split_whitespace().count(), "completion_tokens": 24},
+                }),
+            ),
+            (Some(_), Some(_)) => bad_request("unknown model; use gpt-3.5-turbo or gpt-4"),
+            _ => bad_request("model and prompt are required"),
+        },
+        "embeddings" => match field("input") {
+            Some(input) => {
+                let seed = input.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+                let embedding: Vec<f64> = (0..8).map(|i| ((seed.rotate_left(i * 4) % 1000) as f64) / 1000.0).collect();
+                json(StatusCode::OK, &json!({"model": "text-embedding", "embedding": embedding, "dimensions": 8}))
+            }
+            None => bad_request("input is required"),
+        },
+        "create" => json(StatusCode::CREATED, &json!({"id": id, "status": "created", "title": field("title")})),
+        "answer" => match (field("learner_id"), field("question_id")) {
+            (Some(learner), Some(question)) => json(
+                StatusCode::CREATED,
+                &json!({"answer_id": id, "learner_id": learner, "question_id": question, "recorded": true}),
+            ),
+            _ => bad_request("learner_id and question_id are required"),
+        },
+        "grade" => json(StatusCode::OK, &json!({"status": "graded", "score": 0.8, "mode": field("mode").unwrap_or("auto")})),
+        "suggest" => {
+            let q = query.split('&').find_map(|kv| kv.strip_prefix("q=")).unwrap_or("");
+            json(StatusCode::OK, &json!({"query": q, "suggestions": [format!("{q} basics"), format!("{q} practice"), format!("{q} quiz")]}))
+        }
+        "search" => match field("query") {
+            Some(q) => json(
+                StatusCode::OK,
+                &json!({"total": 2, "filters": body.get("filters"), "results": [
+                    {"id": "doc-1", "title": format!("Intro to {q}"), "score": 0.92},
+                    {"id": "doc-2", "title": format!("{q} exercises"), "score": 0.81},
+                ]}),
+            ),
+            None => bad_request("query is required"),
+        },
+        "index" => json(StatusCode::ACCEPTED, &json!({"id": field("id").unwrap_or(&id), "indexed": true})),
+        _ => json(StatusCode::NOT_FOUND, &json!({"error": "not found"})),
+    }
+}
+
+async fn admin(target: &DemoTarget, rest: &str, request: Request<Incoming>) -> HttpResponse {
+    let method = request.method().clone();
+    match (method, rest) {
+        (Method::GET, "faults") => json(StatusCode::OK, &faults_json(target)),
+        (Method::DELETE, "faults") => {
+            *target.faults.write().unwrap_or_else(|p| p.into_inner()) = super::Faults::default();
+            json(StatusCode::OK, &faults_json(target))
+        }
+        (Method::POST, "faults") => {
+            let body = read_body(request, BODY_LIMIT).await.unwrap_or_default();
+            let patch: BTreeMap<String, super::FaultPatch> = match serde_json::from_slice(&body) {
+                Ok(p) => p,
+                Err(e) => return bad_request(&format!("expected {{\"endpoint\": {{\"delay_ms\": ...}}}}: {e}")),
+            };
+            let applied = target.faults.write().unwrap_or_else(|p| p.into_inner()).apply(&patch);
+            match applied {
+                Ok(()) => json(StatusCode::OK, &faults_json(target)),
+                Err(e) => bad_request(&e),
+            }
+        }
+        (Method::GET, "stats") => json(StatusCode::OK, &target.stats()),
+        _ => json(StatusCode::NOT_FOUND, &json!({"error": "admin endpoints: GET/POST/DELETE /admin/faults, GET /admin/stats"})),
+    }
+}
+
+fn faults_json(target: &DemoTarget) -> Value {
+    serde_json::to_value(&*target.faults.read().unwrap_or_else(|p| p.into_inner())).unwrap_or(Value::Null)
+}

@@ -1,0 +1,140 @@
+//! Executors: when each iteration starts, in k6's closed (VUs) and open
+//! (arrival-rate) models. An executor knows nothing about HTTP: it drives an
+//! [`Iteration`], which in production is the request runner.
+
+mod closed;
+mod open;
+pub mod schedule;
+pub mod spec;
+
+pub use spec::{ExecutorPlan, ExecutorSpec, EXECUTORS, FOREVER};
+
+use prometheus::{IntCounter, IntGauge};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// One VU's own state, carried from iteration to iteration.
+pub struct VuState {
+    /// 1-based, like k6's `__VU`.
+    pub id: u64,
+    /// Iterations this VU has started.
+    pub iterations: u64,
+    pub rng: SmallRng,
+}
+
+impl VuState {
+    pub fn new(id: u64) -> VuState {
+        VuState { id, iterations: 0, rng: SmallRng::from_rng(&mut rand::rng()) }
+    }
+}
+
+/// The work of one iteration. `scheduled` is when it was meant to start:
+/// latency is measured from there, so a late start counts against the target.
+pub trait Iteration: Send + Sync + 'static {
+    fn run(&self, vu: &mut VuState, scheduled: Instant) -> impl Future<Output = ()> + Send;
+}
+
+/// What executors report about themselves, per scenario.
+#[derive(Clone)]
+pub struct ExecutorCounters {
+    /// VUs active now (closed model) or busy with an iteration (open model).
+    pub vus: IntGauge,
+    /// VUs allocated.
+    pub vus_max: IntGauge,
+    /// Iterations that ran to completion.
+    pub iterations: IntCounter,
+    /// Arrival-rate iterations not started because every VU was busy.
+    pub dropped: IntCounter,
+}
+
+/// Keeps `vus` counting one VU for as long as it lives, even if its task is aborted.
+struct ActiveVu(IntGauge);
+
+impl ActiveVu {
+    fn new(gauge: &IntGauge) -> ActiveVu {
+        gauge.inc();
+        ActiveVu(gauge.clone())
+    }
+}
+
+impl Drop for ActiveVu {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Resolves once `stop` is cancelled and `grace` has passed: the end of a graceful stop.
+async fn stop_deadline(stop: &CancellationToken, grace: Duration) {
+    stop.cancelled().await;
+    tokio::time::sleep(grace).await;
+}
+
+/// Plays the plan's schedule once. Returns when every iteration has ended
+/// (completed, or interrupted after `graceful_stop`). Cancelling `stop` ends
+/// the pass early: no new iterations, and running ones get `graceful_stop`.
+pub async fn run_pass<I: Iteration>(
+    plan: &ExecutorPlan,
+    iteration: Arc<I>,
+    counters: &ExecutorCounters,
+    stop: &CancellationToken,
+) {
+    if !plan.start_time.is_zero() {
+        tokio::select! {
+            _ = tokio::time::sleep(plan.start_time) => {}
+            _ = stop.cancelled() => return,
+        }
+    }
+    let grace = plan.graceful_stop;
+    match &plan.spec {
+        ExecutorSpec::ConstantVus { vus, duration } => {
+            let model = closed::ClosedModel::constant(*vus, *duration, closed::Budget::Unlimited, grace);
+            closed::run(model, iteration, counters, stop).await
+        }
+        ExecutorSpec::RampingVus { start_vus, stages, graceful_ramp_down } => {
+            let model = closed::ClosedModel {
+                steps: schedule::vu_steps(*start_vus, stages),
+                end: schedule::stages_length(stages),
+                budget: closed::Budget::Unlimited,
+                graceful_ramp_down: *graceful_ramp_down,
+                graceful_stop: grace,
+            };
+            closed::run(model, iteration, counters, stop).await
+        }
+        ExecutorSpec::PerVuIterations { vus, iterations, max_duration } => {
+            let model = closed::ClosedModel::constant(*vus, *max_duration, closed::Budget::per_vu(*iterations), grace);
+            closed::run(model, iteration, counters, stop).await
+        }
+        ExecutorSpec::SharedIterations { vus, iterations, max_duration } => {
+            let model = closed::ClosedModel::constant(*vus, *max_duration, closed::Budget::shared(*iterations), grace);
+            closed::run(model, iteration, counters, stop).await
+        }
+        ExecutorSpec::ConstantArrivalRate { rate, time_unit, duration, pre_allocated_vus, max_vus } => {
+            let model = open::OpenModel {
+                arrivals: schedule::Arrivals::constant(*rate, *time_unit, *duration),
+                end: *duration,
+                pre_allocated_vus: *pre_allocated_vus,
+                max_vus: *max_vus,
+                graceful_stop: grace,
+            };
+            open::run(model, iteration, counters, stop).await
+        }
+        ExecutorSpec::RampingArrivalRate { start_rate, time_unit, stages, pre_allocated_vus, max_vus } => {
+            let model = open::OpenModel {
+                arrivals: schedule::Arrivals::new(*start_rate, *time_unit, stages),
+                end: schedule::stages_length(stages),
+                pre_allocated_vus: *pre_allocated_vus,
+                max_vus: *max_vus,
+                graceful_stop: grace,
+            };
+            open::run(model, iteration, counters, stop).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

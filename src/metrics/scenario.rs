@@ -1,0 +1,212 @@
+//! One scenario's metric handles, resolved once so that recording a sample
+//! does no label lookup and no allocation.
+
+use super::families::{Families, MetricsError};
+use crate::executor::ExecutorCounters;
+use crate::plan::{RequestPlan, ScenarioPlan};
+use crate::sample::{FailReason, Sample, SampleSink};
+use prometheus::{Counter, Gauge, Histogram, IntCounter, IntCounterVec};
+use std::sync::OnceLock;
+
+const FIRST_STATUS: u16 = 100;
+const LAST_STATUS: u16 = 599;
+
+/// `http_reqs_total` children per status code, created on first sight of a code.
+struct StatusCounters {
+    family: IntCounterVec,
+    scenario: String,
+    request: String,
+    by_code: Box<[OnceLock<IntCounter>]>,
+    error: IntCounter,
+}
+
+impl StatusCounters {
+    fn get(&self, code: u16) -> &IntCounter {
+        if !(FIRST_STATUS..=LAST_STATUS).contains(&code) {
+            return &self.error;
+        }
+        self.by_code[(code - FIRST_STATUS) as usize]
+            .get_or_init(|| self.family.with_label_values(&[&self.scenario, &self.request, &code.to_string()]))
+    }
+}
+
+struct RequestHandles {
+    statuses: StatusCounters,
+    failed: [IntCounter; 6],
+    duration: Histogram,
+    /// (pass, fail) per check.
+    checks: Vec<(IntCounter, IntCounter)>,
+    trend: Option<Histogram>,
+    /// (failed, all) for the custom Rate.
+    rate: Option<(IntCounter, IntCounter)>,
+    counter: Option<Counter>,
+    gauge: Option<Gauge>,
+}
+
+/// A scenario's handles; it is the scenario's `SampleSink` into Prometheus.
+pub struct ScenarioMetrics {
+    requests: Vec<RequestHandles>,
+    data_sent: IntCounter,
+    data_received: IntCounter,
+    pub executor: ExecutorCounters,
+}
+
+impl ScenarioMetrics {
+    /// Resolves every series the scenario can produce; they all exist at 0 from now on.
+    pub fn resolve(families: &Families, scenario: &ScenarioPlan, buckets: &[f64]) -> Result<ScenarioMetrics, MetricsError> {
+        let s = scenario.name.as_str();
+        let per_scenario = |name: &str, help: &str| -> Result<IntCounter, MetricsError> {
+            Ok(families.int_counter(name, help, &["scenario"])?.with_label_values(&[s]))
+        };
+        let gauge = |name: &str, help: &str| -> Result<prometheus::IntGauge, MetricsError> {
+            Ok(families.int_gauge(name, help, &["scenario"])?.with_label_values(&[s]))
+        };
+        let executor = ExecutorCounters {
+            vus: gauge("sloprober_vus", "VUs active (closed model) or busy (arrival-rate model).")?,
+            vus_max: gauge("sloprober_vus_max", "VUs allocated.")?,
+            iterations: per_scenario("sloprober_iterations_total", "Iterations completed.")?,
+            dropped: per_scenario(
+                "sloprober_dropped_iterations_total",
+                "Arrival-rate iterations not started because no VU was free.",
+            )?,
+        };
+        let requests = scenario
+            .requests
+            .iter()
+            .map(|r| RequestHandles::resolve(families, s, r, buckets))
+            .collect::<Result<_, _>>()?;
+        Ok(ScenarioMetrics {
+            requests,
+            data_sent: per_scenario("sloprober_data_sent_bytes_total", "Approximate bytes sent (HTTP/1.1 head and body).")?,
+            data_received: per_scenario(
+                "sloprober_data_received_bytes_total",
+                "Approximate bytes received (HTTP/1.1 head and body).",
+            )?,
+            executor,
+        })
+    }
+}
+
+impl RequestHandles {
+    fn resolve(families: &Families, scenario: &str, r: &RequestPlan, buckets: &[f64]) -> Result<RequestHandles, MetricsError> {
+        let labels = [scenario, r.name.as_str()];
+        let reqs = families.int_counter(
+            "sloprober_http_reqs_total",
+            "HTTP requests by response status (or \"error\" when no response arrived).",
+            &["scenario", "request", "status"],
+        )?;
+        let statuses = StatusCounters {
+            error: reqs.with_label_values(&[scenario, &r.name, "error"]),
+            family: reqs,
+            scenario: scenario.to_string(),
+            request: r.name.clone(),
+            by_code: (FIRST_STATUS..=LAST_STATUS).map(|_| OnceLock::new()).collect(),
+        };
+        let expected: Vec<u16> = if r.expected_statuses.is_empty() { vec![200] } else { r.expected_statuses.clone() };
+        for code in expected {
+            statuses.get(code);
+        }
+        let failed_family = families.int_counter(
+            "sloprober_http_req_failed_total",
+            "Failed HTTP requests by reason.",
+            &["scenario", "request", "reason"],
+        )?;
+        let failed = FailReason::ALL.map(|reason| failed_family.with_label_values(&[scenario, &r.name, reason.as_str()]));
+        let duration = families
+            .histogram(
+                "sloprober_http_req_duration_seconds",
+                "HTTP request latency from the scheduled start to the last body byte.",
+                &["scenario", "request"],
+                buckets,
+            )?
+            .with_label_values(&labels);
+        let checks_family = families.int_counter(
+            "sloprober_checks_total",
+            "Check results.",
+            &["scenario", "request", "check", "result"],
+        )?;
+        let checks = r
+            .checks
+            .iter()
+            .map(|c| {
+                (
+                    checks_family.with_label_values(&[scenario, &r.name, &c.name, "pass"]),
+                    checks_family.with_label_values(&[scenario, &r.name, &c.name, "fail"]),
+                )
+            })
+            .collect();
+        let trend = r
+            .trend
+            .as_ref()
+            .map(|name| {
+                let help = format!("Custom Trend {name}: request latency in seconds.");
+                families.histogram(&format!("{name}_seconds"), &help, &["scenario"], buckets).map(|h| h.with_label_values(&[scenario]))
+            })
+            .transpose()?;
+        let rate = r
+            .rate
+            .as_ref()
+            .map(|name| -> Result<_, MetricsError> {
+                let hits = families.int_counter(&format!("{name}_total"), &format!("Custom Rate {name}: failed requests."), &["scenario"])?;
+                let all = families.int_counter(&format!("{name}_samples_total"), &format!("Custom Rate {name}: all requests."), &["scenario"])?;
+                Ok((hits.with_label_values(&[scenario]), all.with_label_values(&[scenario])))
+            })
+            .transpose()?;
+        let counter = r
+            .counter
+            .as_ref()
+            .map(|feed| {
+                families
+                    .counter(&format!("{}_total", feed.name), &format!("Custom Counter {}.", feed.name), &["scenario"])
+                    .map(|c| c.with_label_values(&[scenario]))
+            })
+            .transpose()?;
+        let gauge = r
+            .gauge
+            .as_ref()
+            .map(|feed| {
+                families
+                    .gauge(&feed.name, &format!("Custom Gauge {}: last value seen.", feed.name), &["scenario"])
+                    .map(|g| g.with_label_values(&[scenario]))
+            })
+            .transpose()?;
+        Ok(RequestHandles { statuses, failed, duration, checks, trend, rate, counter, gauge })
+    }
+}
+
+impl SampleSink for ScenarioMetrics {
+    fn record(&self, sample: &Sample) {
+        let Some(r) = self.requests.get(sample.request) else { return };
+        match sample.status {
+            Some(code) => r.statuses.get(code).inc(),
+            None => r.statuses.error.inc(),
+        }
+        if let Some(reason) = sample.failure {
+            r.failed[reason as usize].inc();
+        }
+        let seconds = sample.latency.as_secs_f64();
+        r.duration.observe(seconds);
+        for (i, (pass, fail)) in r.checks.iter().enumerate() {
+            if sample.checks_passed & (1 << i) != 0 { pass.inc() } else { fail.inc() }
+        }
+        if let Some(trend) = &r.trend {
+            trend.observe(seconds);
+        }
+        if let Some((hits, all)) = &r.rate {
+            all.inc();
+            if sample.failure.is_some() {
+                hits.inc();
+            }
+        }
+        if let (Some(counter), Some(delta)) = (&r.counter, sample.counter_delta) {
+            if delta >= 0.0 {
+                counter.inc_by(delta);
+            }
+        }
+        if let (Some(gauge), Some(value)) = (&r.gauge, sample.gauge_value) {
+            gauge.set(value);
+        }
+        self.data_sent.inc_by(sample.bytes_sent);
+        self.data_received.inc_by(sample.bytes_received);
+    }
+}

@@ -1,0 +1,215 @@
+//! The plan: a validated config resolved for one profile, ready to run.
+//!
+//! Building the plan is where semantic validation happens: every scenario,
+//! every profile's executor settings and every threshold is checked, and all
+//! problems are reported together with their paths.
+
+mod describe;
+pub mod request;
+pub mod template;
+mod thresholds;
+
+pub use request::{MetricFeed, RequestBody, RequestPlan, RequestUrl};
+pub use thresholds::{builtin_kind, PlannedThreshold};
+
+use crate::config::env::{interpolate, EnvVars};
+use crate::config::{defaults, Config, ConfigError, CustomKind, DaemonConfig, Problems, ThinkTime};
+use crate::executor::ExecutorPlan;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything one run (or one daemon generation) needs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub source: String,
+    pub profile: String,
+    pub listen: SocketAddr,
+    pub scenarios: Vec<ScenarioPlan>,
+    pub thresholds: Vec<PlannedThreshold>,
+    pub custom: BTreeMap<String, CustomKind>,
+    /// Latency bucket boundaries (seconds), including every latency threshold.
+    pub buckets: Vec<f64>,
+    pub daemon: DaemonConfig,
+    /// Target headers as written (`Bearer ${API_KEY}`), for display only.
+    pub header_templates: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScenarioPlan {
+    pub name: String,
+    pub description: Option<String>,
+    pub base_url: String,
+    pub executor: ExecutorPlan,
+    pub requests: Vec<RequestPlan>,
+    pub sleep: Option<ThinkTime>,
+    /// Resolved target headers, marked sensitive; sent with every request.
+    pub headers: HeaderMap,
+    pub timeout: Duration,
+}
+
+/// Label values come from the config; keep them plain so they are safe in PromQL and file names.
+pub(crate) fn is_label_safe(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+pub(crate) const LABEL_HINT: &str = "\"{}\" is not a valid name; use letters, digits, \"_\" and \"-\" (at most 64)";
+
+fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Every profile named anywhere in the config.
+pub fn profile_names(config: &Config) -> BTreeSet<String> {
+    config
+        .scenarios
+        .values()
+        .flat_map(|s| s.profiles.keys().cloned())
+        .chain(config.profiles.keys().cloned())
+        .collect()
+}
+
+/// Validates the whole config and resolves it for `profile`.
+pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Result<Plan, ConfigError> {
+    let mut problems = Problems::default();
+    let listen = config.metrics.listen.parse::<SocketAddr>().map_err(|_| {
+        problems.add("metrics.listen", format!("\"{}\" is not an address like 0.0.0.0:9469", config.metrics.listen))
+    });
+    let vars: BTreeMap<String, String> = config
+        .vars
+        .iter()
+        .filter_map(|(k, v)| match interpolate(v, env) {
+            Ok(value) => Some((k.clone(), value)),
+            Err(e) => {
+                problems.add(format!("vars.{k}"), e);
+                None
+            }
+        })
+        .collect();
+    let headers = target_headers(config, env, &mut problems);
+    let base_url = resolve_base_url(&config.target.base_url, "target.base_url", env, &mut problems);
+    for (name, _) in config.metrics.custom.iter() {
+        if !is_metric_name(name) {
+            problems.add(format!("metrics.custom.{name}"), "a metric name has letters, digits and \"_\", and does not start with a digit");
+        } else if builtin_kind(name).is_some() {
+            problems.add(format!("metrics.custom.{name}"), format!("\"{name}\" is a built-in metric; pick another name"));
+        }
+    }
+    if let Some(bad) = config.metrics.buckets.iter().find(|b| !(b.is_finite() && **b > 0.0)) {
+        problems.add("metrics.buckets", format!("bucket boundaries are seconds greater than 0, got {bad}"));
+    }
+    let known_profiles = profile_names(config);
+    if !known_profiles.contains(profile) {
+        let list: Vec<&str> = known_profiles.iter().map(String::as_str).collect();
+        problems.add("", format!("profile \"{profile}\" is not defined; defined profiles: {}", list.join(", ")));
+    }
+    let mut scenarios = Vec::new();
+    for (name, scenario) in &config.scenarios {
+        let path = format!("scenarios.{name}");
+        if !is_label_safe(name) {
+            problems.add(&path, LABEL_HINT.replace("{}", name));
+        }
+        let base = match &scenario.base_url {
+            Some(url) => resolve_base_url(url, &format!("{path}.base_url"), env, &mut problems),
+            None => base_url.clone(),
+        };
+        let cx = request::RequestContext {
+            base_url: base.as_deref().unwrap_or("http://invalid"),
+            vars: &vars,
+            custom: &config.metrics.custom,
+            default_headers: &headers,
+            timeout: config.target.timeout,
+        };
+        if scenario.requests.is_empty() {
+            problems.add(format!("{path}.requests"), "no requests; list at least one");
+        }
+        let mut seen = BTreeSet::new();
+        let mut requests = Vec::new();
+        for (i, r) in scenario.requests.iter().enumerate() {
+            if !seen.insert(r.name.as_str()) {
+                problems.add(format!("{path}.requests[{i}].name"), format!("\"{}\" is used twice in this scenario", r.name));
+            }
+            requests.extend(request::compile(r, &cx, &format!("{path}.requests[{i}]"), &mut problems));
+        }
+        if let Some(sleep) = scenario.sleep.filter(|s| s.min > s.max) {
+            problems.add(format!("{path}.sleep"), format!("min {:?} is more than max {:?}", sleep.min, sleep.max));
+        }
+        let mut selected = None;
+        for (profile_name, settings) in &scenario.profiles {
+            let plan = ExecutorPlan::from_settings(settings, &format!("{path}.profiles.{profile_name}"), &mut problems);
+            if profile_name == profile {
+                selected = plan;
+            }
+        }
+        if !scenario.profiles.contains_key(profile) && known_profiles.contains(profile) {
+            let list: Vec<&str> = scenario.profiles.keys().map(String::as_str).collect();
+            problems.add(format!("{path}.profiles"), format!("no settings for profile \"{profile}\"; defined: {}", list.join(", ")));
+        }
+        if let (Some(executor), Some(base)) = (selected, base.clone()) {
+            scenarios.push(ScenarioPlan {
+                name: name.clone(),
+                description: scenario.description.clone(),
+                base_url: base,
+                executor,
+                requests,
+                sleep: scenario.sleep,
+                headers: headers.clone(),
+                timeout: config.target.timeout,
+            });
+        }
+    }
+    let thresholds = thresholds::plan(config, profile, &mut problems);
+    let mut buckets: Vec<f64> = defaults::LATENCY_BUCKETS.iter().chain(&config.metrics.buckets).copied().collect();
+    buckets.extend(thresholds.iter().filter_map(PlannedThreshold::latency_seconds));
+    buckets.sort_by(f64::total_cmp);
+    buckets.dedup();
+    let Ok(listen) = listen else { return Err(problems.into_error(source)) };
+    problems.finish(
+        source,
+        Plan {
+            source: source.to_string(),
+            profile: profile.to_string(),
+            listen,
+            scenarios,
+            thresholds,
+            custom: config.metrics.custom.clone(),
+            buckets,
+            daemon: config.daemon.clone(),
+            header_templates: config.target.headers.clone(),
+        },
+    )
+}
+
+fn resolve_base_url(template: &str, path: &str, env: &EnvVars, problems: &mut Problems) -> Option<String> {
+    let url = interpolate(template, env).map_err(|e| problems.add(path, e)).ok()?;
+    match reqwest::Url::parse(&url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Some(url.trim_end_matches('/').to_string()),
+        _ => {
+            problems.add(path, format!("\"{url}\" is not an http(s) URL like http://127.0.0.1:8080"));
+            None
+        }
+    }
+}
+
+fn target_headers(config: &Config, env: &EnvVars, problems: &mut Problems) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, template) in &config.target.headers {
+        let path = format!("target.headers.{name}");
+        let Ok(header) = HeaderName::from_bytes(name.as_bytes()) else {
+            problems.add(path, "invalid header name");
+            continue;
+        };
+        match interpolate(template, env).map(|v| HeaderValue::from_str(&v)) {
+            Err(e) => problems.add(path, e),
+            // The message must not echo the value: it may hold a secret.
+            Ok(Err(_)) => problems.add(path, "the value (after ${...} substitution) is not a valid header value"),
+            Ok(Ok(mut value)) => {
+                value.set_sensitive(true);
+                headers.insert(header, value);
+            }
+        }
+    }
+    headers
+}

@@ -1,0 +1,230 @@
+//! A request compiled for the hot path: URL, headers and static bodies built
+//! once; templates compiled; checks and metric feeds resolved.
+
+use super::template::{JsonTemplate, Template};
+use crate::check::{Check, JsonPath, NamedCheck};
+use crate::config::{CustomKind, Problems, RequestConfig};
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::{Method, Url};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Most checks one request may carry; results travel as a bitmask in a `Sample`.
+pub const MAX_CHECKS: usize = 64;
+
+#[derive(Debug, Clone)]
+pub enum RequestUrl {
+    Static(Url),
+    /// `base` has no trailing slash; the rendered path is appended.
+    Templated { base: String, path: Template },
+}
+
+#[derive(Debug, Clone)]
+pub enum RequestBody {
+    None,
+    Static(Bytes),
+    Json(JsonTemplate),
+    Text(Template),
+}
+
+/// A Counter or Gauge fed from each response.
+#[derive(Debug, Clone)]
+pub struct MetricFeed {
+    pub name: String,
+    /// None: the counter adds 1 per request.
+    pub json_path: Option<JsonPath>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestPlan {
+    pub name: String,
+    pub weight: u32,
+    pub method: Method,
+    pub url: RequestUrl,
+    /// Path as written, for display.
+    pub path_template: String,
+    pub headers: HeaderMap,
+    pub body: RequestBody,
+    pub timeout: Duration,
+    pub checks: Vec<NamedCheck>,
+    /// Statuses that count as success; from the status check, else 200-399.
+    pub expected_statuses: Vec<u16>,
+    pub trend: Option<String>,
+    pub rate: Option<String>,
+    pub counter: Option<MetricFeed>,
+    pub gauge: Option<MetricFeed>,
+    /// Approximate bytes of the request line and headers, for `data_sent`.
+    pub head_bytes: u64,
+}
+
+impl RequestPlan {
+    pub fn is_expected(&self, status: u16) -> bool {
+        if self.expected_statuses.is_empty() {
+            (200..400).contains(&status)
+        } else {
+            self.expected_statuses.contains(&status)
+        }
+    }
+}
+
+/// What a request compiles against.
+pub struct RequestContext<'a> {
+    pub base_url: &'a str,
+    pub vars: &'a BTreeMap<String, String>,
+    pub custom: &'a BTreeMap<String, CustomKind>,
+    pub default_headers: &'a HeaderMap,
+    pub timeout: Duration,
+}
+
+pub fn compile(config: &RequestConfig, cx: &RequestContext<'_>, path: &str, problems: &mut Problems) -> Option<RequestPlan> {
+    let before = problems.len();
+    if !super::is_label_safe(&config.name) {
+        problems.add(format!("{path}.name"), super::LABEL_HINT.replace("{}", &config.name));
+    }
+    if config.weight == 0 {
+        problems.add(format!("{path}.weight"), "must be at least 1");
+    }
+    let method = Method::from_bytes(config.method.to_ascii_uppercase().as_bytes());
+    if method.is_err() {
+        problems.add(format!("{path}.method"), format!("\"{}\" is not an HTTP method", config.method));
+    }
+    if !config.path.starts_with('/') {
+        problems.add(format!("{path}.path"), format!("must start with \"/\", got \"{}\"", config.path));
+    }
+    let url = match Template::compile(&config.path, cx.vars) {
+        Err(e) => {
+            problems.add(format!("{path}.path"), e);
+            None
+        }
+        Ok(template) => match template.as_static() {
+            Some(p) => match Url::parse(&format!("{}{p}", cx.base_url)) {
+                Ok(url) => Some(RequestUrl::Static(url)),
+                Err(e) => {
+                    problems.add(format!("{path}.path"), format!("does not make a valid URL: {e}"));
+                    None
+                }
+            },
+            None => Some(RequestUrl::Templated { base: cx.base_url.to_string(), path: template }),
+        },
+    };
+    let mut headers = HeaderMap::new();
+    for (name, value) in &config.headers {
+        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            (Ok(n), Ok(v)) => {
+                headers.insert(n, v);
+            }
+            (Err(_), _) => problems.add(format!("{path}.headers.{name}"), "invalid header name"),
+            (_, Err(_)) => problems.add(format!("{path}.headers.{name}"), "invalid header value"),
+        }
+    }
+    let body = match (&config.json, &config.body) {
+        (Some(_), Some(_)) => {
+            problems.add(path, "json and body are exclusive; give one");
+            RequestBody::None
+        }
+        (Some(json), None) => {
+            if !headers.contains_key(CONTENT_TYPE) {
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            match JsonTemplate::compile(json, cx.vars) {
+                Err(e) => {
+                    problems.add(format!("{path}.json"), e);
+                    RequestBody::None
+                }
+                Ok(t) => match t.as_static() {
+                    Some(value) => RequestBody::Static(Bytes::from(value.to_string())),
+                    None => RequestBody::Json(t),
+                },
+            }
+        }
+        (None, Some(text)) => match Template::compile(text, cx.vars) {
+            Err(e) => {
+                problems.add(format!("{path}.body"), e);
+                RequestBody::None
+            }
+            Ok(t) => match t.as_static() {
+                Some(text) => RequestBody::Static(Bytes::from(text.to_string())),
+                None => RequestBody::Text(t),
+            },
+        },
+        (None, None) => RequestBody::None,
+    };
+    if config.checks.len() > MAX_CHECKS {
+        problems.add(format!("{path}.checks"), format!("at most {MAX_CHECKS} checks per request"));
+    }
+    let mut checks = Vec::new();
+    for (i, check) in config.checks.iter().enumerate() {
+        match NamedCheck::compile(check) {
+            Ok(c) => checks.push(c),
+            Err((field, message)) => {
+                let at = if field.is_empty() { format!("{path}.checks[{i}]") } else { format!("{path}.checks[{i}].{field}") };
+                problems.add(at, message);
+            }
+        }
+    }
+    let expected_statuses = checks
+        .iter()
+        .find_map(|c| match &c.check {
+            Check::Status(s) => Some(s.codes.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let mut feed = |field: &str, name: &str, kind: CustomKind| match cx.custom.get(name) {
+        Some(k) if *k == kind => {}
+        Some(k) => problems.add(
+            format!("{path}.{field}"),
+            format!("\"{name}\" is a {}, not a {}", k.name(), kind.name()),
+        ),
+        None => problems.add(
+            format!("{path}.{field}"),
+            format!("\"{name}\" is not declared; add it to metrics.custom as {name}: {}", kind.name()),
+        ),
+    };
+    if let Some(name) = &config.trend {
+        feed("trend", name, CustomKind::Trend);
+    }
+    if let Some(name) = &config.rate {
+        feed("rate", name, CustomKind::Rate);
+    }
+    if let Some(c) = &config.counter {
+        feed("counter", &c.name, CustomKind::Counter);
+    }
+    if let Some(g) = &config.gauge {
+        feed("gauge", &g.name, CustomKind::Gauge);
+    }
+    let mut json_path = |field: &str, text: Option<&str>| {
+        text.and_then(|t| JsonPath::parse(t).map_err(|e| problems.add(format!("{path}.{field}.json_path"), e)).ok())
+    };
+    let counter = config.counter.as_ref().map(|c| MetricFeed {
+        name: c.name.clone(),
+        json_path: json_path("counter", c.json_path.as_deref()),
+    });
+    let gauge = config.gauge.as_ref().map(|g| MetricFeed {
+        name: g.name.clone(),
+        json_path: json_path("gauge", Some(&g.json_path)),
+    });
+    if problems.len() != before {
+        return None;
+    }
+    let method = method.ok()?;
+    let head_bytes = (method.as_str().len() + config.path.len() + 12) as u64
+        + cx.default_headers.iter().chain(headers.iter()).map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
+    Some(RequestPlan {
+        name: config.name.clone(),
+        weight: config.weight,
+        method,
+        url: url?,
+        path_template: config.path.clone(),
+        headers,
+        body,
+        timeout: config.timeout.unwrap_or(cx.timeout),
+        checks,
+        expected_statuses,
+        trend: config.trend.clone(),
+        rate: config.rate.clone(),
+        counter,
+        gauge,
+        head_bytes,
+    })
+}

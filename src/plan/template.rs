@@ -1,0 +1,315 @@
+//! Request templating: `{{ tenant_id }}`, `{{ uuid }}`, `{{ random_choice('a', 'b') }}`.
+//!
+//! Templates are compiled once when the plan is built: config `vars` become
+//! literals, and only the dynamic parts (uuid, counters, random picks) are
+//! filled per request.
+
+use rand::rngs::SmallRng;
+use rand::Rng;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Per-VU values a template may read; the counter is shared by the scenario.
+pub struct RenderContext<'a> {
+    pub vu: u64,
+    pub iteration: u64,
+    pub counter: &'a AtomicU64,
+    pub rng: &'a mut SmallRng,
+}
+
+const BUILTINS: &str =
+    "uuid, vu, iteration, counter, timestamp, random_int(min, max), random_choice(a, b, ...), random_string(len)";
+
+/// One dynamic part of a template.
+#[derive(Debug, Clone, PartialEq)]
+enum Expr {
+    Uuid,
+    Vu,
+    Iteration,
+    Counter,
+    TimestampMs,
+    RandomInt(i64, i64),
+    RandomChoice(Vec<Value>),
+    RandomString(usize),
+}
+
+impl Expr {
+    fn render(&self, ctx: &mut RenderContext<'_>) -> Value {
+        match self {
+            Expr::Uuid => Value::String(uuid::Builder::from_random_bytes(ctx.rng.random()).into_uuid().to_string()),
+            Expr::Vu => Value::from(ctx.vu),
+            Expr::Iteration => Value::from(ctx.iteration),
+            Expr::Counter => Value::from(ctx.counter.fetch_add(1, Ordering::Relaxed)),
+            Expr::TimestampMs => Value::from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or(0),
+            ),
+            Expr::RandomInt(min, max) => Value::from(ctx.rng.random_range(*min..=*max)),
+            Expr::RandomChoice(choices) => choices[ctx.rng.random_range(0..choices.len())].clone(),
+            Expr::RandomString(len) => Value::String(
+                (0..*len).map(|_| ctx.rng.sample(rand::distr::Alphanumeric) as char).collect(),
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Literal(String),
+    Expr(Expr),
+}
+
+/// A compiled string template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+impl Template {
+    /// Compiles `text`; `vars` are the config's `vars`, already resolved from the environment.
+    pub fn compile(text: &str, vars: &BTreeMap<String, String>) -> Result<Template, String> {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("{{") {
+            literal.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after.find("}}").ok_or_else(|| format!("unclosed \"{{{{\" in \"{text}\""))?;
+            match parse_expr(after[..end].trim(), vars)? {
+                Parsed::Literal(value) => literal.push_str(&value),
+                Parsed::Expr(expr) => {
+                    if !literal.is_empty() {
+                        parts.push(Part::Literal(std::mem::take(&mut literal)));
+                    }
+                    parts.push(Part::Expr(expr));
+                }
+            }
+            rest = &after[end + 2..];
+        }
+        literal.push_str(rest);
+        if !literal.is_empty() || parts.is_empty() {
+            parts.push(Part::Literal(literal));
+        }
+        Ok(Template { parts })
+    }
+
+    /// The text when the template has no dynamic part.
+    pub fn as_static(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [Part::Literal(text)] => Some(text),
+            _ => None,
+        }
+    }
+
+    pub fn render(&self, ctx: &mut RenderContext<'_>) -> String {
+        if let Some(text) = self.as_static() {
+            return text.to_string();
+        }
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Expr(expr) => match expr.render(ctx) {
+                    Value::String(s) => out.push_str(&s),
+                    other => out.push_str(&other.to_string()),
+                },
+            }
+        }
+        out
+    }
+
+    /// A template that is exactly one expression renders to that expression's JSON type.
+    fn render_value(&self, ctx: &mut RenderContext<'_>) -> Value {
+        match self.parts.as_slice() {
+            [Part::Expr(expr)] => expr.render(ctx),
+            _ => Value::String(self.render(ctx)),
+        }
+    }
+}
+
+enum Parsed {
+    Literal(String),
+    Expr(Expr),
+}
+
+fn parse_expr(inner: &str, vars: &BTreeMap<String, String>) -> Result<Parsed, String> {
+    let (name, args) = match inner.find('(') {
+        Some(open) => {
+            let close = inner
+                .rfind(')')
+                .filter(|&c| c > open && inner[c + 1..].trim().is_empty())
+                .ok_or_else(|| format!("missing \")\" in \"{{{{ {inner} }}}}\""))?;
+            (inner[..open].trim(), Some(parse_args(&inner[open + 1..close])?))
+        }
+        None => (inner, None),
+    };
+    let expr = match (name, args) {
+        (name, None) if vars.contains_key(name) => return Ok(Parsed::Literal(vars[name].clone())),
+        ("uuid", None) => Expr::Uuid,
+        ("vu", None) => Expr::Vu,
+        ("iteration", None) => Expr::Iteration,
+        ("counter", None) => Expr::Counter,
+        ("timestamp", None) => Expr::TimestampMs,
+        ("random_int", Some(args)) => match args.as_slice() {
+            [Value::Number(a), Value::Number(b)] => match (a.as_i64(), b.as_i64()) {
+                (Some(a), Some(b)) if a <= b => Expr::RandomInt(a, b),
+                _ => return Err(format!("random_int needs two integers min <= max, got \"{inner}\"")),
+            },
+            _ => return Err(format!("random_int needs two integers min <= max, got \"{inner}\"")),
+        },
+        ("random_choice", Some(args)) if !args.is_empty() => Expr::RandomChoice(args),
+        ("random_choice", Some(_)) => return Err("random_choice needs at least one choice".into()),
+        ("random_string", Some(args)) => match args.as_slice() {
+            [Value::Number(n)] if n.as_u64().is_some_and(|n| (1..=4096).contains(&n)) => {
+                Expr::RandomString(n.as_u64().unwrap_or(1) as usize)
+            }
+            _ => return Err(format!("random_string needs a length from 1 to 4096, got \"{inner}\"")),
+        },
+        _ => {
+            let mut known: Vec<&str> = vars.keys().map(String::as_str).collect();
+            known.push(BUILTINS);
+            return Err(format!("unknown template expression \"{inner}\"; known: {}", known.join(", ")));
+        }
+    };
+    Ok(Parsed::Expr(expr))
+}
+
+/// Arguments: quoted strings ('a' or "a") and numbers, separated by commas.
+fn parse_args(text: &str) -> Result<Vec<Value>, String> {
+    let mut args = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let (value, after) = if let Some(quote) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') {
+            let body = &rest[1..];
+            let end = body.find(quote).ok_or_else(|| format!("unclosed quote in \"{text}\""))?;
+            (Value::String(body[..end].to_string()), &body[end + 1..])
+        } else {
+            let end = rest.find(',').unwrap_or(rest.len());
+            let token = rest[..end].trim();
+            let number: serde_json::Number = token
+                .parse()
+                .map_err(|_| format!("argument \"{token}\" is neither a quoted string nor a number"))?;
+            (Value::Number(number), &rest[end..])
+        };
+        args.push(value);
+        rest = after.trim_start();
+        if let Some(after_comma) = rest.strip_prefix(',') {
+            rest = after_comma.trim_start();
+        } else if !rest.is_empty() {
+            return Err(format!("expected \",\" between arguments in \"{text}\""));
+        }
+    }
+    Ok(args)
+}
+
+/// A JSON body whose string values may be templates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonTemplate {
+    Literal(Value),
+    Text(Template),
+    Array(Vec<JsonTemplate>),
+    Object(Vec<(String, JsonTemplate)>),
+}
+
+impl JsonTemplate {
+    pub fn compile(value: &Value, vars: &BTreeMap<String, String>) -> Result<JsonTemplate, String> {
+        Ok(match value {
+            Value::String(text) => {
+                let template = Template::compile(text, vars)?;
+                match template.as_static() {
+                    Some(text) => JsonTemplate::Literal(Value::String(text.to_string())),
+                    None => JsonTemplate::Text(template),
+                }
+            }
+            Value::Array(items) => JsonTemplate::Array(
+                items.iter().map(|v| JsonTemplate::compile(v, vars)).collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => JsonTemplate::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), JsonTemplate::compile(v, vars)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            other => JsonTemplate::Literal(other.clone()),
+        })
+    }
+
+    /// The body when nothing in it is dynamic.
+    pub fn as_static(&self) -> Option<Value> {
+        match self {
+            JsonTemplate::Literal(v) => Some(v.clone()),
+            JsonTemplate::Text(_) => None,
+            JsonTemplate::Array(items) => {
+                items.iter().map(JsonTemplate::as_static).collect::<Option<Vec<_>>>().map(Value::Array)
+            }
+            JsonTemplate::Object(fields) => fields
+                .iter()
+                .map(|(k, v)| v.as_static().map(|v| (k.clone(), v)))
+                .collect::<Option<serde_json::Map<_, _>>>()
+                .map(Value::Object),
+        }
+    }
+
+    pub fn render(&self, ctx: &mut RenderContext<'_>) -> Value {
+        match self {
+            JsonTemplate::Literal(v) => v.clone(),
+            JsonTemplate::Text(t) => t.render_value(ctx),
+            JsonTemplate::Array(items) => Value::Array(items.iter().map(|i| i.render(ctx)).collect()),
+            JsonTemplate::Object(fields) => {
+                Value::Object(fields.iter().map(|(k, v)| (k.clone(), v.render(ctx))).collect())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn vars() -> BTreeMap<String, String> {
+        BTreeMap::from([("tenant_id".to_string(), "t-1".to_string())])
+    }
+
+    fn render(t: &Template) -> String {
+        let counter = AtomicU64::new(7);
+        let mut rng = SmallRng::seed_from_u64(1);
+        t.render(&mut RenderContext { vu: 3, iteration: 9, counter: &counter, rng: &mut rng })
+    }
+
+    #[test]
+    fn vars_become_literals() {
+        let t = Template::compile("/tenants/{{ tenant_id }}/x", &vars()).unwrap();
+        assert_eq!(t.as_static(), Some("/tenants/t-1/x"));
+    }
+
+    #[test]
+    fn dynamic_parts_render() {
+        let t = Template::compile("vu{{vu}}-it{{ iteration }}-c{{counter}}", &vars()).unwrap();
+        assert_eq!(render(&t), "vu3-it9-c7");
+        let t = Template::compile("{{ random_choice('gpt-3.5-turbo', \"gpt-4\") }}", &vars()).unwrap();
+        assert!(["gpt-3.5-turbo", "gpt-4"].contains(&render(&t).as_str()));
+        let id = render(&Template::compile("{{uuid}}", &vars()).unwrap());
+        assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 4);
+    }
+
+    #[test]
+    fn whole_value_keeps_its_json_type() {
+        let body = serde_json::json!({"n": "{{ random_int(5, 5) }}", "s": "x{{ random_int(5, 5) }}"});
+        let t = JsonTemplate::compile(&body, &vars()).unwrap();
+        let counter = AtomicU64::new(0);
+        let mut rng = SmallRng::seed_from_u64(1);
+        let out = t.render(&mut RenderContext { vu: 1, iteration: 0, counter: &counter, rng: &mut rng });
+        assert_eq!(out, serde_json::json!({"n": 5, "s": "x5"}));
+    }
+
+    #[test]
+    fn errors_name_the_expression() {
+        let err = Template::compile("{{ tenant }}", &vars()).unwrap_err();
+        assert!(err.starts_with("unknown template expression \"tenant\"; known: tenant_id, uuid"), "{err}");
+        assert!(Template::compile("{{ random_int(5, 1) }}", &vars()).is_err());
+        assert!(Template::compile("{{ uuid", &vars()).is_err());
+    }
+}
