@@ -1,7 +1,7 @@
 //! Command-line interface: one binary, one subcommand per run mode.
 
 use crate::config::env::{process_env, EnvVars};
-use crate::config::{defaults, load, ConfigError, ConfigSource};
+use crate::config::{defaults, ConfigError, ConfigSource};
 use crate::daemon::{self, DaemonError, DaemonOptions};
 use crate::demo_target::{DemoTarget, FaultPatch, Faults};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -155,18 +155,7 @@ async fn start_daemon(options: DaemonOptions) -> Result<(), Failure> {
 }
 
 fn check(args: CheckArgs) -> Result<(), Failure> {
-    let env = process_env();
-    let source = ConfigSource::File(args.config);
-    let config = load(&source, &env)?;
-    let profile = args.profile.unwrap_or_else(|| {
-        let names = crate::plan::profile_names(&config);
-        if names.contains(&config.daemon.profile) {
-            config.daemon.profile.clone()
-        } else {
-            names.into_iter().next().unwrap_or_default()
-        }
-    });
-    let plan = crate::plan::build(&config, &profile, &env, &source.name())?;
+    let plan = crate::plan::resolve(&ConfigSource::File(args.config), args.profile.as_deref(), &process_env())?;
     println!("{plan}");
     println!("\nOK: {} scenario(s), {} threshold(s), every profile valid", plan.scenarios.len(), plan.thresholds.len());
     Ok(())

@@ -3,7 +3,7 @@
 //! down gracefully.
 
 use crate::config::env::EnvVars;
-use crate::config::{load, ConfigError, ConfigSource, OnEnd};
+use crate::config::{ConfigError, ConfigSource, OnEnd};
 use crate::executor::run_pass;
 use crate::metrics::ProberMetrics;
 use crate::plan::{self, Plan};
@@ -43,9 +43,7 @@ pub enum DaemonError {
 impl DaemonOptions {
     /// Reads the config and resolves the plan; called at start and on every reload.
     pub fn plan(&self) -> Result<Plan, ConfigError> {
-        let config = load(&self.source, &self.env)?;
-        let profile = self.profile.clone().unwrap_or_else(|| config.daemon.profile.clone());
-        let mut plan = plan::build(&config, &profile, &self.env, &self.source.name())?;
+        let mut plan = plan::resolve(&self.source, self.profile.as_deref(), &self.env)?;
         if let Some(listen) = self.listen {
             plan.listen = listen;
         }

@@ -9,9 +9,7 @@ pub struct BodyRegexCheck {
 
 impl BodyRegexCheck {
     pub fn new(pattern: &str) -> Result<BodyRegexCheck, String> {
-        Regex::new(pattern)
-            .map(|regex| BodyRegexCheck { regex })
-            .map_err(|e| format!("invalid regular expression: {}", e.to_string().replace('\n', " ")))
+        Regex::new(pattern).map(|regex| BodyRegexCheck { regex }).map_err(|e| super::regex_error(pattern, &e))
     }
 
     pub fn passes(&self, body: &[u8]) -> bool {

@@ -14,9 +14,8 @@ impl HeaderCheck {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("\"{name}\" is not a valid header name"))?;
         let matches = matches
-            .map(Regex::new)
-            .transpose()
-            .map_err(|e| format!("invalid regular expression in matches: {}", e.to_string().replace('\n', " ")))?;
+            .map(|pattern| Regex::new(pattern).map_err(|e| super::regex_error(pattern, &e)))
+            .transpose()?;
         Ok(HeaderCheck { name, matches })
     }
 

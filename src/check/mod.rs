@@ -13,6 +13,13 @@ pub use status::StatusCheck;
 use crate::config::CheckConfig;
 use serde_json::Value;
 
+/// `invalid regular expression "([a-z": unclosed character class`: the last line of the regex crate's report.
+pub(crate) fn regex_error(pattern: &str, error: &regex::Error) -> String {
+    let text = error.to_string();
+    let reason = text.lines().last().unwrap_or_default().trim().trim_start_matches("error: ");
+    format!("invalid regular expression \"{pattern}\": {reason}")
+}
+
 /// A response as checks see it; the JSON body is parsed at most once.
 pub struct ResponseView<'a> {
     pub status: u16,

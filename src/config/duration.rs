@@ -22,17 +22,34 @@ pub fn format(duration: Duration) -> String {
     humantime::format_duration(duration).to_string().replace(' ', "")
 }
 
+/// A duration as written: text, or a bare number that lacks its unit.
+#[derive(Deserialize)]
+#[serde(untagged, expecting = "a duration like 500ms, 30s, 2m or 1h30m")]
+enum Written {
+    Text(String),
+    Number(f64),
+}
+
+impl Written {
+    fn parse(self) -> Result<Duration, String> {
+        match self {
+            Written::Text(text) => parse(&text),
+            Written::Number(n) if n == 0.0 => Ok(Duration::ZERO),
+            Written::Number(n) => Err(format!("invalid duration {n}: add a unit, like {n}s or {n}ms")),
+        }
+    }
+}
+
 /// serde `deserialize_with` for a required duration.
 pub fn required<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    parse(&text).map_err(serde::de::Error::custom)
+    Written::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
 }
 
 /// serde `deserialize_with` for an optional duration.
 pub fn optional<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
-    match Option::<String>::deserialize(deserializer)? {
+    match Option::<Written>::deserialize(deserializer)? {
         None => Ok(None),
-        Some(text) => parse(&text).map(Some).map_err(serde::de::Error::custom),
+        Some(written) => written.parse().map(Some).map_err(serde::de::Error::custom),
     }
 }
 

@@ -113,6 +113,8 @@ async fn vu_loop<I: Iteration>(index: u32, mut target: watch::Receiver<u32>, sha
         active.get_or_insert_with(|| ActiveVu::new(&shared.counters.vus));
         let scheduled = Instant::now();
         let completed = tokio::select! {
+            // An iteration that ends exactly at a deadline counts as completed.
+            biased;
             _ = shared.iteration.run(&mut vu, scheduled) => true,
             _ = sleep_until(shared.hard_stop_at) => false,
             _ = ramped_down(target.clone(), index, shared.graceful_ramp_down) => false,

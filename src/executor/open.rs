@@ -67,6 +67,8 @@ pub async fn run<I: Iteration>(model: OpenModel, iteration: Arc<I>, counters: &E
         running.spawn(async move {
             let busy = ActiveVu::new(&counters.vus);
             let completed = tokio::select! {
+                // An iteration that ends exactly at a deadline counts as completed.
+                biased;
                 _ = iteration.run(&mut vu, scheduled) => true,
                 _ = sleep_until(hard_stop_at) => false,
                 _ = stop_deadline(&stop, graceful_stop) => false,

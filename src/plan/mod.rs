@@ -71,6 +71,24 @@ pub fn profile_names(config: &Config) -> BTreeSet<String> {
         .collect()
 }
 
+/// Loads `source` and resolves it for `profile`; without one, the config's
+/// `daemon.profile` when defined, else the first profile by name.
+pub fn resolve(source: &crate::config::ConfigSource, profile: Option<&str>, env: &EnvVars) -> Result<Plan, ConfigError> {
+    let config = crate::config::load(source, env)?;
+    let profile = match profile {
+        Some(p) => p.to_string(),
+        None => {
+            let names = profile_names(&config);
+            if names.contains(&config.daemon.profile) {
+                config.daemon.profile.clone()
+            } else {
+                names.into_iter().next().unwrap_or_else(|| config.daemon.profile.clone())
+            }
+        }
+    };
+    build(&config, &profile, env, &source.name())
+}
+
 /// Validates the whole config and resolves it for `profile`.
 pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Result<Plan, ConfigError> {
     let mut problems = Problems::default();

@@ -89,24 +89,11 @@ pub fn compile(config: &RequestConfig, cx: &RequestContext<'_>, path: &str, prob
     if method.is_err() {
         problems.add(format!("{path}.method"), format!("\"{}\" is not an HTTP method", config.method));
     }
-    if !config.path.starts_with('/') {
+    let url = if !config.path.starts_with('/') {
         problems.add(format!("{path}.path"), format!("must start with \"/\", got \"{}\"", config.path));
-    }
-    let url = match Template::compile(&config.path, cx.vars) {
-        Err(e) => {
-            problems.add(format!("{path}.path"), e);
-            None
-        }
-        Ok(template) => match template.as_static() {
-            Some(p) => match Url::parse(&format!("{}{p}", cx.base_url)) {
-                Ok(url) => Some(RequestUrl::Static(url)),
-                Err(e) => {
-                    problems.add(format!("{path}.path"), format!("does not make a valid URL: {e}"));
-                    None
-                }
-            },
-            None => Some(RequestUrl::Templated { base: cx.base_url.to_string(), path: template }),
-        },
+        None
+    } else {
+        compile_url(&config.path, cx, path, problems)
     };
     let mut headers = HeaderMap::new();
     for (name, value) in &config.headers {
@@ -227,4 +214,18 @@ pub fn compile(config: &RequestConfig, cx: &RequestContext<'_>, path: &str, prob
         gauge,
         head_bytes,
     })
+}
+
+fn compile_url(text: &str, cx: &RequestContext<'_>, path: &str, problems: &mut Problems) -> Option<RequestUrl> {
+    let template = Template::compile(text, cx.vars).map_err(|e| problems.add(format!("{path}.path"), e)).ok()?;
+    match template.as_static() {
+        Some(p) => match Url::parse(&format!("{}{p}", cx.base_url)) {
+            Ok(url) => Some(RequestUrl::Static(url)),
+            Err(e) => {
+                problems.add(format!("{path}.path"), format!("does not make a valid URL: {e}"));
+                None
+            }
+        },
+        None => Some(RequestUrl::Templated { base: cx.base_url.to_string(), path: template }),
+    }
 }
