@@ -150,7 +150,7 @@ pub async fn run(command: Command) -> Result<(), Failure> {
 async fn start_daemon(options: DaemonOptions) -> Result<(), Failure> {
     let plan = options.plan()?;
     let listener = daemon::bind(&plan).await?;
-    daemon::run(options, listener, plan, shutdown_signal()).await?;
+    daemon::run(options, listener, plan, daemon::new_metrics()?, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -56,9 +56,19 @@ pub async fn bind(plan: &Plan) -> Result<TcpListener, DaemonError> {
     TcpListener::bind(plan.listen).await.map_err(|source| DaemonError::Listen { addr: plan.listen, source })
 }
 
-/// Runs until `shutdown` resolves.
-pub async fn run(options: DaemonOptions, listener: TcpListener, plan: Plan, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
-    let metrics = Arc::new(ProberMetrics::new(prometheus::Registry::new()).map_err(|e| DaemonError::Start(e.to_string()))?);
+/// A fresh set of metrics in its own registry.
+pub fn new_metrics() -> Result<Arc<ProberMetrics>, DaemonError> {
+    ProberMetrics::new(prometheus::Registry::new()).map(Arc::new).map_err(|e| DaemonError::Start(e.to_string()))
+}
+
+/// Runs until `shutdown` resolves. `metrics` stay readable by the caller after return.
+pub async fn run(
+    options: DaemonOptions,
+    listener: TcpListener,
+    plan: Plan,
+    metrics: Arc<ProberMetrics>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DaemonError> {
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
     let endpoints = Arc::new(Endpoints { metrics: metrics.clone(), ready: false.into(), reload: reload_tx });
     let server_stop = CancellationToken::new();

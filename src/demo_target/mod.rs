@@ -22,7 +22,16 @@ pub struct DemoTarget {
     api_key: String,
     faults: RwLock<Faults>,
     served: BTreeMap<&'static str, AtomicU64>,
+    injected: BTreeMap<&'static str, [AtomicU64; 3]>,
     unauthorized: AtomicU64,
+}
+
+/// What the demo target did on purpose, per endpoint.
+#[derive(Debug, Clone, Copy)]
+pub enum Injected {
+    Error = 0,
+    Reset = 1,
+    Garbage = 2,
 }
 
 impl DemoTarget {
@@ -31,6 +40,7 @@ impl DemoTarget {
             api_key: api_key.into(),
             faults: RwLock::new(faults),
             served: ENDPOINTS.iter().map(|e| (*e, AtomicU64::new(0))).collect(),
+            injected: ENDPOINTS.iter().map(|e| (*e, Default::default())).collect(),
             unauthorized: AtomicU64::new(0),
         })
     }
@@ -45,11 +55,28 @@ impl DemoTarget {
         }
     }
 
-    /// Requests served per endpoint, and requests refused for a wrong or missing token.
+    fn count_injected(&self, endpoint: &str, what: Injected) {
+        if let Some(counters) = self.injected.get(endpoint) {
+            counters[what as usize].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Requests served per endpoint (including injected failures), the
+    /// failures injected, and requests refused for a wrong or missing token.
     pub fn stats(&self) -> serde_json::Value {
+        let load = |c: &AtomicU64| serde_json::Value::from(c.load(Ordering::Relaxed));
         let served: serde_json::Map<String, serde_json::Value> =
-            self.served.iter().map(|(k, v)| (k.to_string(), v.load(Ordering::Relaxed).into())).collect();
-        serde_json::json!({"requests": served, "unauthorized": self.unauthorized.load(Ordering::Relaxed)})
+            self.served.iter().map(|(k, v)| (k.to_string(), load(v))).collect();
+        let injected = |what: Injected| -> serde_json::Map<String, serde_json::Value> {
+            self.injected.iter().map(|(k, v)| (k.to_string(), load(&v[what as usize]))).collect()
+        };
+        serde_json::json!({
+            "requests": served,
+            "errors": injected(Injected::Error),
+            "resets": injected(Injected::Reset),
+            "garbage": injected(Injected::Garbage),
+            "unauthorized": load(&self.unauthorized),
+        })
     }
 
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Result<HttpResponse, DropConnection> {

@@ -1,6 +1,6 @@
 //! The demo's endpoints, shaped like the AIVO k6 suite expects them.
 
-use super::DemoTarget;
+use super::{DemoTarget, Injected};
 use crate::http_server::{json, read_body, DropConnection, HttpResponse};
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
@@ -53,13 +53,16 @@ pub async fn handle(target: &DemoTarget, request: Request<Incoming>) -> Result<H
     tokio::time::sleep(delay).await;
     target.count(endpoint);
     if roll < fault.reset_rate {
+        target.count_injected(endpoint, Injected::Reset);
         return Err(DropConnection);
     }
     if roll < fault.reset_rate + fault.error_rate {
+        target.count_injected(endpoint, Injected::Error);
         let status = StatusCode::from_u16(fault.error_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return Ok(json(status, &json!({"error": "injected failure", "endpoint": endpoint})));
     }
     if roll < fault.reset_rate + fault.error_rate + fault.garbage_rate {
+        target.count_injected(endpoint, Injected::Garbage);
         return Ok(crate::http_server::text(StatusCode::OK, "<html>garbage</html>"));
     }
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);

@@ -1,0 +1,175 @@
+//! Helpers for tests that run the daemon and the demo target in-process on 127.0.0.1:0.
+#![allow(dead_code)]
+
+use sloprober::config::env::EnvVars;
+use sloprober::config::ConfigSource;
+use sloprober::daemon::{self, DaemonOptions};
+use sloprober::demo_target::{self, DemoTarget, FaultPatch, Faults};
+use sloprober::metrics::ProberMetrics;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const API_KEY: &str = "test-key-4f1c";
+
+pub struct Target {
+    pub addr: SocketAddr,
+    pub state: Arc<DemoTarget>,
+    stop: CancellationToken,
+}
+
+impl Target {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A number from the target's /admin/stats, e.g. ("requests", "generate").
+    pub fn stat(&self, section: &str, endpoint: &str) -> u64 {
+        self.state.stats()[section][endpoint].as_u64().unwrap_or(0)
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Starts the demo target with faults given as JSON (`{}` for healthy defaults, all zero-latency).
+pub async fn start_target(faults: &str) -> Target {
+    let mut all = Faults::default();
+    let zero: BTreeMap<String, FaultPatch> = serde_json::from_str(r#"{"*": {"delay_ms": 0, "jitter_ms": 0}}"#).unwrap();
+    all.apply(&zero).unwrap();
+    let patch: BTreeMap<String, FaultPatch> = serde_json::from_str(faults).unwrap();
+    all.apply(&patch).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = DemoTarget::new(API_KEY, all);
+    let stop = CancellationToken::new();
+    let token = stop.clone();
+    tokio::spawn(demo_target::serve(listener, state.clone(), async move { token.cancelled().await }));
+    Target { addr, state, stop }
+}
+
+pub struct Daemon {
+    pub addr: SocketAddr,
+    pub metrics: Arc<ProberMetrics>,
+    pub config: PathBuf,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    pub async fn scrape(&self) -> String {
+        get(&format!("http://{}/metrics", self.addr)).await.1
+    }
+
+    /// Stops the load, waits for it to drain, and returns the final metrics.
+    pub async fn stop(self) -> String {
+        self.stop.cancel();
+        self.task.await.unwrap();
+        self.metrics.render()
+    }
+}
+
+/// Writes `yaml` to a temp file and starts the daemon on it with `profile`.
+pub async fn start_daemon(yaml: &str, profile: &str) -> Daemon {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sloprober.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    let env: EnvVars = [("API_KEY", API_KEY)].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let options = DaemonOptions {
+        source: ConfigSource::File(config.clone()),
+        profile: Some(profile.to_string()),
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        env,
+    };
+    let plan = options.plan().unwrap_or_else(|e| panic!("{e}"));
+    let listener = daemon::bind(&plan).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let metrics = daemon::new_metrics().unwrap();
+    let stop = CancellationToken::new();
+    let token = stop.clone();
+    let task = tokio::spawn({
+        let metrics = metrics.clone();
+        async move {
+            daemon::run(options, listener, plan, metrics, async move { token.cancelled().await }).await.unwrap();
+        }
+    });
+    Daemon { addr, metrics, config, stop, task, _dir: dir }
+}
+
+pub async fn get(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+pub async fn post(url: &str) -> (u16, String) {
+    let response = reqwest::Client::new().post(url).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// Sum of every sample of `name` whose labels include all of `labels`.
+pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    series(text, name, labels).iter().map(|(_, v)| v).sum()
+}
+
+/// The samples of `name` whose labels include all of `labels`, as (labels, value).
+pub fn series(text: &str, name: &str, labels: &[(&str, &str)]) -> Vec<(String, f64)> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (head, number) = line.rsplit_once(' ')?;
+            let (metric, label_text) = match head.split_once('{') {
+                Some((m, rest)) => (m, rest.trim_end_matches('}')),
+                None => (head, ""),
+            };
+            if metric != name {
+                return None;
+            }
+            let all = labels.iter().all(|(k, v)| label_text.split(',').any(|pair| pair == format!("{k}=\"{v}\"")));
+            all.then(|| (label_text.to_string(), number.parse().unwrap()))
+        })
+        .collect()
+}
+
+/// A config with one scenario per (name, base_url, request yaml), each at `rate`/s, no think time.
+pub fn config(scenarios: &[(&str, &str, &str)], rate: u32, extra: &str) -> String {
+    let mut yaml = String::from(
+        "target:\n  base_url: http://127.0.0.1:9\n  headers: {Authorization: \"Bearer ${API_KEY}\"}\n  timeout: 2s\n",
+    );
+    yaml.push_str("metrics:\n  custom: {errors: rate, generate_duration: trend}\n");
+    yaml.push_str("daemon: {on_end: hold, shutdown_grace: 5s}\nscenarios:\n");
+    for (name, base_url, requests) in scenarios {
+        yaml.push_str(&format!(
+            "  {name}:\n    base_url: {base_url}\n    requests:\n{requests}    profiles:\n      test: {{executor: constant-arrival-rate, rate: {rate}, duration: 1h, pre_allocated_vus: 20, max_vus: 100, graceful_stop: 5s}}\n"
+        ));
+    }
+    yaml.push_str(extra);
+    yaml
+}
+
+pub const GENERATE: &str = r#"      - name: generate
+        method: POST
+        path: /api/v1/generate
+        json: {model: "{{ random_choice('gpt-3.5-turbo', 'gpt-4') }}", prompt: "hello {{ uuid }}"}
+        checks: [{status: 200}, {json_path: $.text}]
+        trend: generate_duration
+        rate: errors
+"#;
+
+pub const EMBEDDINGS: &str = r#"      - name: embeddings
+        method: POST
+        path: /api/v1/embeddings
+        json: {input: "fractions"}
+        checks: [{status: 200}, {json_path: $.embedding}]
+        rate: errors
+"#;
+
+pub fn promtool() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("promtool")).find(|p| p.is_file()))
+}
