@@ -22,7 +22,11 @@ pub mod exit {
 pub const AIVO_CONFIG: &str = include_str!("../config/aivo.yaml");
 
 #[derive(Debug, Parser)]
-#[command(name = "sloprober", version, about = "Synthetic load and SLO prober for HTTP services, with exact Prometheus SLIs")]
+#[command(
+    name = "sloprober",
+    version,
+    about = "Synthetic load and SLO prober for HTTP services, with exact Prometheus SLIs"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -137,9 +141,10 @@ pub async fn run(command: Command) -> Result<(), Failure> {
                     .map_err(|e| Failure { code: exit::CONFIG, message: format!("--faults: {e}") })?;
                 faults.apply(&patch).map_err(|e| Failure { code: exit::CONFIG, message: format!("--faults: {e}") })?;
             }
-            let listener = tokio::net::TcpListener::bind(args.listen)
-                .await
-                .map_err(|e| Failure { code: exit::RUNTIME, message: format!("cannot listen on {}: {e}", args.listen) })?;
+            let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| Failure {
+                code: exit::RUNTIME,
+                message: format!("cannot listen on {}: {e}", args.listen),
+            })?;
             tracing::info!(listen = %args.listen, "demo target serving");
             crate::demo_target::serve(listener, DemoTarget::new(args.api_key, faults), shutdown_signal()).await;
             Ok(())
@@ -173,13 +178,15 @@ fn demo_env(target: SocketAddr) -> EnvVars {
 
 async fn demo(args: DemoArgs) -> Result<(), Failure> {
     let env = demo_env(args.target_listen);
-    let target_listener = tokio::net::TcpListener::bind(args.target_listen)
-        .await
-        .map_err(|e| Failure { code: exit::RUNTIME, message: format!("cannot listen on {}: {e}", args.target_listen) })?;
+    let target_listener = tokio::net::TcpListener::bind(args.target_listen).await.map_err(|e| Failure {
+        code: exit::RUNTIME,
+        message: format!("cannot listen on {}: {e}", args.target_listen),
+    })?;
     let target = DemoTarget::new(env["API_KEY"].clone(), Faults::default());
     let target_stop = tokio_util::sync::CancellationToken::new();
     let stop = target_stop.clone();
-    let target_task = tokio::spawn(crate::demo_target::serve(target_listener, target, async move { stop.cancelled().await }));
+    let target_task =
+        tokio::spawn(crate::demo_target::serve(target_listener, target, async move { stop.cancelled().await }));
     tracing::info!(target = %args.target_listen, "demo target serving");
     let options = DaemonOptions {
         source: ConfigSource::Embedded { name: "config/aivo.yaml", text: AIVO_CONFIG },

@@ -108,7 +108,9 @@ pub async fn run(
         });
         metrics.record_reload(outcome.is_ok());
         match &outcome {
-            Ok(()) => tracing::info!(profile = %current.profile, scenarios = current.scenarios.len(), "config reloaded"),
+            Ok(()) => {
+                tracing::info!(profile = %current.profile, scenarios = current.scenarios.len(), "config reloaded")
+            }
             Err(problems) => tracing::warn!(%problems, "config reload rejected; the previous config keeps running"),
         }
         if let Some(reply) = reply {

@@ -31,14 +31,18 @@ impl std::error::Error for DropConnection {}
 pub fn text(status: StatusCode, body: impl Into<Bytes>) -> HttpResponse {
     let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
-    response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+        .headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"));
     response
 }
 
 pub fn json(status: StatusCode, value: &serde_json::Value) -> HttpResponse {
     let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
     *response.status_mut() = status;
-    response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
     response
 }
 
@@ -63,7 +67,7 @@ where
                 let handler = handler.clone();
                 let connection = http1::Builder::new()
                     .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), service_fn(move |request| handler(request)));
+                    .serve_connection(TokioIo::new(stream), service_fn(handler));
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
                     let _ = connection.await;

@@ -19,8 +19,14 @@ pub enum FailReason {
 }
 
 impl FailReason {
-    pub const ALL: [FailReason; 6] =
-        [FailReason::Status, FailReason::Timeout, FailReason::Connect, FailReason::Reset, FailReason::Body, FailReason::Check];
+    pub const ALL: [FailReason; 6] = [
+        FailReason::Status,
+        FailReason::Timeout,
+        FailReason::Connect,
+        FailReason::Reset,
+        FailReason::Body,
+        FailReason::Check,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

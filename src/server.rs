@@ -34,7 +34,9 @@ impl Endpoints {
             (&Method::GET, "/ready") if self.ready.load(Ordering::Acquire) => text(StatusCode::OK, "ready\n"),
             (&Method::GET, "/ready") => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
             (&Method::POST, "/-/reload") => self.reload().await,
-            (_, "/metrics" | "/health" | "/ready" | "/-/reload") => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
+            (_, "/metrics" | "/health" | "/ready" | "/-/reload") => {
+                text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+            }
             (_, "/") => text(StatusCode::OK, "sloprober: see /metrics, /health, /ready, POST /-/reload\n"),
             _ => text(StatusCode::NOT_FOUND, "not found\n"),
         };
@@ -48,7 +50,9 @@ impl Endpoints {
         }
         match rx.await {
             Ok(Ok(())) => text(StatusCode::OK, "config reloaded\n"),
-            Ok(Err(problems)) => text(StatusCode::BAD_REQUEST, format!("{problems}\nthe previous config keeps running\n")),
+            Ok(Err(problems)) => {
+                text(StatusCode::BAD_REQUEST, format!("{problems}\nthe previous config keeps running\n"))
+            }
             Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
         }
     }

@@ -267,11 +267,7 @@ mod tests {
             ("min>1e-3", Aggregation::Min, Operator::Gt, 0.001),
         ];
         for (text, aggregation, operator, value) in table {
-            assert_eq!(
-                parse_condition(text),
-                Ok(Condition { aggregation, operator, value }),
-                "{text}"
-            );
+            assert_eq!(parse_condition(text), Ok(Condition { aggregation, operator, value }), "{text}");
         }
     }
 
@@ -282,7 +278,10 @@ mod tests {
             ("p95<300", "invalid threshold \"p95<300\": expected \"(\" at character 2"),
             ("p(0)<1", "invalid threshold \"p(0)<1\": percentile must be in (0, 100] at character 3"),
             ("p(101)<1", "invalid threshold \"p(101)<1\": percentile must be in (0, 100] at character 3"),
-            ("mean<3", "invalid threshold \"mean<3\": expected avg, min, max, med, p(N), rate, count or value at character 1"),
+            (
+                "mean<3",
+                "invalid threshold \"mean<3\": expected avg, min, max, med, p(N), rate, count or value at character 1",
+            ),
             ("rate 0.01", "invalid threshold \"rate 0.01\": expected one of < <= > >= == != at character 6"),
             ("rate<0.01x", "invalid threshold \"rate<0.01x\": unexpected text at character 10"),
             ("avg<", "invalid threshold \"avg<\": expected a number at character 5"),

@@ -56,7 +56,12 @@ fn check_exits_64_and_lists_every_problem() {
     assert_eq!(out.status.code(), Some(64));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("many-problems.yaml has 4 problems:"), "{stderr}");
-    assert!(stderr.contains("scenarios.search.profiles.smoke.executor: unknown executor \"ramping-vu\"; expected one of constant-vus,"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "scenarios.search.profiles.smoke.executor: unknown executor \"ramping-vu\"; expected one of constant-vus,"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -25,14 +25,22 @@ async fn healthy_load_is_counted_exactly() {
         let served = target.stat("requests", endpoint) as f64;
         let labels = [("scenario", "gateway"), ("request", request)];
         assert!(served > 0.0);
-        assert_eq!(value(&done, "sloprober_http_reqs_total", &[labels[0], labels[1], ("status", "200")]), served, "{request}");
+        assert_eq!(
+            value(&done, "sloprober_http_reqs_total", &[labels[0], labels[1], ("status", "200")]),
+            served,
+            "{request}"
+        );
         assert_eq!(value(&done, "sloprober_http_req_duration_seconds_count", &labels), served);
         assert_eq!(value(&done, "sloprober_checks_total", &[labels[0], labels[1], ("result", "pass")]), 2.0 * served);
         assert_eq!(value(&done, "sloprober_checks_total", &[labels[0], labels[1], ("result", "fail")]), 0.0);
         assert_eq!(value(&done, "sloprober_http_req_failed_total", &labels), 0.0);
     }
     let total = value(&done, "sloprober_http_reqs_total", &[]);
-    assert_eq!(value(&done, "sloprober_iterations_total", &[("scenario", "gateway")]), total, "one request per iteration");
+    assert_eq!(
+        value(&done, "sloprober_iterations_total", &[("scenario", "gateway")]),
+        total,
+        "one request per iteration"
+    );
     assert_eq!(value(&done, "sloprober_dropped_iterations_total", &[]), 0.0);
     assert_eq!(value(&done, "errors_samples_total", &[]), total);
     assert_eq!(value(&done, "errors_total", &[]), 0.0);
@@ -70,7 +78,12 @@ async fn injected_latency_lands_in_the_right_buckets() {
     let thresholds = "thresholds:\n  generate_duration: [\"p(95)<=210\"]\n";
     let yaml = config(&[("gateway", &url, &format!("{GENERATE}{EMBEDDINGS}"))], 50, thresholds);
     let (daemon, live) = run_for(&yaml, 2.0).await;
-    assert!(live.contains("sloprober_http_req_duration_seconds_bucket{request=\"generate\",scenario=\"gateway\",le=\"0.21\"}"), "the threshold is a bucket boundary");
+    assert!(
+        live.contains(
+            "sloprober_http_req_duration_seconds_bucket{request=\"generate\",scenario=\"gateway\",le=\"0.21\"}"
+        ),
+        "the threshold is a bucket boundary"
+    );
     assert!(live.contains("sloprober_slo_threshold_seconds{slo=\"generate_duration_p95\"} 0.21"));
     assert!(live.contains("sloprober_slo_objective_ratio{slo=\"generate_duration_p95\"} 0.95"));
     let done = daemon.stop().await;
@@ -123,7 +136,10 @@ async fn broken_targets_are_counted_by_reason_and_never_stop_the_daemon() {
         assert!(failed >= 5.0, "{scenario}: {failed} failures with reason {reason}\n{live}");
         assert_eq!(failed, all_failed, "{scenario}: every failure has reason {reason}");
         if *reason != "check" {
-            assert_eq!(value(&live, "sloprober_http_reqs_total", &[("scenario", scenario), ("status", "error")]), failed);
+            assert_eq!(
+                value(&live, "sloprober_http_reqs_total", &[("scenario", scenario), ("status", "error")]),
+                failed
+            );
         }
     }
     let (status, _) = get(&format!("http://{}/health", daemon.addr)).await;
@@ -139,11 +155,15 @@ async fn every_declared_series_exists_at_zero_from_start() {
     let daemon = start_daemon(&yaml, "test").await;
     let text = daemon.scrape().await;
     for reason in ["status", "timeout", "connect", "reset", "body", "check"] {
-        let line = format!("sloprober_http_req_failed_total{{reason=\"{reason}\",request=\"generate\",scenario=\"gateway\"}} 0");
+        let line = format!(
+            "sloprober_http_req_failed_total{{reason=\"{reason}\",request=\"generate\",scenario=\"gateway\"}} 0"
+        );
         assert!(text.contains(&line), "missing {line}");
     }
     for check in ["status is 200", "$.text present"] {
-        assert!(text.contains(&format!("sloprober_checks_total{{check=\"{check}\",request=\"generate\",result=\"fail\",scenario=\"gateway\"}} 0")));
+        assert!(text.contains(&format!(
+            "sloprober_checks_total{{check=\"{check}\",request=\"generate\",result=\"fail\",scenario=\"gateway\"}} 0"
+        )));
     }
     assert!(text.contains("sloprober_http_reqs_total{request=\"generate\",scenario=\"gateway\",status=\"error\"} 0"));
     assert!(text.contains("errors_total{scenario=\"gateway\"} 0"));
@@ -157,7 +177,11 @@ async fn metrics_pass_promtool_lint() {
     let promtool = promtool().expect("promtool is needed: apt-get install prometheus (scripts/test.sh does)");
     let target = start_target(r#"{"generate": {"error_rate": 0.2}}"#).await;
     let url = target.url();
-    let yaml = config(&[("gateway", &url, &format!("{GENERATE}{EMBEDDINGS}"))], 50, "thresholds:\n  generate_duration: [\"p(95)<=300\"]\n  errors: [\"rate<0.01\"]\n");
+    let yaml = config(
+        &[("gateway", &url, &format!("{GENERATE}{EMBEDDINGS}"))],
+        50,
+        "thresholds:\n  generate_duration: [\"p(95)<=300\"]\n  errors: [\"rate<0.01\"]\n",
+    );
     let (daemon, live) = run_for(&yaml, 1.0).await;
     daemon.stop().await;
     let mut child = std::process::Command::new(promtool)
@@ -188,7 +212,10 @@ async fn health_ready_and_reload_keep_the_old_config_on_error() {
     std::fs::write(&daemon.config, yaml.replace("constant-arrival-rate", "constant-arrival-rat")).unwrap();
     let (status, body) = post(&format!("{base}/-/reload")).await;
     assert_eq!(status, 400);
-    assert!(body.contains("scenarios.gateway.profiles.test.executor: unknown executor \"constant-arrival-rat\""), "{body}");
+    assert!(
+        body.contains("scenarios.gateway.profiles.test.executor: unknown executor \"constant-arrival-rat\""),
+        "{body}"
+    );
     let before = value(&daemon.scrape().await, "sloprober_http_reqs_total", &[]);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let text = daemon.scrape().await;
@@ -203,6 +230,42 @@ async fn health_ready_and_reload_keep_the_old_config_on_error() {
     let text = daemon.scrape().await;
     assert!(text.contains("sloprober_config_last_reload_successful 1"));
     assert!(value(&text, "sloprober_http_reqs_total", &[("scenario", "second")]) > 0.0, "the new scenario runs");
-    assert!(value(&text, "sloprober_http_reqs_total", &[("scenario", "gateway")]) >= before, "counters survive the reload");
+    assert!(
+        value(&text, "sloprober_http_reqs_total", &[("scenario", "gateway")]) >= before,
+        "counters survive the reload"
+    );
     daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_and_gauges_read_numbers_from_responses() {
+    let target = start_target("{}").await;
+    let url = target.url();
+    let request = GENERATE.replace(
+        "        rate: errors\n",
+        "        rate: errors\n        counter: {name: tokens_generated, json_path: $.usage.completion_tokens}\n        gauge: {name: last_prompt_tokens, json_path: $.usage.prompt_tokens}\n      - name: health\n        path: /api/v1/health\n        counter: health_probes\n",
+    );
+    let yaml = config(&[("gateway", &url, &request)], 50, "")
+        .replace("custom: {", "custom: {tokens_generated: counter, health_probes: counter, last_prompt_tokens: gauge, ");
+    let (daemon, _) = run_for(&yaml, 1.0).await;
+    let done = daemon.stop().await;
+    let generated = target.stat("requests", "generate") as f64;
+    assert!(generated > 0.0);
+    // The demo answers 24 completion tokens and counts the prompt's words ("hello <uuid>": 2).
+    assert_eq!(value(&done, "tokens_generated_total", &[("scenario", "gateway")]), 24.0 * generated);
+    assert_eq!(value(&done, "last_prompt_tokens", &[("scenario", "gateway")]), 2.0);
+    assert_eq!(value(&done, "health_probes_total", &[]), target.stat("requests", "health") as f64, "+1 per request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeat_plays_the_schedule_again() {
+    let target = start_target("{}").await;
+    let url = target.url();
+    let yaml = config(&[("gateway", &url, GENERATE)], 1, "")
+        .replace("on_end: hold", "on_end: repeat")
+        .replace("executor: constant-arrival-rate, rate: 1, duration: 1h, pre_allocated_vus: 20, max_vus: 100", "executor: shared-iterations, vus: 2, iterations: 4");
+    let (daemon, _) = run_for(&yaml, 2.5).await;
+    let done = daemon.stop().await;
+    let iterations = value(&done, "sloprober_iterations_total", &[]);
+    assert!(iterations >= 8.0, "4 iterations per pass, at least two passes in 2.5 s: {iterations}");
 }

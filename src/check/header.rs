@@ -11,11 +11,10 @@ pub struct HeaderCheck {
 
 impl HeaderCheck {
     pub fn new(name: &str, matches: Option<&str>) -> Result<HeaderCheck, String> {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| format!("\"{name}\" is not a valid header name"))?;
-        let matches = matches
-            .map(|pattern| Regex::new(pattern).map_err(|e| super::regex_error(pattern, &e)))
-            .transpose()?;
+        let name =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("\"{name}\" is not a valid header name"))?;
+        let matches =
+            matches.map(|pattern| Regex::new(pattern).map_err(|e| super::regex_error(pattern, &e))).transpose()?;
         Ok(HeaderCheck { name, matches })
     }
 

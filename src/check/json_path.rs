@@ -18,9 +18,8 @@ pub struct JsonPath {
 impl JsonPath {
     pub fn parse(text: &str) -> Result<JsonPath, String> {
         let hint = "expected a path like $.text or $.items[0].id";
-        let mut rest = text
-            .strip_prefix('$')
-            .ok_or_else(|| format!("JSON path \"{text}\" must start with \"$\"; {hint}"))?;
+        let mut rest =
+            text.strip_prefix('$').ok_or_else(|| format!("JSON path \"{text}\" must start with \"$\"; {hint}"))?;
         let mut segments = Vec::new();
         while !rest.is_empty() {
             if let Some(after) = rest.strip_prefix('.') {
@@ -31,9 +30,7 @@ impl JsonPath {
                 segments.push(Segment::Field(after[..end].to_string()));
                 rest = &after[end..];
             } else if let Some(after) = rest.strip_prefix('[') {
-                let end = after
-                    .find(']')
-                    .ok_or_else(|| format!("unclosed \"[\" in JSON path \"{text}\""))?;
+                let end = after.find(']').ok_or_else(|| format!("unclosed \"[\" in JSON path \"{text}\""))?;
                 let inner = after[..end].trim();
                 let quoted = inner
                     .strip_prefix('\'')

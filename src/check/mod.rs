@@ -161,11 +161,8 @@ mod tests {
     fn json_checks_present_and_equal() {
         let headers = reqwest::header::HeaderMap::new();
         let body = br#"{"text": "hi", "model": "gpt-4"}"#;
-        let present = NamedCheck::compile(&CheckConfig {
-            json_path: Some("$.text".into()),
-            ..Default::default()
-        })
-        .unwrap();
+        let present =
+            NamedCheck::compile(&CheckConfig { json_path: Some("$.text".into()), ..Default::default() }).unwrap();
         assert_eq!(present.name, "$.text present");
         assert!(present.passes(&mut view(&headers, body)));
         let equal = NamedCheck::compile(&CheckConfig {
@@ -179,12 +176,33 @@ mod tests {
     }
 
     #[test]
+    fn header_and_body_checks() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("content-type", "application/json; charset=utf-8".parse().unwrap());
+        let compile = |c: CheckConfig| NamedCheck::compile(&c).unwrap();
+        let present = compile(CheckConfig { header: Some("Content-Type".into()), ..Default::default() });
+        let matches =
+            compile(CheckConfig { header: Some("content-type".into()), matches: Some("^application/json".into()), ..Default::default() });
+        let wrong = compile(CheckConfig { header: Some("content-type".into()), matches: Some("xml".into()), ..Default::default() });
+        let missing = compile(CheckConfig { header: Some("etag".into()), ..Default::default() });
+        assert_eq!(matches.name, "header content-type matches /^application/json/");
+        assert!(present.passes(&mut view(&headers, b"")));
+        assert!(matches.passes(&mut view(&headers, b"")));
+        assert!(!wrong.passes(&mut view(&headers, b"")));
+        assert!(!missing.passes(&mut view(&headers, b"")));
+        let body = compile(CheckConfig { body_regex: Some(r#""score":\s*0\.\d+"#.into()), ..Default::default() });
+        assert!(body.passes(&mut view(&headers, br#"{"score": 0.8}"#)));
+        assert!(!body.passes(&mut view(&headers, br#"{"score": 1}"#)));
+        let status = compile(CheckConfig { status: Some(StatusList::Many(vec![200, 201])), ..Default::default() });
+        assert_eq!(status.name, "status in [200, 201]");
+        assert!(status.passes(&mut ResponseView::new(201, &headers, b"")));
+        assert!(!status.passes(&mut ResponseView::new(500, &headers, b"")));
+    }
+
+    #[test]
     fn exactly_one_kind() {
-        let both = CheckConfig {
-            status: Some(StatusList::One(200)),
-            body_regex: Some("ok".into()),
-            ..Default::default()
-        };
+        let both =
+            CheckConfig { status: Some(StatusList::One(200)), body_regex: Some("ok".into()), ..Default::default() };
         let (_, message) = NamedCheck::compile(&both).unwrap_err();
         assert_eq!(
             message,

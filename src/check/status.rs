@@ -25,10 +25,7 @@ impl StatusCheck {
     pub fn describe(&self) -> String {
         match self.codes.as_slice() {
             [one] => format!("status is {one}"),
-            many => format!(
-                "status in [{}]",
-                many.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
-            ),
+            many => format!("status in [{}]", many.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")),
         }
     }
 }

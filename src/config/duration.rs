@@ -34,7 +34,7 @@ impl Written {
     fn parse(self) -> Result<Duration, String> {
         match self {
             Written::Text(text) => parse(&text),
-            Written::Number(n) if n == 0.0 => Ok(Duration::ZERO),
+            Written::Number(0.0) => Ok(Duration::ZERO),
             Written::Number(n) => Err(format!("invalid duration {n}: add a unit, like {n}s or {n}ms")),
         }
     }

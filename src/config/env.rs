@@ -22,9 +22,7 @@ pub fn interpolate(template: &str, env: &EnvVars) -> Result<String, String> {
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unclosed \"${{\" in \"{template}\""))?;
+        let end = after.find('}').ok_or_else(|| format!("unclosed \"${{\" in \"{template}\""))?;
         let inner = &after[..end];
         let (name, default) = match inner.split_once(":-") {
             Some((name, default)) => (name, Some(default)),

@@ -7,8 +7,8 @@
 
 use super::env::EnvVars;
 use super::{
-    Config, ConfigError, DaemonConfig, ExecutorSettings, MetricsConfig, Problems, ProfileOverrides,
-    RequestConfig, Scenario, ScenarioFile, Target, ThresholdEntry,
+    Config, ConfigError, DaemonConfig, ExecutorSettings, MetricsConfig, Problems, ProfileOverrides, RequestConfig,
+    Scenario, ScenarioFile, Target, ThresholdEntry,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -21,7 +21,10 @@ use std::path::PathBuf;
 pub enum ConfigSource {
     File(PathBuf),
     /// A config compiled into the binary (the demo's `config/aivo.yaml`).
-    Embedded { name: &'static str, text: &'static str },
+    Embedded {
+        name: &'static str,
+        text: &'static str,
+    },
 }
 
 impl ConfigSource {
@@ -34,10 +37,8 @@ impl ConfigSource {
 
     fn text(&self) -> Result<String, ConfigError> {
         match self {
-            ConfigSource::File(path) => std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            }),
+            ConfigSource::File(path) => std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::Read { path: path.display().to_string(), reason: e.to_string() }),
             ConfigSource::Embedded { text, .. } => Ok(text.to_string()),
         }
     }
@@ -75,13 +76,9 @@ pub fn load(source: &ConfigSource, env: &EnvVars) -> Result<Config, ConfigError>
     let target = read::<Target>(sections.target, "target", &mut problems);
     let metrics = optional::<MetricsConfig>(sections.metrics, "metrics", &mut problems);
     let vars = optional::<BTreeMap<String, String>>(sections.vars, "vars", &mut problems);
-    let thresholds = optional::<BTreeMap<String, Vec<ThresholdEntry>>>(
-        sections.thresholds,
-        "thresholds",
-        &mut problems,
-    );
-    let profiles =
-        optional::<BTreeMap<String, ProfileOverrides>>(sections.profiles, "profiles", &mut problems);
+    let thresholds =
+        optional::<BTreeMap<String, Vec<ThresholdEntry>>>(sections.thresholds, "thresholds", &mut problems);
+    let profiles = optional::<BTreeMap<String, ProfileOverrides>>(sections.profiles, "profiles", &mut problems);
     let daemon = optional::<DaemonConfig>(sections.daemon, "daemon", &mut problems);
     if sections.scenarios.is_empty() {
         problems.add("scenarios", "no scenarios; define at least one");
@@ -129,14 +126,10 @@ fn read_scenario(value: Value, path: &str, problems: &mut Problems) -> Option<Sc
 
 /// The YAML text with the environment layered on top, as one JSON tree.
 fn merged_tree(text: &str, env: &EnvVars) -> Result<Value, String> {
-    let overrides: std::collections::HashMap<String, String> = env
-        .iter()
-        .filter(|(k, _)| k.starts_with("SLOPROBER__"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let mut builder = config::Config::builder()
-        .add_source(config::File::from_str(text, config::FileFormat::Yaml))
-        .add_source(
+    let overrides: std::collections::HashMap<String, String> =
+        env.iter().filter(|(k, _)| k.starts_with("SLOPROBER__")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut builder =
+        config::Config::builder().add_source(config::File::from_str(text, config::FileFormat::Yaml)).add_source(
             config::Environment::with_prefix("SLOPROBER")
                 .prefix_separator("__")
                 .separator("__")
@@ -144,9 +137,7 @@ fn merged_tree(text: &str, env: &EnvVars) -> Result<Value, String> {
                 .source(Some(overrides)),
         );
     if let Some(base_url) = env.get("BASE_URL").filter(|v| !v.is_empty()) {
-        builder = builder
-            .set_override("target.base_url", base_url.as_str())
-            .map_err(|e| e.to_string())?;
+        builder = builder.set_override("target.base_url", base_url.as_str()).map_err(|e| e.to_string())?;
     }
     let merged = builder.build().map_err(|e| e.to_string())?;
     merged.try_deserialize::<Value>().map_err(|e| e.to_string())
@@ -169,11 +160,7 @@ fn read<T: DeserializeOwned>(value: Value, path: &str, problems: &mut Problems) 
     }
 }
 
-fn optional<T: DeserializeOwned + Default>(
-    value: Option<Value>,
-    path: &str,
-    problems: &mut Problems,
-) -> Option<T> {
+fn optional<T: DeserializeOwned + Default>(value: Option<Value>, path: &str, problems: &mut Problems) -> Option<T> {
     match value {
         None | Some(Value::Null) => Some(T::default()),
         Some(value) => read(value, path, problems),

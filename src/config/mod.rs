@@ -30,8 +30,8 @@ pub mod defaults {
     pub const DAEMON_PROFILE: &str = "continuous";
     /// Latency histogram boundaries in seconds; every latency threshold is added to these.
     pub const LATENCY_BUCKETS: &[f64] = &[
-        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75,
-        1.0, 1.5, 2.0, 2.5, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0,
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5,
+        5.0, 7.5, 10.0, 15.0, 30.0, 60.0,
     ];
 }
 
@@ -343,9 +343,7 @@ impl<'de> Deserialize<'de> for ThresholdEntry {
             Full(Full),
         }
         Ok(match Form::deserialize(deserializer)? {
-            Form::Plain(expression) => {
-                ThresholdEntry { expression, abort_on_fail: false, delay_abort_eval: None }
-            }
+            Form::Plain(expression) => ThresholdEntry { expression, abort_on_fail: false, delay_abort_eval: None },
             Form::Full(f) => ThresholdEntry {
                 expression: f.threshold,
                 abort_on_fail: f.abort_on_fail,

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The demo's endpoints, by the names faults and stats use.
-pub const ENDPOINTS: &[&str] = &["health", "generate", "embeddings", "create", "answer", "grade", "suggest", "search", "index"];
+pub const ENDPOINTS: &[&str] =
+    &["health", "generate", "embeddings", "create", "answer", "grade", "suggest", "search", "index"];
 
 /// How one endpoint misbehaves. Latency is `delay_ms` plus a uniform `0..jitter_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -137,7 +138,8 @@ mod tests {
     #[test]
     fn patch_changes_only_named_fields() {
         let mut faults = Faults::default();
-        let patch: BTreeMap<String, FaultPatch> = serde_json::from_str(r#"{"generate": {"delay_ms": 200, "error_rate": 0.1}}"#).unwrap();
+        let patch: BTreeMap<String, FaultPatch> =
+            serde_json::from_str(r#"{"generate": {"delay_ms": 200, "error_rate": 0.1}}"#).unwrap();
         faults.apply(&patch).unwrap();
         let g = faults.get("generate");
         assert_eq!((g.delay_ms, g.jitter_ms, g.error_rate), (200.0, 20.0, 0.1));

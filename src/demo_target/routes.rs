@@ -37,7 +37,8 @@ pub async fn handle(target: &DemoTarget, request: Request<Incoming>) -> Result<H
         return Ok(json(StatusCode::NOT_FOUND, &json!({"error": "not found", "path": path})));
     };
     let expected = format!("Bearer {}", target.api_key);
-    let authorized = request.headers().get(hyper::header::AUTHORIZATION).is_some_and(|v| v.as_bytes() == expected.as_bytes());
+    let authorized =
+        request.headers().get(hyper::header::AUTHORIZATION).is_some_and(|v| v.as_bytes() == expected.as_bytes());
     if !authorized {
         target.unauthorized.fetch_add(1, Ordering::Relaxed);
         return Ok(json(StatusCode::UNAUTHORIZED, &json!({"error": "missing or wrong bearer token"})));
@@ -107,10 +108,15 @@ fn respond(endpoint: &str, body: &Value, query: &str) -> HttpResponse {
             ),
             _ => bad_request("learner_id and question_id are required"),
         },
-        "grade" => json(StatusCode::OK, &json!({"status": "graded", "score": 0.8, "mode": field("mode").unwrap_or("auto")})),
+        "grade" => {
+            json(StatusCode::OK, &json!({"status": "graded", "score": 0.8, "mode": field("mode").unwrap_or("auto")}))
+        }
         "suggest" => {
             let q = query.split('&').find_map(|kv| kv.strip_prefix("q=")).unwrap_or("");
-            json(StatusCode::OK, &json!({"query": q, "suggestions": [format!("{q} basics"), format!("{q} practice"), format!("{q} quiz")]}))
+            json(
+                StatusCode::OK,
+                &json!({"query": q, "suggestions": [format!("{q} basics"), format!("{q} practice"), format!("{q} quiz")]}),
+            )
         }
         "search" => match field("query") {
             Some(q) => json(
@@ -148,7 +154,10 @@ async fn admin(target: &DemoTarget, rest: &str, request: Request<Incoming>) -> H
             }
         }
         (Method::GET, "stats") => json(StatusCode::OK, &target.stats()),
-        _ => json(StatusCode::NOT_FOUND, &json!({"error": "admin endpoints: GET/POST/DELETE /admin/faults, GET /admin/stats"})),
+        _ => json(
+            StatusCode::NOT_FOUND,
+            &json!({"error": "admin endpoints: GET/POST/DELETE /admin/faults, GET /admin/stats"}),
+        ),
     }
 }
 

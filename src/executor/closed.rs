@@ -31,7 +31,9 @@ impl Budget {
         match self {
             Budget::Unlimited => true,
             Budget::PerVu(n) => vu.iterations < *n,
-            Budget::Shared(left) => left.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_ok(),
+            Budget::Shared(left) => {
+                left.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_ok()
+            }
         }
     }
 }
@@ -47,7 +49,13 @@ pub struct ClosedModel {
 
 impl ClosedModel {
     pub fn constant(vus: u32, end: Duration, budget: Budget, graceful_stop: Duration) -> ClosedModel {
-        ClosedModel { steps: vec![(Duration::ZERO, vus)], end, budget, graceful_ramp_down: Duration::ZERO, graceful_stop }
+        ClosedModel {
+            steps: vec![(Duration::ZERO, vus)],
+            end,
+            budget,
+            graceful_ramp_down: Duration::ZERO,
+            graceful_stop,
+        }
     }
 }
 
@@ -62,7 +70,12 @@ struct Shared<I> {
     stop: CancellationToken,
 }
 
-pub async fn run<I: Iteration>(model: ClosedModel, iteration: Arc<I>, counters: &ExecutorCounters, stop: &CancellationToken) {
+pub async fn run<I: Iteration>(
+    model: ClosedModel,
+    iteration: Arc<I>,
+    counters: &ExecutorCounters,
+    stop: &CancellationToken,
+) {
     let start = Instant::now();
     let max_vus = model.steps.iter().map(|(_, vus)| *vus).max().unwrap_or(0);
     counters.vus_max.set(max_vus as i64);

@@ -30,13 +30,17 @@ impl VuPool {
     }
 }
 
-pub async fn run<I: Iteration>(model: OpenModel, iteration: Arc<I>, counters: &ExecutorCounters, stop: &CancellationToken) {
+pub async fn run<I: Iteration>(
+    model: OpenModel,
+    iteration: Arc<I>,
+    counters: &ExecutorCounters,
+    stop: &CancellationToken,
+) {
     let start = Instant::now();
     let end_at = start + model.end;
     let hard_stop_at = end_at + model.graceful_stop;
-    let pool = Arc::new(VuPool {
-        idle: Mutex::new((1..=model.pre_allocated_vus as u64).rev().map(VuState::new).collect()),
-    });
+    let pool =
+        Arc::new(VuPool { idle: Mutex::new((1..=model.pre_allocated_vus as u64).rev().map(VuState::new).collect()) });
     let mut allocated = model.pre_allocated_vus;
     counters.vus_max.set(allocated as i64);
     let mut running = JoinSet::new();

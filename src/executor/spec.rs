@@ -6,12 +6,39 @@ use std::time::Duration;
 /// An executor and its parameters, as k6 defines them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExecutorSpec {
-    ConstantVus { vus: u32, duration: Duration },
-    RampingVus { start_vus: u32, stages: Vec<Stage>, graceful_ramp_down: Duration },
-    ConstantArrivalRate { rate: f64, time_unit: Duration, duration: Duration, pre_allocated_vus: u32, max_vus: u32 },
-    RampingArrivalRate { start_rate: f64, time_unit: Duration, stages: Vec<Stage>, pre_allocated_vus: u32, max_vus: u32 },
-    PerVuIterations { vus: u32, iterations: u64, max_duration: Duration },
-    SharedIterations { vus: u32, iterations: u64, max_duration: Duration },
+    ConstantVus {
+        vus: u32,
+        duration: Duration,
+    },
+    RampingVus {
+        start_vus: u32,
+        stages: Vec<Stage>,
+        graceful_ramp_down: Duration,
+    },
+    ConstantArrivalRate {
+        rate: f64,
+        time_unit: Duration,
+        duration: Duration,
+        pre_allocated_vus: u32,
+        max_vus: u32,
+    },
+    RampingArrivalRate {
+        start_rate: f64,
+        time_unit: Duration,
+        stages: Vec<Stage>,
+        pre_allocated_vus: u32,
+        max_vus: u32,
+    },
+    PerVuIterations {
+        vus: u32,
+        iterations: u64,
+        max_duration: Duration,
+    },
+    SharedIterations {
+        vus: u32,
+        iterations: u64,
+        max_duration: Duration,
+    },
 }
 
 /// An executor with the timing every executor shares.
@@ -83,10 +110,7 @@ impl ExecutorPlan {
                 let takes: Vec<&str> = required.iter().chain(optional).copied().collect();
                 problems.add(
                     format!("{path}.{name}"),
-                    format!(
-                        "not a parameter of {executor} (it takes {}, start_time, graceful_stop)",
-                        takes.join(", ")
-                    ),
+                    format!("not a parameter of {executor} (it takes {}, start_time, graceful_stop)", takes.join(", ")),
                 );
             }
         }
@@ -141,20 +165,14 @@ impl ExecutorPlan {
     pub fn describe(&self) -> String {
         let d = duration::format;
         let stages = |stages: &[Stage], unit: &str| {
-            stages
-                .iter()
-                .map(|s| format!("{}->{}{unit}", d(s.duration), s.target))
-                .collect::<Vec<_>>()
-                .join(", ")
+            stages.iter().map(|s| format!("{}->{}{unit}", d(s.duration), s.target)).collect::<Vec<_>>().join(", ")
         };
         let per = |time_unit: Duration| format!("/{}", d(time_unit));
         let body = match &self.spec {
             ExecutorSpec::ConstantVus { vus, duration } => format!("{vus} VUs for {}", d(*duration)),
-            ExecutorSpec::RampingVus { start_vus, stages: s, graceful_ramp_down } => format!(
-                "from {start_vus} VUs: {}; graceful_ramp_down {}",
-                stages(s, " VUs"),
-                d(*graceful_ramp_down)
-            ),
+            ExecutorSpec::RampingVus { start_vus, stages: s, graceful_ramp_down } => {
+                format!("from {start_vus} VUs: {}; graceful_ramp_down {}", stages(s, " VUs"), d(*graceful_ramp_down))
+            }
             ExecutorSpec::ConstantArrivalRate { rate, time_unit, duration, pre_allocated_vus, max_vus } => format!(
                 "{rate} iterations{} for {}; VUs {pre_allocated_vus} pre-allocated, {max_vus} max",
                 per(*time_unit),
@@ -174,7 +192,8 @@ impl ExecutorPlan {
                 format!("{iterations} iterations shared by {vus} VUs, max {}", d(*max_duration))
             }
         };
-        let start = if self.start_time.is_zero() { String::new() } else { format!("start_time {}; ", d(self.start_time)) };
+        let start =
+            if self.start_time.is_zero() { String::new() } else { format!("start_time {}; ", d(self.start_time)) };
         format!("{}: {body}; {start}graceful_stop {}", self.name(), d(self.graceful_stop))
     }
 }
@@ -189,7 +208,8 @@ fn build_spec(executor: &str, s: &ExecutorSettings, path: &str, problems: &mut P
     };
     let duration = positive_duration("duration", s.duration);
     let time_unit = s.time_unit.map(|d| positive_duration("time_unit", Some(d))).unwrap_or(defaults::TIME_UNIT);
-    let max_duration = s.max_duration.map(|d| positive_duration("max_duration", Some(d))).unwrap_or(defaults::MAX_DURATION);
+    let max_duration =
+        s.max_duration.map(|d| positive_duration("max_duration", Some(d))).unwrap_or(defaults::MAX_DURATION);
     if s.vus == Some(0) && executor != "ramping-vus" {
         problems.add(format!("{path}.vus"), "must be at least 1");
     }

@@ -61,7 +61,8 @@ async fn play(plan: &ExecutorPlan, iteration: Arc<FakeIteration>, c: &ExecutorCo
 async fn constant_vus_loop_for_the_duration() {
     let it = FakeIteration::new(secs(1.0));
     let c = counters();
-    let took = play(&plan(ExecutorSpec::ConstantVus { vus: 3, duration: secs(10.0) }, secs(30.0)), it.clone(), &c).await;
+    let took =
+        play(&plan(ExecutorSpec::ConstantVus { vus: 3, duration: secs(10.0) }, secs(30.0)), it.clone(), &c).await;
     assert_eq!(it.starts().len(), 30, "3 VUs x 10 one-second iterations");
     assert_eq!(c.iterations.get(), 30);
     assert_eq!(c.vus_max.get(), 3);
@@ -117,11 +118,19 @@ async fn ramping_vus_follow_the_stages() {
 async fn graceful_ramp_down_lets_iterations_finish() {
     let it = FakeIteration::new(secs(3.0));
     let c = counters();
-    let spec = ExecutorSpec::RampingVus { start_vus: 2, stages: vec![stage(1.0, 1.0), stage(5.0, 1.0)], graceful_ramp_down: secs(5.0) };
+    let spec = ExecutorSpec::RampingVus {
+        start_vus: 2,
+        stages: vec![stage(1.0, 1.0), stage(5.0, 1.0)],
+        graceful_ramp_down: secs(5.0),
+    };
     play(&plan(spec, secs(0.0)), it.clone(), &c).await;
     // VU 2 is ramped down at 1 s mid-iteration; with 5 s of grace its iteration completes.
     assert_eq!(it.starts().iter().filter(|(_, vu)| *vu == 2).count(), 1);
-    let spec = ExecutorSpec::RampingVus { start_vus: 2, stages: vec![stage(1.0, 1.0), stage(5.0, 1.0)], graceful_ramp_down: secs(0.5) };
+    let spec = ExecutorSpec::RampingVus {
+        start_vus: 2,
+        stages: vec![stage(1.0, 1.0), stage(5.0, 1.0)],
+        graceful_ramp_down: secs(0.5),
+    };
     let c2 = counters();
     play(&plan(spec, secs(0.0)), FakeIteration::new(secs(3.0)), &c2).await;
     assert_eq!(c.iterations.get() - c2.iterations.get(), 1, "with 0.5 s of grace VU 2's iteration is interrupted");
@@ -203,7 +212,12 @@ async fn ramping_arrival_rate_integrates_the_rate() {
 async fn per_vu_iterations_give_each_vu_its_count() {
     let it = FakeIteration::new(secs(1.0));
     let c = counters();
-    let took = play(&plan(ExecutorSpec::PerVuIterations { vus: 4, iterations: 3, max_duration: secs(60.0) }, secs(30.0)), it.clone(), &c).await;
+    let took = play(
+        &plan(ExecutorSpec::PerVuIterations { vus: 4, iterations: 3, max_duration: secs(60.0) }, secs(30.0)),
+        it.clone(),
+        &c,
+    )
+    .await;
     for vu in 1..=4 {
         assert_eq!(it.starts().iter().filter(|(_, v)| *v == vu).count(), 3);
     }
@@ -214,7 +228,12 @@ async fn per_vu_iterations_give_each_vu_its_count() {
 async fn shared_iterations_split_one_budget() {
     let it = FakeIteration::new(secs(1.0));
     let c = counters();
-    play(&plan(ExecutorSpec::SharedIterations { vus: 4, iterations: 10, max_duration: secs(60.0) }, secs(30.0)), it.clone(), &c).await;
+    play(
+        &plan(ExecutorSpec::SharedIterations { vus: 4, iterations: 10, max_duration: secs(60.0) }, secs(30.0)),
+        it.clone(),
+        &c,
+    )
+    .await;
     assert_eq!(it.starts().len(), 10);
     assert_eq!(c.iterations.get(), 10);
 }
@@ -223,7 +242,12 @@ async fn shared_iterations_split_one_budget() {
 async fn max_duration_caps_iteration_executors() {
     let it = FakeIteration::new(secs(1.0));
     let c = counters();
-    let took = play(&plan(ExecutorSpec::SharedIterations { vus: 1, iterations: 100, max_duration: secs(5.0) }, secs(0.0)), it.clone(), &c).await;
+    let took = play(
+        &plan(ExecutorSpec::SharedIterations { vus: 1, iterations: 100, max_duration: secs(5.0) }, secs(0.0)),
+        it.clone(),
+        &c,
+    )
+    .await;
     assert_eq!(it.starts().len(), 5);
     assert_eq!(took, secs(5.0));
 }

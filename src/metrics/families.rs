@@ -4,9 +4,7 @@
 //! back, so counters keep counting. A histogram whose buckets change (a new
 //! latency threshold) is replaced: Prometheus reads that as a counter reset.
 
-use prometheus::{
-    CounterVec, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
-};
+use prometheus::{CounterVec, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -136,7 +134,13 @@ impl Families {
         )
     }
 
-    pub fn histogram(&self, name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> Result<HistogramVec, MetricsError> {
+    pub fn histogram(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+        buckets: &[f64],
+    ) -> Result<HistogramVec, MetricsError> {
         self.family(
             name,
             labels,

@@ -53,7 +53,11 @@ pub struct ScenarioMetrics {
 
 impl ScenarioMetrics {
     /// Resolves every series the scenario can produce; they all exist at 0 from now on.
-    pub fn resolve(families: &Families, scenario: &ScenarioPlan, buckets: &[f64]) -> Result<ScenarioMetrics, MetricsError> {
+    pub fn resolve(
+        families: &Families,
+        scenario: &ScenarioPlan,
+        buckets: &[f64],
+    ) -> Result<ScenarioMetrics, MetricsError> {
         let s = scenario.name.as_str();
         let per_scenario = |name: &str, help: &str| -> Result<IntCounter, MetricsError> {
             Ok(families.int_counter(name, help, &["scenario"])?.with_label_values(&[s]))
@@ -77,7 +81,10 @@ impl ScenarioMetrics {
             .collect::<Result<_, _>>()?;
         Ok(ScenarioMetrics {
             requests,
-            data_sent: per_scenario("sloprober_data_sent_bytes_total", "Approximate bytes sent (HTTP/1.1 head and body).")?,
+            data_sent: per_scenario(
+                "sloprober_data_sent_bytes_total",
+                "Approximate bytes sent (HTTP/1.1 head and body).",
+            )?,
             data_received: per_scenario(
                 "sloprober_data_received_bytes_total",
                 "Approximate bytes received (HTTP/1.1 head and body).",
@@ -88,7 +95,12 @@ impl ScenarioMetrics {
 }
 
 impl RequestHandles {
-    fn resolve(families: &Families, scenario: &str, r: &RequestPlan, buckets: &[f64]) -> Result<RequestHandles, MetricsError> {
+    fn resolve(
+        families: &Families,
+        scenario: &str,
+        r: &RequestPlan,
+        buckets: &[f64],
+    ) -> Result<RequestHandles, MetricsError> {
         let labels = [scenario, r.name.as_str()];
         let reqs = families.int_counter(
             "sloprober_http_reqs_total",
@@ -111,7 +123,8 @@ impl RequestHandles {
             "Failed HTTP requests by reason.",
             &["scenario", "request", "reason"],
         )?;
-        let failed = FailReason::ALL.map(|reason| failed_family.with_label_values(&[scenario, &r.name, reason.as_str()]));
+        let failed =
+            FailReason::ALL.map(|reason| failed_family.with_label_values(&[scenario, &r.name, reason.as_str()]));
         let duration = families
             .histogram(
                 "sloprober_http_req_duration_seconds",
@@ -140,15 +153,25 @@ impl RequestHandles {
             .as_ref()
             .map(|name| {
                 let help = format!("Custom Trend {name}: request latency in seconds.");
-                families.histogram(&format!("{name}_seconds"), &help, &["scenario"], buckets).map(|h| h.with_label_values(&[scenario]))
+                families
+                    .histogram(&format!("{name}_seconds"), &help, &["scenario"], buckets)
+                    .map(|h| h.with_label_values(&[scenario]))
             })
             .transpose()?;
         let rate = r
             .rate
             .as_ref()
             .map(|name| -> Result<_, MetricsError> {
-                let hits = families.int_counter(&format!("{name}_total"), &format!("Custom Rate {name}: failed requests."), &["scenario"])?;
-                let all = families.int_counter(&format!("{name}_samples_total"), &format!("Custom Rate {name}: all requests."), &["scenario"])?;
+                let hits = families.int_counter(
+                    &format!("{name}_total"),
+                    &format!("Custom Rate {name}: failed requests."),
+                    &["scenario"],
+                )?;
+                let all = families.int_counter(
+                    &format!("{name}_samples_total"),
+                    &format!("Custom Rate {name}: all requests."),
+                    &["scenario"],
+                )?;
                 Ok((hits.with_label_values(&[scenario]), all.with_label_values(&[scenario])))
             })
             .transpose()?;
@@ -187,7 +210,11 @@ impl SampleSink for ScenarioMetrics {
         let seconds = sample.latency.as_secs_f64();
         r.duration.observe(seconds);
         for (i, (pass, fail)) in r.checks.iter().enumerate() {
-            if sample.checks_passed & (1 << i) != 0 { pass.inc() } else { fail.inc() }
+            if sample.checks_passed & (1 << i) != 0 {
+                pass.inc()
+            } else {
+                fail.inc()
+            }
         }
         if let Some(trend) = &r.trend {
             trend.observe(seconds);

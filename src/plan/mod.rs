@@ -58,22 +58,22 @@ pub(crate) const LABEL_HINT: &str = "\"{}\" is not a valid name; use letters, di
 
 fn is_metric_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Every profile named anywhere in the config.
 pub fn profile_names(config: &Config) -> BTreeSet<String> {
-    config
-        .scenarios
-        .values()
-        .flat_map(|s| s.profiles.keys().cloned())
-        .chain(config.profiles.keys().cloned())
-        .collect()
+    config.scenarios.values().flat_map(|s| s.profiles.keys().cloned()).chain(config.profiles.keys().cloned()).collect()
 }
 
 /// Loads `source` and resolves it for `profile`; without one, the config's
 /// `daemon.profile` when defined, else the first profile by name.
-pub fn resolve(source: &crate::config::ConfigSource, profile: Option<&str>, env: &EnvVars) -> Result<Plan, ConfigError> {
+pub fn resolve(
+    source: &crate::config::ConfigSource,
+    profile: Option<&str>,
+    env: &EnvVars,
+) -> Result<Plan, ConfigError> {
     let config = crate::config::load(source, env)?;
     let profile = match profile {
         Some(p) => p.to_string(),
@@ -110,9 +110,13 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
     let base_url = resolve_base_url(&config.target.base_url, "target.base_url", env, &mut problems);
     for (name, _) in config.metrics.custom.iter() {
         if !is_metric_name(name) {
-            problems.add(format!("metrics.custom.{name}"), "a metric name has letters, digits and \"_\", and does not start with a digit");
+            problems.add(
+                format!("metrics.custom.{name}"),
+                "a metric name has letters, digits and \"_\", and does not start with a digit",
+            );
         } else if builtin_kind(name).is_some() {
-            problems.add(format!("metrics.custom.{name}"), format!("\"{name}\" is a built-in metric; pick another name"));
+            problems
+                .add(format!("metrics.custom.{name}"), format!("\"{name}\" is a built-in metric; pick another name"));
         }
     }
     if let Some(bad) = config.metrics.buckets.iter().find(|b| !(b.is_finite() && **b > 0.0)) {
@@ -147,7 +151,10 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
         let mut requests = Vec::new();
         for (i, r) in scenario.requests.iter().enumerate() {
             if !seen.insert(r.name.as_str()) {
-                problems.add(format!("{path}.requests[{i}].name"), format!("\"{}\" is used twice in this scenario", r.name));
+                problems.add(
+                    format!("{path}.requests[{i}].name"),
+                    format!("\"{}\" is used twice in this scenario", r.name),
+                );
             }
             requests.extend(request::compile(r, &cx, &format!("{path}.requests[{i}]"), &mut problems));
         }
@@ -163,7 +170,10 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
         }
         if !scenario.profiles.contains_key(profile) && known_profiles.contains(profile) {
             let list: Vec<&str> = scenario.profiles.keys().map(String::as_str).collect();
-            problems.add(format!("{path}.profiles"), format!("no settings for profile \"{profile}\"; defined: {}", list.join(", ")));
+            problems.add(
+                format!("{path}.profiles"),
+                format!("no settings for profile \"{profile}\"; defined: {}", list.join(", ")),
+            );
         }
         if let (Some(executor), Some(base)) = (selected, base.clone()) {
             scenarios.push(ScenarioPlan {

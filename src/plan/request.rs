@@ -17,7 +17,10 @@ pub const MAX_CHECKS: usize = 64;
 pub enum RequestUrl {
     Static(Url),
     /// `base` has no trailing slash; the rendered path is appended.
-    Templated { base: String, path: Template },
+    Templated {
+        base: String,
+        path: Template,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -77,7 +80,12 @@ pub struct RequestContext<'a> {
     pub timeout: Duration,
 }
 
-pub fn compile(config: &RequestConfig, cx: &RequestContext<'_>, path: &str, problems: &mut Problems) -> Option<RequestPlan> {
+pub fn compile(
+    config: &RequestConfig,
+    cx: &RequestContext<'_>,
+    path: &str,
+    problems: &mut Problems,
+) -> Option<RequestPlan> {
     let before = problems.len();
     if !super::is_label_safe(&config.name) {
         problems.add(format!("{path}.name"), super::LABEL_HINT.replace("{}", &config.name));
@@ -145,7 +153,11 @@ pub fn compile(config: &RequestConfig, cx: &RequestContext<'_>, path: &str, prob
         match NamedCheck::compile(check) {
             Ok(c) => checks.push(c),
             Err((field, message)) => {
-                let at = if field.is_empty() { format!("{path}.checks[{i}]") } else { format!("{path}.checks[{i}].{field}") };
+                let at = if field.is_empty() {
+                    format!("{path}.checks[{i}]")
+                } else {
+                    format!("{path}.checks[{i}].{field}")
+                };
                 problems.add(at, message);
             }
         }
@@ -159,10 +171,9 @@ pub fn compile(config: &RequestConfig, cx: &RequestContext<'_>, path: &str, prob
         .unwrap_or_default();
     let mut feed = |field: &str, name: &str, kind: CustomKind| match cx.custom.get(name) {
         Some(k) if *k == kind => {}
-        Some(k) => problems.add(
-            format!("{path}.{field}"),
-            format!("\"{name}\" is a {}, not a {}", k.name(), kind.name()),
-        ),
+        Some(k) => {
+            problems.add(format!("{path}.{field}"), format!("\"{name}\" is a {}, not a {}", k.name(), kind.name()))
+        }
         None => problems.add(
             format!("{path}.{field}"),
             format!("\"{name}\" is not declared; add it to metrics.custom as {name}: {}", kind.name()),
@@ -183,20 +194,24 @@ pub fn compile(config: &RequestConfig, cx: &RequestContext<'_>, path: &str, prob
     let mut json_path = |field: &str, text: Option<&str>| {
         text.and_then(|t| JsonPath::parse(t).map_err(|e| problems.add(format!("{path}.{field}.json_path"), e)).ok())
     };
-    let counter = config.counter.as_ref().map(|c| MetricFeed {
-        name: c.name.clone(),
-        json_path: json_path("counter", c.json_path.as_deref()),
-    });
-    let gauge = config.gauge.as_ref().map(|g| MetricFeed {
-        name: g.name.clone(),
-        json_path: json_path("gauge", Some(&g.json_path)),
-    });
+    let counter = config
+        .counter
+        .as_ref()
+        .map(|c| MetricFeed { name: c.name.clone(), json_path: json_path("counter", c.json_path.as_deref()) });
+    let gauge = config
+        .gauge
+        .as_ref()
+        .map(|g| MetricFeed { name: g.name.clone(), json_path: json_path("gauge", Some(&g.json_path)) });
     if problems.len() != before {
         return None;
     }
     let method = method.ok()?;
     let head_bytes = (method.as_str().len() + config.path.len() + 12) as u64
-        + cx.default_headers.iter().chain(headers.iter()).map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
+        + cx.default_headers
+            .iter()
+            .chain(headers.iter())
+            .map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64)
+            .sum::<u64>();
     Some(RequestPlan {
         name: config.name.clone(),
         weight: config.weight,

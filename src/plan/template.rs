@@ -49,9 +49,9 @@ impl Expr {
             ),
             Expr::RandomInt(min, max) => Value::from(ctx.rng.random_range(*min..=*max)),
             Expr::RandomChoice(choices) => choices[ctx.rng.random_range(0..choices.len())].clone(),
-            Expr::RandomString(len) => Value::String(
-                (0..*len).map(|_| ctx.rng.sample(rand::distr::Alphanumeric) as char).collect(),
-            ),
+            Expr::RandomString(len) => {
+                Value::String((0..*len).map(|_| ctx.rng.sample(rand::distr::Alphanumeric) as char).collect())
+            }
         }
     }
 }
@@ -189,9 +189,8 @@ fn parse_args(text: &str) -> Result<Vec<Value>, String> {
         } else {
             let end = rest.find(',').unwrap_or(rest.len());
             let token = rest[..end].trim();
-            let number: serde_json::Number = token
-                .parse()
-                .map_err(|_| format!("argument \"{token}\" is neither a quoted string nor a number"))?;
+            let number: serde_json::Number =
+                token.parse().map_err(|_| format!("argument \"{token}\" is neither a quoted string nor a number"))?;
             (Value::Number(number), &rest[end..])
         };
         args.push(value);
@@ -224,9 +223,9 @@ impl JsonTemplate {
                     None => JsonTemplate::Text(template),
                 }
             }
-            Value::Array(items) => JsonTemplate::Array(
-                items.iter().map(|v| JsonTemplate::compile(v, vars)).collect::<Result<_, _>>()?,
-            ),
+            Value::Array(items) => {
+                JsonTemplate::Array(items.iter().map(|v| JsonTemplate::compile(v, vars)).collect::<Result<_, _>>()?)
+            }
             Value::Object(map) => JsonTemplate::Object(
                 map.iter()
                     .map(|(k, v)| Ok((k.clone(), JsonTemplate::compile(v, vars)?)))
@@ -293,6 +292,14 @@ mod tests {
         assert!(["gpt-3.5-turbo", "gpt-4"].contains(&render(&t).as_str()));
         let id = render(&Template::compile("{{uuid}}", &vars()).unwrap());
         assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 4);
+    }
+
+    #[test]
+    fn random_string_and_timestamp() {
+        let s = render(&Template::compile("{{ random_string(12) }}", &vars()).unwrap());
+        assert!(s.len() == 12 && s.chars().all(|c| c.is_ascii_alphanumeric()), "{s}");
+        let ms: u64 = render(&Template::compile("{{ timestamp }}", &vars()).unwrap()).parse().unwrap();
+        assert!(ms > 1_700_000_000_000, "unix milliseconds: {ms}");
     }
 
     #[test]

@@ -87,7 +87,13 @@ pub fn plan(config: &Config, profile: &str, problems: &mut Problems) -> Vec<Plan
     planned
 }
 
-fn check_one(config: &Config, metric: &str, entry: &ThresholdEntry, path: &str, problems: &mut Problems) -> Option<PlannedThreshold> {
+fn check_one(
+    config: &Config,
+    metric: &str,
+    entry: &ThresholdEntry,
+    path: &str,
+    problems: &mut Problems,
+) -> Option<PlannedThreshold> {
     let selector = parse_selector(metric).map_err(|e| problems.add(path, e)).ok();
     let condition = parse_condition(&entry.expression).map_err(|e| problems.add(path, e)).ok();
     let (selector, condition) = (selector?, condition?);

@@ -12,7 +12,6 @@ use crate::sample::{FailReason, Sample, SampleSink};
 use rand::distr::weighted::WeightedIndex;
 use rand::distr::Distribution;
 use rand::Rng;
-use std::future::Future;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,7 +88,8 @@ impl ScenarioRunner {
             sample.failure = Some(FailReason::Connect);
             return sample;
         };
-        let mut request = self.client.request(plan.method.clone(), url).headers(plan.headers.clone()).timeout(plan.timeout);
+        let mut request =
+            self.client.request(plan.method.clone(), url).headers(plan.headers.clone()).timeout(plan.timeout);
         if let Some(body) = body {
             request = request.body(body);
         }
@@ -102,7 +102,8 @@ impl ScenarioRunner {
             }
         };
         let status = response.status().as_u16();
-        let head_bytes: u64 = 17 + response.headers().iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
+        let head_bytes: u64 =
+            17 + response.headers().iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
         let mut response = response;
         let headers = std::mem::take(response.headers_mut());
         sample.status = Some(status);
@@ -134,7 +135,8 @@ impl ScenarioRunner {
             None
         };
         sample.counter_delta = plan.counter.as_ref().and_then(|feed| read_feed(feed, &mut view, 1.0));
-        sample.gauge_value = plan.gauge.as_ref().and_then(|feed| read_feed(feed, &mut view, f64::NAN)).filter(|v| !v.is_nan());
+        sample.gauge_value =
+            plan.gauge.as_ref().and_then(|feed| read_feed(feed, &mut view, f64::NAN)).filter(|v| !v.is_nan());
         sample
     }
 }
@@ -148,15 +150,13 @@ fn read_feed(feed: &MetricFeed, view: &mut ResponseView<'_>, default: f64) -> Op
 }
 
 impl Iteration for ScenarioRunner {
-    fn run(&self, vu: &mut VuState, scheduled: Instant) -> impl Future<Output = ()> + Send {
-        async move {
-            let index = self.picker.sample(&mut vu.rng);
-            let sample = self.execute(index, vu, scheduled).await;
-            self.sink.record(&sample);
-            if let Some(think) = self.sleep {
-                let pause = if think.min == think.max { think.min } else { vu.rng.random_range(think.min..=think.max) };
-                tokio::time::sleep(pause).await;
-            }
+    async fn run(&self, vu: &mut VuState, scheduled: Instant) {
+        let index = self.picker.sample(&mut vu.rng);
+        let sample = self.execute(index, vu, scheduled).await;
+        self.sink.record(&sample);
+        if let Some(think) = self.sleep {
+            let pause = if think.min == think.max { think.min } else { vu.rng.random_range(think.min..=think.max) };
+            tokio::time::sleep(pause).await;
         }
     }
 }

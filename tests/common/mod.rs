@@ -171,5 +171,6 @@ pub const EMBEDDINGS: &str = r#"      - name: embeddings
 "#;
 
 pub fn promtool() -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("promtool")).find(|p| p.is_file()))
+    std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("promtool")).find(|p| p.is_file()))
 }

@@ -1,0 +1,210 @@
+//! The real binary as a user runs it: secrets never leak, SIGHUP reloads,
+//! SIGTERM stops cleanly, `demo` serves live metrics.
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "sk-live-7c2e91d0b4a3";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn sloprober() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sloprober"));
+    command.env_remove("TEST_TYPE").env_remove("BASE_URL").env_remove("SLOPROBER_LOG");
+    command
+}
+
+/// Kills the child if a test fails half-way.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+fn get(url: &str) -> Option<(u16, String)> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::new().get(url).timeout(Duration::from_secs(2)).send().await.ok()?;
+        Some((response.status().as_u16(), response.text().await.ok()?))
+    })
+}
+
+fn wait_for(url: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some((200, body)) = get(url) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "{url} never answered 200");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn config(target_port: u16, scenarios: &[&str]) -> String {
+    let mut yaml = format!(
+        "target:\n  base_url: http://127.0.0.1:{target_port}\n  headers:\n    Authorization: \"Bearer ${{API_KEY}}\"\n    X-Api-Key: \"${{API_KEY}}\"\nscenarios:\n"
+    );
+    for name in scenarios {
+        yaml.push_str(&format!(
+            "  {name}:\n    requests:\n      - name: health\n        path: /api/v1/health\n        checks: [{{status: 200}}]\n    profiles:\n      continuous: {{executor: constant-arrival-rate, rate: 20, duration: 1m, pre_allocated_vus: 5}}\n"
+        ));
+    }
+    yaml
+}
+
+#[test]
+fn secrets_stay_out_of_logs_metrics_and_check_output_and_signals_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("probe.yaml");
+    let (target_port, metrics_port) = (free_port(), free_port());
+    std::fs::write(&config_path, config(target_port, &["first"])).unwrap();
+
+    let _target = Running(
+        sloprober()
+            .args(["demo-target", "--listen", &format!("127.0.0.1:{target_port}")])
+            .env("API_KEY", SECRET)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut daemon = Running(
+        sloprober()
+            .args(["--log-format", "json", "--log-level", "debug", "daemon", "--config"])
+            .arg(&config_path)
+            .args(["--listen", &format!("127.0.0.1:{metrics_port}")])
+            .env("API_KEY", SECRET)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
+    wait_for(&format!("http://127.0.0.1:{metrics_port}/ready"));
+    std::thread::sleep(Duration::from_millis(1500));
+    let metrics = wait_for(&metrics_url);
+    assert!(
+        metrics.contains("sloprober_http_reqs_total{request=\"health\",scenario=\"first\",status=\"200\"}"),
+        "the target accepted the key: {metrics}"
+    );
+    assert!(!metrics.contains("status=\"401\""), "no request was refused");
+
+    // A reload that fails on the header holding the key must not print it.
+    let broken = config(target_port, &["first"]).replace("\"${API_KEY}\"", "\"${API_KEY}\\u0001\"");
+    std::fs::write(&config_path, broken).unwrap();
+    signal(&daemon.0, "HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(wait_for(&metrics_url).contains("sloprober_config_last_reload_successful 0"));
+
+    // A good reload on SIGHUP brings in the new scenario.
+    std::fs::write(&config_path, config(target_port, &["first", "second"])).unwrap();
+    signal(&daemon.0, "HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let metrics = loop {
+        let text = wait_for(&metrics_url);
+        if text.contains("scenario=\"second\",status=\"200\"") || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(metrics.contains("sloprober_config_last_reload_successful 1"), "{metrics}");
+    assert!(metrics.contains("scenario=\"second\",status=\"200\""), "SIGHUP loaded the second scenario");
+    assert!(!metrics.contains(SECRET));
+
+    let check = sloprober().args(["check", "--config"]).arg(&config_path).env("API_KEY", SECRET).output().unwrap();
+    let check_out = String::from_utf8_lossy(&check.stdout).to_string() + &String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "{check_out}");
+    assert!(check_out.contains("Authorization: Bearer ${API_KEY}"), "the plan shows the template: {check_out}");
+    assert!(!check_out.contains(SECRET));
+
+    let stopping = Instant::now();
+    signal(&daemon.0, "TERM");
+    let status = daemon.0.wait().unwrap();
+    assert!(status.success(), "SIGTERM is a clean stop: {status:?}");
+    assert!(stopping.elapsed() < Duration::from_secs(12), "stopped within the shutdown grace");
+    let mut logs = String::new();
+    daemon.0.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    assert!(logs.contains("config reload rejected"), "{logs}");
+    assert!(logs.contains("target.headers.X-Api-Key"), "the rejected reload names the header: {logs}");
+    assert!(logs.contains("sloprober daemon stopped"), "{logs}");
+    assert!(logs.lines().all(|l| l.starts_with('{')), "--log-format json writes JSON lines");
+    assert!(!logs.contains(SECRET), "the API key leaked into the logs");
+}
+
+#[test]
+fn demo_serves_live_metrics_for_all_three_services() {
+    let (metrics_port, target_port) = (free_port(), free_port());
+    let mut demo = Running(
+        sloprober()
+            .args([
+                "demo",
+                "--listen",
+                &format!("127.0.0.1:{metrics_port}"),
+                "--target-listen",
+                &format!("127.0.0.1:{target_port}"),
+            ])
+            .env_remove("API_KEY")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{metrics_port}/metrics");
+    wait_for(&url);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut text = String::new();
+    while Instant::now() < deadline {
+        text = wait_for(&url);
+        let live = ["gateway", "assessment", "search"].iter().all(|s| {
+            text.lines().any(|l| {
+                l.starts_with("sloprober_http_reqs_total")
+                    && l.contains(&format!("scenario=\"{s}\""))
+                    && !l.ends_with(" 0")
+                    && !l.contains("\"error\"")
+            })
+        });
+        if live {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    for scenario in ["gateway", "assessment", "search"] {
+        assert!(
+            text.lines().any(|l| l.starts_with("sloprober_http_reqs_total")
+                && l.contains(&format!("scenario=\"{scenario}\""))
+                && !l.ends_with(" 0")),
+            "{scenario} has traffic:\n{text}"
+        );
+    }
+    assert!(!text.contains("status=\"401\""), "the demo key matches the target's");
+    assert!(text.contains("generate_duration_seconds_bucket{scenario=\"gateway\",le=\"0.3\"}"));
+    signal(&demo.0, "INT");
+    assert!(demo.0.wait().unwrap().success());
+}
+
+#[test]
+fn bad_flags_and_missing_files_are_clear_errors() {
+    let out = sloprober().args(["check", "--config", "/nonexistent/sloprober.yaml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: cannot read config /nonexistent/sloprober.yaml:"), "{stderr}");
+
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = sloprober()
+        .args(["daemon", "--config", &format!("{root}/config/minimal.yaml"), "--listen", &format!("127.0.0.1:{port}")])
+        .env("API_KEY", "k")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("cannot listen on 127.0.0.1:{port}")));
+}
