@@ -245,8 +245,10 @@ async fn counters_and_gauges_read_numbers_from_responses() {
         "        rate: errors\n",
         "        rate: errors\n        counter: {name: tokens_generated, json_path: $.usage.completion_tokens}\n        gauge: {name: last_prompt_tokens, json_path: $.usage.prompt_tokens}\n      - name: health\n        path: /api/v1/health\n        counter: health_probes\n",
     );
-    let yaml = config(&[("gateway", &url, &request)], 50, "")
-        .replace("custom: {", "custom: {tokens_generated: counter, health_probes: counter, last_prompt_tokens: gauge, ");
+    let yaml = config(&[("gateway", &url, &request)], 50, "").replace(
+        "custom: {",
+        "custom: {tokens_generated: counter, health_probes: counter, last_prompt_tokens: gauge, ",
+    );
     let (daemon, _) = run_for(&yaml, 1.0).await;
     let done = daemon.stop().await;
     let generated = target.stat("requests", "generate") as f64;
@@ -261,9 +263,10 @@ async fn counters_and_gauges_read_numbers_from_responses() {
 async fn repeat_plays_the_schedule_again() {
     let target = start_target("{}").await;
     let url = target.url();
-    let yaml = config(&[("gateway", &url, GENERATE)], 1, "")
-        .replace("on_end: hold", "on_end: repeat")
-        .replace("executor: constant-arrival-rate, rate: 1, duration: 1h, pre_allocated_vus: 20, max_vus: 100", "executor: shared-iterations, vus: 2, iterations: 4");
+    let yaml = config(&[("gateway", &url, GENERATE)], 1, "").replace("on_end: hold", "on_end: repeat").replace(
+        "executor: constant-arrival-rate, rate: 1, duration: 1h, pre_allocated_vus: 20, max_vus: 100",
+        "executor: shared-iterations, vus: 2, iterations: 4",
+    );
     let (daemon, _) = run_for(&yaml, 2.5).await;
     let done = daemon.stop().await;
     let iterations = value(&done, "sloprober_iterations_total", &[]);

@@ -181,9 +181,16 @@ mod tests {
         headers.insert("content-type", "application/json; charset=utf-8".parse().unwrap());
         let compile = |c: CheckConfig| NamedCheck::compile(&c).unwrap();
         let present = compile(CheckConfig { header: Some("Content-Type".into()), ..Default::default() });
-        let matches =
-            compile(CheckConfig { header: Some("content-type".into()), matches: Some("^application/json".into()), ..Default::default() });
-        let wrong = compile(CheckConfig { header: Some("content-type".into()), matches: Some("xml".into()), ..Default::default() });
+        let matches = compile(CheckConfig {
+            header: Some("content-type".into()),
+            matches: Some("^application/json".into()),
+            ..Default::default()
+        });
+        let wrong = compile(CheckConfig {
+            header: Some("content-type".into()),
+            matches: Some("xml".into()),
+            ..Default::default()
+        });
         let missing = compile(CheckConfig { header: Some("etag".into()), ..Default::default() });
         assert_eq!(matches.name, "header content-type matches /^application/json/");
         assert!(present.passes(&mut view(&headers, b"")));
