@@ -71,6 +71,9 @@ pub async fn run(
 ) -> Result<(), DaemonError> {
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
     let endpoints = Arc::new(Endpoints { metrics: metrics.clone(), ready: false.into(), reload: reload_tx });
+    // Every series exists before the first scrape can happen.
+    let mut generation = Generation::start(&plan, &metrics).map_err(DaemonError::Start)?;
+    metrics.record_reload(true);
     let server_stop = CancellationToken::new();
     let server = {
         let endpoints = endpoints.clone();
@@ -82,8 +85,6 @@ pub async fn run(
             Duration::from_secs(5),
         ))
     };
-    let mut generation = Generation::start(&plan, &metrics).map_err(DaemonError::Start)?;
-    metrics.record_reload(true);
     endpoints.ready.store(true, Ordering::Release);
     tracing::info!(
         config = %plan.source,

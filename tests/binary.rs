@@ -1,7 +1,6 @@
 //! The real binary as a user runs it: secrets never leak, SIGHUP reloads,
 //! SIGTERM stops cleanly, `demo` serves live metrics.
 
-use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -51,6 +50,18 @@ fn wait_for(url: &str) -> String {
     }
 }
 
+/// True once `condition` holds, polling for up to 10 s.
+fn poll(condition: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}
+
 fn config(target_port: u16, scenarios: &[&str]) -> String {
     let mut yaml = format!(
         "target:\n  base_url: http://127.0.0.1:{target_port}\n  headers:\n    Authorization: \"Bearer ${{API_KEY}}\"\n    X-Api-Key: \"${{API_KEY}}\"\nscenarios:\n"
@@ -67,6 +78,7 @@ fn config(target_port: u16, scenarios: &[&str]) -> String {
 fn secrets_stay_out_of_logs_metrics_and_check_output_and_signals_work() {
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("probe.yaml");
+    let log_path = dir.path().join("daemon.log");
     let (target_port, metrics_port) = (free_port(), free_port());
     std::fs::write(&config_path, config(target_port, &["first"])).unwrap();
 
@@ -84,10 +96,11 @@ fn secrets_stay_out_of_logs_metrics_and_check_output_and_signals_work() {
             .arg(&config_path)
             .args(["--listen", &format!("127.0.0.1:{metrics_port}")])
             .env("API_KEY", SECRET)
-            .stderr(Stdio::piped())
+            .stderr(std::fs::File::create(&log_path).unwrap())
             .spawn()
             .unwrap(),
     );
+    let logs = || std::fs::read_to_string(&log_path).unwrap_or_default();
     let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
     wait_for(&format!("http://127.0.0.1:{metrics_port}/ready"));
     std::thread::sleep(Duration::from_millis(1500));
@@ -102,22 +115,26 @@ fn secrets_stay_out_of_logs_metrics_and_check_output_and_signals_work() {
     let broken = config(target_port, &["first"]).replace("\"${API_KEY}\"", "\"${API_KEY}\\u0001\"");
     std::fs::write(&config_path, broken).unwrap();
     signal(&daemon.0, "HUP");
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(wait_for(&metrics_url).contains("sloprober_config_last_reload_successful 0"));
+    let rejected = poll(|| wait_for(&metrics_url).contains("sloprober_config_last_reload_successful 0"));
+    assert!(rejected, "the broken reload was rejected:\n{}", logs());
 
     // A good reload on SIGHUP brings in the new scenario.
     std::fs::write(&config_path, config(target_port, &["first", "second"])).unwrap();
     signal(&daemon.0, "HUP");
     let deadline = Instant::now() + Duration::from_secs(10);
+    // The new scenario's series exist at 0 as soon as the reload resolves them: wait for traffic.
+    let second_ok = |text: &str| {
+        text.lines().any(|l| l.contains("scenario=\"second\",status=\"200\"}") && !l.ends_with(" 0"))
+            && text.contains("sloprober_config_last_reload_successful 1")
+    };
     let metrics = loop {
         let text = wait_for(&metrics_url);
-        if text.contains("scenario=\"second\",status=\"200\"") || Instant::now() > deadline {
+        if second_ok(&text) || Instant::now() > deadline {
             break text;
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert!(metrics.contains("sloprober_config_last_reload_successful 1"), "{metrics}");
-    assert!(metrics.contains("scenario=\"second\",status=\"200\""), "SIGHUP loaded the second scenario");
+    assert!(second_ok(&metrics), "SIGHUP loaded the second scenario:\n{metrics}\n{}", logs());
     assert!(!metrics.contains(SECRET));
 
     let check = sloprober().args(["check", "--config"]).arg(&config_path).env("API_KEY", SECRET).output().unwrap();
@@ -131,8 +148,7 @@ fn secrets_stay_out_of_logs_metrics_and_check_output_and_signals_work() {
     let status = daemon.0.wait().unwrap();
     assert!(status.success(), "SIGTERM is a clean stop: {status:?}");
     assert!(stopping.elapsed() < Duration::from_secs(12), "stopped within the shutdown grace");
-    let mut logs = String::new();
-    daemon.0.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    let logs = logs();
     assert!(logs.contains("config reload rejected"), "{logs}");
     assert!(logs.contains("target.headers.X-Api-Key"), "the rejected reload names the header: {logs}");
     assert!(logs.contains("sloprober daemon stopped"), "{logs}");

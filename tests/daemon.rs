@@ -129,22 +129,23 @@ async fn broken_targets_are_counted_by_reason_and_never_stop_the_daemon() {
     ];
     let list: Vec<(&str, &str, &str)> = scenarios.iter().map(|(n, u, _)| (*n, u.as_str(), GENERATE)).collect();
     let yaml = config(&list, 10, "").replace("timeout: 2s", "timeout: 300ms");
-    let (daemon, live) = run_for(&yaml, 2.5).await;
+    let (daemon, _) = run_for(&yaml, 2.5).await;
+    let (status, _) = get(&format!("http://{}/health", daemon.addr)).await;
+    assert_eq!(status, 200, "the daemon is still up");
+    // Compared once the load has stopped: a live scrape may fall between two increments of one sample.
+    let done = daemon.stop().await;
     for (scenario, _, reason) in &scenarios {
-        let failed = value(&live, "sloprober_http_req_failed_total", &[("scenario", scenario), ("reason", reason)]);
-        let all_failed = value(&live, "sloprober_http_req_failed_total", &[("scenario", scenario)]);
-        assert!(failed >= 5.0, "{scenario}: {failed} failures with reason {reason}\n{live}");
+        let failed = value(&done, "sloprober_http_req_failed_total", &[("scenario", scenario), ("reason", reason)]);
+        let all_failed = value(&done, "sloprober_http_req_failed_total", &[("scenario", scenario)]);
+        assert!(failed >= 5.0, "{scenario}: {failed} failures with reason {reason}\n{done}");
         assert_eq!(failed, all_failed, "{scenario}: every failure has reason {reason}");
         if *reason != "check" {
             assert_eq!(
-                value(&live, "sloprober_http_reqs_total", &[("scenario", scenario), ("status", "error")]),
+                value(&done, "sloprober_http_reqs_total", &[("scenario", scenario), ("status", "error")]),
                 failed
             );
         }
     }
-    let (status, _) = get(&format!("http://{}/health", daemon.addr)).await;
-    assert_eq!(status, 200, "the daemon is still up");
-    daemon.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

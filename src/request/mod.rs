@@ -88,8 +88,11 @@ impl ScenarioRunner {
             sample.failure = Some(FailReason::Connect);
             return sample;
         };
-        let mut request =
-            self.client.request(plan.method.clone(), url).headers(plan.headers.clone()).timeout(plan.timeout);
+        let mut request = self.client.request(plan.method.clone(), url).timeout(plan.timeout);
+        // Per header rather than cloning the map: names and values are reference-counted.
+        for (name, value) in &plan.headers {
+            request = request.header(name.clone(), value.clone());
+        }
         if let Some(body) = body {
             request = request.body(body);
         }
