@@ -4,6 +4,7 @@ use crate::config::env::{process_env, EnvVars};
 use crate::config::{defaults, ConfigError, ConfigSource};
 use crate::daemon::{self, DaemonError, DaemonOptions};
 use crate::demo_target::{DemoTarget, FaultPatch, Faults};
+use crate::run;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,6 +17,8 @@ pub mod exit {
     pub const RUNTIME: u8 = 1;
     /// The config (or a flag) is invalid: sysexits' EX_USAGE.
     pub const CONFIG: u8 = 64;
+    /// A threshold failed (k6's code).
+    pub const THRESHOLDS_FAILED: u8 = 99;
 }
 
 /// The AIVO config, compiled in for `sloprober demo`.
@@ -48,6 +51,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Keep the configured load going and serve /metrics (reload: SIGHUP or POST /-/reload).
     Daemon(DaemonArgs),
+    /// Play a profile once (CI gate): summary, reports, exit 99 when a threshold fails.
+    Run(RunArgs),
     /// Validate a config and print the resolved plan.
     Check(CheckArgs),
     /// Start the demo target and the daemon against it with the embedded config/aivo.yaml.
@@ -67,6 +72,27 @@ pub struct DaemonArgs {
     /// Metrics address; overrides metrics.listen (default 0.0.0.0:9469).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[arg(long, env = "SLOPROBER_CONFIG")]
+    pub config: PathBuf,
+    /// Profile to play (default smoke).
+    #[arg(long, env = "TEST_TYPE")]
+    pub profile: Option<String>,
+    /// Only these scenarios (repeatable); `all` (the default) runs every one.
+    #[arg(long = "scenario", value_name = "NAME")]
+    pub scenarios: Vec<String>,
+    /// Write reports into a timestamped directory under DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Serve /metrics while the run plays.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// No live progress on stderr.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -132,6 +158,7 @@ pub async fn run(command: Command) -> Result<(), Failure> {
             };
             start_daemon(options).await
         }
+        Command::Run(args) => one_shot(args).await,
         Command::Check(args) => check(args),
         Command::Demo(args) => demo(args).await,
         Command::DemoTarget(args) => {
@@ -157,6 +184,39 @@ async fn start_daemon(options: DaemonOptions) -> Result<(), Failure> {
     let listener = daemon::bind(&plan).await?;
     daemon::run(options, listener, plan, daemon::new_metrics()?, shutdown_signal()).await?;
     Ok(())
+}
+
+async fn one_shot(args: RunArgs) -> Result<(), Failure> {
+    let options = run::RunOptions {
+        source: ConfigSource::File(args.config),
+        profile: args.profile,
+        scenarios: args.scenarios,
+        listen: args.listen,
+        progress: if args.no_progress { run::ProgressMode::Off } else { run::ProgressMode::Auto },
+        env: process_env(),
+    };
+    let plan = run::plan_for(&options)?;
+    let metrics = daemon::new_metrics()?;
+    let outcome = run::execute(plan, &options, metrics).await.map_err(|e| match e {
+        run::RunError::Config(e) => Failure::from(e),
+        run::RunError::Runtime(message) => Failure { code: exit::RUNTIME, message },
+    })?;
+    println!("{}", run::render_summary(&outcome));
+    if let Some(out) = &args.out {
+        let dir = run::report_dir(out, outcome.started_at);
+        let files = run::write_reports(&outcome, &dir).map_err(|message| Failure { code: exit::RUNTIME, message })?;
+        eprintln!("reports: {} ({} files)", dir.display(), files.len());
+    }
+    if outcome.passed() {
+        Ok(())
+    } else {
+        let failed = outcome.verdicts.iter().filter(|v| !v.passed).count();
+        let message = match &outcome.aborted_by {
+            Some(slo) => format!("run aborted: threshold {slo} failed (abort_on_fail)"),
+            None => format!("{failed} threshold(s) failed"),
+        };
+        Err(Failure { code: exit::THRESHOLDS_FAILED, message })
+    }
 }
 
 fn check(args: CheckArgs) -> Result<(), Failure> {

@@ -9,6 +9,8 @@ use crate::metrics::ProberMetrics;
 use crate::plan::{self, Plan};
 use crate::request::ScenarioRunner;
 use crate::server::{Endpoints, ReloadRequest};
+use crate::slo::LiveSlos;
+use crate::stats::{Fanout, SlidingWindow};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -127,7 +129,7 @@ pub async fn run(
     Ok(())
 }
 
-fn reload(options: &DaemonOptions, current: &Plan, metrics: &ProberMetrics) -> Result<(Plan, Generation), String> {
+fn reload(options: &DaemonOptions, current: &Plan, metrics: &Arc<ProberMetrics>) -> Result<(Plan, Generation), String> {
     let plan = options.plan().map_err(|e| e.to_string())?;
     if plan.listen != current.listen {
         tracing::warn!(new = %plan.listen, current = %current.listen, "metrics.listen changed; it takes effect at the next restart");
@@ -165,12 +167,14 @@ struct Generation {
 const MIN_PASS: Duration = Duration::from_secs(1);
 
 impl Generation {
-    fn start(plan: &Plan, metrics: &ProberMetrics) -> Result<Generation, String> {
+    fn start(plan: &Plan, metrics: &Arc<ProberMetrics>) -> Result<Generation, String> {
         let handles = metrics.for_plan(plan).map_err(|e| e.to_string())?;
+        let window = SlidingWindow::new(plan, plan.daemon.slo_window);
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        for (scenario, handles) in plan.scenarios.iter().zip(handles) {
-            let runner = Arc::new(ScenarioRunner::new(scenario, handles.clone()).map_err(|e| e.to_string())?);
+        for (index, (scenario, handles)) in plan.scenarios.iter().zip(&handles).enumerate() {
+            let sink = Arc::new(Fanout(vec![handles.clone(), window.sink(index)]));
+            let runner = Arc::new(ScenarioRunner::new(scenario, sink).map_err(|e| e.to_string())?);
             let executor = match plan.daemon.on_end {
                 OnEnd::Hold => scenario.executor.held(),
                 OnEnd::Repeat => scenario.executor.clone(),
@@ -178,10 +182,11 @@ impl Generation {
             tracing::info!(scenario = %scenario.name, executor = %scenario.executor.describe(), "scenario started");
             let stop = stop.clone();
             let name = scenario.name.clone();
+            let counters = handles.executor.clone();
             tasks.spawn(async move {
                 loop {
                     let started = tokio::time::Instant::now();
-                    run_pass(&executor, runner.clone(), &handles.executor, &stop).await;
+                    run_pass(&executor, runner.clone(), &counters, &stop).await;
                     if stop.is_cancelled() {
                         break;
                     }
@@ -193,6 +198,13 @@ impl Generation {
                 }
             });
         }
+        let live = LiveSlos {
+            plan: Arc::new(plan.clone()),
+            window,
+            executors: handles.iter().map(|h| h.executor.clone()).collect(),
+            metrics: metrics.clone(),
+        };
+        tasks.spawn(live.run(stop.clone()));
         Ok(Generation { stop, tasks })
     }
 

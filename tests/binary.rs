@@ -224,3 +224,90 @@ fn bad_flags_and_missing_files_are_clear_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("cannot listen on 127.0.0.1:{port}")));
 }
+
+fn smoke_config(thresholds: &str) -> String {
+    format!(
+        r#"target:
+  base_url: http://127.0.0.1:9
+  headers: {{Authorization: "Bearer ${{API_KEY}}"}}
+metrics:
+  custom: {{errors: rate, generate_duration: trend}}
+scenarios:
+  gateway:
+    requests:
+      - name: generate
+        method: POST
+        path: /api/v1/generate
+        json: {{model: gpt-4, prompt: hello}}
+        checks: [{{status: 200}}, {{json_path: $.text}}]
+        trend: generate_duration
+        rate: errors
+    profiles:
+      smoke: {{executor: constant-vus, vus: 2, duration: 2s}}
+  search:
+    requests:
+      - name: suggest
+        path: /api/v1/search/suggest?q=alg
+        checks: [{{status: 200}}]
+        rate: errors
+    profiles:
+      smoke: {{executor: constant-vus, vus: 1, duration: 2s}}
+thresholds:
+{thresholds}"#
+    )
+}
+
+/// `scripts/run-load-tests.sh smoke <service> local` with its own demo target; returns (exit code, stdout).
+fn run_script(config: &std::path::Path, service: &str, results: &std::path::Path) -> (Option<i32>, String) {
+    let out = Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/run-load-tests.sh"))
+        .args(["smoke", service, "local"])
+        .env("SLOPROBER_BIN", env!("CARGO_BIN_EXE_sloprober"))
+        .env("SLOPROBER_CONFIG", config)
+        .env("RESULTS_DIR", results)
+        .env("DEMO_PORT", free_port().to_string())
+        .env_remove("BASE_URL")
+        .env_remove("API_KEY")
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+#[test]
+fn run_script_passes_fails_with_99_and_writes_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("suite.yaml");
+    std::fs::write(&config, smoke_config("  generate_duration: [\"p(95)<=300\"]\n  errors: [\"rate<0.01\"]\n"))
+        .unwrap();
+    let results = dir.path().join("results");
+    let (code, stdout) = run_script(&config, "gateway", &results);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("result: PASSED"), "{stdout}");
+    let runs: Vec<_> = std::fs::read_dir(&results).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1, "one timestamped directory");
+    let mut files: Vec<String> =
+        std::fs::read_dir(&runs[0]).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["gateway-results.json", "gateway-slo-report.json", "gateway-summary.json", "load-test-report.md"],
+        "only the gateway scenario ran"
+    );
+
+    std::fs::write(&config, smoke_config("  generate_duration: [\"p(95)<=300\"]\n  http_reqs: [\"count>1000000\"]\n"))
+        .unwrap();
+    let (code, stdout) = run_script(&config, "all", &results);
+    assert_eq!(code, Some(99), "a failed threshold exits 99: {stdout}");
+    assert!(stdout.contains("result: FAILED: 1 of 2 thresholds failed: http_reqs_count"), "{stdout}");
+
+    let out = sloprober()
+        .args(["run", "--scenario", "checkout", "--config"])
+        .arg(&config)
+        .env("API_KEY", "k")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("no scenario is named \"checkout\"; defined: gateway, search, or all"));
+}

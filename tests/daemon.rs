@@ -273,3 +273,53 @@ async fn repeat_plays_the_schedule_again() {
     let iterations = value(&done, "sloprober_iterations_total", &[]);
     assert!(iterations >= 8.0, "4 iterations per pass, at least two passes in 2.5 s: {iterations}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_slo_gauges_follow_a_fault_and_its_recovery() {
+    let target = start_target("{}").await;
+    let url = target.url();
+    let thresholds = "thresholds:\n  generate_duration: [\"p(95)<=100\"]\n  errors: [\"rate<0.05\"]\n";
+    let yaml = config(&[("gateway", &url, GENERATE)], 40, thresholds)
+        .replace("shutdown_grace: 5s", "shutdown_grace: 5s, slo_window: 2s");
+    let daemon = start_daemon(&yaml, "test").await;
+    let gauge = |text: &str, family: &str, slo: &str| value(text, family, &[("slo", slo)]);
+    let wait_for = |want: f64| {
+        let daemon = &daemon;
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let text = daemon.scrape().await;
+                if gauge(&text, "sloprober_slo_compliant", "generate_duration_p95") == want
+                    || tokio::time::Instant::now() > deadline
+                {
+                    return text;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let healthy = wait_for(1.0).await;
+    assert_eq!(gauge(&healthy, "sloprober_slo_compliant", "generate_duration_p95"), 1.0);
+    assert!(gauge(&healthy, "sloprober_slo_observed_value", "generate_duration_p95") < 0.1, "p95 in seconds");
+    assert_eq!(gauge(&healthy, "sloprober_slo_sli_ratio", "generate_duration_p95"), 1.0);
+    assert_eq!(gauge(&healthy, "sloprober_slo_compliant", "errors_rate"), 1.0);
+
+    let faults = format!("{}/admin/faults", target.url());
+    let client = reqwest::Client::new();
+    client.post(&faults).body(r#"{"generate": {"delay_ms": 250}}"#).send().await.unwrap();
+    let breached = wait_for(0.0).await;
+    assert_eq!(gauge(&breached, "sloprober_slo_compliant", "generate_duration_p95"), 0.0, "the fault breaks the SLO");
+    assert!(gauge(&breached, "sloprober_slo_observed_value", "generate_duration_p95") >= 0.25);
+    assert_eq!(gauge(&breached, "sloprober_slo_compliant", "errors_rate"), 1.0, "only the latency SLO breaks");
+
+    client.delete(&faults).send().await.unwrap();
+    let zero: String = r#"{"*": {"delay_ms": 0, "jitter_ms": 0}}"#.into();
+    client.post(&faults).body(zero).send().await.unwrap();
+    let recovered = wait_for(1.0).await;
+    assert_eq!(
+        gauge(&recovered, "sloprober_slo_compliant", "generate_duration_p95"),
+        1.0,
+        "it recovers once the window has passed"
+    );
+    daemon.stop().await;
+}

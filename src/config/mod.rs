@@ -28,6 +28,8 @@ pub mod defaults {
     pub const MAX_DURATION: Duration = Duration::from_secs(600);
     pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
     pub const DAEMON_PROFILE: &str = "continuous";
+    pub const RUN_PROFILE: &str = "smoke";
+    pub const SLO_WINDOW: Duration = Duration::from_secs(300);
     /// Latency histogram boundaries in seconds; every latency threshold is added to these.
     pub const LATENCY_BUCKETS: &[f64] = &[
         0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5,
@@ -380,6 +382,9 @@ pub struct DaemonConfig {
     pub profile: String,
     #[serde(default = "default_shutdown_grace", deserialize_with = "duration::required")]
     pub shutdown_grace: Duration,
+    /// The sliding window live SLO verdicts are computed over.
+    #[serde(default = "default_slo_window", deserialize_with = "duration::required")]
+    pub slo_window: Duration,
 }
 
 impl Default for DaemonConfig {
@@ -388,6 +393,7 @@ impl Default for DaemonConfig {
             on_end: default_on_end(),
             profile: default_daemon_profile(),
             shutdown_grace: default_shutdown_grace(),
+            slo_window: default_slo_window(),
         }
     }
 }
@@ -398,6 +404,10 @@ fn default_on_end() -> OnEnd {
 
 fn default_daemon_profile() -> String {
     defaults::DAEMON_PROFILE.to_string()
+}
+
+fn default_slo_window() -> Duration {
+    defaults::SLO_WINDOW
 }
 
 fn default_shutdown_grace() -> Duration {

@@ -150,6 +150,21 @@ impl ExecutorPlan {
         plan
     }
 
+    /// How long the schedule lasts from its start_time (the upper bound for iteration-based executors).
+    pub fn planned_length(&self) -> Duration {
+        let length = match &self.spec {
+            ExecutorSpec::ConstantVus { duration, .. } | ExecutorSpec::ConstantArrivalRate { duration, .. } => {
+                *duration
+            }
+            ExecutorSpec::RampingVus { stages, .. } | ExecutorSpec::RampingArrivalRate { stages, .. } => {
+                stages.iter().map(|s| s.duration).sum()
+            }
+            ExecutorSpec::PerVuIterations { max_duration, .. }
+            | ExecutorSpec::SharedIterations { max_duration, .. } => *max_duration,
+        };
+        self.start_time + length
+    }
+
     pub fn name(&self) -> &'static str {
         match self.spec {
             ExecutorSpec::ConstantVus { .. } => "constant-vus",

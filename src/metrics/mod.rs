@@ -7,7 +7,9 @@ mod scenario;
 pub use families::{Families, MetricsError};
 pub use scenario::ScenarioMetrics;
 
-use crate::plan::Plan;
+use crate::config::CustomKind;
+use crate::plan::{Plan, PlannedThreshold};
+use crate::slo::Verdict;
 use prometheus::{Gauge, GaugeVec, IntGauge, Registry, TextEncoder};
 use std::sync::Arc;
 
@@ -18,6 +20,9 @@ pub struct ProberMetrics {
     reload_success_time: Gauge,
     slo_objective: GaugeVec,
     slo_threshold: GaugeVec,
+    slo_compliant: GaugeVec,
+    slo_observed: GaugeVec,
+    slo_sli: GaugeVec,
 }
 
 impl ProberMetrics {
@@ -48,6 +53,21 @@ impl ProberMetrics {
                 "Latency threshold of a latency SLO.",
                 &["slo"],
             )?,
+            slo_compliant: families.gauge(
+                "sloprober_slo_compliant",
+                "1 when the SLO's threshold holds over the daemon's sliding window (daemon.slo_window), else 0.",
+                &["slo"],
+            )?,
+            slo_observed: families.gauge(
+                "sloprober_slo_observed_value",
+                "The thresholded statistic over the sliding window: seconds for latency, a ratio for rates.",
+                &["slo"],
+            )?,
+            slo_sli: families.gauge(
+                "sloprober_slo_sli_ratio",
+                "Fraction of good events over the sliding window (latency within threshold, or request not failed).",
+                &["slo"],
+            )?,
             families,
             reload_successful,
             reload_success_time,
@@ -61,8 +81,10 @@ impl ProberMetrics {
             .iter()
             .map(|s| ScenarioMetrics::resolve(&self.families, s, &plan.buckets).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
-        self.slo_objective.reset();
-        self.slo_threshold.reset();
+        for family in [&self.slo_objective, &self.slo_threshold, &self.slo_compliant, &self.slo_observed, &self.slo_sli]
+        {
+            family.reset();
+        }
         for t in &plan.thresholds {
             if let Some(objective) = t.objective_ratio() {
                 self.slo_objective.with_label_values(&[&t.slo]).set(objective);
@@ -72,6 +94,19 @@ impl ProberMetrics {
             }
         }
         Ok(scenarios)
+    }
+
+    /// Publishes a live verdict. Latency values are exported in seconds.
+    pub fn publish_verdict(&self, threshold: &PlannedThreshold, verdict: &Verdict) {
+        let slo = [threshold.slo.as_str()];
+        self.slo_compliant.with_label_values(&slo).set(if verdict.passed { 1.0 } else { 0.0 });
+        if let Some(observed) = verdict.observed {
+            let value = if threshold.kind == CustomKind::Trend { observed / 1000.0 } else { observed };
+            self.slo_observed.with_label_values(&slo).set(value);
+        }
+        if let Some(good) = verdict.good_ratio {
+            self.slo_sli.with_label_values(&slo).set(good);
+        }
     }
 
     pub fn record_reload(&self, successful: bool) {

@@ -122,6 +122,9 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
     if let Some(bad) = config.metrics.buckets.iter().find(|b| !(b.is_finite() && **b > 0.0)) {
         problems.add("metrics.buckets", format!("bucket boundaries are seconds greater than 0, got {bad}"));
     }
+    if config.daemon.slo_window < Duration::from_secs(1) {
+        problems.add("daemon.slo_window", "must be at least 1s");
+    }
     let known_profiles = profile_names(config);
     if !known_profiles.contains(profile) {
         let list: Vec<&str> = known_profiles.iter().map(String::as_str).collect();

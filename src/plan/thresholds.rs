@@ -35,12 +35,15 @@ impl PlannedThreshold {
         (self.kind == CustomKind::Trend).then_some(self.condition.value / 1000.0)
     }
 
-    /// The SLI objective: `p(95)<300` asks 95 % of samples <= 0.3 s; `rate<0.01` asks 99 % good.
+    /// The SLI objective, as a fraction of good events: `p(95)<300` asks 95 % of
+    /// samples <= 0.3 s; `rate<0.01` on errors asks 99 % good; `rate>0.99` on checks asks 99 %.
     pub fn objective_ratio(&self) -> Option<f64> {
-        match (self.kind, self.condition.aggregation) {
-            (CustomKind::Trend, Aggregation::Percentile(p)) => Some(p / 100.0),
-            (CustomKind::Trend, Aggregation::Med) => Some(0.5),
-            (CustomKind::Rate, Aggregation::Rate) => Some(1.0 - self.condition.value),
+        use crate::threshold::Operator::*;
+        match (self.kind, self.condition.aggregation, self.condition.operator) {
+            (CustomKind::Trend, Aggregation::Percentile(p), Lt | Le) => Some(p / 100.0),
+            (CustomKind::Trend, Aggregation::Med, Lt | Le) => Some(0.5),
+            (CustomKind::Rate, Aggregation::Rate, Lt | Le) => Some(1.0 - self.condition.value),
+            (CustomKind::Rate, Aggregation::Rate, Gt | Ge) => Some(self.condition.value),
             _ => None,
         }
     }

@@ -1,0 +1,178 @@
+//! The end-of-run summary, laid out like k6's: every metric with its
+//! figures, then each threshold with a pass/fail mark.
+
+use super::RunOutcome;
+use crate::config::{duration, CustomKind};
+use crate::plan::builtin_kind;
+use crate::slo::{figures, Figures, Verdict};
+use crate::threshold::MetricSelector;
+use std::fmt::Write;
+use std::time::Duration;
+
+const BUILTINS: &[&str] = &[
+    "checks",
+    "data_received",
+    "data_sent",
+    "dropped_iterations",
+    "http_req_duration",
+    "http_req_failed",
+    "http_reqs",
+    "iterations",
+    "vus_max",
+];
+
+/// `850µs`, `12.34ms`, `1.25s`.
+pub fn format_ms(ms: f64) -> String {
+    if ms < 1.0 {
+        format!("{:.0}µs", ms * 1000.0)
+    } else if ms < 1000.0 {
+        format!("{ms:.2}ms")
+    } else {
+        format!("{:.2}s", ms / 1000.0)
+    }
+}
+
+fn format_bytes(bytes: f64) -> String {
+    match bytes {
+        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
+        b if b >= 1e6 => format!("{:.1} MB", b / 1e6),
+        b if b >= 1e3 => format!("{:.1} kB", b / 1e3),
+        b => format!("{b:.0} B"),
+    }
+}
+
+fn format_figures(name: &str, figures: &Figures) -> String {
+    match figures {
+        Figures::Trend { figures: None, .. } => "no samples".to_string(),
+        Figures::Trend { figures: Some(t), .. } => format!(
+            "avg={} min={} med={} max={} p(90)={} p(95)={} p(99)={}",
+            format_ms(t.avg),
+            format_ms(t.min),
+            format_ms(t.med),
+            format_ms(t.max),
+            format_ms(t.p90),
+            format_ms(t.p95),
+            format_ms(t.p99)
+        ),
+        Figures::Rate { rate, trues, total } => {
+            let percent = rate.map_or("-".to_string(), |r| format!("{:.2}%", r * 100.0));
+            format!("{percent:<9} ✓ {trues:<7} ✗ {}", total - trues)
+        }
+        Figures::Counter { count, rate } if name.starts_with("data_") => {
+            format!("{:<9} {}/s", format_bytes(*count), format_bytes(*rate))
+        }
+        Figures::Counter { count, rate } => format!("{count:<9} {rate:.2}/s"),
+        Figures::Gauge { value } => value.map_or("-".to_string(), |v| format!("{v}")),
+    }
+}
+
+/// The observed value of a threshold, in its unit.
+pub fn format_observed(kind: CustomKind, verdict: &Verdict) -> String {
+    match (verdict.observed, kind) {
+        (None, _) => "no data".to_string(),
+        (Some(ms), CustomKind::Trend) => format_ms(ms),
+        (Some(v), _) => format!("{v:.4}"),
+    }
+}
+
+pub fn render_summary(outcome: &RunOutcome) -> String {
+    let plan = &outcome.plan;
+    let snapshot = &outcome.snapshot;
+    let mut out = String::new();
+    let scenarios: Vec<&str> = plan.scenarios.iter().map(|s| s.name.as_str()).collect();
+    let _ = writeln!(
+        out,
+        "\n  sloprober run · profile {} · {} · {}",
+        plan.profile,
+        scenarios.join(", "),
+        duration::format(Duration::from_millis(snapshot.elapsed.as_millis() as u64 / 100 * 100))
+    );
+    let mut names: Vec<(&str, CustomKind)> =
+        BUILTINS.iter().map(|n| (*n, builtin_kind(n).unwrap_or(CustomKind::Counter))).collect();
+    names.extend(plan.custom.iter().map(|(n, k)| (n.as_str(), *k)));
+    names.sort_by_key(|(name, _)| *name);
+    let _ = writeln!(out);
+    for (name, kind) in names {
+        let marks: Vec<bool> = plan
+            .thresholds
+            .iter()
+            .zip(&outcome.verdicts)
+            .filter(|(t, _)| t.metric.name == name && t.metric.tags.is_empty())
+            .map(|(_, v)| v.passed)
+            .collect();
+        let mark = if marks.is_empty() {
+            " "
+        } else if marks.iter().all(|p| *p) {
+            "✓"
+        } else {
+            "✗"
+        };
+        let selector = MetricSelector { name: name.to_string(), tags: Vec::new() };
+        let dots = ".".repeat(32usize.saturating_sub(name.len()));
+        let _ = writeln!(out, "  {mark} {name}{dots}: {}", format_figures(name, &figures(&selector, kind, snapshot)));
+    }
+    let _ = writeln!(out, "\n  scenarios");
+    for scenario in &plan.scenarios {
+        let only = snapshot.only_scenario(&scenario.name);
+        let all = MetricSelector { name: "http_req_duration".into(), tags: Vec::new() };
+        let failed = MetricSelector { name: "http_req_failed".into(), tags: Vec::new() };
+        let latency = match figures(&all, CustomKind::Trend, &only) {
+            Figures::Trend { figures: Some(t), .. } => {
+                format!("{} requests, p(95)={} p(99)={}", t.count, format_ms(t.p95), format_ms(t.p99))
+            }
+            _ => "no requests".to_string(),
+        };
+        let failed = match figures(&failed, CustomKind::Rate, &only) {
+            Figures::Rate { rate: Some(r), .. } => format!(", failed {:.2}%", r * 100.0),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "    {:<14} {latency}{failed}  ({})", scenario.name, scenario.executor.name());
+    }
+    if !plan.thresholds.is_empty() {
+        let _ = writeln!(out, "\n  thresholds");
+        for (t, v) in plan.thresholds.iter().zip(&outcome.verdicts) {
+            let mark = match (v.has_data(), v.passed) {
+                (false, _) => "-",
+                (true, true) => "✓",
+                (true, false) => "✗",
+            };
+            let label = format!("{} {}", t.metric, t.expression);
+            let dots = ".".repeat(44usize.saturating_sub(label.len()));
+            let _ = writeln!(out, "    {mark} {label} {dots} {}", format_observed(t.kind, v));
+        }
+    }
+    let failed: Vec<&str> =
+        plan.thresholds.iter().zip(&outcome.verdicts).filter(|(_, v)| !v.passed).map(|(t, _)| t.slo.as_str()).collect();
+    let _ = writeln!(out);
+    match (&outcome.aborted_by, failed.is_empty()) {
+        (Some(slo), _) => {
+            let _ = writeln!(out, "  result: FAILED: aborted early by {slo} (abort_on_fail)");
+        }
+        (None, true) => {
+            let _ = writeln!(out, "  result: PASSED: every threshold holds");
+        }
+        (None, false) => {
+            let _ = writeln!(
+                out,
+                "  result: FAILED: {} of {} thresholds failed: {}",
+                failed.len(),
+                plan.thresholds.len(),
+                failed.join(", ")
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(format_ms(0.85), "850µs");
+        assert_eq!(format_ms(12.345), "12.35ms");
+        assert_eq!(format_ms(1250.0), "1.25s");
+        assert_eq!(format_bytes(1_234_567.0), "1.2 MB");
+    }
+}

@@ -1,0 +1,130 @@
+//! The run as a compact time series: one point per scenario per tick, made
+//! from per-interval statistics that are reset after each read.
+
+use crate::plan::Plan;
+use crate::stats::{ExecutorTotals, RequestStats, ScenarioStats};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What happened during one interval.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct TimelinePoint {
+    /// Seconds since the start, at the end of the interval.
+    pub t: f64,
+    pub interval_seconds: f64,
+    pub requests: u64,
+    pub failed: u64,
+    pub requests_per_second: f64,
+    pub checks_failed: u64,
+    pub iterations: u64,
+    pub dropped_iterations: u64,
+    pub vus: i64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioTimeline {
+    pub scenario: String,
+    pub points: Vec<TimelinePoint>,
+}
+
+pub struct Timeline {
+    pub scenarios: Vec<ScenarioTimeline>,
+    last_t: Duration,
+    last_executors: Vec<ExecutorTotals>,
+}
+
+impl Timeline {
+    pub fn new(plan: &Plan) -> Timeline {
+        Timeline {
+            scenarios: plan
+                .scenarios
+                .iter()
+                .map(|s| ScenarioTimeline { scenario: s.name.clone(), points: Vec::new() })
+                .collect(),
+            last_t: Duration::ZERO,
+            last_executors: plan
+                .scenarios
+                .iter()
+                .map(|s| ExecutorTotals { scenario: s.name.clone(), ..Default::default() })
+                .collect(),
+        }
+    }
+
+    /// Reads and resets the interval statistics; returns the point for all scenarios together.
+    pub fn sample(
+        &mut self,
+        now: Duration,
+        intervals: &[Arc<ScenarioStats>],
+        executors: &[ExecutorTotals],
+    ) -> TimelinePoint {
+        let span = now.saturating_sub(self.last_t).as_secs_f64();
+        self.last_t = now;
+        let mut all: Option<RequestStats> = None;
+        let mut total = TimelinePoint { t: now.as_secs_f64(), interval_seconds: span, ..Default::default() };
+        for (i, stats) in intervals.iter().enumerate() {
+            let mut merged: Option<RequestStats> = None;
+            for r in 0..stats.len() {
+                let mut request = stats.lock(r);
+                match &mut merged {
+                    None => merged = Some(request.clone()),
+                    Some(m) => m.merge(&request),
+                }
+                request.reset();
+            }
+            let (now_exec, before) = (&executors[i], &self.last_executors[i]);
+            let point = point(now.as_secs_f64(), span, merged.as_ref(), now_exec, before);
+            total.requests += point.requests;
+            total.failed += point.failed;
+            total.checks_failed += point.checks_failed;
+            total.iterations += point.iterations;
+            total.dropped_iterations += point.dropped_iterations;
+            total.vus += point.vus;
+            self.scenarios[i].points.push(point);
+            if let Some(m) = merged {
+                match &mut all {
+                    None => all = Some(m),
+                    Some(a) => a.merge(&m),
+                }
+            }
+        }
+        self.last_executors = executors.to_vec();
+        total.requests_per_second = if span > 0.0 { total.requests as f64 / span } else { 0.0 };
+        if let Some(all) = all.filter(|a| a.count > 0) {
+            total.p50_ms = Some(all.percentile_ms(50.0));
+            total.p95_ms = Some(all.percentile_ms(95.0));
+            total.p99_ms = Some(all.percentile_ms(99.0));
+        }
+        total
+    }
+}
+
+fn point(
+    t: f64,
+    span: f64,
+    stats: Option<&RequestStats>,
+    now: &ExecutorTotals,
+    before: &ExecutorTotals,
+) -> TimelinePoint {
+    let mut point = TimelinePoint {
+        t,
+        interval_seconds: span,
+        iterations: now.iterations.saturating_sub(before.iterations),
+        dropped_iterations: now.dropped.saturating_sub(before.dropped),
+        vus: now.vus,
+        ..Default::default()
+    };
+    if let Some(s) = stats.filter(|s| s.count > 0) {
+        point.requests = s.count;
+        point.failed = s.failed_total();
+        point.checks_failed = s.checks_failed.iter().sum();
+        point.requests_per_second = if span > 0.0 { s.count as f64 / span } else { 0.0 };
+        point.p50_ms = Some(s.percentile_ms(50.0));
+        point.p95_ms = Some(s.percentile_ms(95.0));
+        point.p99_ms = Some(s.percentile_ms(99.0));
+    }
+    point
+}

@@ -1,0 +1,8 @@
+//! SLO verdicts: thresholds evaluated on statistics, for the one-shot run
+//! (the CI verdict) and continuously in the daemon (live gauges).
+
+mod evaluate;
+mod live;
+
+pub use evaluate::{evaluate, figures, Figures, TrendFigures, Verdict};
+pub use live::LiveSlos;

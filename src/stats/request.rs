@@ -1,0 +1,143 @@
+//! What one request (of one scenario) has done over some span of time.
+
+use crate::sample::{FailReason, Sample};
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Latencies are kept in microseconds, up to an hour; longer ones are clamped.
+const HIGHEST_MICROS: u64 = 3_600_000_000;
+
+/// Counts and a latency histogram that merge exactly.
+#[derive(Clone)]
+pub struct RequestStats {
+    /// HDR histogram of latency in microseconds. With 3 significant digits
+    /// every recorded value is within 0.1 % of the true one.
+    pub latency: Histogram<u64>,
+    pub latency_sum_micros: u128,
+    pub count: u64,
+    pub failed: [u64; 6],
+    /// Responses by status code; requests without a response are not here.
+    pub statuses: BTreeMap<u16, u64>,
+    pub checks_passed: Vec<u64>,
+    pub checks_failed: Vec<u64>,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub counter_sum: f64,
+    /// Last gauge value seen, and when.
+    pub gauge_last: Option<(Instant, f64)>,
+}
+
+impl RequestStats {
+    /// `significant_digits`: 3 for reports (0.1 % error), 2 where memory matters more (1 %).
+    pub fn new(checks: usize, significant_digits: u8) -> RequestStats {
+        RequestStats {
+            // The bounds are constants that hdrhistogram accepts, so this cannot fail.
+            latency: Histogram::new_with_bounds(1, HIGHEST_MICROS, significant_digits)
+                .expect("constant histogram bounds are valid"),
+            latency_sum_micros: 0,
+            count: 0,
+            failed: [0; 6],
+            statuses: BTreeMap::new(),
+            checks_passed: vec![0; checks],
+            checks_failed: vec![0; checks],
+            bytes_sent: 0,
+            bytes_received: 0,
+            counter_sum: 0.0,
+            gauge_last: None,
+        }
+    }
+
+    pub fn record(&mut self, sample: &Sample) {
+        let micros = (sample.latency.as_micros() as u64).max(1);
+        self.latency.saturating_record(micros);
+        self.latency_sum_micros += micros as u128;
+        self.count += 1;
+        if let Some(reason) = sample.failure {
+            self.failed[reason as usize] += 1;
+        }
+        if let Some(status) = sample.status {
+            *self.statuses.entry(status).or_default() += 1;
+        }
+        for i in 0..self.checks_passed.len() {
+            if sample.checks_passed & (1 << i) != 0 {
+                self.checks_passed[i] += 1;
+            } else {
+                self.checks_failed[i] += 1;
+            }
+        }
+        self.bytes_sent += sample.bytes_sent;
+        self.bytes_received += sample.bytes_received;
+        if let Some(delta) = sample.counter_delta.filter(|d| *d >= 0.0) {
+            self.counter_sum += delta;
+        }
+        if let Some(value) = sample.gauge_value {
+            self.gauge_last = Some((Instant::now(), value));
+        }
+    }
+
+    /// Adds `other` into `self`; both describe the same request.
+    pub fn merge(&mut self, other: &RequestStats) {
+        // Same bounds on both sides, so adding cannot go out of range.
+        let _ = self.latency.add(&other.latency);
+        self.latency_sum_micros += other.latency_sum_micros;
+        self.count += other.count;
+        for (mine, theirs) in self.failed.iter_mut().zip(other.failed) {
+            *mine += theirs;
+        }
+        for (status, n) in &other.statuses {
+            *self.statuses.entry(*status).or_default() += n;
+        }
+        for (mine, theirs) in self.checks_passed.iter_mut().zip(&other.checks_passed) {
+            *mine += theirs;
+        }
+        for (mine, theirs) in self.checks_failed.iter_mut().zip(&other.checks_failed) {
+            *mine += theirs;
+        }
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_received += other.bytes_received;
+        self.counter_sum += other.counter_sum;
+        self.gauge_last = match (self.gauge_last, other.gauge_last) {
+            (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// Back to empty, keeping the histogram's allocation.
+    pub fn reset(&mut self) {
+        self.latency.reset();
+        self.latency_sum_micros = 0;
+        self.count = 0;
+        self.failed = [0; 6];
+        self.statuses.clear();
+        self.checks_passed.fill(0);
+        self.checks_failed.fill(0);
+        self.bytes_sent = 0;
+        self.bytes_received = 0;
+        self.counter_sum = 0.0;
+        self.gauge_last = None;
+    }
+
+    pub fn failed_total(&self) -> u64 {
+        self.failed.iter().sum()
+    }
+
+    pub fn failed_by(&self, reason: FailReason) -> u64 {
+        self.failed[reason as usize]
+    }
+
+    /// Latency at percentile `p` (0-100), in milliseconds.
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        self.latency.value_at_percentile(p) as f64 / 1000.0
+    }
+
+    /// Fraction of samples at or under `ms` milliseconds.
+    pub fn fraction_within_ms(&self, ms: f64) -> f64 {
+        if self.count == 0 {
+            return 1.0;
+        }
+        // Values share a bucket with others within 0.1 %, so the boundary is exact to that bound.
+        let limit = ((ms * 1000.0).floor().max(0.0) as u64).min(HIGHEST_MICROS);
+        self.latency.count_between(0, limit) as f64 / self.latency.len().max(1) as f64
+    }
+}

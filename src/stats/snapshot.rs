@@ -1,0 +1,96 @@
+//! A point-in-time view of statistics, labelled with what the plan says
+//! about each request (which custom metrics it feeds), for thresholds and reports.
+
+use super::RequestStats;
+use crate::executor::ExecutorCounters;
+use crate::plan::Plan;
+use std::time::Duration;
+
+/// One request's statistics with the names it is known by.
+#[derive(Clone)]
+pub struct RequestView {
+    pub scenario: String,
+    pub request: String,
+    pub trend: Option<String>,
+    pub rate: Option<String>,
+    pub counter: Option<String>,
+    pub gauge: Option<String>,
+    pub check_names: Vec<String>,
+    pub stats: RequestStats,
+}
+
+/// What an executor reports, per scenario.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecutorTotals {
+    pub scenario: String,
+    pub iterations: u64,
+    pub dropped: u64,
+    pub vus: i64,
+    pub vus_max: i64,
+}
+
+impl ExecutorTotals {
+    pub fn read(scenario: &str, counters: &ExecutorCounters) -> ExecutorTotals {
+        ExecutorTotals {
+            scenario: scenario.to_string(),
+            iterations: counters.iterations.get(),
+            dropped: counters.dropped.get(),
+            vus: counters.vus.get(),
+            vus_max: counters.vus_max.get(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Snapshot {
+    /// The span the statistics cover (a run's length, or a window's).
+    pub elapsed: Duration,
+    pub requests: Vec<RequestView>,
+    pub executors: Vec<ExecutorTotals>,
+}
+
+impl Snapshot {
+    /// Builds a snapshot; `stats(s, r)` gives request `r` of scenario `s` of `plan`.
+    pub fn capture(
+        plan: &Plan,
+        elapsed: Duration,
+        executors: Vec<ExecutorTotals>,
+        mut stats: impl FnMut(usize, usize) -> RequestStats,
+    ) -> Snapshot {
+        let mut requests = Vec::new();
+        for (s, scenario) in plan.scenarios.iter().enumerate() {
+            for (r, request) in scenario.requests.iter().enumerate() {
+                requests.push(RequestView {
+                    scenario: scenario.name.clone(),
+                    request: request.name.clone(),
+                    trend: request.trend.clone(),
+                    rate: request.rate.clone(),
+                    counter: request.counter.as_ref().map(|f| f.name.clone()),
+                    gauge: request.gauge.as_ref().map(|f| f.name.clone()),
+                    check_names: request.checks.iter().map(|c| c.name.clone()).collect(),
+                    stats: stats(s, r),
+                });
+            }
+        }
+        Snapshot { elapsed, requests, executors }
+    }
+
+    /// The same snapshot restricted to one scenario.
+    pub fn only_scenario(&self, scenario: &str) -> Snapshot {
+        Snapshot {
+            elapsed: self.elapsed,
+            requests: self.requests.iter().filter(|r| r.scenario == scenario).cloned().collect(),
+            executors: self.executors.iter().filter(|e| e.scenario == scenario).cloned().collect(),
+        }
+    }
+
+    /// Merges the statistics of every request `keep` accepts; None when none do.
+    pub fn merged(&self, keep: impl Fn(&RequestView) -> bool) -> Option<RequestStats> {
+        let mut matching = self.requests.iter().filter(|r| keep(r));
+        let mut merged = matching.next()?.stats.clone();
+        for view in matching {
+            merged.merge(&view.stats);
+        }
+        Some(merged)
+    }
+}

@@ -1,0 +1,117 @@
+//! A sliding window of statistics for the daemon's live SLO verdicts, built
+//! from rotating slots: no samples are stored, and memory is fixed by the
+//! number of requests and slots.
+
+use super::{RequestStats, ScenarioStats};
+use crate::plan::Plan;
+use crate::sample::{Sample, SampleSink};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Slots per window: a 5 m window moves in 30 s steps.
+pub const SLOTS: usize = 10;
+/// Windows keep 2 significant digits (1 % latency resolution) to stay small.
+const DIGITS: u8 = 2;
+
+pub struct SlidingWindow {
+    /// slots[slot][scenario]
+    slots: Vec<Vec<ScenarioStats>>,
+    current: AtomicUsize,
+    pub slot_length: Duration,
+}
+
+impl SlidingWindow {
+    pub fn new(plan: &Plan, length: Duration) -> Arc<SlidingWindow> {
+        let slots =
+            (0..SLOTS).map(|_| plan.scenarios.iter().map(|s| ScenarioStats::new(s, DIGITS)).collect()).collect();
+        Arc::new(SlidingWindow { slots, current: AtomicUsize::new(0), slot_length: length / SLOTS as u32 })
+    }
+
+    /// The sink for scenario `index` of the plan the window was made for.
+    pub fn sink(self: &Arc<Self>, scenario: usize) -> Arc<dyn SampleSink> {
+        Arc::new(WindowSink { window: self.clone(), scenario })
+    }
+
+    /// Drops the oldest slot and starts filling it again.
+    pub fn rotate(&self) {
+        let next = (self.current.load(Ordering::Acquire) + 1) % SLOTS;
+        for scenario in &self.slots[next] {
+            scenario.reset();
+        }
+        self.current.store(next, Ordering::Release);
+    }
+
+    /// Request `request` of scenario `scenario` over the whole window.
+    pub fn merged(&self, scenario: usize, request: usize) -> RequestStats {
+        let mut slots = self.slots.iter();
+        let mut merged =
+            slots.next().map(|s| s[scenario].lock(request).clone()).unwrap_or_else(|| RequestStats::new(0, DIGITS));
+        for slot in slots {
+            merged.merge(&slot[scenario].lock(request));
+        }
+        merged
+    }
+
+    pub fn length(&self) -> Duration {
+        self.slot_length * SLOTS as u32
+    }
+}
+
+struct WindowSink {
+    window: Arc<SlidingWindow>,
+    scenario: usize,
+}
+
+impl SampleSink for WindowSink {
+    fn record(&self, sample: &Sample) {
+        let slot = self.window.current.load(Ordering::Acquire);
+        self.window.slots[slot][self.scenario].record(sample);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::env::EnvVars;
+    use crate::config::ConfigSource;
+
+    fn plan() -> Plan {
+        let yaml = "target: {base_url: \"http://127.0.0.1:1\"}\nscenarios:\n  s:\n    requests: [{name: r, path: /}]\n    profiles: {p: {executor: constant-vus, vus: 1, duration: 1s}}\n";
+        let source = ConfigSource::Embedded { name: "test", text: Box::leak(yaml.to_string().into_boxed_str()) };
+        crate::plan::resolve(&source, Some("p"), &EnvVars::new()).unwrap()
+    }
+
+    fn sample(ms: u64) -> Sample {
+        Sample {
+            request: 0,
+            latency: Duration::from_millis(ms),
+            status: Some(200),
+            failure: None,
+            checks_passed: 0,
+            bytes_sent: 0,
+            bytes_received: 0,
+            counter_delta: None,
+            gauge_value: None,
+        }
+    }
+
+    #[test]
+    fn a_sample_leaves_the_window_after_a_full_rotation() {
+        let window = SlidingWindow::new(&plan(), Duration::from_secs(10));
+        assert_eq!(window.slot_length, Duration::from_secs(1));
+        let sink = window.sink(0);
+        sink.record(&sample(500));
+        for _ in 0..SLOTS - 1 {
+            window.rotate();
+            sink.record(&sample(10));
+        }
+        let merged = window.merged(0, 0);
+        assert_eq!(merged.count, SLOTS as u64, "every slot still counts");
+        assert!(merged.percentile_ms(100.0) >= 495.0);
+        window.rotate();
+        let merged = window.merged(0, 0);
+        assert_eq!(merged.count, SLOTS as u64 - 1, "the oldest slot was dropped");
+        assert!(merged.percentile_ms(100.0) < 11.0, "the 500 ms sample is gone");
+    }
+}

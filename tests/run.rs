@@ -1,0 +1,215 @@
+//! `sloprober run` against the in-process demo target: verdicts, reports,
+//! abort_on_fail, and quantile accuracy.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use sloprober::config::ConfigSource;
+use sloprober::run::{self, ProgressMode, RunOptions, RunOutcome};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const ASSESS: &str = r#"      - name: answer
+        method: POST
+        path: /api/v1/assessments/{{ uuid }}/answers
+        json: {learner_id: "l-1", question_id: "q-{{ random_int(1, 5) }}"}
+        checks: [{status: 201}]
+        rate: errors
+"#;
+
+fn options(dir: &Path, yaml: &str, scenarios: &[&str]) -> RunOptions {
+    let path = dir.join("run.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    RunOptions {
+        source: ConfigSource::File(path),
+        profile: Some("test".into()),
+        scenarios: scenarios.iter().map(|s| s.to_string()).collect(),
+        listen: None,
+        progress: ProgressMode::Off,
+        env: [("API_KEY".to_string(), API_KEY.to_string())].into(),
+    }
+}
+
+/// A config whose scenarios run `rate`/s for `seconds` and then end.
+fn finite(scenarios: &[(&str, &str, &str)], rate: u32, seconds: u32, thresholds: &str) -> String {
+    config(scenarios, rate, thresholds)
+        .replace("duration: 1h", &format!("duration: {seconds}s"))
+        .replace(
+            "custom: {errors: rate, generate_duration: trend}",
+            "custom: {errors: rate, generate_duration: trend, embeddings_duration: trend}",
+        )
+        .replace("        rate: errors\n", "        rate: errors\n")
+}
+
+async fn play(options: &RunOptions) -> (RunOutcome, String) {
+    let metrics = sloprober::daemon::new_metrics().unwrap();
+    let plan = run::plan_for(options).unwrap_or_else(|e| panic!("{e}"));
+    let outcome = run::execute(plan, options, metrics.clone()).await.unwrap();
+    (outcome, metrics.render())
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
+
+fn failing(outcome: &RunOutcome) -> Vec<String> {
+    outcome
+        .plan
+        .thresholds
+        .iter()
+        .zip(&outcome.verdicts)
+        .filter(|(_, v)| !v.passed)
+        .map(|(t, _)| t.slo.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthy_run_passes_and_its_reports_agree_with_metrics() {
+    let target = start_target("{}").await;
+    let url = target.url();
+    let embeddings =
+        EMBEDDINGS.replace("        rate: errors\n", "        rate: errors\n        trend: embeddings_duration\n");
+    let thresholds = "thresholds:\n  generate_duration: [\"p(95)<=300\"]\n  embeddings_duration: [\"p(95)<=200\"]\n  errors: [\"rate<0.01\"]\n  http_req_failed: [\"rate<0.001\"]\n";
+    let yaml = finite(
+        &[("gateway", &url, &format!("{GENERATE}{embeddings}")), ("assessment", &url, ASSESS)],
+        40,
+        3,
+        thresholds,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (outcome, metrics) = play(&options(dir.path(), &yaml, &[])).await;
+    assert!(outcome.passed(), "{}", run::render_summary(&outcome));
+    let reports = run::report_dir(dir.path(), outcome.started_at);
+    run::write_reports(&outcome, &reports).unwrap();
+
+    for scenario in ["gateway", "assessment"] {
+        let summary = read_json(&reports.join(format!("{scenario}-summary.json")));
+        assert_eq!(summary["version"], 1);
+        assert_eq!(summary["kind"], "sloprober.summary");
+        let reqs = value(&metrics, "sloprober_http_reqs_total", &[("scenario", scenario)]);
+        assert!(reqs >= 100.0, "{scenario}: {reqs} requests");
+        assert_eq!(summary["metrics"]["http_reqs"]["count"].as_f64().unwrap(), reqs, "{scenario} summary vs /metrics");
+        assert_eq!(summary["metrics"]["http_req_duration"]["count"].as_f64().unwrap(), reqs);
+        assert_eq!(
+            summary["metrics"]["checks"]["trues"].as_f64().unwrap(),
+            value(&metrics, "sloprober_checks_total", &[("scenario", scenario), ("result", "pass")])
+        );
+        assert_eq!(
+            summary["metrics"]["iterations"]["count"].as_f64().unwrap(),
+            value(&metrics, "sloprober_iterations_total", &[("scenario", scenario)])
+        );
+        let slo = read_json(&reports.join(format!("{scenario}-slo-report.json")));
+        assert_eq!(slo["passed"], true);
+        let results = read_json(&reports.join(format!("{scenario}-results.json")));
+        let points = results["points"].as_array().unwrap();
+        assert!(points.len() >= 3, "a point per second");
+        let sum: f64 = points.iter().map(|p| p["requests"].as_f64().unwrap()).sum();
+        assert_eq!(sum, reqs, "the time series adds up to the total");
+    }
+    let gateway_slos = read_json(&reports.join("gateway-slo-report.json"));
+    let names: Vec<&str> =
+        gateway_slos["slos"].as_array().unwrap().iter().map(|s| s["slo"].as_str().unwrap()).collect();
+    assert_eq!(names, ["embeddings_duration_p95", "errors_rate", "generate_duration_p95", "http_req_failed_rate"]);
+    let generate = &gateway_slos["slos"][2];
+    assert_eq!(generate["sli"]["objective_ratio"], 0.95);
+    assert_eq!(generate["sli"]["good_ratio"], 1.0, "every generate answered within 300 ms");
+    assert_eq!(generate["error_budget"]["allowed_bad_ratio"], 0.05);
+    let assessment_slos = read_json(&reports.join("assessment-slo-report.json"));
+    let names: Vec<&str> =
+        assessment_slos["slos"].as_array().unwrap().iter().map(|s| s["slo"].as_str().unwrap()).collect();
+    assert_eq!(names, ["errors_rate", "http_req_failed_rate"], "the gateway's trends are not the assessment's SLOs");
+    let markdown = std::fs::read_to_string(reports.join("load-test-report.md")).unwrap();
+    assert!(markdown.starts_with("## sloprober test test ✅ passed"), "{markdown}");
+    assert!(markdown.contains("| generate_duration_p95 | `generate_duration p(95)<=300` |"), "{markdown}");
+    assert!(markdown.contains("| gateway | "));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_latency_fails_exactly_that_slo() {
+    let target = start_target(r#"{"generate": {"delay_ms": 350}}"#).await;
+    let url = target.url();
+    let embeddings =
+        EMBEDDINGS.replace("        rate: errors\n", "        rate: errors\n        trend: embeddings_duration\n");
+    let thresholds = "thresholds:\n  generate_duration: [\"p(95)<=300\"]\n  embeddings_duration: [\"p(95)<=200\"]\n  errors: [\"rate<0.01\"]\n";
+    let yaml = finite(&[("gateway", &url, &format!("{GENERATE}{embeddings}"))], 30, 2, thresholds);
+    let dir = tempfile::tempdir().unwrap();
+    let (outcome, _) = play(&options(dir.path(), &yaml, &[])).await;
+    assert!(!outcome.passed());
+    assert_eq!(failing(&outcome), ["generate_duration_p95"]);
+    run::write_reports(&outcome, dir.path()).unwrap();
+    let slos = read_json(&dir.path().join("gateway-slo-report.json"));
+    assert_eq!(slos["passed"], false);
+    let by_name = |name: &str| slos["slos"].as_array().unwrap().iter().find(|s| s["slo"] == name).unwrap().clone();
+    assert_eq!(by_name("generate_duration_p95")["passed"], false);
+    assert!(by_name("generate_duration_p95")["observed"].as_f64().unwrap() >= 350.0);
+    assert_eq!(by_name("generate_duration_p95")["sli"]["good_ratio"], 0.0);
+    assert_eq!(by_name("embeddings_duration_p95")["passed"], true);
+    let markdown = std::fs::read_to_string(dir.path().join("load-test-report.md")).unwrap();
+    assert!(markdown.contains("❌ failed"));
+    assert_eq!(markdown.matches("❌ fail |").count(), 1, "{markdown}");
+    let summary = run::render_summary(&outcome);
+    assert!(summary.contains("result: FAILED: 1 of 3 thresholds failed: generate_duration_p95"), "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_on_fail_stops_the_run_early_and_reports_are_still_written() {
+    let target = start_target(r#"{"generate": {"delay_ms": 200}}"#).await;
+    let url = target.url();
+    let thresholds =
+        "thresholds:\n  generate_duration: [{threshold: \"p(95)<100\", abort_on_fail: true, delay_abort_eval: 1s}]\n";
+    let yaml = finite(&[("gateway", &url, GENERATE)], 20, 60, thresholds);
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let (outcome, _) = play(&options(dir.path(), &yaml, &[])).await;
+    let took = started.elapsed();
+    assert_eq!(outcome.aborted_by.as_deref(), Some("generate_duration_p95"));
+    assert!(took < Duration::from_secs(8), "a 60 s run stopped after {took:?}");
+    assert!(took >= Duration::from_secs(1), "not before delay_abort_eval");
+    assert!(!outcome.passed());
+    let files = run::write_reports(&outcome, dir.path()).unwrap();
+    assert_eq!(files.len(), 4);
+    assert!(std::fs::read_to_string(dir.path().join("load-test-report.md"))
+        .unwrap()
+        .contains("**Aborted early:** `generate_duration_p95`"));
+}
+
+/// The server answers after exactly 1 s; the reported p95 and p99 must be within
+/// 1 % of it. (At 300 ms this machine adds 1-3 ms of its own: tokio's 1 ms timer
+/// on the scheduled start plus the HTTP stack, which is real latency and stays
+/// in; the note on the issue gives both figures.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reported_quantiles_match_a_fixed_latency_within_one_percent() {
+    let url = format!("http://{}", precise_server(Duration::from_millis(1000)));
+    let thresholds = "thresholds:\n  generate_duration: [\"p(95)<=2000\", \"p(99)<=2000\"]\n";
+    let yaml = finite(&[("gateway", &url, GENERATE)], 25, 3, thresholds);
+    let dir = tempfile::tempdir().unwrap();
+    let (outcome, _) = play(&options(dir.path(), &yaml, &[])).await;
+    assert!(outcome.snapshot.requests[0].stats.count >= 70);
+    for (threshold, verdict) in outcome.plan.thresholds.iter().zip(&outcome.verdicts) {
+        let observed = verdict.observed.unwrap();
+        let error = (observed - 1000.0) / 1000.0;
+        eprintln!("{} vs a fixed 1000 ms: {observed:.3} ms ({:+.3} %)", threshold.expression, error * 100.0);
+        assert!((0.0..=0.01).contains(&error), "{observed} ms is not within 1 % of 1000 ms");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenarios_can_be_selected() {
+    let target = start_target("{}").await;
+    let url = target.url();
+    let thresholds =
+        "thresholds:\n  \"http_req_duration{scenario:gateway}\": [\"p(95)<500\"]\n  errors: [\"rate<0.01\"]\n";
+    let yaml = finite(&[("gateway", &url, GENERATE), ("assessment", &url, ASSESS)], 20, 1, thresholds);
+    let dir = tempfile::tempdir().unwrap();
+    let (outcome, metrics) = play(&options(dir.path(), &yaml, &["assessment"])).await;
+    let names: Vec<&str> = outcome.plan.scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["assessment"]);
+    assert_eq!(outcome.plan.thresholds.len(), 1, "the gateway-only threshold is dropped with its scenario");
+    assert_eq!(value(&metrics, "sloprober_http_reqs_total", &[("scenario", "gateway")]), 0.0);
+    let error = run::plan_for(&options(dir.path(), &yaml, &["search"])).err().unwrap().to_string();
+    assert!(
+        error.ends_with("--scenario: no scenario is named \"search\"; defined: assessment, gateway, or all"),
+        "{error}"
+    );
+}
