@@ -33,13 +33,10 @@ fn options(dir: &Path, yaml: &str, scenarios: &[&str]) -> RunOptions {
 
 /// A config whose scenarios run `rate`/s for `seconds` and then end.
 fn finite(scenarios: &[(&str, &str, &str)], rate: u32, seconds: u32, thresholds: &str) -> String {
-    config(scenarios, rate, thresholds)
-        .replace("duration: 1h", &format!("duration: {seconds}s"))
-        .replace(
-            "custom: {errors: rate, generate_duration: trend}",
-            "custom: {errors: rate, generate_duration: trend, embeddings_duration: trend}",
-        )
-        .replace("        rate: errors\n", "        rate: errors\n")
+    config(scenarios, rate, thresholds).replace("duration: 1h", &format!("duration: {seconds}s")).replace(
+        "custom: {errors: rate, generate_duration: trend}",
+        "custom: {errors: rate, generate_duration: trend, embeddings_duration: trend}",
+    )
 }
 
 async fn play(options: &RunOptions) -> (RunOutcome, String) {
