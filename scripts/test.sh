@@ -6,11 +6,17 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# promtool (Debian's prometheus package) lints /metrics in the tests.
-if ! command -v promtool >/dev/null; then
-  echo "== installing prometheus (for promtool)"
+# Real Prometheus tools check what sloprober ships: promtool lints /metrics and
+# runs the rule unit tests, amtool checks the Alertmanager example, and the
+# end-to-end test runs prometheus and prometheus-alertmanager.
+missing=()
+for tool in promtool prometheus amtool prometheus-alertmanager; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing prometheus and prometheus-alertmanager (missing: ${missing[*]})"
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null
 fi
 command -v rustfmt >/dev/null || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy

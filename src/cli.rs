@@ -55,6 +55,8 @@ pub enum Command {
     Run(RunArgs),
     /// Validate a config and print the resolved plan.
     Check(CheckArgs),
+    /// Write Prometheus rules, promtool tests and Grafana dashboards for a config.
+    Render(RenderArgs),
     /// Start the demo target and the daemon against it with the embedded config/aivo.yaml.
     Demo(DemoArgs),
     /// Serve stand-ins for the AIVO gateway, assessment and search services.
@@ -93,6 +95,21 @@ pub struct RunArgs {
     /// No live progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    #[arg(long, env = "SLOPROBER_CONFIG")]
+    pub config: PathBuf,
+    /// Profile whose thresholds become alerts (default: the config's daemon.profile).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Root the files go under (prometheus/, grafana/).
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+    /// Write nothing; fail when the files under --out differ from what render would write.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -160,6 +177,7 @@ pub async fn run(command: Command) -> Result<(), Failure> {
         }
         Command::Run(args) => one_shot(args).await,
         Command::Check(args) => check(args),
+        Command::Render(args) => render(args),
         Command::Demo(args) => demo(args).await,
         Command::DemoTarget(args) => {
             let mut faults = Faults::default();
@@ -217,6 +235,44 @@ async fn one_shot(args: RunArgs) -> Result<(), Failure> {
         };
         Err(Failure { code: exit::THRESHOLDS_FAILED, message })
     }
+}
+
+/// Rules and dashboards never contain header values or URLs, so `render` must
+/// not need secrets: every `${VAR}` the config names and the environment lacks
+/// gets a marker value.
+fn render_env(config: &std::path::Path) -> EnvVars {
+    let mut env = process_env();
+    let text = std::fs::read_to_string(config).unwrap_or_default();
+    for piece in text.split("${").skip(1) {
+        let name: String = piece.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        env.entry(name).or_insert_with(|| "unset-at-render".to_string());
+    }
+    env
+}
+
+fn render(args: RenderArgs) -> Result<(), Failure> {
+    let env = render_env(&args.config);
+    let plan = crate::plan::resolve(&ConfigSource::File(args.config), args.profile.as_deref(), &env)?;
+    if args.check {
+        let drift = crate::render::drift(&plan, &args.out);
+        if drift.is_empty() {
+            println!("rendered files are up to date");
+            return Ok(());
+        }
+        let list: Vec<String> = drift.iter().map(|p| format!("  {}", p.display())).collect();
+        return Err(Failure {
+            code: exit::RUNTIME,
+            message: format!(
+                "these files differ from `sloprober render` output; render again and commit:\n{}",
+                list.join("\n")
+            ),
+        });
+    }
+    let written = crate::render::write(&plan, &args.out).map_err(|message| Failure { code: exit::RUNTIME, message })?;
+    for path in written {
+        println!("{}", path.display());
+    }
+    Ok(())
 }
 
 fn check(args: CheckArgs) -> Result<(), Failure> {

@@ -7,8 +7,8 @@
 
 use super::env::EnvVars;
 use super::{
-    Config, ConfigError, DaemonConfig, ExecutorSettings, MetricsConfig, Problems, ProfileOverrides, RequestConfig,
-    Scenario, ScenarioFile, Target, ThresholdEntry,
+    AlertsConfig, Config, ConfigError, DaemonConfig, ExecutorSettings, MetricsConfig, Problems, ProfileOverrides,
+    RequestConfig, Scenario, ScenarioFile, Target, ThresholdEntry,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -60,6 +60,8 @@ struct Sections {
     profiles: Option<Value>,
     #[serde(default)]
     daemon: Option<Value>,
+    #[serde(default)]
+    alerts: Option<Value>,
 }
 
 /// Reads and structurally checks a config. Semantic checks happen when the plan is built.
@@ -80,6 +82,7 @@ pub fn load(source: &ConfigSource, env: &EnvVars) -> Result<Config, ConfigError>
         optional::<BTreeMap<String, Vec<ThresholdEntry>>>(sections.thresholds, "thresholds", &mut problems);
     let profiles = optional::<BTreeMap<String, ProfileOverrides>>(sections.profiles, "profiles", &mut problems);
     let daemon = optional::<DaemonConfig>(sections.daemon, "daemon", &mut problems);
+    let alerts = optional::<AlertsConfig>(sections.alerts, "alerts", &mut problems);
     if sections.scenarios.is_empty() {
         problems.add("scenarios", "no scenarios; define at least one");
     }
@@ -91,12 +94,12 @@ pub fn load(source: &ConfigSource, env: &EnvVars) -> Result<Config, ConfigError>
             Some((key, scenario))
         })
         .collect();
-    let (Some(target), Some(metrics), Some(vars), Some(thresholds), Some(profiles), Some(daemon)) =
-        (target, metrics, vars, thresholds, profiles, daemon)
+    let (Some(target), Some(metrics), Some(vars), Some(thresholds), Some(profiles), Some(daemon), Some(alerts)) =
+        (target, metrics, vars, thresholds, profiles, daemon, alerts)
     else {
         return Err(problems.into_error(&name));
     };
-    problems.finish(&name, Config { target, metrics, vars, scenarios, thresholds, profiles, daemon })
+    problems.finish(&name, Config { target, metrics, vars, scenarios, thresholds, profiles, daemon, alerts })
 }
 
 fn read_scenario(value: Value, path: &str, problems: &mut Problems) -> Option<Scenario> {

@@ -13,7 +13,7 @@ pub use request::{MetricFeed, RequestBody, RequestPlan, RequestUrl};
 pub use thresholds::{builtin_kind, PlannedThreshold};
 
 use crate::config::env::{interpolate, EnvVars};
-use crate::config::{defaults, Config, ConfigError, CustomKind, DaemonConfig, Problems, ThinkTime};
+use crate::config::{defaults, AlertsConfig, Config, ConfigError, CustomKind, DaemonConfig, Problems, ThinkTime};
 use crate::executor::ExecutorPlan;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +32,7 @@ pub struct Plan {
     /// Latency bucket boundaries (seconds), including every latency threshold.
     pub buckets: Vec<f64>,
     pub daemon: DaemonConfig,
+    pub alerts: AlertsConfig,
     /// Target headers as written (`Bearer ${API_KEY}`), for display only.
     pub header_templates: BTreeMap<String, String>,
 }
@@ -122,6 +123,21 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
     if let Some(bad) = config.metrics.buckets.iter().find(|b| !(b.is_finite() && **b > 0.0)) {
         problems.add("metrics.buckets", format!("bucket boundaries are seconds greater than 0, got {bad}"));
     }
+    for (i, burn) in config.alerts.burn_rates.iter().enumerate() {
+        let path = format!("alerts.burn_rates[{i}]");
+        if !(burn.factor.is_finite() && burn.factor > 0.0) {
+            problems.add(format!("{path}.factor"), "must be greater than 0");
+        }
+        if burn.short >= burn.long {
+            problems.add(&path, "short must be shorter than long");
+        }
+        if !is_label_safe(&burn.severity) {
+            problems.add(format!("{path}.severity"), LABEL_HINT.replace("{}", &burn.severity));
+        }
+    }
+    if config.alerts.fast_window < Duration::from_secs(2) {
+        problems.add("alerts.fast_window", "must be at least 2s (two scrapes)");
+    }
     if config.daemon.slo_window < Duration::from_secs(1) {
         problems.add("daemon.slo_window", "must be at least 1s");
     }
@@ -208,6 +224,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
             custom: config.metrics.custom.clone(),
             buckets,
             daemon: config.daemon.clone(),
+            alerts: config.alerts.clone(),
             header_templates: config.target.headers.clone(),
         },
     )

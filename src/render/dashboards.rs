@@ -1,0 +1,297 @@
+//! Grafana dashboards: an SLO overview and a live load view. Every query is
+//! PromQL over sloprober's own metrics and the generated recording rules.
+
+use super::promql::prom_duration;
+use super::rules::ratio_record;
+use crate::plan::Plan;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const SCHEMA_VERSION: u32 = 39;
+
+fn datasource() -> Value {
+    json!({"type": "prometheus", "uid": "${datasource}"})
+}
+
+fn target(expr: &str, legend: &str, ref_id: &str) -> Value {
+    json!({"datasource": datasource(), "expr": expr, "legendFormat": legend, "refId": ref_id, "range": true})
+}
+
+/// A panel at grid position (x, y) of size (w, h); `targets` are (expr, legend).
+fn panel(
+    id: u32,
+    kind: &str,
+    title: &str,
+    description: &str,
+    (x, y, w, h): (u32, u32, u32, u32),
+    unit: &str,
+    targets: &[(&str, &str)],
+) -> Value {
+    let refs = ["A", "B", "C", "D", "E", "F"];
+    json!({
+        "id": id,
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": datasource(),
+        "gridPos": {"x": x, "y": y, "w": w, "h": h},
+        "targets": targets.iter().zip(refs).map(|((expr, legend), r)| target(expr, legend, r)).collect::<Vec<_>>(),
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "options": {},
+    })
+}
+
+fn variable(name: &str, label: &str, query: &str) -> Value {
+    json!({
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": datasource(),
+        "query": {"query": query, "refId": name},
+        "definition": query,
+        "refresh": 2,
+        "includeAll": true,
+        "multi": true,
+        "allValue": ".*",
+        "current": {"selected": true, "text": ["All"], "value": ["$__all"]},
+        "sort": 1,
+        "hide": 0,
+    })
+}
+
+fn dashboard(uid: &str, title: &str, variables: Vec<Value>, panels: Vec<Value>) -> Value {
+    let mut list = vec![json!({
+        "name": "datasource",
+        "label": "Data source",
+        "type": "datasource",
+        "query": "prometheus",
+        "current": {},
+        "hide": 0,
+        "refresh": 1,
+    })];
+    list.extend(variables);
+    json!({
+        "uid": uid,
+        "title": title,
+        "tags": ["sloprober"],
+        "timezone": "browser",
+        "editable": true,
+        "graphTooltip": 1,
+        "schemaVersion": SCHEMA_VERSION,
+        "version": 1,
+        "refresh": "30s",
+        "time": {"from": "now-6h", "to": "now"},
+        "templating": {"list": list},
+        "annotations": {"list": []},
+        "panels": panels,
+    })
+}
+
+pub fn dashboards(plan: &Plan) -> Vec<(&'static str, Value)> {
+    vec![("sloprober-slo", slo_overview(plan)), ("sloprober-load", load_view())]
+}
+
+fn slo_overview(plan: &Plan) -> Value {
+    let period = prom_duration(plan.alerts.period);
+    let sel = "slo=~\"$slo\"";
+    let compliant = format!("min by (slo) (sloprober_slo_compliant{{{sel}, instance=~\"$instance\"}})");
+    let observed = format!("max by (slo) (sloprober_slo_observed_value{{{sel}, instance=~\"$instance\"}})");
+    let threshold = format!("max by (slo) (sloprober_slo_threshold_seconds{{{sel}}})");
+    let sli = format!("1 - {}{{{sel}}}", ratio_record(Duration::from_secs(3600)));
+    let objective = format!("max by (slo) (sloprober_slo_objective_ratio{{{sel}}})");
+    let budget = format!("sloprober_slo:error_budget_remaining:ratio{{{sel}}}");
+    let burn = |window: u64| {
+        format!(
+            "{}{{{sel}}} / on (slo) group_left () (1 - max by (slo) (sloprober_slo_objective_ratio{{{sel}}}))",
+            ratio_record(Duration::from_secs(window))
+        )
+    };
+    let (burn_5m, burn_1h, burn_6h, burn_1d) = (burn(300), burn(3600), burn(6 * 3600), burn(86400));
+    let mut compliant_panel = panel(
+        1,
+        "stat",
+        "Compliant now",
+        "Each threshold over the daemon's sliding window (daemon.slo_window): PASS or FAIL.",
+        (0, 0, 24, 4),
+        "none",
+        &[(&compliant, "{{slo}}")],
+    );
+    compliant_panel["fieldConfig"]["defaults"]["mappings"] = json!([
+        {"type": "value", "options": {"0": {"text": "FAIL", "color": "red", "index": 0}, "1": {"text": "PASS", "color": "green", "index": 1}}}
+    ]);
+    compliant_panel["fieldConfig"]["defaults"]["thresholds"] =
+        json!({"mode": "absolute", "steps": [{"color": "red", "value": null}, {"color": "green", "value": 1}]});
+    compliant_panel["options"] = json!({"colorMode": "background", "graphMode": "none", "textMode": "value_and_name", "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": false}});
+    let mut budget_panel = panel(
+        4,
+        "bargauge",
+        &format!("Error budget remaining ({period})"),
+        "1 - bad fraction / allowed bad fraction over the SLO period.",
+        (0, 12, 8, 8),
+        "percentunit",
+        &[(&budget, "{{slo}}")],
+    );
+    budget_panel["fieldConfig"]["defaults"]["min"] = json!(0);
+    budget_panel["fieldConfig"]["defaults"]["max"] = json!(1);
+    budget_panel["options"] = json!({"orientation": "horizontal", "displayMode": "gradient", "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": false}});
+    let panels = vec![
+        compliant_panel,
+        panel(
+            2,
+            "timeseries",
+            "Observed latency vs threshold",
+            "The thresholded percentile over the sliding window, and the threshold.",
+            (0, 4, 12, 8),
+            "s",
+            &[(&observed, "{{slo}} observed"), (&threshold, "{{slo}} threshold")],
+        ),
+        panel(
+            3,
+            "timeseries",
+            "SLI vs objective (1h)",
+            "Fraction of good events over the last hour, against the objective.",
+            (12, 4, 12, 8),
+            "percentunit",
+            &[(&sli, "{{slo}} SLI"), (&objective, "{{slo}} objective")],
+        ),
+        budget_panel,
+        panel(
+            5,
+            "timeseries",
+            "Burn rate",
+            "How many times faster than sustainable the error budget burns (1 = exactly on budget).",
+            (8, 12, 16, 8),
+            "none",
+            &[(&burn_5m, "{{slo}} 5m"), (&burn_1h, "{{slo}} 1h"), (&burn_6h, "{{slo}} 6h"), (&burn_1d, "{{slo}} 1d")],
+        ),
+    ];
+    dashboard(
+        "sloprober-slo",
+        "sloprober: SLO overview",
+        vec![
+            variable("slo", "SLO", "label_values(sloprober_slo_objective_ratio, slo)"),
+            variable("instance", "Instance", "label_values(sloprober_build_info, instance)"),
+        ],
+        panels,
+    )
+}
+
+fn load_view() -> Value {
+    let f = "scenario=~\"$scenario\", instance=~\"$instance\"";
+    let rate = |metric: &str, by: &str| format!("sum by ({by}) (rate({metric}{{{f}}}[$__rate_interval]))");
+    let quantile = |q: &str| {
+        format!("histogram_quantile({q}, sum by (scenario, request, le) (rate(sloprober_http_req_duration_seconds_bucket{{{f}}}[$__rate_interval])))")
+    };
+    let (p50, p95, p99) = (quantile("0.5"), quantile("0.95"), quantile("0.99"));
+    let vus = format!("sum by (scenario) (sloprober_vus{{{f}}})");
+    let vus_max = format!("sum by (scenario) (sloprober_vus_max{{{f}}})");
+    let reqs = rate("sloprober_http_reqs_total", "scenario");
+    let by_status = rate("sloprober_http_reqs_total", "scenario, status");
+    let heat = format!("sum by (le) (rate(sloprober_http_req_duration_seconds_bucket{{{f}}}[$__rate_interval]))");
+    let failed = rate("sloprober_http_req_failed_total", "scenario, reason");
+    let checks = rate("sloprober_checks_total", "request, check, result");
+    let dropped = rate("sloprober_dropped_iterations_total", "scenario");
+    let iterations = rate("sloprober_iterations_total", "scenario");
+    let sent = rate("sloprober_data_sent_bytes_total", "scenario");
+    let received = rate("sloprober_data_received_bytes_total", "scenario");
+    let per_instance = rate("sloprober_http_reqs_total", "instance");
+    let mut heatmap = panel(
+        5,
+        "heatmap",
+        "Latency heatmap",
+        "Requests per latency bucket.",
+        (12, 8, 12, 8),
+        "s",
+        &[(&heat, "{{le}}")],
+    );
+    heatmap["targets"][0]["format"] = json!("heatmap");
+    heatmap["options"] = json!({"calculate": false, "yAxis": {"unit": "s"}, "cellGap": 1});
+    let panels = vec![
+        panel(
+            1,
+            "timeseries",
+            "VUs",
+            "Active (closed model) or busy (arrival-rate) VUs, and VUs allocated.",
+            (0, 0, 8, 8),
+            "none",
+            &[(&vus, "{{scenario}} active"), (&vus_max, "{{scenario}} allocated")],
+        ),
+        panel(
+            2,
+            "timeseries",
+            "Requests per second",
+            "By scenario and by response status.",
+            (8, 0, 8, 8),
+            "reqps",
+            &[(&reqs, "{{scenario}}"), (&by_status, "{{scenario}} {{status}}")],
+        ),
+        panel(
+            3,
+            "timeseries",
+            "Requests per second by instance",
+            "Each replica's share of the load (scale-out).",
+            (16, 0, 8, 8),
+            "reqps",
+            &[(&per_instance, "{{instance}}")],
+        ),
+        panel(
+            4,
+            "timeseries",
+            "Latency percentiles",
+            "p50, p95 and p99 per request.",
+            (0, 8, 12, 8),
+            "s",
+            &[
+                (&p50, "{{scenario}}/{{request}} p50"),
+                (&p95, "{{scenario}}/{{request}} p95"),
+                (&p99, "{{scenario}}/{{request}} p99"),
+            ],
+        ),
+        heatmap,
+        panel(
+            6,
+            "timeseries",
+            "Failed requests by reason",
+            "status, timeout, connect, reset, body, check.",
+            (0, 16, 8, 8),
+            "reqps",
+            &[(&failed, "{{scenario}} {{reason}}")],
+        ),
+        panel(
+            7,
+            "timeseries",
+            "Checks",
+            "Check results per second.",
+            (8, 16, 8, 8),
+            "ops",
+            &[(&checks, "{{request}}: {{check}} {{result}}")],
+        ),
+        panel(
+            8,
+            "timeseries",
+            "Iterations and dropped iterations",
+            "Dropped: arrival-rate iterations that found no free VU.",
+            (16, 16, 8, 8),
+            "ops",
+            &[(&iterations, "{{scenario}} completed"), (&dropped, "{{scenario}} dropped")],
+        ),
+        panel(
+            9,
+            "timeseries",
+            "Data sent and received",
+            "Approximate bytes per second.",
+            (0, 24, 24, 6),
+            "Bps",
+            &[(&sent, "{{scenario}} sent"), (&received, "{{scenario}} received")],
+        ),
+    ];
+    dashboard(
+        "sloprober-load",
+        "sloprober: live load",
+        vec![
+            variable("scenario", "Scenario", "label_values(sloprober_iterations_total, scenario)"),
+            variable("instance", "Instance", "label_values(sloprober_build_info, instance)"),
+        ],
+        panels,
+    )
+}

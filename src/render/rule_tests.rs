@@ -1,0 +1,160 @@
+//! promtool unit tests for the generated rules: synthetic traffic with a
+//! fixed share of bad events, and the burn-rate alerts that must (and must
+//! not) fire for it.
+
+use super::promql::prom_duration;
+use super::rules::{burn_annotations, burn_labels, fast_annotations, service, BURN_ALERT, FAST_ALERT};
+use crate::config::CustomKind;
+use crate::plan::{builtin_kind, Plan, PlannedThreshold};
+use crate::threshold::Operator;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Events per minute in the synthetic series: fine enough for a 99.9 % objective.
+const PER_MINUTE: u64 = 100_000;
+const STEP: Duration = Duration::from_secs(60);
+
+/// Input series with `bad` of every PER_MINUTE events bad, for `minutes`.
+fn series(plan: &Plan, t: &PlannedThreshold, bad: u64, minutes: u64) -> Vec<Value> {
+    let scenario = match service(plan, t).as_str() {
+        "all" => plan.scenarios.first().map(|s| s.name.clone()).unwrap_or_default(),
+        s => s.to_string(),
+    };
+    let mut labels =
+        vec![("instance", "sloprober-0:9469".to_string()), ("job", plan.alerts.job.clone()), ("scenario", scenario)];
+    if builtin_kind(&t.metric.name).is_some() {
+        let request = t.metric.tags.iter().find(|(k, _)| k == "request").map(|(_, v)| v.clone()).unwrap_or("r".into());
+        labels.push(("request", request));
+    }
+    let name = |family: &str, extra: &[(&str, String)]| {
+        let all: Vec<String> = labels.iter().chain(extra).map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+        format!("{family}{{{}}}", all.join(","))
+    };
+    let line =
+        |series: String, per_minute: u64| json!({"series": series, "values": format!("0+{per_minute}x{minutes}")});
+    let good = PER_MINUTE - bad;
+    match t.kind {
+        CustomKind::Trend => {
+            let family = if t.metric.name == "http_req_duration" {
+                "sloprober_http_req_duration_seconds".to_string()
+            } else {
+                format!("{}_seconds", t.metric.name)
+            };
+            let limit = t.condition.value / 1000.0;
+            vec![
+                line(name(&format!("{family}_bucket"), &[("le", format!("{limit}"))]), good),
+                line(name(&format!("{family}_bucket"), &[("le", format!("{}", limit * 4.0))]), PER_MINUTE),
+                line(name(&format!("{family}_bucket"), &[("le", "+Inf".into())]), PER_MINUTE),
+                line(name(&format!("{family}_count"), &[]), PER_MINUTE),
+            ]
+        }
+        _ => {
+            let wants_true = matches!(t.condition.operator, Operator::Gt | Operator::Ge);
+            let trues = if wants_true { good } else { bad };
+            match t.metric.name.as_str() {
+                "http_req_failed" => vec![
+                    line(name("sloprober_http_req_failed_total", &[("reason", "status".into())]), trues),
+                    line(name("sloprober_http_reqs_total", &[("status", "200".into())]), PER_MINUTE),
+                ],
+                "checks" => vec![
+                    line(name("sloprober_checks_total", &[("check", "c".into()), ("result", "pass".into())]), trues),
+                    line(
+                        name("sloprober_checks_total", &[("check", "c".into()), ("result", "fail".into())]),
+                        PER_MINUTE - trues,
+                    ),
+                ],
+                custom => vec![
+                    line(name(&format!("{custom}_total"), &[]), trues),
+                    line(name(&format!("{custom}_samples_total"), &[]), PER_MINUTE),
+                ],
+            }
+        }
+    }
+}
+
+/// One promtool test: `bad_ratio` of events bad from the start, checked at `eval`.
+fn case(plan: &Plan, t: &PlannedThreshold, name: String, bad_ratio: f64, eval: Duration) -> Value {
+    let allowed = 1.0 - t.objective_ratio().unwrap_or(1.0);
+    let bad = (bad_ratio * PER_MINUTE as f64).round() as u64;
+    let minutes = eval.as_secs() / 60 + 5;
+    // A row fires when its burn factor is exceeded and its `for` has passed (the
+    // condition holds from the first minute, when rate() has two samples).
+    let firing: Vec<Value> = plan
+        .alerts
+        .burn_rates
+        .iter()
+        .filter(|b| bad as f64 / PER_MINUTE as f64 > b.factor * allowed && b.for_ + STEP * 2 <= eval)
+        .map(|b| json!({"exp_labels": burn_labels(plan, t, b), "exp_annotations": burn_annotations(plan, t, b)}))
+        .collect();
+    json!({
+        "name": name,
+        "interval": prom_duration(STEP),
+        "input_series": series(plan, t, bad, minutes),
+        "alert_rule_test": [{"eval_time": prom_duration(eval), "alertname": BURN_ALERT, "exp_alerts": firing}],
+    })
+}
+
+/// A burn level's `for`, plus slack for the windows to fill.
+fn settle(plan: &Plan, factor: f64) -> Duration {
+    let longest_for =
+        plan.alerts.burn_rates.iter().filter(|b| b.factor >= factor).map(|b| b.for_).max().unwrap_or_default();
+    longest_for + Duration::from_secs(600)
+}
+
+pub fn rule_tests(plan: &Plan, rules_path: &str) -> Value {
+    let mut tests = Vec::new();
+    for t in plan.thresholds.iter().filter(|t| t.objective_ratio().is_some()) {
+        let allowed = 1.0 - t.objective_ratio().unwrap_or(1.0);
+        let mut factors: Vec<f64> = plan.alerts.burn_rates.iter().map(|b| b.factor).collect();
+        factors.sort_by(|a, b| b.total_cmp(a));
+        factors.dedup();
+        let mut healthy =
+            case(plan, t, format!("{}: healthy traffic fires no burn alert", t.slo), 0.0, settle(plan, 0.0));
+        if let Some(fast) = fast_case(plan, t, true) {
+            if let Some(checks) = healthy["alert_rule_test"].as_array_mut() {
+                checks.push(fast);
+            }
+        }
+        tests.push(healthy);
+        for (i, factor) in factors.iter().enumerate() {
+            // Between this level and the next higher one, so exactly the rows at or below it fire.
+            let ceiling = if i == 0 { 1.0 / allowed } else { factors[i - 1] };
+            let burn = if i == 0 { (factor * 1.25).min(ceiling) } else { (factor * ceiling).sqrt() };
+            let bad_ratio = burn * allowed;
+            if bad_ratio > 1.0 || burn <= *factor {
+                continue;
+            }
+            let name = format!(
+                "{}: {}% bad events burn the budget {}x",
+                t.slo,
+                super::rules::number(bad_ratio * 100.0),
+                super::rules::number(burn)
+            );
+            let mut test = case(plan, t, name, bad_ratio, settle(plan, *factor));
+            if i == 0 {
+                if let Some(fast) = fast_case(plan, t, false) {
+                    if let Some(checks) = test["alert_rule_test"].as_array_mut() {
+                        checks.push(fast);
+                    }
+                }
+            }
+            tests.push(test);
+        }
+    }
+    json!({"rule_files": [rules_path], "evaluation_interval": prom_duration(STEP), "tests": tests})
+}
+
+/// The fast alert is quiet on healthy traffic and fires when the SLO is badly broken.
+fn fast_case(plan: &Plan, t: &PlannedThreshold, healthy: bool) -> Option<Value> {
+    super::promql::breached(t, plan.alerts.fast_window)?;
+    let eval = plan.alerts.fast_window.max(STEP * 2) + plan.alerts.fast_for + STEP * 3;
+    let mut labels = json!({"severity": "warning"});
+    labels["slo"] = t.slo.clone().into();
+    labels["service"] = service(plan, t).into();
+    let expected = if healthy {
+        vec![]
+    } else {
+        vec![json!({"exp_labels": labels, "exp_annotations": fast_annotations(plan, t)})]
+    };
+    Some(json!({"eval_time": prom_duration(eval), "alertname": FAST_ALERT, "exp_alerts": expected}))
+}

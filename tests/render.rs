@@ -1,0 +1,120 @@
+//! `sloprober render` output, checked by the real tools: promtool and amtool.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tool(name: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
+        .unwrap_or_else(|| {
+            panic!("{name} is needed: scripts/test.sh installs it (apt-get install prometheus prometheus-alertmanager)")
+        })
+}
+
+fn run(command: &mut Command) -> String {
+    let out = command.output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{command:?} failed:\n{text}");
+    text
+}
+
+#[test]
+fn committed_files_match_render_output() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sloprober"))
+        .args(["render", "--check", "--config", "config/aivo.yaml", "--out", "."])
+        .current_dir(root())
+        .env_remove("API_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the committed rules/dashboards drifted from the config; run `sloprober render --config config/aivo.yaml`:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn check_reports_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sloprober"))
+        .args(["render", "--check", "--config"])
+        .arg(root().join("config/aivo.yaml"))
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("prometheus/rules/sloprober.rules.yml"), "{stderr}");
+    assert!(stderr.contains("grafana/dashboards/sloprober-slo.json"), "{stderr}");
+}
+
+#[test]
+fn rules_pass_promtool_check_and_their_unit_tests() {
+    let checked = run(Command::new(tool("promtool"))
+        .args(["check", "rules"])
+        .arg(root().join("prometheus/rules/sloprober.rules.yml")));
+    assert!(checked.contains("SUCCESS"), "{checked}");
+    let tested = run(Command::new(tool("promtool"))
+        .args(["test", "rules", "sloprober.test.yml"])
+        .current_dir(root().join("prometheus/tests")));
+    assert!(tested.contains("SUCCESS"), "{tested}");
+}
+
+#[test]
+fn example_prometheus_and_alertmanager_configs_are_valid() {
+    run(Command::new(tool("promtool")).args(["check", "config"]).arg(root().join("prometheus/prometheus.yml")));
+    let amtool =
+        run(Command::new(tool("amtool")).args(["check-config"]).arg(root().join("prometheus/alertmanager.yml")));
+    assert!(amtool.contains("SUCCESS"), "{amtool}");
+}
+
+#[test]
+fn every_alert_has_its_labels_annotations_and_runbook_section() {
+    let rules = std::fs::read_to_string(root().join("prometheus/rules/sloprober.rules.yml")).unwrap();
+    let runbooks = std::fs::read_to_string(root().join("docs/runbooks.md")).unwrap();
+    let alerts: Vec<&str> = rules.lines().filter_map(|l| l.trim().strip_prefix("- alert: ")).collect();
+    assert!(alerts.len() > 40, "burn-rate, fast and prober alerts: {}", alerts.len());
+    for alert in alerts.iter().map(|a| a.trim_matches('"')) {
+        assert!(runbooks.contains(&format!("\n## {alert}\n")), "docs/runbooks.md has no section for {alert}");
+    }
+    for block in rules.split("      - alert: ").skip(1) {
+        for key in ["severity:", "summary:", "description:", "runbook_url:"] {
+            assert!(block.contains(key), "an alert lacks {key}:\n{block}");
+        }
+        if block.starts_with("\"SLO") {
+            assert!(block.contains("slo:") && block.contains("service:"), "SLO alerts carry slo and service:\n{block}");
+        }
+    }
+    for window in ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"] {
+        assert!(
+            rules.contains(&format!("record: \"sloprober_slo:error_ratio:rate{window}\"")),
+            "no {window} error ratio"
+        );
+    }
+}
+
+#[test]
+fn dashboards_have_queries_variables_and_unique_ids() {
+    for name in ["sloprober-slo", "sloprober-load"] {
+        let path = root().join(format!("grafana/dashboards/{name}.json"));
+        let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(dashboard["uid"], name);
+        let variables: Vec<&str> =
+            dashboard["templating"]["list"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+        assert!(variables.contains(&"datasource") && variables.contains(&"instance"), "{variables:?}");
+        let panels = dashboard["panels"].as_array().unwrap();
+        let mut ids: Vec<u64> = panels.iter().map(|p| p["id"].as_u64().unwrap()).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), panels.len(), "panel ids are unique");
+        for panel in panels {
+            let targets = panel["targets"].as_array().unwrap();
+            assert!(!targets.is_empty(), "{} has no query", panel["title"]);
+            assert!(targets.iter().all(|t| t["datasource"]["uid"] == "${datasource}"));
+        }
+    }
+}
