@@ -118,3 +118,24 @@ fn dashboards_have_queries_variables_and_unique_ids() {
         }
     }
 }
+
+#[test]
+fn dashboards_type_check_against_grafana_schema() {
+    let script = root().join("scripts/check-dashboards.sh");
+    let ok = run(Command::new("bash").arg(&script));
+    assert!(ok.contains("dashboards match @grafana/schema"), "{ok}");
+
+    let mut broken: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("grafana/dashboards/sloprober-load.json")).unwrap())
+            .unwrap();
+    broken["panels"][0]["titel"] = "a typo".into();
+    broken["panels"][1]["gridPos"]["x"] = "0".into();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.json");
+    std::fs::write(&path, broken.to_string()).unwrap();
+    let out = Command::new("bash").arg(&script).arg(&path).output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "an unknown field and a mistyped one must fail");
+    assert!(report.contains("'\"titel\"' does not exist"), "{report}");
+    assert!(report.contains("Type 'string' is not assignable to type 'number'"), "{report}");
+}

@@ -48,7 +48,6 @@ fn variable(name: &str, label: &str, query: &str) -> Value {
         "type": "query",
         "datasource": datasource(),
         "query": {"query": query, "refId": name},
-        "definition": query,
         "refresh": 2,
         "includeAll": true,
         "multi": true,
@@ -65,7 +64,6 @@ fn dashboard(uid: &str, title: &str, variables: Vec<Value>, panels: Vec<Value>) 
         "label": "Data source",
         "type": "datasource",
         "query": "prometheus",
-        "current": {},
         "hide": 0,
         "refresh": 1,
     })];
