@@ -276,7 +276,9 @@ fn render(args: RenderArgs) -> Result<(), Failure> {
 }
 
 fn check(args: CheckArgs) -> Result<(), Failure> {
-    let plan = crate::plan::resolve(&ConfigSource::File(args.config), args.profile.as_deref(), &process_env())?;
+    let env = process_env();
+    let mut plan = crate::plan::resolve(&ConfigSource::File(args.config), args.profile.as_deref(), &env)?;
+    crate::plan::apply_shard(&mut plan, &env)?;
     println!("{plan}");
     println!("\nOK: {} scenario(s), {} threshold(s), every profile valid", plan.scenarios.len(), plan.thresholds.len());
     Ok(())

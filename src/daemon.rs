@@ -46,6 +46,7 @@ impl DaemonOptions {
     /// Reads the config and resolves the plan; called at start and on every reload.
     pub fn plan(&self) -> Result<Plan, ConfigError> {
         let mut plan = plan::resolve(&self.source, self.profile.as_deref(), &self.env)?;
+        plan::apply_shard(&mut plan, &self.env)?;
         if let Some(listen) = self.listen {
             plan.listen = listen;
         }

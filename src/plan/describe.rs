@@ -9,6 +9,13 @@ impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "config:  {}", self.source)?;
         writeln!(f, "profile: {}", self.profile)?;
+        if let Some(shard) = self.shard {
+            writeln!(
+                f,
+                "shard:   {} of {} (this process makes 1/{} of the load)",
+                shard.index, shard.count, shard.count
+            )?;
+        }
         writeln!(f, "metrics: http://{}/metrics", self.listen)?;
         for (name, template) in &self.header_templates {
             writeln!(f, "header:  {name}: {template}")?;

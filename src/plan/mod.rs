@@ -6,6 +6,7 @@
 
 mod describe;
 pub mod request;
+pub mod shard;
 pub mod template;
 mod thresholds;
 
@@ -35,6 +36,8 @@ pub struct Plan {
     pub alerts: AlertsConfig,
     /// Target headers as written (`Bearer ${API_KEY}`), for display only.
     pub header_templates: BTreeMap<String, String>,
+    /// Set when this process makes only its shard of the load.
+    pub shard: Option<shard::Shard>,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +91,22 @@ pub fn resolve(
         }
     };
     build(&config, &profile, env, &source.name())
+}
+
+/// Applies `SLOPROBER_SHARD_*` from `env`: this process makes its shard of every scenario.
+pub fn apply_shard(plan: &mut Plan, env: &EnvVars) -> Result<(), ConfigError> {
+    let shard = shard::Shard::from_env(env).map_err(|message| {
+        let mut problems = Problems::default();
+        problems.add("", message);
+        problems.into_error("the environment")
+    })?;
+    if let Some(shard) = shard {
+        for scenario in &mut plan.scenarios {
+            scenario.executor = shard.apply(&scenario.executor);
+        }
+        plan.shard = Some(shard);
+    }
+    Ok(())
 }
 
 /// Validates the whole config and resolves it for `profile`.
@@ -226,6 +245,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
             daemon: config.daemon.clone(),
             alerts: config.alerts.clone(),
             header_templates: config.target.headers.clone(),
+            shard: None,
         },
     )
 }

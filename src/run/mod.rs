@@ -83,6 +83,7 @@ pub const TICK: Duration = Duration::from_secs(1);
 pub fn plan_for(options: &RunOptions) -> Result<Plan, ConfigError> {
     let profile = options.profile.clone().unwrap_or_else(|| defaults::RUN_PROFILE.to_string());
     let mut plan = plan::resolve(&options.source, Some(&profile), &options.env)?;
+    plan::apply_shard(&mut plan, &options.env)?;
     let wanted: Vec<&String> = options.scenarios.iter().filter(|s| s.as_str() != "all").collect();
     if let Some(unknown) = wanted.iter().find(|w| !plan.scenarios.iter().any(|s| &&s.name == *w)) {
         let known: Vec<&str> = plan.scenarios.iter().map(|s| s.name.as_str()).collect();

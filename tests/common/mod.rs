@@ -78,10 +78,16 @@ impl Daemon {
 
 /// Writes `yaml` to a temp file and starts the daemon on it with `profile`.
 pub async fn start_daemon(yaml: &str, profile: &str) -> Daemon {
+    start_daemon_with_env(yaml, profile, &[]).await
+}
+
+/// As `start_daemon`, with extra environment variables (e.g. the chart's shard settings).
+pub async fn start_daemon_with_env(yaml: &str, profile: &str, extra: &[(&str, &str)]) -> Daemon {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("sloprober.yaml");
     std::fs::write(&config, yaml).unwrap();
-    let env: EnvVars = [("API_KEY", API_KEY)].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let env: EnvVars =
+        [("API_KEY", API_KEY)].iter().chain(extra).map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let options = DaemonOptions {
         source: ConfigSource::File(config.clone()),
         profile: Some(profile.to_string()),
