@@ -252,9 +252,13 @@ fn render_env(config: &std::path::Path) -> EnvVars {
 
 fn render(args: RenderArgs) -> Result<(), Failure> {
     let env = render_env(&args.config);
+    let text = std::fs::read_to_string(&args.config).map_err(|e| Failure {
+        code: exit::CONFIG,
+        message: format!("cannot read config {}: {e}", args.config.display()),
+    })?;
     let plan = crate::plan::resolve(&ConfigSource::File(args.config), args.profile.as_deref(), &env)?;
     if args.check {
-        let drift = crate::render::drift(&plan, &args.out);
+        let drift = crate::render::drift(&plan, &text, &args.out);
         if drift.is_empty() {
             println!("rendered files are up to date");
             return Ok(());
@@ -268,7 +272,8 @@ fn render(args: RenderArgs) -> Result<(), Failure> {
             ),
         });
     }
-    let written = crate::render::write(&plan, &args.out).map_err(|message| Failure { code: exit::RUNTIME, message })?;
+    let written =
+        crate::render::write(&plan, &text, &args.out).map_err(|message| Failure { code: exit::RUNTIME, message })?;
     for path in written {
         println!("{}", path.display());
     }

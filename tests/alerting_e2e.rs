@@ -99,7 +99,7 @@ async fn alerts_reach_alertmanager_and_resolve_and_dashboards_have_data() {
         &[("API_KEY".to_string(), API_KEY.to_string())].into(),
     )
     .unwrap();
-    sloprober::render::write(&plan, dir.path()).unwrap();
+    sloprober::render::write(&plan, &yaml, dir.path()).unwrap();
     let rules = dir.path().join("prometheus/rules/sloprober.rules.yml");
 
     let (am_port, prom_port) = (free_port(), free_port());

@@ -1,0 +1,32 @@
+//! The Helm chart: `helm lint --strict` and `helm template` for the default
+//! values and every ci/*-values.yaml, `kubernetes-validate --strict`, the
+//! operator objects, and values.schema.json rejecting bad values
+//! (scripts/check-chart.sh installs pinned helm and kubernetes-validate).
+
+use std::process::Command;
+
+#[test]
+fn chart_lints_renders_and_validates() {
+    let out =
+        Command::new("bash").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/check-chart.sh")).output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{report}");
+    for values in ["-", "minimal-values", "full-values", "existing-secret-values", "three-replicas-values"] {
+        assert!(
+            report.lines().any(|l| l.starts_with("ok ") && l.contains(values)),
+            "{values} was not checked:\n{report}"
+        );
+    }
+    assert!(report.contains("chart ok: helm v3.17"), "{report}");
+}
+
+#[test]
+fn dockerfile_builds_a_small_non_root_image_exposing_metrics() {
+    let dockerfile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile")).unwrap();
+    let stages = dockerfile.lines().filter(|l| l.starts_with("FROM ")).count();
+    assert_eq!(stages, 2, "multi-stage: build, then a small runtime image");
+    assert!(dockerfile.contains("FROM gcr.io/distroless/cc-debian12:nonroot"));
+    assert!(dockerfile.contains("USER 65532:65532"));
+    assert!(dockerfile.contains("EXPOSE 9469"));
+    assert!(dockerfile.contains("cargo build --release --locked"));
+}
