@@ -55,6 +55,8 @@ pub struct Sample {
     pub bytes_received: u64,
     pub counter_delta: Option<f64>,
     pub gauge_value: Option<f64>,
+    /// Arrival-rate executors: how late the iteration started after its scheduled instant.
+    pub schedule_lag: Option<Duration>,
 }
 
 /// Anything that consumes samples: the Prometheus metrics now, SLO windows and reports later.

@@ -43,6 +43,7 @@ async fn healthy_load_is_counted_exactly() {
     );
     assert_eq!(value(&done, "sloprober_dropped_iterations_total", &[]), 0.0);
     assert_eq!(value(&done, "errors_samples_total", &[]), total);
+    assert_eq!(value(&done, "sloprober_schedule_lag_seconds_count", &[]), total, "every arrival-rate start is timed");
     assert_eq!(value(&done, "errors_total", &[]), 0.0);
     assert_eq!(value(&done, "generate_duration_seconds_count", &[]), target.stat("requests", "generate") as f64);
     assert!(value(&done, "sloprober_data_sent_bytes_total", &[]) > 100.0 * total);

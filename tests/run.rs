@@ -96,6 +96,8 @@ async fn healthy_run_passes_and_its_reports_agree_with_metrics() {
             summary["metrics"]["iterations"]["count"].as_f64().unwrap(),
             value(&metrics, "sloprober_iterations_total", &[("scenario", scenario)])
         );
+        assert_eq!(summary["schedule_lag"]["count"].as_f64().unwrap(), reqs, "arrival-rate start lateness per request");
+        assert!(summary["schedule_lag"]["within_1ms_ratio"].as_f64().unwrap() > 0.0);
         let slo = read_json(&reports.join(format!("{scenario}-slo-report.json")));
         assert_eq!(slo["passed"], true);
         let results = read_json(&reports.join(format!("{scenario}-results.json")));

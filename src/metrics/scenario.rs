@@ -9,6 +9,8 @@ use prometheus::{Counter, Gauge, Histogram, IntCounter, IntCounterVec};
 use std::sync::OnceLock;
 
 const FIRST_STATUS: u16 = 100;
+/// Schedule lag boundaries (seconds): a healthy generator starts well inside 1 ms.
+const SCHEDULE_LAG_BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1.0];
 const LAST_STATUS: u16 = 599;
 
 /// `http_reqs_total` children per status code, created on first sight of a code.
@@ -48,6 +50,7 @@ pub struct ScenarioMetrics {
     requests: Vec<RequestHandles>,
     data_sent: IntCounter,
     data_received: IntCounter,
+    schedule_lag: Histogram,
     pub executor: ExecutorCounters,
 }
 
@@ -89,6 +92,14 @@ impl ScenarioMetrics {
                 "sloprober_data_received_bytes_total",
                 "Approximate bytes received (HTTP/1.1 head and body).",
             )?,
+            schedule_lag: families
+                .histogram(
+                    "sloprober_schedule_lag_seconds",
+                    "Arrival-rate executors: how late iterations started after their scheduled instant.",
+                    &["scenario"],
+                    SCHEDULE_LAG_BUCKETS,
+                )?
+                .with_label_values(&[s]),
             executor,
         })
     }
@@ -232,6 +243,9 @@ impl SampleSink for ScenarioMetrics {
         }
         if let (Some(gauge), Some(value)) = (&r.gauge, sample.gauge_value) {
             gauge.set(value);
+        }
+        if let Some(lag) = sample.schedule_lag {
+            self.schedule_lag.observe(lag.as_secs_f64());
         }
         self.data_sent.inc_by(sample.bytes_sent);
         self.data_received.inc_by(sample.bytes_received);

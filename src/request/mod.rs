@@ -26,6 +26,8 @@ pub struct ScenarioRunner {
     /// `{{ counter }}`: one sequence for the whole scenario.
     counter: AtomicU64,
     sink: Arc<dyn SampleSink>,
+    /// Arrival-rate scenarios report how late each iteration started.
+    open_model: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,11 @@ impl ScenarioRunner {
             sleep: plan.sleep,
             counter: AtomicU64::new(0),
             sink,
+            open_model: matches!(
+                plan.executor.spec,
+                crate::executor::ExecutorSpec::ConstantArrivalRate { .. }
+                    | crate::executor::ExecutorSpec::RampingArrivalRate { .. }
+            ),
         })
     }
 
@@ -82,6 +89,7 @@ impl ScenarioRunner {
             bytes_received: 0,
             counter_delta: None,
             gauge_value: None,
+            schedule_lag: None,
         };
         let Ok(url) = url else {
             // A templated path that renders to an invalid URL: the request never leaves.
@@ -154,8 +162,10 @@ fn read_feed(feed: &MetricFeed, view: &mut ResponseView<'_>, default: f64) -> Op
 
 impl Iteration for ScenarioRunner {
     async fn run(&self, vu: &mut VuState, scheduled: Instant) {
+        let lag = self.open_model.then(|| scheduled.elapsed());
         let index = self.picker.sample(&mut vu.rng);
-        let sample = self.execute(index, vu, scheduled).await;
+        let mut sample = self.execute(index, vu, scheduled).await;
+        sample.schedule_lag = lag;
         self.sink.record(&sample);
         if let Some(think) = self.sleep {
             let pause = if think.min == think.max { think.min } else { vu.rng.random_range(think.min..=think.max) };

@@ -119,6 +119,9 @@ fn summary_json(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Value {
         metrics.insert(name, serde_json::to_value(figures(&selector, kind, &only)).unwrap_or(Value::Null));
     }
     map.insert("metrics".into(), metrics.into());
+    if let Some(lag) = only.merged(|_| true).and_then(|s| s.schedule_lag_json()) {
+        map.insert("schedule_lag".into(), lag);
+    }
     let mut requests = Map::new();
     for view in &only.requests {
         let s = &view.stats;

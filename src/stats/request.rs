@@ -26,6 +26,8 @@ pub struct RequestStats {
     pub counter_sum: f64,
     /// Last gauge value seen, and when.
     pub gauge_last: Option<(Instant, f64)>,
+    /// Arrival-rate start lateness in microseconds (2 significant digits).
+    pub schedule_lag: Histogram<u64>,
 }
 
 impl RequestStats {
@@ -45,6 +47,8 @@ impl RequestStats {
             bytes_received: 0,
             counter_sum: 0.0,
             gauge_last: None,
+            schedule_lag: Histogram::new_with_bounds(1, HIGHEST_MICROS, 2)
+                .expect("constant histogram bounds are valid"),
         }
     }
 
@@ -74,6 +78,9 @@ impl RequestStats {
         if let Some(value) = sample.gauge_value {
             self.gauge_last = Some((Instant::now(), value));
         }
+        if let Some(lag) = sample.schedule_lag {
+            self.schedule_lag.saturating_record((lag.as_micros() as u64).max(1));
+        }
     }
 
     /// Adds `other` into `self`; both describe the same request.
@@ -97,6 +104,7 @@ impl RequestStats {
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
         self.counter_sum += other.counter_sum;
+        let _ = self.schedule_lag.add(&other.schedule_lag);
         self.gauge_last = match (self.gauge_last, other.gauge_last) {
             (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
             (a, b) => a.or(b),
@@ -116,6 +124,7 @@ impl RequestStats {
         self.bytes_received = 0;
         self.counter_sum = 0.0;
         self.gauge_last = None;
+        self.schedule_lag.reset();
     }
 
     pub fn failed_total(&self) -> u64 {
@@ -129,6 +138,21 @@ impl RequestStats {
     /// Latency at percentile `p` (0-100), in milliseconds.
     pub fn percentile_ms(&self, p: f64) -> f64 {
         self.latency.value_at_percentile(p) as f64 / 1000.0
+    }
+
+    /// Start lateness of arrival-rate iterations: count, p50/p99/max in ms, share within 1 ms.
+    pub fn schedule_lag_json(&self) -> Option<serde_json::Value> {
+        let lag = &self.schedule_lag;
+        (!lag.is_empty()).then(|| {
+            let ms = |micros: u64| micros as f64 / 1000.0;
+            serde_json::json!({
+                "count": lag.len(),
+                "p50_ms": ms(lag.value_at_percentile(50.0)),
+                "p99_ms": ms(lag.value_at_percentile(99.0)),
+                "max_ms": ms(lag.max()),
+                "within_1ms_ratio": lag.count_between(0, 1000) as f64 / lag.len() as f64,
+            })
+        })
     }
 
     /// Fraction of samples at or under `ms` milliseconds.

@@ -93,6 +93,7 @@ mod tests {
             bytes_received: 0,
             counter_delta: None,
             gauge_value: None,
+            schedule_lag: None,
         }
     }
 
