@@ -143,6 +143,9 @@ pub struct DemoTargetArgs {
     /// Initial faults as JSON, e.g. '{"generate": {"delay_ms": 200, "error_rate": 0.1}}'.
     #[arg(long)]
     pub faults: Option<String>,
+    /// Latency-exact mode: answer every request (any path, no auth) after exactly this delay.
+    #[arg(long, value_parser = crate::config::duration::parse, conflicts_with = "faults")]
+    pub fixed_delay: Option<std::time::Duration>,
 }
 
 /// An error with the exit code it maps to.
@@ -179,6 +182,20 @@ pub async fn run(command: Command) -> Result<(), Failure> {
         Command::Check(args) => check(args),
         Command::Render(args) => render(args),
         Command::Demo(args) => demo(args).await,
+        Command::DemoTarget(args) if args.fixed_delay.is_some() => {
+            let delay = args.fixed_delay.unwrap_or_default();
+            let listener = std::net::TcpListener::bind(args.listen).map_err(|e| Failure {
+                code: exit::RUNTIME,
+                message: format!("cannot listen on {}: {e}", args.listen),
+            })?;
+            tracing::info!(listen = %args.listen, ?delay, "fixed-delay target serving");
+            let serving = tokio::task::spawn_blocking(move || crate::demo_target::fixed_delay::serve(listener, delay));
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                _ = serving => {}
+            }
+            Ok(())
+        }
         Command::DemoTarget(args) => {
             let mut faults = Faults::default();
             if let Some(text) = &args.faults {

@@ -3,6 +3,7 @@
 //! set at start and changed at run time through `/admin/faults`.
 
 mod faults;
+pub mod fixed_delay;
 mod routes;
 
 pub use faults::{Fault, FaultPatch, Faults, ENDPOINTS};

@@ -181,50 +181,8 @@ pub fn promtool() -> Option<PathBuf> {
         .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("promtool")).find(|p| p.is_file()))
 }
 
-/// A keep-alive HTTP/1.1 server on its own threads that answers every request
-/// after exactly `delay` (std::thread::sleep is accurate to about 0.1 ms,
-/// unlike a 1 ms timer wheel), for latency-accuracy tests.
+/// A server that answers every request after exactly `delay` (the demo target's fixed-delay mode).
 pub fn precise_server(delay: std::time::Duration) -> SocketAddr {
-    use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let _ = stream.set_nodelay(true);
-                let mut writer = stream.try_clone().unwrap();
-                let mut reader = BufReader::new(stream);
-                loop {
-                    let mut content_length = 0usize;
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            content_length = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0u8; content_length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    std::thread::sleep(delay);
-                    let reply = "{\"text\":\"ok\"}";
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                        reply.len()
-                    );
-                    if writer.write_all(format!("{head}{reply}").as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
+    sloprober::demo_target::fixed_delay::spawn(listener, delay).unwrap()
 }
