@@ -18,6 +18,13 @@ const ASSESS: &str = r#"      - name: answer
         rate: errors
 "#;
 
+/// These tests measure latency and rates: run them one at a time, so one test's
+/// load does not show up in another's figures on a 2-core machine.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn options(dir: &Path, yaml: &str, scenarios: &[&str]) -> RunOptions {
     let path = dir.join("run.yaml");
     std::fs::write(&path, yaml).unwrap();
@@ -63,6 +70,7 @@ fn failing(outcome: &RunOutcome) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthy_run_passes_and_its_reports_agree_with_metrics() {
+    let _serial = serial();
     let target = start_target("{}").await;
     let url = target.url();
     let embeddings =
@@ -126,6 +134,7 @@ async fn healthy_run_passes_and_its_reports_agree_with_metrics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_latency_fails_exactly_that_slo() {
+    let _serial = serial();
     let target = start_target(r#"{"generate": {"delay_ms": 350}}"#).await;
     let url = target.url();
     let embeddings =
@@ -153,6 +162,7 @@ async fn injected_latency_fails_exactly_that_slo() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_on_fail_stops_the_run_early_and_reports_are_still_written() {
+    let _serial = serial();
     let target = start_target(r#"{"generate": {"delay_ms": 200}}"#).await;
     let url = target.url();
     let thresholds =
@@ -174,17 +184,23 @@ async fn abort_on_fail_stops_the_run_early_and_reports_are_still_written() {
 }
 
 /// The server answers after exactly 1 s; the reported p95 and p99 must be within
-/// 1 % of it. (At 300 ms this machine adds 1-3 ms of its own: tokio's 1 ms timer
-/// on the scheduled start plus the HTTP stack, which is real latency and stays
-/// in; the note on the issue gives both figures.)
+/// 1 % of it. (At 300 ms this machine adds 1-3 ms of its own, and arrival-rate
+/// runs add tokio's 1 ms timer on the scheduled start: real latency that stays
+/// in the figures; scripts/bench.sh measures those cases in a release build.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reported_quantiles_match_a_fixed_latency_within_one_percent() {
+    let _serial = serial();
     let url = format!("http://{}", precise_server(Duration::from_millis(1000)));
     let thresholds = "thresholds:\n  generate_duration: [\"p(95)<=2000\", \"p(99)<=2000\"]\n";
-    let yaml = finite(&[("gateway", &url, GENERATE)], 25, 3, thresholds);
+    // Closed model: latency runs from the actual send, so what is measured is the
+    // reporting, not how promptly this busy 2-core machine wakes a timer.
+    let yaml = finite(&[("gateway", &url, GENERATE)], 1, 3, thresholds).replace(
+        "executor: constant-arrival-rate, rate: 1, duration: 3s, pre_allocated_vus: 20, max_vus: 100",
+        "executor: constant-vus, vus: 40, duration: 3s",
+    );
     let dir = tempfile::tempdir().unwrap();
     let (outcome, _) = play(&options(dir.path(), &yaml, &[])).await;
-    assert!(outcome.snapshot.requests[0].stats.count >= 70);
+    assert!(outcome.snapshot.requests[0].stats.count >= 100);
     for (threshold, verdict) in outcome.plan.thresholds.iter().zip(&outcome.verdicts) {
         let observed = verdict.observed.unwrap();
         let error = (observed - 1000.0) / 1000.0;
@@ -195,6 +211,7 @@ async fn reported_quantiles_match_a_fixed_latency_within_one_percent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenarios_can_be_selected() {
+    let _serial = serial();
     let target = start_target("{}").await;
     let url = target.url();
     let thresholds =

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# sloprober side by side with wrk and oha on one machine, one target (nginx on
+# 127.0.0.1: 1 worker, keep-alive, small static body). Every row alternates the
+# tools (A B A B ...) and compares medians as ratios. Prints a table.
+#   scripts/bench.sh                 all rows (about 10 minutes, plus oha's install)
+#   BENCH_DURATION=10 BENCH_REPS=3   seconds per run, runs per tool
+#   BENCH_SOAK_SECONDS=120           the memory-growth row (3600 for the full hour)
+# Not part of .ci/run: it is long, and its figures depend on the machine.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/scripts/bench-lib.sh"
+duration=${BENCH_DURATION:-10}
+reps=${BENCH_REPS:-3}
+soak_seconds=${BENCH_SOAK_SECONDS:-120}
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+for tool in wrk nginx /usr/bin/time; do
+  command -v "$tool" >/dev/null || { as_root apt-get update -qq; DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq wrk nginx time >/dev/null; break; }
+done
+if ! command -v oha >/dev/null && [ "${BENCH_INSTALL_OHA:-1}" = 1 ]; then
+  echo "== installing oha (cargo install oha --locked, about 6 minutes; cached in ~/.cargo/bin)" >&2
+  cargo install oha --locked --quiet >&2 || echo "oha did not install; its rows are skipped" >&2
+fi
+have_oha=$(command -v oha >/dev/null && echo 1 || echo 0)
+cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+bin=$root/target/release/sloprober
+ulimit -n 200000 2>/dev/null || ulimit -n 65536 2>/dev/null || true
+
+work=$(mktemp -d)
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+nginx_port=$(free_port)
+pids+=("$(start_nginx "$work/nginx" "$nginx_port")")
+wait_port "$nginx_port"
+target=http://127.0.0.1:$nginx_port
+results=$work/results.jsonl
+record() { echo "$1" >> "$results"; }
+
+# Each run appends one JSON line: {row, tool, rps, requests, cpu, ...}.
+timed() { /usr/bin/time -f "%U %S" -o "$work/time" "$@"; awk '{print $1 + $2}' "$work/time"; }
+
+run_sloprober() { # row config [extra args...]; prints the summary JSON path
+  local row=$1 config=$2; shift 2
+  rm -rf "$work/out"
+  local cpu
+  cpu=$(timed "$bin" run --config "$config" --profile bench --no-progress --out "$work/out" "$@" >/dev/null 2>&1 || true)
+  local summary
+  summary=$(ls "$work"/out/*/bench-summary.json)
+  python3 - "$row" "$cpu" "$summary" >> "$results" <<'PY'
+import json, sys
+row, cpu, path = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+s = json.load(open(path))
+m = s["metrics"]
+d = m["http_req_duration"]
+lag = s.get("schedule_lag", {})
+print(json.dumps({"row": row, "tool": "sloprober", "requests": m["http_reqs"]["count"], "seconds": s["duration_seconds"],
+    "rps": m["http_reqs"]["count"] / s["duration_seconds"], "cpu": cpu, "p50": d.get("med"), "p95": d.get("p(95)"),
+    "p99": d.get("p(99)"), "within_1ms": lag.get("within_1ms_ratio"), "lag_p99": lag.get("p99_ms")}))
+PY
+}
+
+run_wrk() { # row connections [seconds]
+  local row=$1 conns=$2 secs=${3:-$duration} cpu
+  cpu=$(timed wrk -t2 -c"$conns" -d"${secs}s" --latency "$target/" > "$work/wrk.txt")
+  python3 - "$row" "$cpu" "$work/wrk.txt" >> "$results" <<'PY'
+import json, re, sys
+row, cpu, text = sys.argv[1], float(sys.argv[2]), open(sys.argv[3]).read()
+def ms(v, unit): return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+p = {k: ms(v, u) for k, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", text, re.M)}
+n = int(re.search(r"(\d+) requests in", text).group(1))
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+print(json.dumps({"row": row, "tool": "wrk", "requests": n, "rps": rps, "cpu": cpu, "p50": p.get("50"), "p99": p.get("99")}))
+PY
+}
+
+run_oha() { # row connections
+  local row=$1 conns=$2 cpu
+  cpu=$(timed oha -c "$conns" -z "${duration}s" --no-tui --output-format json "$target/" > "$work/oha.json")
+  python3 - "$row" "$cpu" "$work/oha.json" >> "$results" <<'PY'
+import json, sys
+row, cpu, o = sys.argv[1], float(sys.argv[2]), json.load(open(sys.argv[3]))
+s = o["summary"]
+n = sum(o.get("statusCodeDistribution", {}).values())
+print(json.dumps({"row": row, "tool": "oha", "requests": n, "rps": s["requestsPerSec"], "cpu": cpu,
+    "p50": o["latencyPercentiles"]["p50"] * 1000, "p99": o["latencyPercentiles"]["p99"] * 1000}))
+PY
+}
+
+echo "== 1. closed model, 50 VUs/connections, ${duration}s x $reps, interleaved" >&2
+bench_config "$work/closed.yaml" "$target" "executor: constant-vus, vus: 50, duration: ${duration}s"
+for _ in $(seq 1 "$reps"); do
+  run_sloprober closed "$work/closed.yaml"
+  [ "$have_oha" = 1 ] && run_oha closed 50
+  run_wrk closed 50
+done
+wrk_max=$(python3 -c "
+import json, statistics
+r = [json.loads(l) for l in open('$results')]
+print(statistics.median(x['rps'] for x in r if x['row'] == 'closed' and x['tool'] == 'wrk'))")
+
+echo "== 2. constant-arrival-rate at 50 % and 90 % of wrk's max (${wrk_max%.*}/s)" >&2
+for share in 50 90; do
+  rate=$(python3 -c "print(int($wrk_max * $share / 100))")
+  bench_config "$work/open$share.yaml" "$target" "executor: constant-arrival-rate, rate: $rate, duration: ${duration}s, pre_allocated_vus: 200, max_vus: 2000"
+  for _ in $(seq 1 "$reps"); do
+    run_sloprober "open$share" "$work/open$share.yaml"
+  done
+  echo "{\"row\": \"open$share-target\", \"rate\": $rate}" >> "$results"
+done
+
+echo "== 3. latency accuracy against exact fixed delays" >&2
+for delay in 10 100 300; do
+  port=$(free_port)
+  "$bin" demo-target --listen "127.0.0.1:$port" --fixed-delay "${delay}ms" 2>/dev/null &
+  pids+=($!)
+  wait_port "$port"
+  bench_config "$work/delay$delay.yaml" "http://127.0.0.1:$port" "executor: constant-arrival-rate, rate: 200, duration: ${duration}s, pre_allocated_vus: 100, max_vus: 500"
+  run_sloprober "delay$delay" "$work/delay$delay.yaml"
+done
+
+echo "== 4. server stalled 1.4 s (SIGSTOP) in a 2000/s arrival-rate run" >&2
+stall() { sleep 4; kill -STOP "${pids[0]}" $(pgrep -P "${pids[0]}"); sleep 1.4; kill -CONT "${pids[0]}" $(pgrep -P "${pids[0]}"); }
+bench_config "$work/stall.yaml" "$target" "executor: constant-arrival-rate, rate: 2000, duration: 10s, pre_allocated_vus: 500, max_vus: 5000"
+stall & run_sloprober stall "$work/stall.yaml"; wait
+stall & run_wrk stall-wrk 50 10; wait
+
+echo "== 5. scraping /metrics every second during a 1000/s run" >&2
+bench_config "$work/scrape.yaml" "$target" "executor: constant-arrival-rate, rate: 1000, duration: ${duration}s, pre_allocated_vus: 100, max_vus: 1000"
+for _ in $(seq 1 "$reps"); do
+  run_sloprober scrape-off "$work/scrape.yaml"
+  mport=$(free_port)
+  ( sleep 1; for _ in $(seq 1 "$duration"); do curl -s "127.0.0.1:$mport/metrics" >/dev/null || true; sleep 1; done ) &
+  run_sloprober scrape-on "$work/scrape.yaml" --listen "127.0.0.1:$mport"; wait
+done
+
+echo "== 6. memory with 10,000 VUs (think time 1s, demo target)" >&2
+port=$(free_port)
+"$bin" demo-target --listen "127.0.0.1:$port" --faults '{"*": {"delay_ms": 0, "jitter_ms": 0}}' 2>/dev/null &
+pids+=($!)
+wait_port "$port"
+rss_for_vus() {
+  local vus=$1 mport
+  mport=$(free_port)
+  {
+    echo "target: {base_url: \"http://127.0.0.1:$port\", headers: {Authorization: \"Bearer demo-key\"}, timeout: 30s}"
+    echo "daemon: {on_end: hold, profile: bench}"
+    echo "scenarios: {bench: {sleep: 1s, requests: [{name: health, path: /health}], profiles: {bench: {executor: constant-vus, vus: $vus, duration: 1h}}}}"
+  } > "$work/vus$vus.yaml"
+  "$bin" daemon --config "$work/vus$vus.yaml" --listen "127.0.0.1:$mport" --log-level warn &
+  local pid=$!
+  sleep 20
+  local rss reqs
+  rss=$(rss_kib "$pid")
+  reqs=$(curl -s "127.0.0.1:$mport/metrics" | awk '/^sloprober_http_reqs_total\{/ {s += $2} END {print s}')
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "{\"row\": \"vus$vus\", \"rss_kib\": $rss, \"requests\": ${reqs:-0}}" >> "$results"
+}
+rss_for_vus 1
+rss_for_vus 10000
+
+echo "== 7. /metrics render, 20 scenarios x 10 requests (criterion)" >&2
+render=$(cargo bench --quiet --manifest-path "$root/Cargo.toml" --bench metrics_render -- --noplot 2>/dev/null | grep -A1 "render_20x10" | grep -o "time:.*" || true)
+echo "{\"row\": \"render\", \"criterion\": \"${render}\"}" >> "$results"
+
+echo "== 8. memory growth at 1000 req/s over ${soak_seconds}s" >&2
+soak=$(SLOPROBER_BIN=$bin bash "$root/scripts/soak.sh" "$soak_seconds")
+echo "{\"row\": \"soak\", \"text\": \"$soak\"}" >> "$results"
+
+python3 "$root/scripts/bench_table.py" "$results" "$have_oha"
