@@ -20,9 +20,9 @@ const ASSESS: &str = r#"      - name: answer
 
 /// These tests measure latency and rates: run them one at a time, so one test's
 /// load does not show up in another's figures on a 2-core machine.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    SERIAL.lock().await
 }
 
 fn options(dir: &Path, yaml: &str, scenarios: &[&str]) -> RunOptions {
@@ -70,7 +70,7 @@ fn failing(outcome: &RunOutcome) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthy_run_passes_and_its_reports_agree_with_metrics() {
-    let _serial = serial();
+    let _serial = serial().await;
     let target = start_target("{}").await;
     let url = target.url();
     let embeddings =
@@ -134,7 +134,7 @@ async fn healthy_run_passes_and_its_reports_agree_with_metrics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_latency_fails_exactly_that_slo() {
-    let _serial = serial();
+    let _serial = serial().await;
     let target = start_target(r#"{"generate": {"delay_ms": 350}}"#).await;
     let url = target.url();
     let embeddings =
@@ -162,7 +162,7 @@ async fn injected_latency_fails_exactly_that_slo() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_on_fail_stops_the_run_early_and_reports_are_still_written() {
-    let _serial = serial();
+    let _serial = serial().await;
     let target = start_target(r#"{"generate": {"delay_ms": 200}}"#).await;
     let url = target.url();
     let thresholds =
@@ -189,7 +189,7 @@ async fn abort_on_fail_stops_the_run_early_and_reports_are_still_written() {
 /// in the figures; scripts/bench.sh measures those cases in a release build.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reported_quantiles_match_a_fixed_latency_within_one_percent() {
-    let _serial = serial();
+    let _serial = serial().await;
     let url = format!("http://{}", precise_server(Duration::from_millis(1000)));
     let thresholds = "thresholds:\n  generate_duration: [\"p(95)<=2000\", \"p(99)<=2000\"]\n";
     // Closed model: latency runs from the actual send, so what is measured is the
@@ -211,7 +211,7 @@ async fn reported_quantiles_match_a_fixed_latency_within_one_percent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenarios_can_be_selected() {
-    let _serial = serial();
+    let _serial = serial().await;
     let target = start_target("{}").await;
     let url = target.url();
     let thresholds =
