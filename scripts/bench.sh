@@ -38,13 +38,17 @@ results=$work/results.jsonl
 record() { echo "$1" >> "$results"; }
 
 # Each run appends one JSON line: {row, tool, rps, requests, cpu, ...}.
-timed() { /usr/bin/time -f "%U %S" -o "$work/time" "$@"; awk '{print $1 + $2}' "$work/time"; }
+# Runs a command (its output in $work/cmd.out) and prints its user+system CPU seconds.
+timed() {
+  /usr/bin/time -f "%U %S" -o "$work/time" "$@" > "$work/cmd.out" 2> "$work/cmd.err" || true
+  tail -n 1 "$work/time" | awk '{print $1 + $2}'
+}
 
 run_sloprober() { # row config [extra args...]; prints the summary JSON path
   local row=$1 config=$2; shift 2
   rm -rf "$work/out"
   local cpu
-  cpu=$(timed "$bin" run --config "$config" --profile bench --no-progress --out "$work/out" "$@" >/dev/null 2>&1 || true)
+  cpu=$(timed "$bin" run --config "$config" --profile bench --no-progress --out "$work/out" "$@")
   local summary
   summary=$(ls "$work"/out/*/bench-summary.json)
   python3 - "$row" "$cpu" "$summary" >> "$results" <<'PY'
@@ -62,8 +66,8 @@ PY
 
 run_wrk() { # row connections [seconds]
   local row=$1 conns=$2 secs=${3:-$duration} cpu
-  cpu=$(timed wrk -t2 -c"$conns" -d"${secs}s" --latency "$target/" > "$work/wrk.txt")
-  python3 - "$row" "$cpu" "$work/wrk.txt" >> "$results" <<'PY'
+  cpu=$(timed wrk -t2 -c"$conns" -d"${secs}s" --latency "$target/")
+  python3 - "$row" "$cpu" "$work/cmd.out" >> "$results" <<'PY'
 import json, re, sys
 row, cpu, text = sys.argv[1], float(sys.argv[2]), open(sys.argv[3]).read()
 def ms(v, unit): return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
@@ -76,8 +80,8 @@ PY
 
 run_oha() { # row connections
   local row=$1 conns=$2 cpu
-  cpu=$(timed oha -c "$conns" -z "${duration}s" --no-tui --output-format json "$target/" > "$work/oha.json")
-  python3 - "$row" "$cpu" "$work/oha.json" >> "$results" <<'PY'
+  cpu=$(timed oha -c "$conns" -z "${duration}s" --no-tui --output-format json "$target/")
+  python3 - "$row" "$cpu" "$work/cmd.out" >> "$results" <<'PY'
 import json, sys
 row, cpu, o = sys.argv[1], float(sys.argv[2]), json.load(open(sys.argv[3]))
 s = o["summary"]
@@ -122,8 +126,8 @@ done
 echo "== 4. server stalled 1.4 s (SIGSTOP) in a 2000/s arrival-rate run" >&2
 stall() { sleep 4; kill -STOP "${pids[0]}" $(pgrep -P "${pids[0]}"); sleep 1.4; kill -CONT "${pids[0]}" $(pgrep -P "${pids[0]}"); }
 bench_config "$work/stall.yaml" "$target" "executor: constant-arrival-rate, rate: 2000, duration: 10s, pre_allocated_vus: 500, max_vus: 5000"
-stall & run_sloprober stall "$work/stall.yaml"; wait
-stall & run_wrk stall-wrk 50 10; wait
+stall & stalling=$!; run_sloprober stall "$work/stall.yaml"; wait "$stalling"
+stall & stalling=$!; run_wrk stall-wrk 50 10; wait "$stalling"
 
 echo "== 5. scraping /metrics every second during a 1000/s run" >&2
 bench_config "$work/scrape.yaml" "$target" "executor: constant-arrival-rate, rate: 1000, duration: ${duration}s, pre_allocated_vus: 100, max_vus: 1000"
@@ -131,7 +135,8 @@ for _ in $(seq 1 "$reps"); do
   run_sloprober scrape-off "$work/scrape.yaml"
   mport=$(free_port)
   ( sleep 1; for _ in $(seq 1 "$duration"); do curl -s "127.0.0.1:$mport/metrics" >/dev/null || true; sleep 1; done ) &
-  run_sloprober scrape-on "$work/scrape.yaml" --listen "127.0.0.1:$mport"; wait
+  scraping=$!
+  run_sloprober scrape-on "$work/scrape.yaml" --listen "127.0.0.1:$mport"; wait "$scraping"
 done
 
 echo "== 6. memory with 10,000 VUs (think time 1s, demo target)" >&2
