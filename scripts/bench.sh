@@ -34,8 +34,9 @@ nginx_port=$(free_port)
 pids+=("$(start_nginx "$work/nginx" "$nginx_port")")
 wait_port "$nginx_port"
 target=http://127.0.0.1:$nginx_port
-results=$work/results.jsonl
-record() { echo "$1" >> "$results"; }
+mkdir -p "$root/target/bench"
+results=$root/target/bench/results.jsonl
+: > "$results"
 
 # Each run appends one JSON line: {row, tool, rps, requests, cpu, ...}.
 # Runs a command (its output in $work/cmd.out) and prints its user+system CPU seconds.
@@ -67,11 +68,12 @@ PY
 run_wrk() { # row connections [seconds]
   local row=$1 conns=$2 secs=${3:-$duration} cpu
   cpu=$(timed wrk -t2 -c"$conns" -d"${secs}s" --latency "$target/")
+  cp "$work/cmd.out" "$root/target/bench/wrk-$row.txt"
   python3 - "$row" "$cpu" "$work/cmd.out" >> "$results" <<'PY'
 import json, re, sys
 row, cpu, text = sys.argv[1], float(sys.argv[2]), open(sys.argv[3]).read()
 def ms(v, unit): return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-p = {k: ms(v, u) for k, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", text, re.M)}
+p = {k: ms(v, u) for k, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)}
 n = int(re.search(r"(\d+) requests in", text).group(1))
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 print(json.dumps({"row": row, "tool": "wrk", "requests": n, "rps": rps, "cpu": cpu, "p50": p.get("50"), "p99": p.get("99")}))
