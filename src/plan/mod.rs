@@ -11,7 +11,7 @@ pub mod template;
 mod thresholds;
 
 pub use request::{MetricFeed, RequestBody, RequestPlan, RequestUrl};
-pub use thresholds::{builtin_kind, PlannedThreshold};
+pub use thresholds::{builtin_kind, PlannedThreshold, BUILTIN_METRICS};
 
 use crate::config::env::{interpolate, EnvVars};
 use crate::config::{defaults, AlertsConfig, Config, ConfigError, CustomKind, DaemonConfig, Problems, ThinkTime};

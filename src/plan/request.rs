@@ -62,6 +62,14 @@ pub struct RequestPlan {
 }
 
 impl RequestPlan {
+    /// Whether this request feeds the custom metric `name` (as its Trend, Rate, Counter or Gauge).
+    pub fn feeds(&self, name: &str) -> bool {
+        self.trend.as_deref() == Some(name)
+            || self.rate.as_deref() == Some(name)
+            || self.counter.as_ref().is_some_and(|c| c.name == name)
+            || self.gauge.as_ref().is_some_and(|g| g.name == name)
+    }
+
     pub fn is_expected(&self, status: u16) -> bool {
         if self.expected_statuses.is_empty() {
             (200..400).contains(&status)

@@ -6,6 +6,19 @@ use crate::threshold::{parse_condition, parse_selector, Aggregation, Condition, 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// k6's built-in metrics, in the order reports list them.
+pub const BUILTIN_METRICS: &[&str] = &[
+    "http_reqs",
+    "http_req_duration",
+    "http_req_failed",
+    "checks",
+    "iterations",
+    "dropped_iterations",
+    "data_sent",
+    "data_received",
+    "vus_max",
+];
+
 /// k6's built-in metrics, by the names thresholds use.
 pub fn builtin_kind(name: &str) -> Option<CustomKind> {
     Some(match name {

@@ -5,7 +5,7 @@
 use super::summary::{format_ms, format_observed};
 use super::RunOutcome;
 use crate::config::CustomKind;
-use crate::plan::{builtin_kind, PlannedThreshold, ScenarioPlan};
+use crate::plan::{builtin_kind, PlannedThreshold, ScenarioPlan, BUILTIN_METRICS};
 use crate::sample::FailReason;
 use crate::slo::{evaluate, figures, TrendFigures, Verdict};
 use crate::stats::Snapshot;
@@ -16,18 +16,6 @@ use std::path::{Path, PathBuf};
 
 /// Bumped when a field changes meaning or disappears.
 pub const REPORT_VERSION: u32 = 1;
-
-const BUILTINS: &[&str] = &[
-    "http_reqs",
-    "http_req_duration",
-    "http_req_failed",
-    "checks",
-    "iterations",
-    "dropped_iterations",
-    "data_sent",
-    "data_received",
-    "vus_max",
-];
 
 /// Writes every report into `dir` (created); returns the files written.
 pub fn write_reports(outcome: &RunOutcome, dir: &Path) -> Result<Vec<PathBuf>, String> {
@@ -81,13 +69,7 @@ fn applies(threshold: &PlannedThreshold, scenario: &ScenarioPlan) -> bool {
         _ => false,
     });
     let name = threshold.metric.name.as_str();
-    let fed = builtin_kind(name).is_some()
-        || scenario.requests.iter().any(|r| {
-            r.trend.as_deref() == Some(name)
-                || r.rate.as_deref() == Some(name)
-                || r.counter.as_ref().is_some_and(|c| c.name == name)
-                || r.gauge.as_ref().is_some_and(|g| g.name == name)
-        });
+    let fed = builtin_kind(name).is_some() || scenario.requests.iter().any(|r| r.feeds(name));
     tags_allow && fed
 }
 
@@ -96,14 +78,7 @@ fn fed_custom(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Vec<(String, Cus
         .plan
         .custom
         .iter()
-        .filter(|(name, _)| {
-            scenario.requests.iter().any(|r| {
-                r.trend.as_ref() == Some(name)
-                    || r.rate.as_ref() == Some(name)
-                    || r.counter.as_ref().is_some_and(|c| &c.name == *name)
-                    || r.gauge.as_ref().is_some_and(|g| &g.name == *name)
-            })
-        })
+        .filter(|(name, _)| scenario.requests.iter().any(|r| r.feeds(name)))
         .map(|(n, k)| (n.clone(), *k))
         .collect()
 }
@@ -113,7 +88,7 @@ fn summary_json(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Value {
     let mut map = header(outcome, "sloprober.summary", scenario);
     map.insert("executor".into(), scenario.executor.describe().into());
     let mut metrics = Map::new();
-    let names = BUILTINS.iter().map(|n| (n.to_string(), builtin_kind(n).unwrap_or(CustomKind::Counter)));
+    let names = BUILTIN_METRICS.iter().map(|n| (n.to_string(), builtin_kind(n).unwrap_or(CustomKind::Counter)));
     for (name, kind) in names.chain(fed_custom(outcome, scenario)) {
         let selector = MetricSelector { name: name.clone(), tags: Vec::new() };
         metrics.insert(name, serde_json::to_value(figures(&selector, kind, &only)).unwrap_or(Value::Null));

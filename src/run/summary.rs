@@ -3,23 +3,11 @@
 
 use super::RunOutcome;
 use crate::config::{duration, CustomKind};
-use crate::plan::builtin_kind;
+use crate::plan::{builtin_kind, BUILTIN_METRICS};
 use crate::slo::{figures, Figures, Verdict};
 use crate::threshold::MetricSelector;
 use std::fmt::Write;
 use std::time::Duration;
-
-const BUILTINS: &[&str] = &[
-    "checks",
-    "data_received",
-    "data_sent",
-    "dropped_iterations",
-    "http_req_duration",
-    "http_req_failed",
-    "http_reqs",
-    "iterations",
-    "vus_max",
-];
 
 /// `850µs`, `12.34ms`, `1.25s`.
 pub fn format_ms(ms: f64) -> String {
@@ -88,7 +76,7 @@ pub fn render_summary(outcome: &RunOutcome) -> String {
         duration::format(Duration::from_millis(snapshot.elapsed.as_millis() as u64 / 100 * 100))
     );
     let mut names: Vec<(&str, CustomKind)> =
-        BUILTINS.iter().map(|n| (*n, builtin_kind(n).unwrap_or(CustomKind::Counter))).collect();
+        BUILTIN_METRICS.iter().map(|n| (*n, builtin_kind(n).unwrap_or(CustomKind::Counter))).collect();
     names.extend(plan.custom.iter().map(|(n, k)| (n.as_str(), *k)));
     names.sort_by_key(|(name, _)| *name);
     let _ = writeln!(out);
