@@ -183,29 +183,33 @@ async fn abort_on_fail_stops_the_run_early_and_reports_are_still_written() {
         .contains("**Aborted early:** `generate_duration_p95`"));
 }
 
-/// The server answers after exactly 1 s; the reported p95 and p99 must be within
-/// 1 % of it. (At 300 ms this machine adds 1-3 ms of its own, and arrival-rate
-/// runs add tokio's 1 ms timer on the scheduled start: real latency that stays
-/// in the figures; scripts/bench.sh measures those cases in a release build.)
+/// The server answers after exactly 2 s; the reported p95 and p99 must be within
+/// 1 % of it. Closed model: latency runs from the actual send, so what is
+/// measured is the reporting, not how promptly this busy 2-core machine wakes a
+/// timer. The VUs ramp up over a second, so their requests are spread out: 40
+/// answers arriving in the same instant would queue behind each other on two
+/// cores and measure the client's backlog instead. What is left is the few ms a
+/// loaded machine takes to wake the client, hence 2 s rather than 100 ms.
+/// (scripts/bench.sh measures 10/100/300 ms and arrival-rate runs in a release
+/// build, with nothing else running.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reported_quantiles_match_a_fixed_latency_within_one_percent() {
     let _serial = serial().await;
-    let url = format!("http://{}", precise_server(Duration::from_millis(1000)));
-    let thresholds = "thresholds:\n  generate_duration: [\"p(95)<=2000\", \"p(99)<=2000\"]\n";
-    // Closed model: latency runs from the actual send, so what is measured is the
-    // reporting, not how promptly this busy 2-core machine wakes a timer.
-    let yaml = finite(&[("gateway", &url, GENERATE)], 1, 3, thresholds).replace(
-        "executor: constant-arrival-rate, rate: 1, duration: 3s, pre_allocated_vus: 20, max_vus: 100",
-        "executor: constant-vus, vus: 40, duration: 3s",
+    let delay_ms = 2000.0;
+    let url = format!("http://{}", precise_server(Duration::from_secs(2)));
+    let thresholds = "thresholds:\n  generate_duration: [\"p(95)<=5000\", \"p(99)<=5000\"]\n";
+    let yaml = finite(&[("gateway", &url, GENERATE)], 1, 4, thresholds).replace(
+        "executor: constant-arrival-rate, rate: 1, duration: 4s, pre_allocated_vus: 20, max_vus: 100",
+        "executor: ramping-vus, start_vus: 0, stages: [{duration: 1s, target: 40}, {duration: 4s, target: 40}]",
     );
     let dir = tempfile::tempdir().unwrap();
     let (outcome, _) = play(&options(dir.path(), &yaml, &[])).await;
-    assert!(outcome.snapshot.requests[0].stats.count >= 100);
+    assert!(outcome.snapshot.requests[0].stats.count >= 80, "{}", outcome.snapshot.requests[0].stats.count);
     for (threshold, verdict) in outcome.plan.thresholds.iter().zip(&outcome.verdicts) {
         let observed = verdict.observed.unwrap();
-        let error = (observed - 1000.0) / 1000.0;
-        eprintln!("{} vs a fixed 1000 ms: {observed:.3} ms ({:+.3} %)", threshold.expression, error * 100.0);
-        assert!((0.0..=0.01).contains(&error), "{observed} ms is not within 1 % of 1000 ms");
+        let error = (observed - delay_ms) / delay_ms;
+        eprintln!("{} vs a fixed {delay_ms} ms: {observed:.3} ms ({:+.3} %)", threshold.expression, error * 100.0);
+        assert!((0.0..=0.01).contains(&error), "{observed} ms is not within 1 % of {delay_ms} ms");
     }
 }
 
