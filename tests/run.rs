@@ -233,3 +233,49 @@ async fn scenarios_can_be_selected() {
         "{error}"
     );
 }
+
+const GET: &str = "      - name: get\n        path: /\n        checks: [{status: 200}]\n";
+
+/// `vus` VUs for a second against `addr`, pausing `sleep` between iterations.
+fn closed_model(addr: std::net::SocketAddr, vus: u32, sleep: &str) -> String {
+    finite(&[("plain", &format!("http://{addr}"), GET)], 1, 1, "")
+        .replace(
+            "executor: constant-arrival-rate, rate: 1, duration: 1s, pre_allocated_vus: 20, max_vus: 100",
+            &format!("executor: constant-vus, vus: {vus}, duration: 1s"),
+        )
+        .replace("    requests:\n", &format!("    sleep: {sleep}\n    requests:\n"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_vu_keeps_one_connection_alive() {
+    let _serial = serial().await;
+    let (addr, accepted) = counting_server(None);
+    let dir = tempfile::tempdir().unwrap();
+    let (outcome, _) = play(&options(dir.path(), &closed_model(addr, 3, "0s"), &[])).await;
+    let stats = &outcome.snapshot.requests[0].stats;
+    assert!(stats.count >= 100, "{} requests", stats.count);
+    assert_eq!(stats.failed_total(), 0);
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "one connection per VU for all {} requests",
+        stats.count
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_server_closed_while_idle_is_replaced_without_a_failure() {
+    let _serial = serial().await;
+    let (addr, accepted) = counting_server(Some(Duration::from_millis(30)));
+    let dir = tempfile::tempdir().unwrap();
+    let (outcome, _) = play(&options(dir.path(), &closed_model(addr, 2, "150ms"), &[])).await;
+    let stats = &outcome.snapshot.requests[0].stats;
+    eprintln!("{} requests, {:?} failed, p50 {} ms, max {} ms, elapsed {:?}", stats.count, stats.failed, stats.percentile_ms(50.0), stats.percentile_ms(100.0), outcome.snapshot.elapsed);
+    assert!(stats.count >= 8, "{} requests", stats.count);
+    assert_eq!(stats.failed_total(), 0, "{:?}", stats.failed);
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst) as u64,
+        stats.count,
+        "a new connection for each request"
+    );
+}

@@ -27,7 +27,7 @@ impl Budget {
     }
 
     /// Claims one iteration for `vu`; false when the budget is spent.
-    fn take(&self, vu: &VuState) -> bool {
+    fn take<L>(&self, vu: &VuState<L>) -> bool {
         match self {
             Budget::Unlimited => true,
             Budget::PerVu(n) => vu.iterations < *n,
@@ -93,7 +93,7 @@ pub async fn run<I: Iteration>(
     let (target_tx, target_rx) = watch::channel(0u32);
     let mut vus = JoinSet::new();
     for index in 0..max_vus {
-        vus.spawn(vu_loop(index, target_rx.clone(), shared.clone()));
+        vus.spawn_on(vu_loop(index, target_rx.clone(), shared.clone()), &super::workers::next());
     }
     let controller = async {
         for (offset, target) in &model.steps {
@@ -109,8 +109,13 @@ pub async fn run<I: Iteration>(
 }
 
 async fn vu_loop<I: Iteration>(index: u32, mut target: watch::Receiver<u32>, shared: Arc<Shared<I>>) {
-    let mut vu = VuState::new(index as u64 + 1);
+    let mut vu = VuState::<I::Local>::new(index as u64 + 1);
     let mut active: Option<ActiveVu> = None;
+    // Made once per VU rather than per iteration: a timer costs a wheel insert and removal.
+    // Neither is polled after it fires: the loop ends first.
+    let hard_stop = sleep_until(shared.hard_stop_at);
+    let stopped = stop_deadline(&shared.stop, shared.graceful_stop);
+    tokio::pin!(hard_stop, stopped);
     loop {
         while *target.borrow_and_update() <= index {
             active = None;
@@ -129,9 +134,9 @@ async fn vu_loop<I: Iteration>(index: u32, mut target: watch::Receiver<u32>, sha
             // An iteration that ends exactly at a deadline counts as completed.
             biased;
             _ = shared.iteration.run(&mut vu, scheduled) => true,
-            _ = sleep_until(shared.hard_stop_at) => false,
+            _ = &mut hard_stop => false,
             _ = ramped_down(target.clone(), index, shared.graceful_ramp_down) => false,
-            _ = stop_deadline(&shared.stop, shared.graceful_stop) => false,
+            _ = &mut stopped => false,
         };
         vu.iterations += 1;
         if completed {

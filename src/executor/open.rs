@@ -25,11 +25,23 @@ pub struct OpenModel {
     pub graceful_stop: Duration,
 }
 
+/// A VU and the runtime it always runs on, where its connection lives.
+struct PinnedVu<L> {
+    state: VuState<L>,
+    runtime: Handle,
+}
+
+impl<L: Default> PinnedVu<L> {
+    fn new(id: u64) -> PinnedVu<L> {
+        PinnedVu { state: VuState::new(id), runtime: super::workers::next() }
+    }
+}
+
 /// Starts iterations on free VUs and keeps count of the running ones.
-struct Dispatcher<I> {
+struct Dispatcher<I: Iteration> {
     iteration: Arc<I>,
     counters: ExecutorCounters,
-    idle_vus: Mutex<Vec<VuState>>,
+    idle_vus: Mutex<Vec<PinnedVu<I::Local>>>,
     allocated: AtomicU32,
     max_vus: u32,
     hard_stop_at: Instant,
@@ -40,13 +52,13 @@ struct Dispatcher<I> {
 }
 
 impl<I: Iteration> Dispatcher<I> {
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<VuState>> {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<PinnedVu<I::Local>>> {
         // A panic while holding this lock cannot leave the Vec inconsistent, so recover it.
         self.idle_vus.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A free VU, a newly allocated one, or None when `max_vus` are all busy.
-    fn take_vu(&self) -> Option<VuState> {
+    fn take_vu(&self) -> Option<PinnedVu<I::Local>> {
         if let Some(vu) = self.idle().pop() {
             return Some(vu);
         }
@@ -56,27 +68,28 @@ impl<I: Iteration> Dispatcher<I> {
             .ok()?
             + 1;
         self.counters.vus_max.set(id as i64);
-        Some(VuState::new(id as u64))
+        Some(PinnedVu::new(id as u64))
     }
 
-    fn dispatch(self: &Arc<Self>, runtime: &Handle, scheduled: Instant) {
+    fn dispatch(self: &Arc<Self>, scheduled: Instant) {
         let Some(mut vu) = self.take_vu() else {
             self.counters.dropped.inc();
             return;
         };
         self.running.fetch_add(1, Ordering::AcqRel);
         let this = self.clone();
+        let runtime = vu.runtime.clone();
         runtime.spawn(async move {
             let busy = ActiveVu::new(&this.counters.vus);
             let completed = tokio::select! {
                 // An iteration that ends exactly at a deadline counts as completed.
                 biased;
-                _ = this.iteration.run(&mut vu, scheduled) => true,
+                _ = this.iteration.run(&mut vu.state, scheduled) => true,
                 _ = sleep_until(this.hard_stop_at) => false,
                 _ = stop_deadline(&this.stop, this.graceful_stop) => false,
             };
             drop(busy);
-            vu.iterations += 1;
+            vu.state.iterations += 1;
             if completed {
                 this.counters.iterations.inc();
             }
@@ -110,7 +123,7 @@ pub async fn run<I: Iteration>(
     let dispatcher = Arc::new(Dispatcher {
         iteration,
         counters: counters.clone(),
-        idle_vus: Mutex::new((1..=model.pre_allocated_vus as u64).rev().map(VuState::new).collect()),
+        idle_vus: Mutex::new((1..=model.pre_allocated_vus as u64).rev().map(PinnedVu::new).collect()),
         allocated: AtomicU32::new(model.pre_allocated_vus),
         max_vus: model.max_vus,
         hard_stop_at: end_at + model.graceful_stop,
@@ -119,7 +132,6 @@ pub async fn run<I: Iteration>(
         running: AtomicUsize::new(0),
         all_done: Notify::new(),
     });
-    let runtime = Handle::current();
     let schedule = model.arrivals.map(move |offset| start + offset).take_while(move |at| *at < end_at);
     if cfg!(test) {
         for scheduled in schedule {
@@ -127,11 +139,11 @@ pub async fn run<I: Iteration>(
                 _ = sleep_until(scheduled) => {}
                 _ = stop.cancelled() => break,
             }
-            dispatcher.dispatch(&runtime, scheduled);
+            dispatcher.dispatch(scheduled);
         }
     } else {
         let (pacer, stop) = (dispatcher.clone(), stop.clone());
-        let _ = tokio::task::spawn_blocking(move || pace_on_this_thread(schedule, &pacer, &runtime, &stop)).await;
+        let _ = tokio::task::spawn_blocking(move || pace_on_this_thread(schedule, &pacer, &stop)).await;
     }
     dispatcher.drained().await;
 }
@@ -142,7 +154,6 @@ const MAX_SLEEP: Duration = Duration::from_millis(50);
 fn pace_on_this_thread<I: Iteration>(
     schedule: impl Iterator<Item = Instant>,
     dispatcher: &Arc<Dispatcher<I>>,
-    runtime: &Handle,
     stop: &CancellationToken,
 ) {
     for scheduled in schedule {
@@ -156,6 +167,6 @@ fn pace_on_this_thread<I: Iteration>(
             }
             std::thread::sleep((scheduled - now).min(MAX_SLEEP));
         }
-        dispatcher.dispatch(runtime, scheduled);
+        dispatcher.dispatch(scheduled);
     }
 }

@@ -23,7 +23,9 @@ impl FakeIteration {
 }
 
 impl Iteration for FakeIteration {
-    fn run(&self, vu: &mut VuState, scheduled: Instant) -> impl Future<Output = ()> + Send {
+    type Local = ();
+
+    fn run(&self, vu: &mut VuState<()>, scheduled: Instant) -> impl Future<Output = ()> + Send {
         self.starts.lock().unwrap().push((scheduled - self.origin, vu.id));
         tokio::time::sleep(self.takes)
     }

@@ -1,6 +1,10 @@
 //! The request runner: one iteration picks a request by weight, renders it,
 //! sends it, checks the response, records one `Sample`, then thinks.
+//! Plain-http requests go over the VU's own keep-alive connection
+//! ([`http1`]); https ones over the scenario's pooled reqwest client (TLS,
+//! HTTP/2).
 
+mod http1;
 mod outcome;
 
 use crate::check::ResponseView;
@@ -9,6 +13,12 @@ use crate::executor::{Iteration, VuState};
 use crate::plan::template::RenderContext;
 use crate::plan::{MetricFeed, RequestBody, RequestPlan, RequestUrl, ScenarioPlan};
 use crate::sample::{FailReason, Sample, SampleSink};
+use bytes::Bytes;
+use http::header::{HeaderValue, ACCEPT, HOST, USER_AGENT};
+use http::uri::PathAndQuery;
+use http::HeaderMap;
+use http1::{Origin, VuConnection};
+use http_body_util::Full;
 use rand::distr::weighted::WeightedIndex;
 use rand::distr::Distribution;
 use rand::Rng;
@@ -17,10 +27,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Runs one scenario's iterations over one shared HTTP client.
+const USER_AGENT_VALUE: &str = concat!("sloprober/", env!("CARGO_PKG_VERSION"));
+
+/// Runs one scenario's iterations: plain http over each VU's connection,
+/// https over one shared client.
 pub struct ScenarioRunner {
     client: reqwest::Client,
+    /// Target headers, sent unless a request sets the same name.
+    default_headers: HeaderMap,
     requests: Vec<RequestPlan>,
+    /// Per request with a fixed plain-http URL: where it goes, worked out once.
+    fixed_direct: Vec<Option<Direct>>,
     picker: WeightedIndex<u32>,
     sleep: Option<ThinkTime>,
     /// `{{ counter }}`: one sequence for the whole scenario.
@@ -40,19 +57,33 @@ pub enum RunnerError {
 
 impl ScenarioRunner {
     pub fn new(plan: &ScenarioPlan, sink: Arc<dyn SampleSink>) -> Result<ScenarioRunner, RunnerError> {
+        // Redirects are answers like any other (the 3xx is what gets checked), and
+        // the target is reached directly: the same on both transports.
         let client = reqwest::Client::builder()
             .default_headers(plan.headers.clone())
-            .user_agent(concat!("sloprober/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT_VALUE)
             .tcp_nodelay(true)
             .connect_timeout(plan.timeout)
             .pool_idle_timeout(Duration::from_secs(90))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .build()
             .map_err(|source| RunnerError::Client { scenario: plan.name.clone(), source })?;
         let picker = WeightedIndex::new(plan.requests.iter().map(|r| r.weight))
             .map_err(|_| RunnerError::Weights { scenario: plan.name.clone() })?;
+        let fixed_direct = plan
+            .requests
+            .iter()
+            .map(|r| match &r.url {
+                RequestUrl::Static(url) => Direct::of(url),
+                RequestUrl::Templated { .. } => None,
+            })
+            .collect();
         Ok(ScenarioRunner {
             client,
+            default_headers: plan.headers.clone(),
             requests: plan.requests.clone(),
+            fixed_direct,
             picker,
             sleep: plan.sleep,
             counter: AtomicU64::new(0),
@@ -66,12 +97,14 @@ impl ScenarioRunner {
     }
 
     /// Sends request `index` and describes what happened; never fails.
-    pub async fn execute(&self, index: usize, vu: &mut VuState, scheduled: Instant) -> Sample {
+    pub async fn execute(&self, index: usize, vu: &mut VuState<VuConnection>, scheduled: Instant) -> Sample {
         let plan = &self.requests[index];
         let mut cx = RenderContext { vu: vu.id, iteration: vu.iterations, counter: &self.counter, rng: &mut vu.rng };
         let url = match &plan.url {
-            RequestUrl::Static(url) => Ok(url.clone()),
-            RequestUrl::Templated { base, path } => reqwest::Url::parse(&format!("{base}{}", path.render(&mut cx))),
+            RequestUrl::Static(_) => Ok(None),
+            RequestUrl::Templated { base, path } => {
+                reqwest::Url::parse(&format!("{base}{}", path.render(&mut cx))).map(Some)
+            }
         };
         let body = match &plan.body {
             RequestBody::None => None,
@@ -91,43 +124,43 @@ impl ScenarioRunner {
             gauge_value: None,
             schedule_lag: None,
         };
-        let Ok(url) = url else {
+        let Ok(rendered) = url else {
             // A templated path that renders to an invalid URL: the request never leaves.
             sample.failure = Some(FailReason::Connect);
             return sample;
         };
-        let mut request = self.client.request(plan.method.clone(), url).timeout(plan.timeout);
-        // Per header rather than cloning the map: names and values are reference-counted.
-        for (name, value) in &plan.headers {
-            request = request.header(name.clone(), value.clone());
-        }
-        if let Some(body) = body {
-            request = request.body(body);
-        }
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(error) => {
-                sample.latency = scheduled.elapsed();
-                sample.failure = Some(outcome::classify(&error));
-                return sample;
-            }
+        let direct = match &rendered {
+            None => self.fixed_direct[index].clone(),
+            Some(url) => Direct::of(url),
         };
-        let status = response.status().as_u16();
-        let head_bytes: u64 =
-            17 + response.headers().iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
-        let mut response = response;
-        let headers = std::mem::take(response.headers_mut());
-        sample.status = Some(status);
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(error) => {
-                sample.latency = scheduled.elapsed();
-                sample.bytes_received = head_bytes;
-                sample.failure = Some(outcome::classify(&error));
-                return sample;
+        let received = match (direct, rendered) {
+            (Some(direct), _) => self.send_direct(plan, &direct, body, &mut vu.local).await,
+            (None, rendered) => {
+                let url = rendered.unwrap_or_else(|| match &plan.url {
+                    RequestUrl::Static(url) => url.clone(),
+                    RequestUrl::Templated { .. } => unreachable!("a templated URL is always rendered"),
+                });
+                self.send_pooled(plan, url, body).await
             }
         };
         sample.latency = scheduled.elapsed();
+        let Received { status, headers, body } = match received {
+            Ok(received) => received,
+            Err(reason) => {
+                sample.failure = Some(reason);
+                return sample;
+            }
+        };
+        let head_bytes: u64 = 17 + headers.iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
+        sample.status = Some(status);
+        let body = match body {
+            Ok(body) => body,
+            Err(reason) => {
+                sample.bytes_received = head_bytes;
+                sample.failure = Some(reason);
+                return sample;
+            }
+        };
         sample.bytes_received = head_bytes + body.len() as u64;
         let mut view = ResponseView::new(status, &headers, &body);
         let mut all_passed = true;
@@ -150,6 +183,104 @@ impl ScenarioRunner {
             plan.gauge.as_ref().and_then(|feed| read_feed(feed, &mut view, f64::NAN)).filter(|v| !v.is_nan());
         sample
     }
+
+    /// Over the VU's own connection, within the request's timeout.
+    async fn send_direct(
+        &self,
+        plan: &RequestPlan,
+        direct: &Direct,
+        body: Option<Bytes>,
+        connection: &mut VuConnection,
+    ) -> Result<Received, FailReason> {
+        let mut request = http::Request::new(Full::new(body.unwrap_or_default()));
+        *request.method_mut() = plan.method.clone();
+        *request.uri_mut() = direct.path.clone().into();
+        let headers = request.headers_mut();
+        for (name, value) in &plan.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        for (name, value) in &self.default_headers {
+            if !plan.headers.contains_key(name) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        headers.entry(HOST).or_insert_with(|| direct.host.clone());
+        headers.entry(USER_AGENT).or_insert(HeaderValue::from_static(USER_AGENT_VALUE));
+        headers.entry(ACCEPT).or_insert(HeaderValue::from_static("*/*"));
+        match tokio::time::timeout(plan.timeout, connection.send(&direct.origin, request)).await {
+            Err(_elapsed) => Err(FailReason::Timeout),
+            Ok(Err(reason)) => Err(reason),
+            Ok(Ok(answer)) => {
+                Ok(Received { status: answer.head.status.as_u16(), headers: answer.head.headers, body: answer.body })
+            }
+        }
+    }
+
+    /// Over the scenario's shared reqwest client (https, or anything not plain http).
+    async fn send_pooled(
+        &self,
+        plan: &RequestPlan,
+        url: reqwest::Url,
+        body: Option<Bytes>,
+    ) -> Result<Received, FailReason> {
+        let mut request = self.client.request(plan.method.clone(), url).timeout(plan.timeout);
+        // Per header rather than cloning the map: names and values are reference-counted.
+        for (name, value) in &plan.headers {
+            request = request.header(name.clone(), value.clone());
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let mut response = request.send().await.map_err(|e| outcome::classify(&e))?;
+        let status = response.status().as_u16();
+        let headers = std::mem::take(response.headers_mut());
+        let body = response.bytes().await.map_err(|e| outcome::classify(&e));
+        Ok(Received { status, headers, body })
+    }
+}
+
+/// A response, whichever way it came: status and headers, then the body or
+/// why it could not be read.
+struct Received {
+    status: u16,
+    headers: HeaderMap,
+    body: Result<Bytes, FailReason>,
+}
+
+/// A plain-http destination: where to connect, the `Host` header, the request target.
+#[derive(Clone)]
+struct Direct {
+    origin: Origin,
+    host: HeaderValue,
+    path: PathAndQuery,
+}
+
+impl Direct {
+    /// None unless `url` is plain http.
+    fn of(url: &reqwest::Url) -> Option<Direct> {
+        if url.scheme() != "http" {
+            return None;
+        }
+        let host = match url.host()? {
+            url::Host::Domain(name) => name.to_string(),
+            url::Host::Ipv4(ip) => ip.to_string(),
+            url::Host::Ipv6(ip) => ip.to_string(),
+        };
+        let port = url.port_or_known_default()?;
+        let authority = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str()?),
+            None => url.host_str()?.to_string(),
+        };
+        let target = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_string(),
+        };
+        Some(Direct {
+            origin: Origin { host, port },
+            host: HeaderValue::from_str(&authority).ok()?,
+            path: PathAndQuery::from_maybe_shared(Bytes::from(target)).ok()?,
+        })
+    }
 }
 
 /// The number a feed reads from the response; `default` when it has no JSON path.
@@ -161,7 +292,9 @@ fn read_feed(feed: &MetricFeed, view: &mut ResponseView<'_>, default: f64) -> Op
 }
 
 impl Iteration for ScenarioRunner {
-    async fn run(&self, vu: &mut VuState, scheduled: Instant) {
+    type Local = VuConnection;
+
+    async fn run(&self, vu: &mut VuState<VuConnection>, scheduled: Instant) {
         let lag = self.open_model.then(|| scheduled.elapsed());
         let index = self.picker.sample(&mut vu.rng);
         let mut sample = self.execute(index, vu, scheduled).await;

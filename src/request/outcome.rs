@@ -3,7 +3,7 @@
 use crate::sample::FailReason;
 use std::error::Error as _;
 
-/// Classifies an error from sending a request or reading its body.
+/// Classifies an error from sending a request or reading its body (reqwest).
 pub fn classify(error: &reqwest::Error) -> FailReason {
     if error.is_timeout() {
         return FailReason::Timeout;
@@ -11,30 +11,39 @@ pub fn classify(error: &reqwest::Error) -> FailReason {
     if error.is_connect() {
         return FailReason::Connect;
     }
-    let mut source = error.source();
+    cause_in_chain(error.source()).unwrap_or(if error.is_body() || error.is_decode() {
+        FailReason::Body
+    } else {
+        FailReason::Reset
+    })
+}
+
+/// Classifies an error from hyper's own HTTP/1 connection.
+pub fn classify_hyper(error: &hyper::Error) -> FailReason {
+    cause_in_chain(Some(error)).unwrap_or(FailReason::Reset)
+}
+
+/// The reason named by the first hyper or I/O error in a chain of causes.
+fn cause_in_chain(mut source: Option<&(dyn std::error::Error + 'static)>) -> Option<FailReason> {
     while let Some(cause) = source {
         if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>() {
             if hyper_error.is_parse() || hyper_error.is_parse_status() {
-                return FailReason::Body;
+                return Some(FailReason::Body);
             }
             if hyper_error.is_incomplete_message() || hyper_error.is_canceled() || hyper_error.is_closed() {
-                return FailReason::Reset;
+                return Some(FailReason::Reset);
             }
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind::*;
             if matches!(io.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof) {
-                return FailReason::Reset;
+                return Some(FailReason::Reset);
             }
             if io.kind() == TimedOut {
-                return FailReason::Timeout;
+                return Some(FailReason::Timeout);
             }
         }
         source = cause.source();
     }
-    if error.is_body() || error.is_decode() {
-        FailReason::Body
-    } else {
-        FailReason::Reset
-    }
+    None
 }

@@ -9,7 +9,9 @@ use sloprober::metrics::ProberMetrics;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -185,4 +187,48 @@ pub fn promtool() -> Option<PathBuf> {
 pub fn precise_server(delay: std::time::Duration) -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     sloprober::demo_target::fixed_delay::spawn(listener, delay).unwrap()
+}
+
+/// A keep-alive HTTP/1.1 server answering `200 ok` on a thread per
+/// connection. It counts the connections it accepts, and closes any that stay
+/// idle for `idle_close` (as servers do after their keep-alive timeout),
+/// without a `Connection: close` header.
+pub fn counting_server(idle_close: Option<Duration>) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            count.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || answer_until_idle(stream, idle_close));
+        }
+    });
+    (addr, accepted)
+}
+
+fn answer_until_idle(stream: std::net::TcpStream, idle_close: Option<Duration>) -> std::io::Result<()> {
+    use std::io::{BufRead, Read, Write};
+    stream.set_read_timeout(idle_close)?;
+    let mut writer = stream.try_clone()?;
+    let mut reader = std::io::BufReader::new(stream);
+    let mut line = String::new();
+    loop {
+        let mut content_length = 0;
+        loop {
+            line.clear();
+            // EOF, or no request within `idle_close`: close the connection.
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(());
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                content_length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        reader.read_exact(&mut vec![0; content_length])?;
+        writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")?;
+    }
 }
