@@ -247,7 +247,7 @@ fn closed_model(addr: std::net::SocketAddr, vus: u32, sleep: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_vu_keeps_one_connection_alive() {
+async fn connections_are_kept_alive_and_reused() {
     let _serial = serial().await;
     let (addr, accepted) = counting_server(None);
     let dir = tempfile::tempdir().unwrap();
@@ -270,7 +270,14 @@ async fn a_connection_the_server_closed_while_idle_is_replaced_without_a_failure
     let dir = tempfile::tempdir().unwrap();
     let (outcome, _) = play(&options(dir.path(), &closed_model(addr, 2, "150ms"), &[])).await;
     let stats = &outcome.snapshot.requests[0].stats;
-    eprintln!("{} requests, {:?} failed, p50 {} ms, max {} ms, elapsed {:?}", stats.count, stats.failed, stats.percentile_ms(50.0), stats.percentile_ms(100.0), outcome.snapshot.elapsed);
+    eprintln!(
+        "{} requests, {:?} failed, p50 {} ms, max {} ms, elapsed {:?}",
+        stats.count,
+        stats.failed,
+        stats.percentile_ms(50.0),
+        stats.percentile_ms(100.0),
+        outcome.snapshot.elapsed
+    );
     assert!(stats.count >= 8, "{} requests", stats.count);
     assert_eq!(stats.failed_total(), 0, "{:?}", stats.failed);
     assert_eq!(
@@ -278,4 +285,18 @@ async fn a_connection_the_server_closed_while_idle_is_replaced_without_a_failure
         stats.count,
         "a new connection for each request"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_is_the_answer_checked_not_followed() {
+    let _serial = serial().await;
+    let (addr, _) = counting_server(None);
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = closed_model(addr, 1, "100ms")
+        .replace("path: /\n        checks: [{status: 200}]", "path: /moved\n        checks: [{status: 302}]");
+    let (outcome, _) = play(&options(dir.path(), &yaml, &[])).await;
+    let stats = &outcome.snapshot.requests[0].stats;
+    assert!(stats.count >= 5, "{} requests", stats.count);
+    assert_eq!(stats.statuses.keys().collect::<Vec<_>>(), [&302], "no request reached / through the redirect");
+    assert_eq!(stats.failed_total(), 0);
 }

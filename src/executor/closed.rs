@@ -27,7 +27,7 @@ impl Budget {
     }
 
     /// Claims one iteration for `vu`; false when the budget is spent.
-    fn take<L>(&self, vu: &VuState<L>) -> bool {
+    fn take(&self, vu: &VuState) -> bool {
         match self {
             Budget::Unlimited => true,
             Budget::PerVu(n) => vu.iterations < *n,
@@ -109,7 +109,7 @@ pub async fn run<I: Iteration>(
 }
 
 async fn vu_loop<I: Iteration>(index: u32, mut target: watch::Receiver<u32>, shared: Arc<Shared<I>>) {
-    let mut vu = VuState::<I::Local>::new(index as u64 + 1);
+    let mut vu = VuState::new(index as u64 + 1);
     let mut active: Option<ActiveVu> = None;
     // Made once per VU rather than per iteration: a timer costs a wheel insert and removal.
     // Neither is polled after it fires: the loop ends first.

@@ -20,29 +20,24 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// One VU's own state, carried from iteration to iteration.
-pub struct VuState<L> {
+pub struct VuState {
     /// 1-based, like k6's `__VU`.
     pub id: u64,
     /// Iterations this VU has started.
     pub iterations: u64,
     pub rng: SmallRng,
-    /// What the iteration keeps for this VU (the request runner: its keep-alive connection).
-    pub local: L,
 }
 
-impl<L: Default> VuState<L> {
-    pub fn new(id: u64) -> VuState<L> {
-        VuState { id, iterations: 0, rng: SmallRng::from_rng(&mut rand::rng()), local: L::default() }
+impl VuState {
+    pub fn new(id: u64) -> VuState {
+        VuState { id, iterations: 0, rng: SmallRng::from_rng(&mut rand::rng()) }
     }
 }
 
 /// The work of one iteration. `scheduled` is when it was meant to start:
 /// latency is measured from there, so a late start counts against the target.
 pub trait Iteration: Send + Sync + 'static {
-    /// Per-VU state kept between this VU's iterations.
-    type Local: Default + Send + 'static;
-
-    fn run(&self, vu: &mut VuState<Self::Local>, scheduled: Instant) -> impl Future<Output = ()> + Send;
+    fn run(&self, vu: &mut VuState, scheduled: Instant) -> impl Future<Output = ()> + Send;
 }
 
 /// What executors report about themselves, per scenario.

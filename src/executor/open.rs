@@ -12,7 +12,6 @@ use super::{stop_deadline, ActiveVu, ExecutorCounters, Iteration, VuState};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::runtime::Handle;
 use tokio::sync::Notify;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
@@ -25,23 +24,11 @@ pub struct OpenModel {
     pub graceful_stop: Duration,
 }
 
-/// A VU and the runtime it always runs on, where its connection lives.
-struct PinnedVu<L> {
-    state: VuState<L>,
-    runtime: Handle,
-}
-
-impl<L: Default> PinnedVu<L> {
-    fn new(id: u64) -> PinnedVu<L> {
-        PinnedVu { state: VuState::new(id), runtime: super::workers::next() }
-    }
-}
-
 /// Starts iterations on free VUs and keeps count of the running ones.
-struct Dispatcher<I: Iteration> {
+struct Dispatcher<I> {
     iteration: Arc<I>,
     counters: ExecutorCounters,
-    idle_vus: Mutex<Vec<PinnedVu<I::Local>>>,
+    idle_vus: Mutex<Vec<VuState>>,
     allocated: AtomicU32,
     max_vus: u32,
     hard_stop_at: Instant,
@@ -52,13 +39,13 @@ struct Dispatcher<I: Iteration> {
 }
 
 impl<I: Iteration> Dispatcher<I> {
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<PinnedVu<I::Local>>> {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<VuState>> {
         // A panic while holding this lock cannot leave the Vec inconsistent, so recover it.
         self.idle_vus.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A free VU, a newly allocated one, or None when `max_vus` are all busy.
-    fn take_vu(&self) -> Option<PinnedVu<I::Local>> {
+    fn take_vu(&self) -> Option<VuState> {
         if let Some(vu) = self.idle().pop() {
             return Some(vu);
         }
@@ -68,7 +55,7 @@ impl<I: Iteration> Dispatcher<I> {
             .ok()?
             + 1;
         self.counters.vus_max.set(id as i64);
-        Some(PinnedVu::new(id as u64))
+        Some(VuState::new(id as u64))
     }
 
     fn dispatch(self: &Arc<Self>, scheduled: Instant) {
@@ -78,18 +65,17 @@ impl<I: Iteration> Dispatcher<I> {
         };
         self.running.fetch_add(1, Ordering::AcqRel);
         let this = self.clone();
-        let runtime = vu.runtime.clone();
-        runtime.spawn(async move {
+        super::workers::next().spawn(async move {
             let busy = ActiveVu::new(&this.counters.vus);
             let completed = tokio::select! {
                 // An iteration that ends exactly at a deadline counts as completed.
                 biased;
-                _ = this.iteration.run(&mut vu.state, scheduled) => true,
+                _ = this.iteration.run(&mut vu, scheduled) => true,
                 _ = sleep_until(this.hard_stop_at) => false,
                 _ = stop_deadline(&this.stop, this.graceful_stop) => false,
             };
             drop(busy);
-            vu.state.iterations += 1;
+            vu.iterations += 1;
             if completed {
                 this.counters.iterations.inc();
             }
@@ -123,7 +109,7 @@ pub async fn run<I: Iteration>(
     let dispatcher = Arc::new(Dispatcher {
         iteration,
         counters: counters.clone(),
-        idle_vus: Mutex::new((1..=model.pre_allocated_vus as u64).rev().map(PinnedVu::new).collect()),
+        idle_vus: Mutex::new((1..=model.pre_allocated_vus as u64).rev().map(VuState::new).collect()),
         allocated: AtomicU32::new(model.pre_allocated_vus),
         max_vus: model.max_vus,
         hard_stop_at: end_at + model.graceful_stop,

@@ -23,9 +23,7 @@ impl FakeIteration {
 }
 
 impl Iteration for FakeIteration {
-    type Local = ();
-
-    fn run(&self, vu: &mut VuState<()>, scheduled: Instant) -> impl Future<Output = ()> + Send {
+    fn run(&self, vu: &mut VuState, scheduled: Instant) -> impl Future<Output = ()> + Send {
         self.starts.lock().unwrap().push((scheduled - self.origin, vu.id));
         tokio::time::sleep(self.takes)
     }

@@ -1,18 +1,24 @@
-//! Plain-http targets: each VU keeps its own keep-alive HTTP/1.1 connection,
-//! as a k6 VU does, and drives it from its own task. Sending a request and
-//! reading its answer then wake one task, where a shared pool (reqwest) wakes
-//! a connection task, a pool and the VU's task through channels: on loopback
-//! that difference is half of the generator's CPU.
-
+//! Plain-http targets: keep-alive HTTP/1.1 connections that the VU sending a
+//! request drives from its own task. Sending a request and reading its answer
+//! then wake one task, where a shared pool (reqwest) wakes a connection task,
+//! a pool and the VU's task through channels: on loopback that difference is
+//! half of the generator's CPU.
+//!
+//! Between requests a connection waits in its thread's idle list, where any
+//! VU of that thread (VUs stay on one thread) picks it up. So a process holds
+//! as many connections as it has requests in flight at once, not one per VU:
+//! 10,000 VUs that mostly think need a handful.
 use super::outcome;
 use crate::sample::FailReason;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
+use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::task::Poll;
+use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
 /// Where a plain-http request connects: host and port.
@@ -21,10 +27,6 @@ pub struct Origin {
     pub host: String,
     pub port: u16,
 }
-
-/// One VU's connection, if it has one open.
-#[derive(Default)]
-pub struct VuConnection(Option<Open>);
 
 type Driver = Connection<TokioIo<TcpStream>, Full<Bytes>>;
 type Request = http::Request<Full<Bytes>>;
@@ -35,6 +37,7 @@ struct Open {
     driver: Pin<Box<Driver>>,
     /// The connection ended (closed by either side); it takes no more requests.
     ended: bool,
+    idle_since: Instant,
 }
 
 /// A response head and its whole body.
@@ -43,46 +46,83 @@ pub struct Answer {
     pub body: Result<Bytes, FailReason>,
 }
 
-impl VuConnection {
-    /// Sends `request` to `origin` over this VU's connection, opening one when
-    /// there is none, it goes elsewhere, or the server closed it while idle.
-    /// The connection is kept only after a complete exchange: one that failed,
-    /// timed out or was interrupted is dropped, and the next request starts on
-    /// a fresh one.
-    pub async fn send(&mut self, origin: &Origin, request: Request) -> Result<Answer, FailReason> {
-        let kept = match self.0.take().filter(|open| open.origin == *origin) {
-            Some(open) => open.ready().await,
-            None => None,
-        };
-        let reused = kept.is_some();
-        let mut open = match kept {
-            Some(open) => open,
-            None => Open::connect(origin).await?,
-        };
-        let answer = match open.exchange(request).await {
-            // The server closed the kept connection just as the request went
-            // out, and hyper says not a byte of it was written: a fresh
-            // connection may send it.
-            Err((_, Some(unsent))) if reused => {
-                open = Open::connect(origin).await?;
-                open.exchange(unsent).await
-            }
-            other => other,
-        };
-        let answer = answer.map_err(|(reason, _)| reason);
-        if matches!(&answer, Ok(Answer { body: Ok(_), .. })) && !open.ended {
-            self.0 = Some(open);
+/// Bytes read from a connection at a time.
+const READ_BUFFER: usize = 4096;
+
+/// An idle connection unused this long is closed, as reqwest's pool does.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+thread_local! {
+    /// This thread's idle connections, the most recently used last.
+    static IDLE: RefCell<Vec<Open>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Sends `request` to `origin` over an idle connection of this thread, or a
+/// new one when there is none or the server closed them while idle. A
+/// connection goes back to the idle list only after a complete exchange: one
+/// that failed, timed out or was interrupted is closed.
+pub async fn send(origin: &Origin, request: Request) -> Result<Answer, FailReason> {
+    let mut kept = None;
+    while let Some(open) = take_idle(origin) {
+        kept = open.ready().await;
+        if kept.is_some() {
+            break;
         }
-        answer
     }
+    let reused = kept.is_some();
+    let mut open = match kept {
+        Some(open) => open,
+        None => Open::connect(origin).await?,
+    };
+    let answer = match open.exchange(request).await {
+        // The server closed the kept connection just as the request went
+        // out, and hyper says not a byte of it was written: a fresh
+        // connection may send it.
+        Err((_, Some(unsent))) if reused => {
+            open = Open::connect(origin).await?;
+            open.exchange(unsent).await
+        }
+        other => other,
+    };
+    let answer = answer.map_err(|(reason, _)| reason);
+    if matches!(&answer, Ok(Answer { body: Ok(_), .. })) && !open.ended {
+        put_idle(open);
+    }
+    answer
+}
+
+/// The most recently used idle connection to `origin`.
+fn take_idle(origin: &Origin) -> Option<Open> {
+    IDLE.with_borrow_mut(|idle| {
+        let at = idle.iter().rposition(|open| open.origin == *origin)?;
+        Some(idle.remove(at))
+    })
+}
+
+fn put_idle(mut open: Open) {
+    open.idle_since = Instant::now();
+    IDLE.with_borrow_mut(|idle| {
+        idle.push(open);
+        // The oldest is first; it is closed once unused for IDLE_TIMEOUT.
+        if idle.first().is_some_and(|oldest| oldest.idle_since.elapsed() > IDLE_TIMEOUT) {
+            idle.remove(0);
+        }
+    });
 }
 
 impl Open {
     async fn connect(origin: &Origin) -> Result<Open, FailReason> {
         let stream = TcpStream::connect((origin.host.as_str(), origin.port)).await.map_err(|_| FailReason::Connect)?;
         stream.set_nodelay(true).map_err(|_| FailReason::Connect)?;
-        let (sender, driver) = http1::handshake(TokioIo::new(stream)).await.map_err(|_| FailReason::Connect)?;
-        Ok(Open { origin: origin.clone(), sender, driver: Box::pin(driver), ended: false })
+        let (sender, driver) = http1::Builder::new()
+            // Reads of at most 4 KiB rather than hyper's adaptive 8 KiB and up: a
+            // burst of thousands of connections costs half the memory, and answers
+            // to probes are small.
+            .read_buf_exact_size(Some(READ_BUFFER))
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|_| FailReason::Connect)?;
+        Ok(Open { origin: origin.clone(), sender, driver: Box::pin(driver), ended: false, idle_since: Instant::now() })
     }
 
     /// The connection, if it can take a request now. Driving it once lets it

@@ -1,6 +1,6 @@
 //! The request runner: one iteration picks a request by weight, renders it,
 //! sends it, checks the response, records one `Sample`, then thinks.
-//! Plain-http requests go over the VU's own keep-alive connection
+//! Plain-http requests go over keep-alive connections the VU drives itself
 //! ([`http1`]); https ones over the scenario's pooled reqwest client (TLS,
 //! HTTP/2).
 
@@ -17,7 +17,7 @@ use bytes::Bytes;
 use http::header::{HeaderValue, ACCEPT, HOST, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::HeaderMap;
-use http1::{Origin, VuConnection};
+use http1::Origin;
 use http_body_util::Full;
 use rand::distr::weighted::WeightedIndex;
 use rand::distr::Distribution;
@@ -29,8 +29,8 @@ use tokio::time::Instant;
 
 const USER_AGENT_VALUE: &str = concat!("sloprober/", env!("CARGO_PKG_VERSION"));
 
-/// Runs one scenario's iterations: plain http over each VU's connection,
-/// https over one shared client.
+/// Runs one scenario's iterations: plain http over connections the VUs
+/// drive themselves, https over one shared client.
 pub struct ScenarioRunner {
     client: reqwest::Client,
     /// Target headers, sent unless a request sets the same name.
@@ -97,7 +97,7 @@ impl ScenarioRunner {
     }
 
     /// Sends request `index` and describes what happened; never fails.
-    pub async fn execute(&self, index: usize, vu: &mut VuState<VuConnection>, scheduled: Instant) -> Sample {
+    pub async fn execute(&self, index: usize, vu: &mut VuState, scheduled: Instant) -> Sample {
         let plan = &self.requests[index];
         let mut cx = RenderContext { vu: vu.id, iteration: vu.iterations, counter: &self.counter, rng: &mut vu.rng };
         let url = match &plan.url {
@@ -134,7 +134,7 @@ impl ScenarioRunner {
             Some(url) => Direct::of(url),
         };
         let received = match (direct, rendered) {
-            (Some(direct), _) => self.send_direct(plan, &direct, body, &mut vu.local).await,
+            (Some(direct), _) => self.send_direct(plan, &direct, body).await,
             (None, rendered) => {
                 let url = rendered.unwrap_or_else(|| match &plan.url {
                     RequestUrl::Static(url) => url.clone(),
@@ -184,13 +184,12 @@ impl ScenarioRunner {
         sample
     }
 
-    /// Over the VU's own connection, within the request's timeout.
+    /// Over a keep-alive connection of this thread, within the request's timeout.
     async fn send_direct(
         &self,
         plan: &RequestPlan,
         direct: &Direct,
         body: Option<Bytes>,
-        connection: &mut VuConnection,
     ) -> Result<Received, FailReason> {
         let mut request = http::Request::new(Full::new(body.unwrap_or_default()));
         *request.method_mut() = plan.method.clone();
@@ -207,7 +206,7 @@ impl ScenarioRunner {
         headers.entry(HOST).or_insert_with(|| direct.host.clone());
         headers.entry(USER_AGENT).or_insert(HeaderValue::from_static(USER_AGENT_VALUE));
         headers.entry(ACCEPT).or_insert(HeaderValue::from_static("*/*"));
-        match tokio::time::timeout(plan.timeout, connection.send(&direct.origin, request)).await {
+        match tokio::time::timeout(plan.timeout, http1::send(&direct.origin, request)).await {
             Err(_elapsed) => Err(FailReason::Timeout),
             Ok(Err(reason)) => Err(reason),
             Ok(Ok(answer)) => {
@@ -292,12 +291,11 @@ fn read_feed(feed: &MetricFeed, view: &mut ResponseView<'_>, default: f64) -> Op
 }
 
 impl Iteration for ScenarioRunner {
-    type Local = VuConnection;
-
-    async fn run(&self, vu: &mut VuState<VuConnection>, scheduled: Instant) {
+    async fn run(&self, vu: &mut VuState, scheduled: Instant) {
         let lag = self.open_model.then(|| scheduled.elapsed());
         let index = self.picker.sample(&mut vu.rng);
-        let mut sample = self.execute(index, vu, scheduled).await;
+        // Boxed: a VU that is thinking holds a small future, not the state of a request.
+        let mut sample = Box::pin(self.execute(index, vu, scheduled)).await;
         sample.schedule_lag = lag;
         self.sink.record(&sample);
         if let Some(think) = self.sleep {
