@@ -18,14 +18,17 @@ bench_config "$dir/soak.yaml" "http://127.0.0.1:$nginx_port" "executor: constant
 "$bin" daemon --config "$dir/soak.yaml" --listen "127.0.0.1:$metrics_port" --log-level warn &
 prober_pid=$!
 wait_port "$metrics_port"
+# What could explain growth: VUs allocated and open file descriptors (connections).
+state() { echo "$(rss_kib "$prober_pid") $(curl -s "127.0.0.1:$metrics_port/metrics" | awk '/^sloprober_vus_max\{/ {s += $2} END {print s + 0}') $(ls "/proc/$prober_pid/fd" | wc -l)"; }
 sleep "$early"
-rss_early=$(rss_kib "$prober_pid")
+read -r rss_early vus_early fds_early < <(state)
 sleep $(( seconds - early ))
-rss_end=$(rss_kib "$prober_pid")
+read -r rss_end vus_end fds_end < <(state)
 reqs=$(curl -s "127.0.0.1:$metrics_port/metrics" | awk '/^sloprober_http_reqs_total\{/ {s += $2} END {print s}')
-python3 - "$seconds" "$early" "$rss_early" "$rss_end" "$reqs" <<'PY'
+python3 - "$seconds" "$early" "$rss_early" "$rss_end" "$reqs" "$vus_early" "$vus_end" "$fds_early" "$fds_end" <<'PY'
 import sys
-seconds, early, a, b, reqs = map(float, sys.argv[1:])
+seconds, early, a, b, reqs, va, vb, fa, fb = map(float, sys.argv[1:])
 print(f"soak: {reqs:.0f} requests in {seconds:.0f} s ({reqs/seconds:.0f}/s); RSS {a/1024:.1f} MiB at {early:.0f} s, "
-      f"{b/1024:.1f} MiB at {seconds:.0f} s: growth {100*(b-a)/a:+.2f} %")
+      f"{b/1024:.1f} MiB at {seconds:.0f} s: growth {100*(b-a)/a:+.2f} % (VUs allocated {va:.0f} -> {vb:.0f}, "
+      f"open fds {fa:.0f} -> {fb:.0f})")
 PY

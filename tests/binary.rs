@@ -169,6 +169,7 @@ fn demo_serves_live_metrics_for_all_three_services() {
                 &format!("127.0.0.1:{target_port}"),
             ])
             .env_remove("API_KEY")
+            .env("SLOPROBER_VU_THREADS", "3")
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
@@ -202,6 +203,12 @@ fn demo_serves_live_metrics_for_all_three_services() {
     }
     assert!(!text.contains("status=\"401\""), "the demo key matches the target's");
     assert!(text.contains("generate_duration_seconds_bucket{scenario=\"gateway\",le=\"0.3\"}"));
+    let vu_threads = std::fs::read_dir(format!("/proc/{}/task", demo.0.id()))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).ok())
+        .filter(|name| name.starts_with("sloprober-vus-"))
+        .count();
+    assert_eq!(vu_threads, 3, "SLOPROBER_VU_THREADS sets how many threads run VUs");
     signal(&demo.0, "INT");
     assert!(demo.0.wait().unwrap().success());
 }

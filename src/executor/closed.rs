@@ -64,10 +64,24 @@ struct Shared<I> {
     counters: ExecutorCounters,
     budget: Budget,
     end_at: Instant,
-    hard_stop_at: Instant,
     graceful_ramp_down: Duration,
-    graceful_stop: Duration,
+    /// VUs from this index up are removed by a later, lower stage.
+    removable_from: u32,
     stop: CancellationToken,
+}
+
+/// The lowest VU index that some stage removes after an earlier one started it
+/// (`u32::MAX` when the count never drops).
+fn removable_from(steps: &[(Duration, u32)]) -> u32 {
+    let mut peak = 0;
+    let mut lowest = u32::MAX;
+    for (_, target) in steps {
+        if *target < peak {
+            lowest = lowest.min(*target);
+        }
+        peak = peak.max(*target);
+    }
+    lowest
 }
 
 pub async fn run<I: Iteration>(
@@ -85,9 +99,8 @@ pub async fn run<I: Iteration>(
         counters: counters.clone(),
         budget: model.budget,
         end_at,
-        hard_stop_at: end_at + model.graceful_stop,
         graceful_ramp_down: model.graceful_ramp_down,
-        graceful_stop: model.graceful_stop,
+        removable_from: removable_from(&model.steps),
         stop: stop.clone(),
     });
     let (target_tx, target_rx) = watch::channel(0u32);
@@ -104,18 +117,41 @@ pub async fn run<I: Iteration>(
             target_tx.send_replace(*target);
         }
     };
-    let all_done = async { while vus.join_next().await.is_some() {} };
+    // Iterations still running at the hard stop, or `graceful_stop` after a
+    // cancel, are aborted here rather than by a timer in every VU: the VUs'
+    // hot loop then polls nothing but its iteration.
+    let all_done = async {
+        let deadline = async {
+            tokio::select! {
+                _ = sleep_until(end_at + model.graceful_stop) => {}
+                _ = stop_deadline(stop, model.graceful_stop) => {}
+            }
+        };
+        tokio::pin!(deadline);
+        let mut cut = false;
+        loop {
+            let reached = tokio::select! {
+                biased;
+                joined = vus.join_next() => match joined {
+                    None => return,
+                    Some(_) => false,
+                },
+                _ = &mut deadline, if !cut => true,
+            };
+            if reached {
+                cut = true;
+                vus.abort_all();
+            }
+        }
+    };
     tokio::join!(controller, all_done);
 }
 
 async fn vu_loop<I: Iteration>(index: u32, mut target: watch::Receiver<u32>, shared: Arc<Shared<I>>) {
     let mut vu = VuState::new(index as u64 + 1);
     let mut active: Option<ActiveVu> = None;
-    // Made once per VU rather than per iteration: a timer costs a wheel insert and removal.
-    // Neither is polled after it fires: the loop ends first.
-    let hard_stop = sleep_until(shared.hard_stop_at);
-    let stopped = stop_deadline(&shared.stop, shared.graceful_stop);
-    tokio::pin!(hard_stop, stopped);
+    // Only a VU that a later stage removes can be ramped down.
+    let removable = index >= shared.removable_from;
     loop {
         while *target.borrow_and_update() <= index {
             active = None;
@@ -130,13 +166,16 @@ async fn vu_loop<I: Iteration>(index: u32, mut target: watch::Receiver<u32>, sha
         }
         active.get_or_insert_with(|| ActiveVu::new(&shared.counters.vus));
         let scheduled = Instant::now();
-        let completed = tokio::select! {
-            // An iteration that ends exactly at a deadline counts as completed.
-            biased;
-            _ = shared.iteration.run(&mut vu, scheduled) => true,
-            _ = &mut hard_stop => false,
-            _ = ramped_down(target.clone(), index, shared.graceful_ramp_down) => false,
-            _ = &mut stopped => false,
+        let completed = if removable {
+            tokio::select! {
+                // An iteration that ends exactly at a deadline counts as completed.
+                biased;
+                _ = shared.iteration.run(&mut vu, scheduled) => true,
+                _ = ramped_down(target.clone(), index, shared.graceful_ramp_down) => false,
+            }
+        } else {
+            shared.iteration.run(&mut vu, scheduled).await;
+            true
         };
         vu.iterations += 1;
         if completed {
@@ -157,5 +196,20 @@ async fn ramped_down(mut target: watch::Receiver<u32>, index: u32, grace: Durati
             _ = sleep(grace) => return,
             _ = target.changed() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod removable_tests {
+    use super::removable_from;
+    use std::time::Duration;
+
+    #[test]
+    fn only_vus_a_lower_stage_removes_can_be_ramped_down() {
+        let steps = |targets: &[u32]| targets.iter().map(|t| (Duration::ZERO, *t)).collect::<Vec<_>>();
+        assert_eq!(removable_from(&steps(&[10])), u32::MAX);
+        assert_eq!(removable_from(&steps(&[0, 5, 10])), u32::MAX);
+        assert_eq!(removable_from(&steps(&[0, 10, 4, 8, 0])), 0);
+        assert_eq!(removable_from(&steps(&[5, 10, 7, 10])), 7);
     }
 }

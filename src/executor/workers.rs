@@ -28,11 +28,13 @@ pub fn next() -> Handle {
 
 static WORKERS: OnceLock<Workers> = OnceLock::new();
 
-/// Starts one worker thread per core; they live as long as the process. A
-/// thread that cannot start leaves fewer workers (none: VUs run on the caller's runtime).
+/// Starts one worker thread per core (`SLOPROBER_VU_THREADS` overrides);
+/// they live as long as the process. A thread that cannot start leaves fewer
+/// workers (none: VUs run on the caller's runtime).
 fn start() -> Workers {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let handles = (0..cores).filter_map(|index| spawn_worker(index).ok()).collect();
+    let threads = std::env::var("SLOPROBER_VU_THREADS").ok().and_then(|n| n.parse().ok()).unwrap_or(cores);
+    let handles = (0..threads).filter_map(|index| spawn_worker(index).ok()).collect();
     Workers { handles, next: AtomicUsize::new(0) }
 }
 
