@@ -51,6 +51,8 @@ fn render(c: &mut Criterion) {
     }
     let lines = metrics.render().lines().count();
     c.bench_function(&format!("render_20x10 ({lines} lines)"), |b| b.iter(|| metrics.render()));
+    // The part of a render that collects the values, before any text is written.
+    c.bench_function("gather_20x10", |b| b.iter(|| metrics.registry().gather()));
 }
 
 criterion_group!(benches, render);

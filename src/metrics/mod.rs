@@ -3,6 +3,7 @@
 
 mod families;
 mod scenario;
+mod text;
 
 pub use families::{Families, MetricsError};
 pub use scenario::ScenarioMetrics;
@@ -10,7 +11,7 @@ pub use scenario::ScenarioMetrics;
 use crate::config::CustomKind;
 use crate::plan::{Plan, PlannedThreshold};
 use crate::slo::Verdict;
-use prometheus::{Gauge, GaugeVec, IntGauge, Registry, TextEncoder};
+use prometheus::{Gauge, GaugeVec, IntGauge, Registry};
 use std::sync::Arc;
 
 /// The daemon's metrics, created once and kept across config reloads.
@@ -119,8 +120,11 @@ impl ProberMetrics {
 
     /// The Prometheus text exposition of everything registered.
     pub fn render(&self) -> String {
-        TextEncoder::new()
-            .encode_to_string(&self.families.registry().gather())
-            .unwrap_or_else(|e| format!("# encoding failed: {e}\n"))
+        text::encode(&self.families.registry().gather())
+    }
+
+    /// The registry behind [`render`](Self::render).
+    pub fn registry(&self) -> &prometheus::Registry {
+        self.families.registry()
     }
 }
