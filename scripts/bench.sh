@@ -99,6 +99,8 @@ for _ in $(seq 1 "$reps"); do
   run_sloprober closed "$work/closed.yaml"
   [ "$have_oha" = 1 ] && run_oha closed 50
   run_wrk closed 50
+  # The same with one VU thread: nginx needs the other core.
+  SLOPROBER_VU_THREADS=1 run_sloprober closed-1thread "$work/closed.yaml"
 done
 wrk_max=$(python3 -c "
 import json, statistics

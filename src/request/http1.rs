@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::task::Poll;
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
 /// Where a plain-http request connects: host and port.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
     pub host: String,
     pub port: u16,
@@ -53,8 +54,8 @@ const READ_BUFFER: usize = 4096;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 thread_local! {
-    /// This thread's idle connections, the most recently used last.
-    static IDLE: RefCell<Vec<Open>> = const { RefCell::new(Vec::new()) };
+    /// This thread's idle connections per origin, the most recently used last.
+    static IDLE: RefCell<HashMap<Origin, Vec<Open>>> = RefCell::new(HashMap::new());
 }
 
 /// Sends `request` to `origin` over an idle connection of this thread, or a
@@ -93,19 +94,21 @@ pub async fn send(origin: &Origin, request: Request) -> Result<Answer, FailReaso
 
 /// The most recently used idle connection to `origin`.
 fn take_idle(origin: &Origin) -> Option<Open> {
-    IDLE.with_borrow_mut(|idle| {
-        let at = idle.iter().rposition(|open| open.origin == *origin)?;
-        Some(idle.remove(at))
-    })
+    IDLE.with_borrow_mut(|idle| idle.get_mut(origin)?.pop())
 }
 
 fn put_idle(mut open: Open) {
     open.idle_since = Instant::now();
     IDLE.with_borrow_mut(|idle| {
-        idle.push(open);
+        // Looked up before inserting: the key is cloned only for a new origin.
+        let list = match idle.get_mut(&open.origin) {
+            Some(list) => list,
+            None => idle.entry(open.origin.clone()).or_default(),
+        };
+        list.push(open);
         // The oldest is first; it is closed once unused for IDLE_TIMEOUT.
-        if idle.first().is_some_and(|oldest| oldest.idle_since.elapsed() > IDLE_TIMEOUT) {
-            idle.remove(0);
+        if list.first().is_some_and(|oldest| oldest.idle_since.elapsed() > IDLE_TIMEOUT) {
+            list.remove(0);
         }
     });
 }
