@@ -300,3 +300,27 @@ async fn a_redirect_is_the_answer_checked_not_followed() {
     assert_eq!(stats.statuses.keys().collect::<Vec<_>>(), [&302], "no request reached / through the redirect");
     assert_eq!(stats.failed_total(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_headers_override_the_targets_and_identify_the_prober() {
+    let _serial = serial().await;
+    let (addr, _) = counting_server(None);
+    let dir = tempfile::tempdir().unwrap();
+    let checks = [
+        "{body_regex: \"(?i)authorization: Bearer request-key\"}",
+        "{body_regex: \"(?i)x-team: payments\"}",
+        "{body_regex: \"(?i)user-agent: sloprober/\"}",
+        "{body_regex: \"(?i)host: 127.0.0.1:\"}",
+        &format!("{{body_regex: \"{API_KEY}\"}}"),
+    ];
+    let request = format!(
+        "path: /echo\n        headers: {{Authorization: \"Bearer request-key\", X-Team: payments}}\n        checks: [{}]",
+        checks.join(", ")
+    );
+    let yaml = closed_model(addr, 1, "100ms").replace("path: /\n        checks: [{status: 200}]", &request);
+    let (outcome, _) = play(&options(dir.path(), &yaml, &[])).await;
+    let stats = &outcome.snapshot.requests[0].stats;
+    assert!(stats.count >= 5, "{} requests", stats.count);
+    assert_eq!(stats.checks_passed[..4], [stats.count; 4], "own headers, user-agent and host are sent");
+    assert_eq!(stats.checks_failed[4], stats.count, "the target's Authorization is replaced, not sent as well");
+}

@@ -33,8 +33,9 @@ const USER_AGENT_VALUE: &str = concat!("sloprober/", env!("CARGO_PKG_VERSION"));
 /// drive themselves, https over one shared client.
 pub struct ScenarioRunner {
     client: reqwest::Client,
-    /// Target headers, sent unless a request sets the same name.
-    default_headers: HeaderMap,
+    /// Per request, the headers a plain-http request carries (its own, then the
+    /// target's unless it sets the same name, user-agent, accept), built once.
+    direct_headers: Vec<HeaderMap>,
     requests: Vec<RequestPlan>,
     /// Per request with a fixed plain-http URL: where it goes, worked out once.
     fixed_direct: Vec<Option<Direct>>,
@@ -81,7 +82,7 @@ impl ScenarioRunner {
             .collect();
         Ok(ScenarioRunner {
             client,
-            default_headers: plan.headers.clone(),
+            direct_headers: plan.requests.iter().map(|r| direct_headers(r, &plan.headers)).collect(),
             requests: plan.requests.clone(),
             fixed_direct,
             picker,
@@ -134,7 +135,7 @@ impl ScenarioRunner {
             Some(url) => Direct::of(url),
         };
         let received = match (direct, rendered) {
-            (Some(direct), _) => self.send_direct(plan, &direct, body).await,
+            (Some(direct), _) => self.send_direct(index, &direct, body).await,
             (None, rendered) => {
                 let url = rendered.unwrap_or_else(|| match &plan.url {
                     RequestUrl::Static(url) => url.clone(),
@@ -185,27 +186,13 @@ impl ScenarioRunner {
     }
 
     /// Over a keep-alive connection of this thread, within the request's timeout.
-    async fn send_direct(
-        &self,
-        plan: &RequestPlan,
-        direct: &Direct,
-        body: Option<Bytes>,
-    ) -> Result<Received, FailReason> {
+    async fn send_direct(&self, index: usize, direct: &Direct, body: Option<Bytes>) -> Result<Received, FailReason> {
+        let plan = &self.requests[index];
         let mut request = http::Request::new(Full::new(body.unwrap_or_default()));
         *request.method_mut() = plan.method.clone();
         *request.uri_mut() = direct.path.clone().into();
-        let headers = request.headers_mut();
-        for (name, value) in &plan.headers {
-            headers.append(name.clone(), value.clone());
-        }
-        for (name, value) in &self.default_headers {
-            if !plan.headers.contains_key(name) {
-                headers.append(name.clone(), value.clone());
-            }
-        }
-        headers.entry(HOST).or_insert_with(|| direct.host.clone());
-        headers.entry(USER_AGENT).or_insert(HeaderValue::from_static(USER_AGENT_VALUE));
-        headers.entry(ACCEPT).or_insert(HeaderValue::from_static("*/*"));
+        *request.headers_mut() = self.direct_headers[index].clone();
+        request.headers_mut().entry(HOST).or_insert_with(|| direct.host.clone());
         match tokio::time::timeout(plan.timeout, http1::send(&direct.origin, request)).await {
             Err(_elapsed) => Err(FailReason::Timeout),
             Ok(Err(reason)) => Err(reason),
@@ -236,6 +223,20 @@ impl ScenarioRunner {
         let body = response.bytes().await.map_err(|e| outcome::classify(&e));
         Ok(Received { status, headers, body })
     }
+}
+
+/// A request's own headers, then the target's where it does not set the same
+/// name, then user-agent and accept unless set.
+fn direct_headers(request: &RequestPlan, target: &HeaderMap) -> HeaderMap {
+    let mut headers = request.headers.clone();
+    for (name, value) in target {
+        if !request.headers.contains_key(name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    headers.entry(USER_AGENT).or_insert(HeaderValue::from_static(USER_AGENT_VALUE));
+    headers.entry(ACCEPT).or_insert(HeaderValue::from_static("*/*"));
+    headers
 }
 
 /// A response, whichever way it came: status and headers, then the body or

@@ -189,8 +189,8 @@ pub fn precise_server(delay: std::time::Duration) -> SocketAddr {
     sloprober::demo_target::fixed_delay::spawn(listener, delay).unwrap()
 }
 
-/// A keep-alive HTTP/1.1 server answering `200 ok` (and `302` to `/` for
-/// `/moved`) on a thread per connection. It counts the connections it accepts, and closes any that stay
+/// A keep-alive HTTP/1.1 server answering `200 ok` (`302` to `/` for
+/// `/moved`; the request's header lines for `/echo`) on a thread per connection. It counts the connections it accepts, and closes any that stay
 /// idle for `idle_close` (as servers do after their keep-alive timeout),
 /// without a `Connection: close` header.
 pub fn counting_server(idle_close: Option<Duration>) -> (SocketAddr, Arc<AtomicUsize>) {
@@ -216,6 +216,7 @@ fn answer_until_idle(stream: std::net::TcpStream, idle_close: Option<Duration>) 
     loop {
         let mut content_length = 0;
         let mut moved = false;
+        let mut echo: Option<String> = None;
         loop {
             line.clear();
             // EOF, or no request within `idle_close`: close the connection.
@@ -223,6 +224,11 @@ fn answer_until_idle(stream: std::net::TcpStream, idle_close: Option<Duration>) 
                 return Ok(());
             }
             moved |= line.starts_with("GET /moved ");
+            if line.starts_with("GET /echo ") {
+                echo = Some(String::new());
+            } else if let Some(headers) = echo.as_mut() {
+                headers.push_str(&line);
+            }
             if line == "\r\n" {
                 break;
             }
@@ -231,7 +237,11 @@ fn answer_until_idle(stream: std::net::TcpStream, idle_close: Option<Duration>) 
             }
         }
         reader.read_exact(&mut vec![0; content_length])?;
-        if moved {
+        if let Some(headers) = echo {
+            writer.write_all(
+                format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{headers}", headers.len()).as_bytes(),
+            )?;
+        } else if moved {
             writer.write_all(b"HTTP/1.1 302 Found\r\nlocation: /\r\ncontent-length: 0\r\n\r\n")?;
         } else {
             writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")?;
