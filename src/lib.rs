@@ -13,6 +13,7 @@ pub mod executor;
 pub mod http_server;
 pub mod metrics;
 pub mod plan;
+pub mod precise_sleep;
 pub mod render;
 pub mod request;
 pub mod run;

@@ -1,6 +1,6 @@
 //! A latency-exact stand-in: every request is answered after exactly the same
-//! delay, on a thread per connection (`std::thread::sleep` is accurate to about
-//! 0.1 ms, where a 1 ms async timer wheel is not). For measuring how true the
+//! delay, on a thread per connection (an OS sleep plus a final spin is accurate
+//! to a few µs, where a 1 ms async timer wheel is not). For measuring how true the
 //! prober's reported latencies are: `sloprober demo-target --fixed-delay 100ms`.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -46,7 +46,8 @@ fn answer_connection(stream: TcpStream, delay: Duration) -> std::io::Result<()> 
         }
         let mut body = vec![0u8; content_length];
         reader.read_exact(&mut body)?;
-        std::thread::sleep(delay);
+        let answer_at = std::time::Instant::now() + delay;
+        while !crate::precise_sleep::until(answer_at, delay) {}
         let reply = format!(
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{BODY}",
             BODY.len()
