@@ -4,10 +4,11 @@
 //! a pool and the VU's task through channels: on loopback that difference is
 //! half of the generator's CPU.
 //!
-//! Between requests a connection waits in its thread's idle list, where any
-//! VU of that thread (VUs stay on one thread) picks it up. So a process holds
-//! as many connections as it has requests in flight at once, not one per VU:
-//! 10,000 VUs that mostly think need a handful.
+//! Between requests a connection waits in its thread's idle list, where the
+//! next VU on that thread to send to the same origin picks it up. A process
+//! thus holds as many connections as it ever had requests in flight at once,
+//! not one per VU.
+
 use super::outcome;
 use crate::sample::FailReason;
 use bytes::Bytes;
