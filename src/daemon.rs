@@ -89,6 +89,7 @@ pub async fn run(
         ))
     };
     endpoints.ready.store(true, Ordering::Release);
+    let trimming = tokio::spawn(release_freed_memory_periodically());
     tracing::info!(
         config = %plan.source,
         profile = %plan.profile,
@@ -126,9 +127,37 @@ pub async fn run(
     generation.stop(current.daemon.shutdown_grace).await;
     server_stop.cancel();
     let _ = server.await;
+    trimming.abort();
     tracing::info!("sloprober daemon stopped");
     Ok(())
 }
+
+/// How often freed memory is handed back to the OS.
+const TRIM_EVERY: Duration = Duration::from_secs(30);
+
+/// glibc keeps the heap pages a burst freed (a stalled target makes hundreds
+/// of requests pile up, each with its connection's buffers), so without this
+/// a daemon's RSS would stay at its highest point ever instead of following
+/// what it uses.
+async fn release_freed_memory_periodically() {
+    let mut every = tokio::time::interval(TRIM_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        release_freed_memory();
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn release_freed_memory() {
+    // SAFETY: malloc_trim only walks glibc's own arenas under their locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_freed_memory() {}
 
 fn reload(options: &DaemonOptions, current: &Plan, metrics: &Arc<ProberMetrics>) -> Result<(Plan, Generation), String> {
     let plan = options.plan().map_err(|e| e.to_string())?;
@@ -217,5 +246,27 @@ impl Generation {
             tracing::warn!(?grace, "iterations still running after the shutdown grace; interrupting them");
             self.tasks.abort_all();
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+mod trim_tests {
+    fn rss_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn heap_pages_freed_after_a_burst_go_back_to_the_os() {
+        // 100 MiB in small blocks, all freed but the last, which pins the heap's top.
+        let mut blocks: Vec<Box<[u8; 1024]>> = (0..100 * 1024).map(|_| Box::new([1u8; 1024])).collect();
+        let last = blocks.pop();
+        drop(blocks);
+        let before = rss_kib();
+        super::release_freed_memory();
+        let after = rss_kib();
+        drop(last);
+        assert!(before - after.min(before) > 50 * 1024, "RSS {before} KiB before the trim, {after} KiB after");
     }
 }

@@ -26,6 +26,7 @@ pub fn serve(listener: TcpListener, delay: Duration) {
 }
 
 fn answer_connection(stream: TcpStream, delay: Duration) -> std::io::Result<()> {
+    crate::precise_sleep::tighten_timer_slack();
     stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);

@@ -2,7 +2,7 @@
 //! does. An iteration that finds every VU busy (and no room to allocate one)
 //! is dropped and counted, never queued.
 //!
-//! Pacing runs on its own thread with OS sleeps and a final spin (a few µs late)
+//! Pacing runs on its own thread with OS sleeps without timer slack
 //! rather than tokio's 1 ms timer wheel, so iterations start on time and the
 //! latency measured from the scheduled instant is not inflated by the
 //! generator. Unit tests pace with tokio's timer, which the paused clock drives.
@@ -142,14 +142,17 @@ fn pace_on_this_thread<I: Iteration>(
     dispatcher: &Arc<Dispatcher<I>>,
     stop: &CancellationToken,
 ) {
+    crate::precise_sleep::tighten_timer_slack();
     for scheduled in schedule {
         loop {
             if stop.is_cancelled() {
                 return;
             }
-            if crate::precise_sleep::until(scheduled.into_std(), MAX_SLEEP) {
+            let now = Instant::now();
+            if now >= scheduled {
                 break;
             }
+            std::thread::sleep((scheduled - now).min(MAX_SLEEP));
         }
         dispatcher.dispatch(scheduled);
     }
