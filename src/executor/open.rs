@@ -142,7 +142,7 @@ fn pace_on_this_thread<I: Iteration>(
     dispatcher: &Arc<Dispatcher<I>>,
     stop: &CancellationToken,
 ) {
-    crate::precise_sleep::tighten_timer_slack();
+    crate::timer_slack::tighten_timer_slack();
     for scheduled in schedule {
         loop {
             if stop.is_cancelled() {

