@@ -1,26 +1,24 @@
 //! Plain-http targets: keep-alive HTTP/1.1 connections that the VU sending a
-//! request drives from its own task. Sending a request and reading its answer
-//! then wake one task, where a shared pool (reqwest) wakes a connection task,
-//! a pool and the VU's task through channels: on loopback that difference is
-//! half of the generator's CPU.
+//! request drives from its own task. A request goes out in one write; its
+//! answer is parsed in place with `httparse` as it arrives, the header values
+//! and the body sharing the bytes read. A general client (hyper's dispatcher,
+//! reqwest's pool) passes each request and answer through channels between
+//! tasks; on loopback that costs more CPU than the HTTP itself.
 //!
 //! Between requests a connection waits in its thread's idle list, where the
 //! next VU on that thread to send to the same origin picks it up. A process
 //! thus holds as many connections as it ever had requests in flight at once,
 //! not one per VU.
 
-use super::outcome;
 use crate::sample::FailReason;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, Connection, SendRequest};
-use hyper_util::rt::TokioIo;
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{HeaderName, HeaderValue};
+use http::HeaderMap;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::future::{poll_fn, Future};
-use std::pin::{pin, Pin};
-use std::task::Poll;
+use std::ops::Range;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Where a plain-http request connects: host and port.
@@ -30,83 +28,80 @@ pub struct Origin {
     pub port: u16,
 }
 
-type Driver = Connection<TokioIo<TcpStream>, Full<Bytes>>;
-type Request = http::Request<Full<Bytes>>;
-
-struct Open {
-    origin: Origin,
-    sender: SendRequest<Full<Bytes>>,
-    driver: Pin<Box<Driver>>,
-    /// The connection ended (closed by either side); it takes no more requests.
-    ended: bool,
-    idle_since: Instant,
+/// A request ready to write: its head up to the last header (request line,
+/// `host` and the other headers), and its body.
+pub struct Outgoing<'a> {
+    pub head: &'a [u8],
+    pub body: &'a [u8],
+    /// The method is one whose empty body is still announced (`content-length: 0`).
+    pub announce_empty_body: bool,
+    /// A HEAD request: the answer has no body whatever its headers say.
+    pub is_head: bool,
 }
 
-/// A response head and its whole body.
+/// A response head and its whole body, or why the body could not be read.
 pub struct Answer {
-    pub head: http::response::Parts,
+    pub status: u16,
+    pub headers: HeaderMap,
     pub body: Result<Bytes, FailReason>,
 }
 
-/// Bytes read from a connection at a time.
-const READ_BUFFER: usize = 4096;
-
+/// Bytes read from a connection at a time, at least.
+const READ_CHUNK: usize = 4096;
+/// The most header lines an answer may have (as hyper).
+const MAX_HEADERS: usize = 100;
+/// A head longer than this is not HTTP worth waiting for.
+const MAX_HEAD: usize = 64 * 1024;
 /// An idle connection unused this long is closed, as reqwest's pool does.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// A connection idle at least this long is checked for a close from the
+/// server before it is used; a busier one is used at once.
+const CHECK_AFTER_IDLE: Duration = Duration::from_millis(1);
 
 thread_local! {
     /// This thread's idle connections per origin, the most recently used last.
-    static IDLE: RefCell<HashMap<Origin, Vec<Open>>> = RefCell::new(HashMap::new());
+    static IDLE: RefCell<HashMap<Origin, Vec<Conn>>> = RefCell::new(HashMap::new());
 }
 
 /// Sends `request` to `origin` over an idle connection of this thread, or a
 /// new one when there is none or the server closed them while idle. A
-/// connection goes back to the idle list only after a complete exchange: one
-/// that failed, timed out or was interrupted is closed.
-pub async fn send(origin: &Origin, request: Request) -> Result<Answer, FailReason> {
-    let mut kept = None;
-    while let Some(open) = take_idle(origin) {
-        kept = open.ready().await;
-        if kept.is_some() {
-            break;
+/// connection goes back to the idle list only after a complete exchange that
+/// leaves it open: one that failed, timed out or was interrupted is closed.
+pub async fn send(origin: &Origin, request: &Outgoing<'_>) -> Result<Answer, FailReason> {
+    if let Some(mut conn) = take_idle(origin) {
+        // A write that fails means the server closed the connection just
+        // before: nothing reached it, so a fresh connection may send the request.
+        if conn.write(request).await.is_ok() {
+            return conn.finish(request).await;
         }
     }
-    let reused = kept.is_some();
-    let mut open = match kept {
-        Some(open) => open,
-        None => Open::connect(origin).await?,
-    };
-    let answer = match open.exchange(request).await {
-        // The server closed the kept connection just as the request went
-        // out, and hyper says not a byte of it was written: a fresh
-        // connection may send it.
-        Err((_, Some(unsent))) if reused => {
-            open = Open::connect(origin).await?;
-            open.exchange(unsent).await
+    let mut conn = Conn::connect(origin).await?;
+    conn.write(request).await?;
+    conn.finish(request).await
+}
+
+/// The most recently used idle connection to `origin` that is still open.
+fn take_idle(origin: &Origin) -> Option<Conn> {
+    IDLE.with_borrow_mut(|idle| {
+        let list = idle.get_mut(origin)?;
+        while let Some(conn) = list.pop() {
+            if conn.idle_since.elapsed() < CHECK_AFTER_IDLE || conn.still_open() {
+                return Some(conn);
+            }
         }
-        other => other,
-    };
-    let answer = answer.map_err(|(reason, _)| reason);
-    if matches!(&answer, Ok(Answer { body: Ok(_), .. })) && !open.ended {
-        put_idle(open);
-    }
-    answer
+        None
+    })
 }
 
-/// The most recently used idle connection to `origin`.
-fn take_idle(origin: &Origin) -> Option<Open> {
-    IDLE.with_borrow_mut(|idle| idle.get_mut(origin)?.pop())
-}
-
-fn put_idle(mut open: Open) {
-    open.idle_since = Instant::now();
+fn put_idle(mut conn: Conn) {
+    conn.idle_since = Instant::now();
     IDLE.with_borrow_mut(|idle| {
         // Looked up before inserting: the key is cloned only for a new origin.
-        let list = match idle.get_mut(&open.origin) {
+        let list = match idle.get_mut(&conn.origin) {
             Some(list) => list,
-            None => idle.entry(open.origin.clone()).or_default(),
+            None => idle.entry(conn.origin.clone()).or_default(),
         };
-        list.push(open);
+        list.push(conn);
         // The oldest is first; it is closed once unused for IDLE_TIMEOUT.
         if list.first().is_some_and(|oldest| oldest.idle_since.elapsed() > IDLE_TIMEOUT) {
             list.remove(0);
@@ -114,69 +109,357 @@ fn put_idle(mut open: Open) {
     });
 }
 
-impl Open {
-    async fn connect(origin: &Origin) -> Result<Open, FailReason> {
+/// One open connection and what it has read but not yet parsed.
+struct Conn {
+    origin: Origin,
+    stream: TcpStream,
+    read: BytesMut,
+    /// The request being written, reused from one request to the next.
+    write: Vec<u8>,
+    /// The server closed its side: a read returned nothing.
+    eof: bool,
+    idle_since: Instant,
+}
+
+/// How the body of an answer is delimited.
+#[derive(Debug, PartialEq)]
+enum Framing {
+    Empty,
+    Length(usize),
+    Chunked,
+    /// Until the server closes the connection.
+    UntilClose,
+}
+
+/// What the head of an answer says, with header values as ranges of the head.
+struct Head {
+    len: usize,
+    status: u16,
+    headers: Vec<(HeaderName, Range<usize>)>,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+impl Conn {
+    async fn connect(origin: &Origin) -> Result<Conn, FailReason> {
         let stream = TcpStream::connect((origin.host.as_str(), origin.port)).await.map_err(|_| FailReason::Connect)?;
         stream.set_nodelay(true).map_err(|_| FailReason::Connect)?;
-        let (sender, driver) = http1::Builder::new()
-            // Reads of at most 4 KiB rather than hyper's adaptive 8 KiB and up: a
-            // burst of thousands of connections costs half the memory, and answers
-            // to probes are small.
-            .read_buf_exact_size(Some(READ_BUFFER))
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|_| FailReason::Connect)?;
-        Ok(Open { origin: origin.clone(), sender, driver: Box::pin(driver), ended: false, idle_since: Instant::now() })
-    }
-
-    /// The connection, if it can take a request now. Driving it once lets it
-    /// read a close that arrived while it was idle.
-    async fn ready(mut self) -> Option<Open> {
-        // The driver first: a ready sender does not mean the server is still there.
-        poll_fn(|cx| {
-            self.ended = self.ended || self.driver.as_mut().poll(cx).is_ready();
-            Poll::Ready(())
+        Ok(Conn {
+            origin: origin.clone(),
+            stream,
+            read: BytesMut::new(),
+            write: Vec::new(),
+            eof: false,
+            idle_since: Instant::now(),
         })
-        .await;
-        let sender = &mut self.sender;
-        let ready = drive(&mut self.driver, &mut self.ended, poll_fn(|cx| sender.poll_ready(cx))).await;
-        (matches!(ready, Some(Ok(()))) && !self.ended).then_some(self)
     }
 
-    /// One request and its answer. A failure carries the request back if it
-    /// was never written.
-    async fn exchange(&mut self, request: Request) -> Result<Answer, (FailReason, Option<Request>)> {
-        let sent = self.sender.try_send_request(request);
-        let response = match drive(&mut self.driver, &mut self.ended, sent).await {
-            None => return Err((FailReason::Reset, None)),
-            Some(Err(mut failed)) => return Err((outcome::classify_hyper(failed.error()), failed.take_message())),
-            Some(Ok(response)) => response,
-        };
-        let (head, body) = response.into_parts();
-        let body = drive(&mut self.driver, &mut self.ended, body.collect()).await.ok_or(FailReason::Reset);
-        let body = body.and_then(|read| read.map(|c| c.to_bytes()).map_err(|e| outcome::classify_hyper(&e)));
-        Ok(Answer { head, body })
+    /// False when the server closed the connection (or sent something
+    /// unasked) while it was idle.
+    fn still_open(&self) -> bool {
+        matches!(self.stream.try_read(&mut [0u8; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
+
+    /// Writes the whole request in one call where the socket takes it.
+    async fn write(&mut self, request: &Outgoing<'_>) -> Result<(), FailReason> {
+        self.write.clear();
+        self.write.extend_from_slice(request.head);
+        if !request.body.is_empty() || request.announce_empty_body {
+            self.write.extend_from_slice(b"content-length: ");
+            self.write.extend_from_slice(itoa(request.body.len(), &mut [0u8; 20]));
+            self.write.extend_from_slice(b"\r\n");
+        }
+        self.write.extend_from_slice(b"\r\n");
+        self.write.extend_from_slice(request.body);
+        self.stream.write_all(&self.write).await.map_err(|_| FailReason::Reset)
+    }
+
+    /// Reads the answer to the request just written; the connection goes back
+    /// to the idle list when it may carry another.
+    async fn finish(mut self, request: &Outgoing<'_>) -> Result<Answer, FailReason> {
+        let head = self.read_head(request.is_head).await?;
+        let head_bytes = self.read.split_to(head.len).freeze();
+        let mut headers = HeaderMap::with_capacity(head.headers.len());
+        for (name, range) in head.headers {
+            let value = HeaderValue::from_maybe_shared(head_bytes.slice(range)).map_err(|_| FailReason::Body)?;
+            headers.append(name, value);
+        }
+        let body = self.read_body(&head.framing).await;
+        let reusable = head.keep_alive && head.framing != Framing::UntilClose && self.read.is_empty();
+        if body.is_ok() && reusable {
+            put_idle(self);
+        }
+        Ok(Answer { status: head.status, headers, body })
+    }
+
+    /// Reads until a final (non-1xx) head is complete.
+    async fn read_head(&mut self, is_head_request: bool) -> Result<Head, FailReason> {
+        loop {
+            match parse_head(&self.read, is_head_request)? {
+                Some(head) if (100..200).contains(&head.status) && head.status != 101 => {
+                    self.read.advance(head.len);
+                }
+                Some(head) => return Ok(head),
+                None if self.read.len() > MAX_HEAD => return Err(FailReason::Body),
+                None => self.fill(READ_CHUNK).await?,
+            }
+        }
+    }
+
+    async fn read_body(&mut self, framing: &Framing) -> Result<Bytes, FailReason> {
+        match *framing {
+            Framing::Empty => Ok(Bytes::new()),
+            Framing::Length(len) => {
+                while self.read.len() < len {
+                    self.fill(len - self.read.len()).await?;
+                }
+                Ok(self.read.split_to(len).freeze())
+            }
+            Framing::Chunked => self.read_chunks().await,
+            Framing::UntilClose => loop {
+                match self.fill(READ_CHUNK).await {
+                    Ok(()) => {}
+                    Err(_) if self.eof => return Ok(self.read.split().freeze()),
+                    Err(reason) => return Err(reason),
+                }
+            },
+        }
+    }
+
+    /// A chunked body, its trailer fields skipped.
+    async fn read_chunks(&mut self) -> Result<Bytes, FailReason> {
+        let mut body = BytesMut::new();
+        loop {
+            let (line, size) = match httparse::parse_chunk_size(&self.read) {
+                Ok(httparse::Status::Complete(found)) => found,
+                Ok(httparse::Status::Partial) => {
+                    self.fill(READ_CHUNK).await?;
+                    continue;
+                }
+                Err(_) => return Err(FailReason::Body),
+            };
+            if size == 0 {
+                self.read.advance(line);
+                return self.skip_trailers().await.map(|()| body.freeze());
+            }
+            let size = usize::try_from(size).map_err(|_| FailReason::Body)?;
+            let end = line.checked_add(size).and_then(|n| n.checked_add(2)).ok_or(FailReason::Body)?;
+            while self.read.len() < end {
+                self.fill(end - self.read.len()).await?;
+            }
+            if &self.read[end - 2..end] != b"\r\n" {
+                return Err(FailReason::Body);
+            }
+            body.extend_from_slice(&self.read[line..end - 2]);
+            self.read.advance(end);
+        }
+    }
+
+    /// Trailer lines up to and including the empty line that ends the body.
+    async fn skip_trailers(&mut self) -> Result<(), FailReason> {
+        loop {
+            match self.read.windows(2).position(|w| w == b"\r\n") {
+                Some(0) => {
+                    self.read.advance(2);
+                    return Ok(());
+                }
+                Some(end) => self.read.advance(end + 2),
+                None if self.read.len() > MAX_HEAD => return Err(FailReason::Body),
+                None => self.fill(READ_CHUNK).await?,
+            }
+        }
+    }
+
+    /// Reads at least one more byte (room for `want` more); the connection
+    /// ending first is a reset.
+    async fn fill(&mut self, want: usize) -> Result<(), FailReason> {
+        self.read.reserve(want.clamp(READ_CHUNK, 1 << 20));
+        match self.stream.read_buf(&mut self.read).await {
+            Ok(0) => {
+                self.eof = true;
+                Err(FailReason::Reset)
+            }
+            Ok(_) => Ok(()),
+            Err(_) => Err(FailReason::Reset),
+        }
     }
 }
 
-/// Runs `work` while driving the connection (writing the request, reading the
-/// answer) on the same task. None when the connection ended first: what `work`
-/// waits for will never come.
-async fn drive<F: Future>(driver: &mut Pin<Box<Driver>>, ended: &mut bool, work: F) -> Option<F::Output> {
-    let mut work = pin!(work);
-    poll_fn(|cx| {
-        if let Poll::Ready(out) = work.as_mut().poll(cx) {
-            return Poll::Ready(Some(out));
+/// Parses the head at the start of `buf`; None while it is incomplete.
+fn parse_head(buf: &[u8], is_head_request: bool) -> Result<Option<Head>, FailReason> {
+    // Uninitialised slots: zeroing 100 of them costs more than parsing a small head.
+    let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut response, buf, &mut slots)
+    {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(FailReason::Body),
+    };
+    let status = response.code.ok_or(FailReason::Body)?;
+    let mut keep_alive = response.version == Some(1);
+    let mut length = None;
+    let mut chunked = false;
+    let mut encoded = false;
+    let mut headers = Vec::with_capacity(response.headers.len());
+    for header in response.headers.iter() {
+        let name = HeaderName::from_bytes(header.name.as_bytes()).map_err(|_| FailReason::Body)?;
+        let value = header.value;
+        if name == http::header::CONTENT_LENGTH {
+            let parsed = std::str::from_utf8(value).ok().and_then(|v| v.trim().parse::<usize>().ok());
+            match (parsed, length) {
+                (None, _) => return Err(FailReason::Body),
+                (Some(n), Some(seen)) if n != seen => return Err(FailReason::Body),
+                (n, _) => length = n,
+            }
+        } else if name == http::header::TRANSFER_ENCODING {
+            encoded = true;
+            chunked = value
+                .rsplit(|b| *b == b',')
+                .next()
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name == http::header::CONNECTION
+            && value.split(|b| *b == b',').any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
+        {
+            keep_alive = false;
         }
-        if !*ended && driver.as_mut().poll(cx).is_ready() {
-            *ended = true;
+        let start = value.as_ptr() as usize - buf.as_ptr() as usize;
+        headers.push((name, start..start + value.len()));
+    }
+    let framing = if is_head_request || (100..200).contains(&status) || status == 204 || status == 304 {
+        Framing::Empty
+    } else if chunked {
+        Framing::Chunked
+    } else if encoded {
+        Framing::UntilClose
+    } else if let Some(len) = length {
+        Framing::Length(len)
+    } else {
+        Framing::UntilClose
+    };
+    Ok(Some(Head { len, status, headers, framing, keep_alive }))
+}
+
+/// `n` in decimal, written into `buf`.
+fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
         }
-        // The connection may have just delivered what `work` waits for.
-        match work.as_mut().poll(cx) {
-            Poll::Ready(out) => Poll::Ready(Some(out)),
-            Poll::Pending if *ended => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A server that answers each request on a connection with the next of
+    /// `answers`, each written in the pieces given, then closes; it returns
+    /// the requests it read.
+    async fn serve(answers: Vec<Vec<&'static [u8]>>) -> (Origin, tokio::task::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut requests = Vec::new();
+            for pieces in answers {
+                let mut request = Vec::new();
+                while !request.ends_with(b"\r\n\r\n") {
+                    let mut byte = [0u8; 1];
+                    if stream.read(&mut byte).await.unwrap() == 0 {
+                        return requests;
+                    }
+                    request.push(byte[0]);
+                }
+                let mut request = String::from_utf8(request).unwrap();
+                if let Some(len) = request.split("content-length: ").nth(1) {
+                    let mut body = vec![0u8; len.split('\r').next().unwrap().parse().unwrap()];
+                    stream.read_exact(&mut body).await.unwrap();
+                    request += std::str::from_utf8(&body).unwrap();
+                }
+                requests.push(request);
+                for piece in pieces {
+                    stream.write_all(piece).await.unwrap();
+                    stream.flush().await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            requests
+        });
+        (Origin { host: "127.0.0.1".into(), port }, server)
+    }
+
+    fn get(head: &[u8]) -> Outgoing<'_> {
+        Outgoing { head, body: b"", announce_empty_body: false, is_head: false }
+    }
+
+    const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: test\r\n";
+
+    #[tokio::test]
+    async fn bodies_framed_every_way_are_read_whole_and_the_connection_kept() {
+        let (origin, server) = serve(vec![
+            vec![b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-A: 1\r\n\r\nhello", b" world"],
+            vec![b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n5;ext=1\r\nhel", b"lo\r\n6\r\n world\r\n0\r\nx-trailer: 1\r\n\r\n"],
+            vec![b"HTTP/1.1 204 No Content\r\n\r\n"],
+            vec![b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\n"],
+            vec![b"HTTP/1.1 200 OK\r\n\r\nuntil ", b"close"],
+        ])
+        .await;
+        let first = send(&origin, &get(GET)).await.unwrap();
+        assert_eq!((first.status, first.body.unwrap()), (200, Bytes::from("hello world")));
+        assert_eq!(first.headers.get("x-a").unwrap(), "1");
+        let chunked = send(&origin, &get(GET)).await.unwrap();
+        assert_eq!((chunked.status, chunked.body.unwrap()), (201, Bytes::from("hello world")));
+        let empty = send(&origin, &get(GET)).await.unwrap();
+        assert_eq!((empty.status, empty.body.unwrap()), (204, Bytes::new()));
+        let head = Outgoing { is_head: true, ..get(b"HEAD / HTTP/1.1\r\nhost: test\r\n") };
+        let headed = send(&origin, &head).await.unwrap();
+        assert_eq!((headed.status, headed.body.unwrap()), (200, Bytes::new()), "a HEAD answer has no body");
+        let last = send(&origin, &get(GET)).await.unwrap();
+        assert_eq!(last.body.unwrap(), Bytes::from("until close"));
+        let requests = server.await.unwrap();
+        assert_eq!(requests.len(), 5, "all five over the one connection the server accepted");
+        assert!(requests[3].starts_with("HEAD / HTTP/1.1\r\nhost: test\r\n\r\n"));
+    }
+
+    #[tokio::test]
+    async fn a_body_is_announced_and_sent_with_the_head() {
+        let (origin, server) = serve(vec![vec![b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"]]).await;
+        let post = Outgoing { body: b"body", announce_empty_body: true, ..get(b"POST /x HTTP/1.1\r\nhost: test\r\n") };
+        assert_eq!(send(&origin, &post).await.unwrap().status, 200);
+        assert_eq!(server.await.unwrap(), ["POST /x HTTP/1.1\r\nhost: test\r\ncontent-length: 4\r\n\r\nbody"]);
+    }
+
+    #[tokio::test]
+    async fn broken_answers_are_told_apart() {
+        let cases: [(&'static [u8], FailReason); 4] = [
+            (b"this is not HTTP at all\r\n\r\n", FailReason::Body),
+            (b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", FailReason::Reset),
+            (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", FailReason::Body),
+            (b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab", FailReason::Body),
+        ];
+        for (answer, reason) in cases {
+            let (origin, _server) = serve(vec![vec![answer]]).await;
+            let outcome = send(&origin, &get(GET)).await;
+            let got = match outcome {
+                Err(reason) => reason,
+                Ok(answer) => answer.body.unwrap_err(),
+            };
+            assert_eq!(got, reason, "{}", String::from_utf8_lossy(answer));
         }
-    })
-    .await
+        let (origin, _server) = serve(vec![vec![]]).await;
+        assert_eq!(send(&origin, &get(GET)).await.err(), Some(FailReason::Reset), "closed without an answer");
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for n in [0, 7, 10, 4096, usize::MAX] {
+            assert_eq!(itoa(n, &mut [0u8; 20]), n.to_string().as_bytes());
+        }
+    }
 }

@@ -14,11 +14,9 @@ use crate::plan::template::RenderContext;
 use crate::plan::{MetricFeed, RequestBody, RequestPlan, RequestUrl, ScenarioPlan};
 use crate::sample::{FailReason, Sample, SampleSink};
 use bytes::Bytes;
-use http::header::{HeaderValue, ACCEPT, HOST, USER_AGENT};
-use http::uri::PathAndQuery;
-use http::HeaderMap;
+use http::header::{HeaderValue, ACCEPT, CONTENT_LENGTH, HOST, USER_AGENT};
+use http::{HeaderMap, Method};
 use http1::Origin;
-use http_body_util::Full;
 use rand::distr::weighted::WeightedIndex;
 use rand::distr::Distribution;
 use rand::Rng;
@@ -77,7 +75,7 @@ impl ScenarioRunner {
             .requests
             .iter()
             .map(|r| match &r.url {
-                RequestUrl::Static(url) => Direct::of(url),
+                RequestUrl::Static(url) => Direct::of(url, &r.method, &direct_headers(r, &plan.headers)),
                 RequestUrl::Templated { .. } => None,
             })
             .collect();
@@ -134,7 +132,7 @@ impl ScenarioRunner {
         // A fixed URL's destination was worked out at start-up.
         let direct = match &url {
             Cow::Borrowed(_) => self.fixed_direct[index].as_ref().map(Cow::Borrowed),
-            Cow::Owned(url) => Direct::of(url).map(Cow::Owned),
+            Cow::Owned(url) => Direct::of(url, &plan.method, &self.direct_headers[index]).map(Cow::Owned),
         };
         let received = match direct {
             Some(direct) => self.send_direct(index, &direct, body).await,
@@ -184,17 +182,16 @@ impl ScenarioRunner {
     /// Over a keep-alive connection of this thread, within the request's timeout.
     async fn send_direct(&self, index: usize, direct: &Direct, body: Option<Bytes>) -> Result<Received, FailReason> {
         let plan = &self.requests[index];
-        let mut request = http::Request::new(Full::new(body.unwrap_or_default()));
-        *request.method_mut() = plan.method.clone();
-        *request.uri_mut() = direct.path.clone().into();
-        *request.headers_mut() = self.direct_headers[index].clone();
-        request.headers_mut().entry(HOST).or_insert_with(|| direct.host.clone());
-        match tokio::time::timeout(plan.timeout, http1::send(&direct.origin, request)).await {
+        let request = http1::Outgoing {
+            head: &direct.head,
+            body: body.as_deref().unwrap_or_default(),
+            announce_empty_body: matches!(plan.method, Method::POST | Method::PUT | Method::PATCH),
+            is_head: plan.method == Method::HEAD,
+        };
+        match tokio::time::timeout(plan.timeout, http1::send(&direct.origin, &request)).await {
             Err(_elapsed) => Err(FailReason::Timeout),
             Ok(Err(reason)) => Err(reason),
-            Ok(Ok(answer)) => {
-                Ok(Received { status: answer.head.status.as_u16(), headers: answer.head.headers, body: answer.body })
-            }
+            Ok(Ok(answer)) => Ok(Received { status: answer.status, headers: answer.headers, body: answer.body }),
         }
     }
 
@@ -243,17 +240,18 @@ struct Received {
     body: Result<Bytes, FailReason>,
 }
 
-/// A plain-http destination: where to connect, the `Host` header, the request target.
+/// A plain-http request's destination and head: where to connect, and the
+/// request line and header lines as written on the wire.
 #[derive(Clone)]
 struct Direct {
     origin: Origin,
-    host: HeaderValue,
-    path: PathAndQuery,
+    head: Vec<u8>,
 }
 
 impl Direct {
-    /// None unless `url` is plain http.
-    fn of(url: &reqwest::Url) -> Option<Direct> {
+    /// None unless `url` is plain http. `headers` are all the request's
+    /// headers but `host`, which comes from the URL unless they set it.
+    fn of(url: &reqwest::Url, method: &Method, headers: &HeaderMap) -> Option<Direct> {
         if url.scheme() != "http" {
             return None;
         }
@@ -263,19 +261,28 @@ impl Direct {
             url::Host::Ipv6(ip) => ip.to_string(),
         };
         let port = url.port_or_known_default()?;
-        let authority = match url.port() {
-            Some(port) => format!("{}:{port}", url.host_str()?),
-            None => url.host_str()?.to_string(),
+        let mut head = Vec::with_capacity(256);
+        let line = |head: &mut Vec<u8>, parts: &[&[u8]]| {
+            parts.iter().for_each(|part| head.extend_from_slice(part));
+            head.extend_from_slice(b"\r\n");
         };
         let target = match url.query() {
             Some(query) => format!("{}?{query}", url.path()),
             None => url.path().to_string(),
         };
-        Some(Direct {
-            origin: Origin { host, port },
-            host: HeaderValue::from_str(&authority).ok()?,
-            path: PathAndQuery::from_maybe_shared(Bytes::from(target)).ok()?,
-        })
+        line(&mut head, &[method.as_str().as_bytes(), b" ", target.as_bytes(), b" HTTP/1.1"]);
+        if !headers.contains_key(HOST) {
+            let authority = match url.port() {
+                Some(port) => format!("{}:{port}", url.host_str()?),
+                None => url.host_str()?.to_string(),
+            };
+            line(&mut head, &[b"host: ", authority.as_bytes()]);
+        }
+        // The body's length is announced when the request is sent.
+        for (name, value) in headers.iter().filter(|(name, _)| **name != CONTENT_LENGTH) {
+            line(&mut head, &[name.as_str().as_bytes(), b": ", value.as_bytes()]);
+        }
+        Some(Direct { origin: Origin { host, port }, head })
     }
 }
 

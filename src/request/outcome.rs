@@ -18,11 +18,6 @@ pub fn classify(error: &reqwest::Error) -> FailReason {
     })
 }
 
-/// Classifies an error from hyper's own HTTP/1 connection.
-pub fn classify_hyper(error: &hyper::Error) -> FailReason {
-    cause_in_chain(Some(error)).unwrap_or(FailReason::Reset)
-}
-
 /// The reason named by the first hyper or I/O error in a chain of causes.
 fn cause_in_chain(mut source: Option<&(dyn std::error::Error + 'static)>) -> Option<FailReason> {
     while let Some(cause) = source {
