@@ -14,9 +14,10 @@ use prometheus::{IntCounter, IntGauge};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
 /// One VU's own state, carried from iteration to iteration.
@@ -26,11 +27,23 @@ pub struct VuState {
     /// Iterations this VU has started.
     pub iterations: u64,
     pub rng: SmallRng,
+    /// The timer of this VU's request timeouts, made on its first request and
+    /// moved forward for each next one: moving a timer later costs one atomic
+    /// store, where a new timer per request takes the timer wheel's lock twice.
+    pub request_timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl VuState {
     pub fn new(id: u64) -> VuState {
-        VuState { id, iterations: 0, rng: SmallRng::from_rng(&mut rand::rng()) }
+        VuState { id, iterations: 0, rng: SmallRng::from_rng(&mut rand::rng()), request_timer: None }
+    }
+
+    /// The VU's request timer, set to fire at `deadline`.
+    pub fn request_timer(&mut self, deadline: Instant) -> Pin<&mut Sleep> {
+        if let Some(timer) = &mut self.request_timer {
+            timer.as_mut().reset(deadline);
+        }
+        self.request_timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline))).as_mut()
     }
 }
 

@@ -147,7 +147,8 @@ async fn constant_arrival_rate_starts_on_schedule() {
         pre_allocated_vus: 2,
         max_vus: 2,
     };
-    play(&plan(spec, secs(30.0)), it.clone(), &c).await;
+    let took = play(&plan(spec, secs(30.0)), it.clone(), &c).await;
+    assert_eq!(took, secs(9.95), "the pass ends with its last iteration, not at the hard stop");
     let starts = it.starts();
     assert_eq!(starts.len(), 100);
     assert!(starts.iter().enumerate().all(|(i, (at, _))| *at == secs(i as f64 * 0.1)), "iteration i at i x 100 ms");
@@ -281,4 +282,50 @@ async fn cancelling_stops_new_iterations_and_waits_for_running_ones() {
     assert_eq!(start.elapsed(), secs(4.0), "the iterations started at 2 s finish at 4 s");
     assert_eq!(it.starts().len(), 4);
     assert_eq!(c.iterations.get(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn arrival_rate_iterations_are_interrupted_at_the_hard_stop() {
+    // 2/s for 1 s, each iteration 5 s: both are cut at duration + graceful_stop.
+    let it = FakeIteration::new(secs(5.0));
+    let c = counters();
+    let spec = ExecutorSpec::ConstantArrivalRate {
+        rate: 2.0,
+        time_unit: secs(1.0),
+        duration: secs(1.0),
+        pre_allocated_vus: 2,
+        max_vus: 2,
+    };
+    let took = play(&plan(spec, secs(2.0)), it.clone(), &c).await;
+    assert_eq!(it.starts().len(), 2);
+    assert_eq!(c.iterations.get(), 0, "interrupted iterations are not completed ones");
+    assert_eq!(c.vus.get(), 0, "no VU counts as busy after the pass");
+    assert_eq!(took, secs(3.0), "duration + graceful_stop");
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_an_arrival_rate_pass_lets_running_iterations_finish_within_the_grace() {
+    let it = FakeIteration::new(secs(2.0));
+    let c = counters();
+    let stop = CancellationToken::new();
+    let spec = ExecutorSpec::ConstantArrivalRate {
+        rate: 1.0,
+        time_unit: secs(1.0),
+        duration: secs(100.0),
+        pre_allocated_vus: 5,
+        max_vus: 5,
+    };
+    let canceller = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(secs(2.5)).await;
+            stop.cancel();
+        })
+    };
+    let start = Instant::now();
+    run_pass(&plan(spec, secs(30.0)), it.clone(), &c, &stop).await;
+    canceller.await.unwrap();
+    assert_eq!(it.starts().len(), 3, "started at 0, 1 and 2 s");
+    assert_eq!(start.elapsed(), secs(4.0), "the one started at 2 s finishes at 4 s");
+    assert_eq!(c.iterations.get(), 3);
 }

@@ -135,7 +135,7 @@ impl ScenarioRunner {
             Cow::Owned(url) => Direct::of(url, &plan.method, &self.direct_headers[index]).map(Cow::Owned),
         };
         let received = match direct {
-            Some(direct) => self.send_direct(index, &direct, body).await,
+            Some(direct) => self.send_direct(index, &direct, body, vu).await,
             None => self.send_pooled(plan, url.into_owned(), body).await,
         };
         sample.latency = scheduled.elapsed();
@@ -180,7 +180,13 @@ impl ScenarioRunner {
     }
 
     /// Over a keep-alive connection of this thread, within the request's timeout.
-    async fn send_direct(&self, index: usize, direct: &Direct, body: Option<Bytes>) -> Result<Received, FailReason> {
+    async fn send_direct(
+        &self,
+        index: usize,
+        direct: &Direct,
+        body: Option<Bytes>,
+        vu: &mut VuState,
+    ) -> Result<Received, FailReason> {
         let plan = &self.requests[index];
         let request = http1::Outgoing {
             head: &direct.head,
@@ -188,10 +194,15 @@ impl ScenarioRunner {
             announce_empty_body: matches!(plan.method, Method::POST | Method::PUT | Method::PATCH),
             is_head: plan.method == Method::HEAD,
         };
-        match tokio::time::timeout(plan.timeout, http1::send(&direct.origin, &request)).await {
-            Err(_elapsed) => Err(FailReason::Timeout),
-            Ok(Err(reason)) => Err(reason),
-            Ok(Ok(answer)) => Ok(Received { status: answer.status, headers: answer.headers, body: answer.body }),
+        let timeout = vu.request_timer(Instant::now() + plan.timeout);
+        tokio::select! {
+            biased;
+            answer = http1::send(&direct.origin, &request) => answer.map(|answer| Received {
+                status: answer.status,
+                headers: answer.headers,
+                body: answer.body,
+            }),
+            () = timeout => Err(FailReason::Timeout),
         }
     }
 
