@@ -310,7 +310,7 @@ impl Iteration for ScenarioRunner {
         let lag = self.open_model.then(|| scheduled.elapsed());
         let index = self.picker.sample(&mut vu.rng);
         // Boxed: a thinking VU holds a small future, not a request's state (about
-        // 2.9 KB; 29 MB for 10,000 VUs).
+        // 1.8 KB; 18 MB for 10,000 VUs).
         let mut sample = Box::pin(self.execute(index, vu, scheduled)).await;
         sample.schedule_lag = lag;
         self.sink.record(&sample);
