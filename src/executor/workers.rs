@@ -50,9 +50,14 @@ static WORKERS: OnceLock<Workers> = OnceLock::new();
 /// workers (none: VUs run on the caller's runtime).
 fn start() -> Workers {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = std::env::var("SLOPROBER_VU_THREADS").ok().and_then(|n| n.parse().ok()).unwrap_or(cores.div_ceil(2));
+    let threads = thread_count(std::env::var("SLOPROBER_VU_THREADS").ok().as_deref(), cores);
     let handles = (0..threads).filter_map(|index| spawn_worker(index).ok()).collect();
     Workers { handles, next: AtomicUsize::new(0) }
+}
+
+/// `SLOPROBER_VU_THREADS` when it is a number, else one per two cores.
+fn thread_count(setting: Option<&str>, cores: usize) -> usize {
+    setting.and_then(|n| n.trim().parse().ok()).unwrap_or(cores.div_ceil(2))
 }
 
 fn spawn_worker(index: usize) -> std::io::Result<Handle> {
@@ -62,4 +67,17 @@ fn spawn_worker(index: usize) -> std::io::Result<Handle> {
         .name(format!("sloprober-vus-{index}"))
         .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
     Ok(handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thread_count;
+
+    #[test]
+    fn one_vu_thread_per_two_cores_unless_set() {
+        let by_cores: Vec<usize> = [1, 2, 3, 4, 16].iter().map(|cores| thread_count(None, *cores)).collect();
+        assert_eq!(by_cores, [1, 1, 2, 2, 8]);
+        assert_eq!(thread_count(Some("3"), 2), 3);
+        assert_eq!(thread_count(Some("many"), 4), 2, "not a number: the default");
+    }
 }

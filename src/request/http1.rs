@@ -406,6 +406,7 @@ mod tests {
             vec![b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-A: 1\r\n\r\nhello", b" world"],
             vec![b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n5;ext=1\r\nhel", b"lo\r\n6\r\n world\r\n0\r\nx-trailer: 1\r\n\r\n"],
             vec![b"HTTP/1.1 204 No Content\r\n\r\n"],
+            vec![b"HTTP/1.1 304 Not Modified\r\ncontent-length: 99\r\n\r\n"],
             vec![b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\n"],
             vec![b"HTTP/1.1 200 OK\r\n\r\nuntil ", b"close"],
         ])
@@ -417,14 +418,16 @@ mod tests {
         assert_eq!((chunked.status, chunked.body.unwrap()), (201, Bytes::from("hello world")));
         let empty = send(&origin, &get(GET)).await.unwrap();
         assert_eq!((empty.status, empty.body.unwrap()), (204, Bytes::new()));
+        let unmodified = send(&origin, &get(GET)).await.unwrap();
+        assert_eq!((unmodified.status, unmodified.body.unwrap()), (304, Bytes::new()), "a 304 has no body");
         let head = Outgoing { is_head: true, ..get(b"HEAD / HTTP/1.1\r\nhost: test\r\n") };
         let headed = send(&origin, &head).await.unwrap();
         assert_eq!((headed.status, headed.body.unwrap()), (200, Bytes::new()), "a HEAD answer has no body");
         let last = send(&origin, &get(GET)).await.unwrap();
         assert_eq!(last.body.unwrap(), Bytes::from("until close"));
         let requests = server.await.unwrap();
-        assert_eq!(requests.len(), 5, "all five over the one connection the server accepted");
-        assert!(requests[3].starts_with("HEAD / HTTP/1.1\r\nhost: test\r\n\r\n"));
+        assert_eq!(requests.len(), 6, "all six over the one connection the server accepted");
+        assert!(requests[4].starts_with("HEAD / HTTP/1.1\r\nhost: test\r\n\r\n"));
     }
 
     #[tokio::test]
