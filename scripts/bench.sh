@@ -5,6 +5,8 @@
 #   scripts/bench.sh                 all rows (about 10 minutes, plus oha's install)
 #   BENCH_DURATION=10 BENCH_REPS=3   seconds per run, runs per tool
 #   BENCH_SOAK_SECONDS=120           the memory-growth row (3600 for the full hour)
+#   BENCH_SMOKE=1                    every row, each about a second (CI runs this to keep
+#                                    the script working; its figures mean nothing)
 # Not part of .ci/run: it is long, and its figures depend on the machine.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,6 +14,12 @@ source "$root/scripts/bench-lib.sh"
 duration=${BENCH_DURATION:-10}
 reps=${BENCH_REPS:-3}
 soak_seconds=${BENCH_SOAK_SECONDS:-120}
+# The stall run's length and when the stall starts; how long 10,000 VUs run.
+stall_seconds=10 stall_at=4 vus_seconds=20 criterion_args=()
+if [ "${BENCH_SMOKE:-0}" = 1 ]; then
+  duration=1 reps=1 soak_seconds=8 stall_seconds=4 stall_at=1 vus_seconds=3
+  criterion_args=(--warm-up-time 1 --measurement-time 1)
+fi
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 for tool in wrk nginx /usr/bin/time; do
@@ -128,10 +136,10 @@ for delay in 10 100 300; do
 done
 
 echo "== 4. server stalled 1.4 s (SIGSTOP) in a 2000/s arrival-rate run" >&2
-stall() { sleep 4; kill -STOP "${pids[0]}" $(pgrep -P "${pids[0]}"); sleep 1.4; kill -CONT "${pids[0]}" $(pgrep -P "${pids[0]}"); }
-bench_config "$work/stall.yaml" "$target" "executor: constant-arrival-rate, rate: 2000, duration: 10s, pre_allocated_vus: 500, max_vus: 5000"
+stall() { sleep "$stall_at"; kill -STOP "${pids[0]}" $(pgrep -P "${pids[0]}"); sleep 1.4; kill -CONT "${pids[0]}" $(pgrep -P "${pids[0]}"); }
+bench_config "$work/stall.yaml" "$target" "executor: constant-arrival-rate, rate: 2000, duration: ${stall_seconds}s, pre_allocated_vus: 500, max_vus: 5000"
 stall & stalling=$!; run_sloprober stall "$work/stall.yaml"; wait "$stalling"
-stall & stalling=$!; run_wrk stall-wrk 50 10; wait "$stalling"
+stall & stalling=$!; run_wrk stall-wrk 50 "$stall_seconds"; wait "$stalling"
 
 echo "== 5. scraping /metrics every second during a 1000/s run" >&2
 bench_config "$work/scrape.yaml" "$target" "executor: constant-arrival-rate, rate: 1000, duration: ${duration}s, pre_allocated_vus: 100, max_vus: 1000"
@@ -170,18 +178,18 @@ rss_for_vus() {
   } > "$work/vus$vus.yaml"
   "$bin" daemon --config "$work/vus$vus.yaml" --listen "127.0.0.1:$mport" --log-level warn &
   local pid=$!
-  sleep 20
+  sleep "$vus_seconds"
   local rss reqs
   rss=$(rss_kib "$pid")
   reqs=$(curl -s "127.0.0.1:$mport/metrics" | awk '/^sloprober_http_reqs_total\{/ {s += $2} END {print s}')
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  echo "{\"row\": \"vus$vus\", \"rss_kib\": $rss, \"requests\": ${reqs:-0}}" >> "$results"
+  echo "{\"row\": \"vus$vus\", \"rss_kib\": $rss, \"requests\": ${reqs:-0}, \"seconds\": $vus_seconds}" >> "$results"
 }
 rss_for_vus 1
 rss_for_vus 10000
 
 echo "== 7. /metrics render, 20 scenarios x 10 requests (criterion)" >&2
-render=$(cargo bench --quiet --manifest-path "$root/Cargo.toml" --bench metrics_render -- --noplot 2>/dev/null | grep -A1 "render_20x10" | grep -o "time:.*" || true)
+render=$(cargo bench --quiet --manifest-path "$root/Cargo.toml" --bench metrics_render -- --noplot "${criterion_args[@]}" 2>/dev/null | grep -A1 "render_20x10" | grep -o "time:.*" || true)
 echo "{\"row\": \"render\", \"criterion\": \"${render}\"}" >> "$results"
 
 echo "== 8. memory growth at 1000 req/s over ${soak_seconds}s" >&2

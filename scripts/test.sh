@@ -29,5 +29,25 @@ echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --locked 2>&1 | tee "$log"
+
+# The benchmark script, every row for about a second against nginx on
+# loopback: it keeps working. Its figures are not checked (this machine is
+# shared and noisy); only that every row is measured and printed.
+echo "== scripts/bench.sh smoke"
+bench_log=$(mktemp)
+trap 'rm -f "$log" "$bench_log"' EXIT
+BENCH_SMOKE=1 BENCH_INSTALL_OHA=0 bash scripts/bench.sh > "$bench_log"
+cat "$bench_log"
+python3 - "$bench_log" <<'PY'
+import sys
+table = open(sys.argv[1]).read()
+rows = ["req/s, 50 VUs (vs wrk)", "CPU s per 100k requests", "arrival rate at 50 % of wrk max",
+        "sends within 1 ms of schedule (50 %)", "arrival rate at 90 % of wrk max", "RSS, 10,000 VUs minus idle",
+        "vs fixed 10 ms", "vs fixed 100 ms", "vs fixed 300 ms", "p99 with a 1.4 s stall", "p99 with /metrics scraped 1/s",
+        "/metrics render, 20 x 10 requests", "memory growth at 1000 req/s"]
+missing = [row for row in rows if row not in table]
+if missing or "criterion bench failed" in table:
+    sys.exit(f"bench smoke: rows missing or failed: {missing or ['/metrics render']}")
+PY
 # One closing line for the whole suite.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\nsloprober: %d passed, %d failed\n", p, f }' "$log"
