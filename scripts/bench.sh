@@ -22,8 +22,8 @@ if [ "${BENCH_SMOKE:-0}" = 1 ]; then
 fi
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-for tool in wrk nginx /usr/bin/time; do
-  command -v "$tool" >/dev/null || { as_root apt-get update -qq; DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq wrk nginx time >/dev/null; break; }
+for tool in wrk nginx /usr/bin/time curl pgrep; do
+  command -v "$tool" >/dev/null || { as_root apt-get update -qq; DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq wrk nginx time curl procps >/dev/null; break; }
 done
 if ! command -v oha >/dev/null && [ "${BENCH_INSTALL_OHA:-1}" = 1 ]; then
   echo "== installing oha (cargo install oha --locked, about 6 minutes; cached in ~/.cargo/bin)" >&2
