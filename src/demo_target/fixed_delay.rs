@@ -31,7 +31,7 @@ fn answer_connection(stream: TcpStream, delay: Duration) -> std::io::Result<()> 
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     while read_request(&mut reader)?.is_some() {
-        sleep_precisely_until(Instant::now() + delay);
+        crate::timer_slack::sleep_precisely_until(Instant::now() + delay);
         let reply = format!(
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{BODY}",
             BODY.len()
@@ -41,24 +41,9 @@ fn answer_connection(stream: TcpStream, delay: Duration) -> std::io::Result<()> 
     Ok(())
 }
 
-/// What is spun rather than slept before a deadline.
-const SPIN: Duration = Duration::from_micros(200);
-
-/// Returns at `deadline` within a few µs: sleeps until shortly before it, then
-/// spins through the rest (these threads may burn that CPU; the prober's
-/// pacer must not).
-fn sleep_precisely_until(deadline: Instant) {
-    if let Some(nap) = deadline.checked_duration_since(Instant::now()).and_then(|left| left.checked_sub(SPIN)) {
-        std::thread::sleep(nap);
-    }
-    while Instant::now() < deadline {
-        std::hint::spin_loop();
-    }
-}
-
-/// Reads one HTTP/1.1 request: returns its head (request line and header
-/// lines) after consuming its `content-length` body; None at end of stream.
-pub fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<String>> {
+/// Reads one HTTP/1.1 request: its head (request line and header lines) and
+/// its `content-length` body; None at end of stream.
+pub fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<(String, Vec<u8>)>> {
     let mut head = String::new();
     let mut content_length = 0usize;
     loop {
@@ -75,18 +60,7 @@ pub fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<String>
             content_length = value.trim().parse().unwrap_or(0);
         }
     }
-    reader.read_exact(&mut vec![0u8; content_length])?;
-    Ok(Some(head))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_precise_sleep_returns_at_the_deadline_not_before() {
-        let deadline = Instant::now() + Duration::from_millis(3);
-        sleep_precisely_until(deadline);
-        assert!(Instant::now() >= deadline);
-    }
+    let mut body = vec![0u8; content_length];
+    reader.read_exact(&mut body)?;
+    Ok(Some((head, body)))
 }

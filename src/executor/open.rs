@@ -185,13 +185,11 @@ const MAX_SLEEP: Duration = Duration::from_millis(50);
 /// (arming a precise timer traps to the hypervisor on a VM).
 const MIN_SLEEP: Duration = Duration::from_micros(200);
 
-/// Arrivals at least this far apart (500/s or fewer) are worth a spin.
-const SPIN_FROM_GAP: Duration = Duration::from_millis(2);
-/// How much of a wait a low-rate pacer spins through: an OS sleep on a VM
-/// wakes 40 µs late at the median and 190 µs at p99, and that lateness
-/// would count in every latency. At 500/s the spin costs a tenth of a core;
-/// at the 1 to 100/s of a typical probe, almost nothing.
-const SPIN: Duration = Duration::from_micros(200);
+/// Arrivals at least this far apart (500/s or fewer) are started with a
+/// precise sleep, whose final spin keeps an OS sleep's lateness out of every
+/// latency. At 500/s the spin costs a tenth of a core; at the 1 to 100/s of a
+/// typical probe, almost nothing.
+const PRECISE_FROM_GAP: Duration = Duration::from_millis(2);
 
 fn pace_on_this_thread(
     schedule: impl Iterator<Item = Instant>,
@@ -202,7 +200,7 @@ fn pace_on_this_thread(
     crate::timer_slack::tighten_timer_slack();
     let mut previous: Option<Instant> = None;
     for scheduled in schedule {
-        let spin = previous.is_some_and(|previous| scheduled - previous >= SPIN_FROM_GAP);
+        let precise = previous.is_some_and(|previous| scheduled - previous >= PRECISE_FROM_GAP);
         previous = Some(scheduled);
         loop {
             if stop.is_cancelled() || abort.is_cancelled() {
@@ -213,14 +211,11 @@ fn pace_on_this_thread(
                 break;
             }
             let left = scheduled - now;
-            if spin && left <= SPIN {
-                while Instant::now() < scheduled {
-                    std::hint::spin_loop();
-                }
+            if precise && left <= MAX_SLEEP {
+                crate::timer_slack::sleep_precisely_until(scheduled.into_std());
                 break;
             }
-            let nap = if spin { left - SPIN } else { left.max(MIN_SLEEP) };
-            std::thread::sleep(nap.min(MAX_SLEEP));
+            std::thread::sleep(left.clamp(MIN_SLEEP, MAX_SLEEP));
         }
         dispatcher.dispatch(scheduled);
     }

@@ -46,6 +46,17 @@ fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }
 
+/// constant-arrival-rate: `rate` per second for `seconds`, with these VUs.
+fn per_second(rate: f64, seconds: f64, pre_allocated_vus: u32, max_vus: u32) -> ExecutorSpec {
+    ExecutorSpec::ConstantArrivalRate {
+        rate,
+        time_unit: secs(1.0),
+        duration: secs(seconds),
+        pre_allocated_vus,
+        max_vus,
+    }
+}
+
 fn stage(s: f64, target: f64) -> Stage {
     Stage { duration: secs(s), target }
 }
@@ -140,13 +151,7 @@ async fn graceful_ramp_down_lets_iterations_finish() {
 async fn constant_arrival_rate_starts_on_schedule() {
     let it = FakeIteration::new(secs(0.05));
     let c = counters();
-    let spec = ExecutorSpec::ConstantArrivalRate {
-        rate: 10.0,
-        time_unit: secs(1.0),
-        duration: secs(10.0),
-        pre_allocated_vus: 2,
-        max_vus: 2,
-    };
+    let spec = per_second(10.0, 10.0, 2, 2);
     let took = play(&plan(spec, secs(30.0)), it.clone(), &c).await;
     assert_eq!(took, secs(9.95), "the pass ends with its last iteration, not at the hard stop");
     let starts = it.starts();
@@ -161,13 +166,7 @@ async fn arrival_rate_drops_when_every_vu_is_busy() {
     // 10/s, each iteration 0.95 s, at most 5 VUs: 5 start each second, 5 are dropped.
     let it = FakeIteration::new(secs(0.95));
     let c = counters();
-    let spec = ExecutorSpec::ConstantArrivalRate {
-        rate: 10.0,
-        time_unit: secs(1.0),
-        duration: secs(10.0),
-        pre_allocated_vus: 1,
-        max_vus: 5,
-    };
+    let spec = per_second(10.0, 10.0, 1, 5);
     play(&plan(spec, secs(30.0)), it.clone(), &c).await;
     assert_eq!(it.starts().len(), 50);
     assert_eq!(c.dropped.get(), 50);
@@ -179,13 +178,7 @@ async fn arrival_rate_does_not_wait_for_a_slow_iteration() {
     // A server that takes 10 s: the schedule keeps going at 2/s on other VUs.
     let it = FakeIteration::new(secs(10.0));
     let c = counters();
-    let spec = ExecutorSpec::ConstantArrivalRate {
-        rate: 2.0,
-        time_unit: secs(1.0),
-        duration: secs(5.0),
-        pre_allocated_vus: 20,
-        max_vus: 20,
-    };
+    let spec = per_second(2.0, 5.0, 20, 20);
     play(&plan(spec, secs(30.0)), it.clone(), &c).await;
     let at: Vec<Duration> = it.starts().iter().map(|(t, _)| *t).collect();
     assert_eq!(at, (0..10).map(|i| secs(i as f64 * 0.5)).collect::<Vec<_>>());
@@ -289,13 +282,7 @@ async fn arrival_rate_iterations_are_interrupted_at_the_hard_stop() {
     // 2/s for 1 s, each iteration 5 s: both are cut at duration + graceful_stop.
     let it = FakeIteration::new(secs(5.0));
     let c = counters();
-    let spec = ExecutorSpec::ConstantArrivalRate {
-        rate: 2.0,
-        time_unit: secs(1.0),
-        duration: secs(1.0),
-        pre_allocated_vus: 2,
-        max_vus: 2,
-    };
+    let spec = per_second(2.0, 1.0, 2, 2);
     let took = play(&plan(spec, secs(2.0)), it.clone(), &c).await;
     assert_eq!(it.starts().len(), 2);
     assert_eq!(c.iterations.get(), 0, "interrupted iterations are not completed ones");
@@ -308,13 +295,7 @@ async fn cancelling_an_arrival_rate_pass_lets_running_iterations_finish_within_t
     let it = FakeIteration::new(secs(2.0));
     let c = counters();
     let stop = CancellationToken::new();
-    let spec = ExecutorSpec::ConstantArrivalRate {
-        rate: 1.0,
-        time_unit: secs(1.0),
-        duration: secs(100.0),
-        pre_allocated_vus: 5,
-        max_vus: 5,
-    };
+    let spec = per_second(1.0, 100.0, 5, 5);
     let canceller = {
         let stop = stop.clone();
         tokio::spawn(async move {

@@ -19,27 +19,26 @@ struct Workers {
 /// The runtime for the next VU, round robin. Unit tests keep every VU on the
 /// test's own runtime, whose paused clock drives them.
 pub fn next() -> Handle {
-    if cfg!(test) {
-        return Handle::current();
+    match started() {
+        Some(workers) => {
+            let index = workers.next.fetch_add(1, Ordering::Relaxed) % workers.handles.len();
+            workers.handles[index].clone()
+        }
+        None => Handle::current(),
     }
-    let workers = WORKERS.get_or_init(start);
-    if workers.handles.is_empty() {
-        return Handle::current();
-    }
-    let index = workers.next.fetch_add(1, Ordering::Relaxed) % workers.handles.len();
-    workers.handles[index].clone()
 }
 
 /// Every VU thread's runtime (the caller's when there are none, and in unit tests).
 pub fn all() -> Vec<Handle> {
+    started().map_or_else(|| vec![Handle::current()], |workers| workers.handles.clone())
+}
+
+/// The VU threads, started on first use; None in unit tests or when none could start.
+fn started() -> Option<&'static Workers> {
     if cfg!(test) {
-        return vec![Handle::current()];
+        return None;
     }
-    let workers = WORKERS.get_or_init(start);
-    if workers.handles.is_empty() {
-        return vec![Handle::current()];
-    }
-    workers.handles.clone()
+    Some(WORKERS.get_or_init(start)).filter(|workers| !workers.handles.is_empty())
 }
 
 static WORKERS: OnceLock<Workers> = OnceLock::new();

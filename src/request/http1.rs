@@ -94,7 +94,8 @@ fn take_idle(origin: &Origin) -> Option<Conn> {
 }
 
 fn put_idle(mut conn: Conn) {
-    conn.idle_since = Instant::now();
+    let now = Instant::now();
+    conn.idle_since = now;
     IDLE.with_borrow_mut(|idle| {
         // Looked up before inserting: the key is cloned only for a new origin.
         let list = match idle.get_mut(&conn.origin) {
@@ -103,7 +104,7 @@ fn put_idle(mut conn: Conn) {
         };
         list.push(conn);
         // The oldest is first; it is closed once unused for IDLE_TIMEOUT.
-        if list.first().is_some_and(|oldest| oldest.idle_since.elapsed() > IDLE_TIMEOUT) {
+        if list.first().is_some_and(|oldest| now - oldest.idle_since > IDLE_TIMEOUT) {
             list.remove(0);
         }
     });
@@ -356,37 +357,28 @@ fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::net::TcpListener;
+    use crate::demo_target::fixed_delay::read_request;
+    use std::io::Write;
 
     /// A server that answers each request on a connection with the next of
     /// `answers`, each written in the pieces given, then closes; it returns
     /// the requests it read.
-    async fn serve(answers: Vec<Vec<&'static [u8]>>) -> (Origin, tokio::task::JoinHandle<Vec<String>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    fn serve(answers: Vec<Vec<&'static [u8]>>) -> (Origin, std::thread::JoinHandle<Vec<String>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let server = tokio::spawn(async move {
-            let (mut stream, _) = listener.accept().await.unwrap();
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut writer = stream.try_clone().unwrap();
+            let mut reader = std::io::BufReader::new(stream);
             let mut requests = Vec::new();
             for pieces in answers {
-                let mut request = Vec::new();
-                while !request.ends_with(b"\r\n\r\n") {
-                    let mut byte = [0u8; 1];
-                    if stream.read(&mut byte).await.unwrap() == 0 {
-                        return requests;
-                    }
-                    request.push(byte[0]);
-                }
-                let mut request = String::from_utf8(request).unwrap();
-                if let Some(len) = request.split("content-length: ").nth(1) {
-                    let mut body = vec![0u8; len.split('\r').next().unwrap().parse().unwrap()];
-                    stream.read_exact(&mut body).await.unwrap();
-                    request += std::str::from_utf8(&body).unwrap();
-                }
-                requests.push(request);
+                let Some((head, body)) = read_request(&mut reader).unwrap() else {
+                    return requests;
+                };
+                requests.push(format!("{head}\r\n{}", String::from_utf8(body).unwrap()));
                 for piece in pieces {
-                    stream.write_all(piece).await.unwrap();
-                    stream.flush().await.unwrap();
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    writer.write_all(piece).unwrap();
+                    std::thread::sleep(Duration::from_millis(5));
                 }
             }
             requests
@@ -410,7 +402,7 @@ mod tests {
             vec![b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\n"],
             vec![b"HTTP/1.1 200 OK\r\n\r\nuntil ", b"close"],
         ])
-        .await;
+        ;
         let first = send(&origin, &get(GET)).await.unwrap();
         assert_eq!((first.status, first.body.unwrap()), (200, Bytes::from("hello world")));
         assert_eq!(first.headers.get("x-a").unwrap(), "1");
@@ -425,17 +417,17 @@ mod tests {
         assert_eq!((headed.status, headed.body.unwrap()), (200, Bytes::new()), "a HEAD answer has no body");
         let last = send(&origin, &get(GET)).await.unwrap();
         assert_eq!(last.body.unwrap(), Bytes::from("until close"));
-        let requests = server.await.unwrap();
+        let requests = server.join().unwrap();
         assert_eq!(requests.len(), 6, "all six over the one connection the server accepted");
         assert!(requests[4].starts_with("HEAD / HTTP/1.1\r\nhost: test\r\n\r\n"));
     }
 
     #[tokio::test]
     async fn a_body_is_announced_and_sent_with_the_head() {
-        let (origin, server) = serve(vec![vec![b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"]]).await;
+        let (origin, server) = serve(vec![vec![b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"]]);
         let post = Outgoing { body: b"body", announce_empty_body: true, ..get(b"POST /x HTTP/1.1\r\nhost: test\r\n") };
         assert_eq!(send(&origin, &post).await.unwrap().status, 200);
-        assert_eq!(server.await.unwrap(), ["POST /x HTTP/1.1\r\nhost: test\r\ncontent-length: 4\r\n\r\nbody"]);
+        assert_eq!(server.join().unwrap(), ["POST /x HTTP/1.1\r\nhost: test\r\ncontent-length: 4\r\n\r\nbody"]);
     }
 
     #[tokio::test]
@@ -447,7 +439,7 @@ mod tests {
             (b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab", FailReason::Body),
         ];
         for (answer, reason) in cases {
-            let (origin, _server) = serve(vec![vec![answer]]).await;
+            let (origin, _server) = serve(vec![vec![answer]]);
             let outcome = send(&origin, &get(GET)).await;
             let got = match outcome {
                 Err(reason) => reason,
@@ -455,7 +447,7 @@ mod tests {
             };
             assert_eq!(got, reason, "{}", String::from_utf8_lossy(answer));
         }
-        let (origin, _server) = serve(vec![vec![]]).await;
+        let (origin, _server) = serve(vec![vec![]]);
         assert_eq!(send(&origin, &get(GET)).await.err(), Some(FailReason::Reset), "closed without an answer");
     }
 

@@ -71,17 +71,19 @@ impl ScenarioRunner {
             .map_err(|source| RunnerError::Client { scenario: plan.name.clone(), source })?;
         let picker = WeightedIndex::new(plan.requests.iter().map(|r| r.weight))
             .map_err(|_| RunnerError::Weights { scenario: plan.name.clone() })?;
+        let direct_headers: Vec<HeaderMap> = plan.requests.iter().map(|r| direct_headers(r, &plan.headers)).collect();
         let fixed_direct = plan
             .requests
             .iter()
-            .map(|r| match &r.url {
-                RequestUrl::Static(url) => Direct::of(url, &r.method, &direct_headers(r, &plan.headers)),
+            .zip(&direct_headers)
+            .map(|(r, headers)| match &r.url {
+                RequestUrl::Static(url) => Direct::of(url, &r.method, headers),
                 RequestUrl::Templated { .. } => None,
             })
             .collect();
         Ok(ScenarioRunner {
             client,
-            direct_headers: plan.requests.iter().map(|r| direct_headers(r, &plan.headers)).collect(),
+            direct_headers,
             requests: plan.requests.clone(),
             fixed_direct,
             picker,

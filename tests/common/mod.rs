@@ -213,7 +213,7 @@ fn answer_until_idle(stream: std::net::TcpStream, idle_close: Option<Duration>) 
     let mut writer = stream.try_clone()?;
     let mut reader = std::io::BufReader::new(stream);
     // EOF, or no request within `idle_close` (an error): the connection closes.
-    while let Some(head) = sloprober::demo_target::fixed_delay::read_request(&mut reader)? {
+    while let Some((head, _)) = sloprober::demo_target::fixed_delay::read_request(&mut reader)? {
         if let Some(headers) = head.strip_prefix("GET /echo ").and_then(|rest| rest.split_once("\r\n")) {
             let headers = headers.1;
             writer.write_all(
