@@ -9,11 +9,13 @@
 
 use super::schedule::Arrivals;
 use super::{stop_deadline, ActiveVu, ExecutorCounters, Iteration, VuState};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::future::{poll_fn, Future};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -78,49 +80,54 @@ impl Dispatcher {
     }
 }
 
-/// Runs on one VU thread: starts the iterations queued for it as tasks of
-/// that thread (no wake-up of another thread per iteration), and interrupts
-/// them all when `abort` is cancelled. Ends when the queue is closed and its
-/// iterations have ended.
+/// Runs on one VU thread: runs the iterations queued for it inside this one
+/// task (no wake-up of another thread, and no task of its own per iteration),
+/// and interrupts them all when `abort` is cancelled. Ends when the queue is
+/// closed and its iterations have ended.
 async fn serve_queue<I: Iteration>(
     mut queue: mpsc::UnboundedReceiver<Job>,
     iteration: Arc<I>,
     pool: Arc<VuPool>,
     abort: CancellationToken,
 ) {
-    let mut running = JoinSet::new();
+    let mut running = FuturesUnordered::new();
     let mut open = true;
     // Made once: a waiter registers with the token on its first poll only.
     let aborted = abort.cancelled_owned();
     tokio::pin!(aborted);
-    loop {
-        tokio::select! {
-            biased;
-            _ = &mut aborted => {
-                running.abort_all();
-                while running.join_next().await.is_some() {}
-                return;
+    poll_fn(|cx| {
+        if aborted.as_mut().poll(cx).is_ready() {
+            // Returning drops `running`, which interrupts every iteration.
+            return Poll::Ready(());
+        }
+        while open {
+            match queue.poll_recv(cx) {
+                Poll::Ready(Some((scheduled, vu))) => running.push(run_one(&*iteration, &pool, scheduled, vu)),
+                Poll::Ready(None) => open = false,
+                Poll::Pending => break,
             }
-            job = queue.recv(), if open => match job {
-                Some((scheduled, mut vu)) => {
-                    let (iteration, pool) = (iteration.clone(), pool.clone());
-                    running.spawn(async move {
-                        let busy = ActiveVu::new(&pool.counters.vus);
-                        iteration.run(&mut vu, scheduled).await;
-                        drop(busy);
-                        vu.iterations += 1;
-                        pool.counters.iterations.inc();
-                        pool.idle().push(vu);
-                    });
-                }
-                None => open = false,
-            },
-            _ = running.join_next(), if !running.is_empty() => {}
         }
+        while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {}
         if !open && running.is_empty() {
-            return;
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
-    }
+    })
+    .await
+}
+
+/// One iteration on `vu`, which goes back to the pool when it ends.
+async fn run_one<I: Iteration>(iteration: &I, pool: &VuPool, scheduled: Instant, mut vu: VuState) {
+    let busy = ActiveVu::new(&pool.counters.vus);
+    // Every iteration of this thread shares one task, and so tokio's budget of
+    // operations per task poll: each is exempt, or one poll of the thread's
+    // iterations would hand out Pending (and a re-poll) to all past the 128th.
+    tokio::task::unconstrained(iteration.run(&mut vu, scheduled)).await;
+    drop(busy);
+    vu.iterations += 1;
+    pool.counters.iterations.inc();
+    pool.idle().push(vu);
 }
 
 pub async fn run<I: Iteration>(
@@ -198,6 +205,8 @@ fn pace_on_this_thread(
     abort: &CancellationToken,
 ) {
     crate::timer_slack::tighten_timer_slack();
+    // Pacing runs on a thread of tokio's blocking pool: the slice is given back after.
+    let _short_slice = crate::timer_slack::short_slice();
     let mut previous: Option<Instant> = None;
     for scheduled in schedule {
         let precise = previous.is_some_and(|previous| scheduled - previous >= PRECISE_FROM_GAP);

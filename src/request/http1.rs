@@ -15,7 +15,6 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -60,7 +59,8 @@ const CHECK_AFTER_IDLE: Duration = Duration::from_millis(1);
 
 thread_local! {
     /// This thread's idle connections per origin, the most recently used last.
-    static IDLE: RefCell<HashMap<Origin, Vec<Conn>>> = RefCell::new(HashMap::new());
+    /// A thread talks to few origins: a scan costs less than hashing the host.
+    static IDLE: RefCell<Vec<(Origin, Vec<Conn>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Sends `request` to `origin` over an idle connection of this thread, or a
@@ -83,7 +83,7 @@ pub async fn send(origin: &Origin, request: &Outgoing<'_>) -> Result<Answer, Fai
 /// The most recently used idle connection to `origin` that is still open.
 fn take_idle(origin: &Origin) -> Option<Conn> {
     IDLE.with_borrow_mut(|idle| {
-        let list = idle.get_mut(origin)?;
+        let list = idle_list(idle, origin)?;
         while let Some(conn) = list.pop() {
             if conn.idle_since.elapsed() < CHECK_AFTER_IDLE || conn.still_open() {
                 return Some(conn);
@@ -93,14 +93,20 @@ fn take_idle(origin: &Origin) -> Option<Conn> {
     })
 }
 
+fn idle_list<'a>(idle: &'a mut [(Origin, Vec<Conn>)], origin: &Origin) -> Option<&'a mut Vec<Conn>> {
+    idle.iter_mut().find(|(known, _)| known == origin).map(|(_, list)| list)
+}
+
 fn put_idle(mut conn: Conn) {
     let now = Instant::now();
     conn.idle_since = now;
     IDLE.with_borrow_mut(|idle| {
-        // Looked up before inserting: the key is cloned only for a new origin.
-        let list = match idle.get_mut(&conn.origin) {
-            Some(list) => list,
-            None => idle.entry(conn.origin.clone()).or_default(),
+        let list = match idle.iter().position(|(origin, _)| *origin == conn.origin) {
+            Some(index) => &mut idle[index].1,
+            None => {
+                idle.push((conn.origin.clone(), Vec::new()));
+                &mut idle.last_mut().expect("just pushed").1
+            }
         };
         list.push(conn);
         // The oldest is first; it is closed once unused for IDLE_TIMEOUT.
