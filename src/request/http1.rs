@@ -1,5 +1,5 @@
 //! Plain-http targets: keep-alive HTTP/1.1 connections that the VU sending a
-//! request drives from its own task. A request goes out in one write; its
+//! request drives itself (no task per connection). A request goes out in one write; its
 //! answer is parsed in place with `httparse` as it arrives, the header values
 //! and the body sharing the bytes read. A general client (hyper's dispatcher,
 //! reqwest's pool) passes each request and answer through channels between
