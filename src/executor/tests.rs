@@ -81,14 +81,21 @@ async fn constant_vus_loop_for_the_duration() {
     assert_eq!(took, secs(10.0));
 }
 
-#[tokio::test(start_paused = true)]
-async fn graceful_stop_interrupts_long_iterations() {
+/// Plays a 1 s pass of 5 s iterations with a 2 s graceful_stop: every
+/// iteration is cut at 3 s, and none counts as completed or busy after.
+async fn assert_cut_at_the_hard_stop(spec: ExecutorSpec, starts: usize) {
     let it = FakeIteration::new(secs(5.0));
     let c = counters();
-    let took = play(&plan(ExecutorSpec::ConstantVus { vus: 1, duration: secs(1.0) }, secs(2.0)), it.clone(), &c).await;
-    assert_eq!(it.starts().len(), 1);
+    let took = play(&plan(spec, secs(2.0)), it.clone(), &c).await;
+    assert_eq!(it.starts().len(), starts);
     assert_eq!(c.iterations.get(), 0, "interrupted iterations are not completed ones");
+    assert_eq!(c.vus.get(), 0, "no VU counts as busy after the pass");
     assert_eq!(took, secs(3.0), "duration + graceful_stop");
+}
+
+#[tokio::test(start_paused = true)]
+async fn graceful_stop_interrupts_long_iterations() {
+    assert_cut_at_the_hard_stop(ExecutorSpec::ConstantVus { vus: 1, duration: secs(1.0) }, 1).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -279,15 +286,8 @@ async fn cancelling_stops_new_iterations_and_waits_for_running_ones() {
 
 #[tokio::test(start_paused = true)]
 async fn arrival_rate_iterations_are_interrupted_at_the_hard_stop() {
-    // 2/s for 1 s, each iteration 5 s: both are cut at duration + graceful_stop.
-    let it = FakeIteration::new(secs(5.0));
-    let c = counters();
-    let spec = per_second(2.0, 1.0, 2, 2);
-    let took = play(&plan(spec, secs(2.0)), it.clone(), &c).await;
-    assert_eq!(it.starts().len(), 2);
-    assert_eq!(c.iterations.get(), 0, "interrupted iterations are not completed ones");
-    assert_eq!(c.vus.get(), 0, "no VU counts as busy after the pass");
-    assert_eq!(took, secs(3.0), "duration + graceful_stop");
+    // 2/s for 1 s: both iterations are cut.
+    assert_cut_at_the_hard_stop(per_second(2.0, 1.0, 2, 2), 2).await;
 }
 
 #[tokio::test(start_paused = true)]

@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Where a plain-http request connects: host and port.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     pub host: String,
     pub port: u16,
@@ -83,7 +83,7 @@ pub async fn send(origin: &Origin, request: &Outgoing<'_>) -> Result<Answer, Fai
 /// The most recently used idle connection to `origin` that is still open.
 fn take_idle(origin: &Origin) -> Option<Conn> {
     IDLE.with_borrow_mut(|idle| {
-        let list = idle_list(idle, origin)?;
+        let (_, list) = idle.iter_mut().find(|(known, _)| known == origin)?;
         while let Some(conn) = list.pop() {
             if conn.idle_since.elapsed() < CHECK_AFTER_IDLE || conn.still_open() {
                 return Some(conn);
@@ -91,10 +91,6 @@ fn take_idle(origin: &Origin) -> Option<Conn> {
         }
         None
     })
-}
-
-fn idle_list<'a>(idle: &'a mut [(Origin, Vec<Conn>)], origin: &Origin) -> Option<&'a mut Vec<Conn>> {
-    idle.iter_mut().find(|(known, _)| known == origin).map(|(_, list)| list)
 }
 
 fn put_idle(mut conn: Conn) {
