@@ -189,11 +189,13 @@ pub async fn run(command: Command) -> Result<(), Failure> {
                 message: format!("cannot listen on {}: {e}", args.listen),
             })?;
             tracing::info!(listen = %args.listen, ?delay, "fixed-delay target serving");
-            let serving = tokio::task::spawn_blocking(move || crate::demo_target::fixed_delay::serve(listener, delay));
-            tokio::select! {
-                _ = shutdown_signal() => {}
-                _ = serving => {}
-            }
+            // A thread of its own, not tokio's blocking pool: the runtime's
+            // shutdown would wait for it, and it never ends.
+            crate::demo_target::fixed_delay::spawn(listener, delay).map_err(|e| Failure {
+                code: exit::RUNTIME,
+                message: format!("cannot serve on {}: {e}", args.listen),
+            })?;
+            shutdown_signal().await;
             Ok(())
         }
         Command::DemoTarget(args) => {

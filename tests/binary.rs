@@ -157,6 +157,28 @@ fn secrets_stay_out_of_logs_metrics_and_check_output_and_signals_work() {
 }
 
 #[test]
+fn both_demo_targets_stop_on_sigterm_while_a_connection_is_open() {
+    for extra in [&[][..], &["--fixed-delay", "10ms"][..]] {
+        let port = free_port();
+        let target = Running(
+            sloprober()
+                .args(["demo-target", "--listen", &format!("127.0.0.1:{port}")])
+                .args(extra)
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let connected = poll(|| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        assert!(connected, "demo-target {extra:?} never listened");
+        let _idle_client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let target = std::cell::RefCell::new(target);
+        signal(&target.borrow().0, "TERM");
+        let stopped = poll(|| matches!(target.borrow_mut().0.try_wait(), Ok(Some(_))));
+        assert!(stopped, "demo-target {extra:?} was still running 10 s after SIGTERM");
+    }
+}
+
+#[test]
 fn demo_serves_live_metrics_for_all_three_services() {
     let (metrics_port, target_port) = (free_port(), free_port());
     let mut demo = Running(
