@@ -51,7 +51,7 @@ fn wait_for(url: &str) -> String {
 }
 
 /// True once `condition` holds, polling for up to 10 s.
-fn poll(condition: impl Fn() -> bool) -> bool {
+fn poll(mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !condition() {
         if Instant::now() > deadline {
@@ -160,7 +160,7 @@ fn secrets_stay_out_of_logs_metrics_and_check_output_and_signals_work() {
 fn both_demo_targets_stop_on_sigterm_while_a_connection_is_open() {
     for extra in [&[][..], &["--fixed-delay", "10ms"][..]] {
         let port = free_port();
-        let target = Running(
+        let mut target = Running(
             sloprober()
                 .args(["demo-target", "--listen", &format!("127.0.0.1:{port}")])
                 .args(extra)
@@ -171,9 +171,8 @@ fn both_demo_targets_stop_on_sigterm_while_a_connection_is_open() {
         let connected = poll(|| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
         assert!(connected, "demo-target {extra:?} never listened");
         let _idle_client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let target = std::cell::RefCell::new(target);
-        signal(&target.borrow().0, "TERM");
-        let stopped = poll(|| matches!(target.borrow_mut().0.try_wait(), Ok(Some(_))));
+        signal(&target.0, "TERM");
+        let stopped = poll(|| matches!(target.0.try_wait(), Ok(Some(_))));
         assert!(stopped, "demo-target {extra:?} was still running 10 s after SIGTERM");
     }
 }

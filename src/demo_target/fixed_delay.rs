@@ -17,7 +17,7 @@ pub fn spawn(listener: TcpListener, delay: Duration) -> std::io::Result<SocketAd
 }
 
 /// Serves forever on the calling thread.
-pub fn serve(listener: TcpListener, delay: Duration) {
+fn serve(listener: TcpListener, delay: Duration) {
     for stream in listener.incoming().flatten() {
         std::thread::spawn(move || {
             let _ = answer_connection(stream, delay);
