@@ -6,6 +6,7 @@ mod closed;
 mod open;
 pub mod schedule;
 pub mod spec;
+mod start_timer;
 mod workers;
 
 pub use spec::{ExecutorPlan, ExecutorSpec, EXECUTORS, FOREVER};

@@ -2,21 +2,23 @@
 //! does. An iteration that finds every VU busy (and no room to allocate one)
 //! is dropped and counted, never queued.
 //!
-//! Pacing runs on its own thread with OS sleeps without timer slack
-//! rather than tokio's 1 ms timer wheel, so iterations start on time and the
-//! latency measured from the scheduled instant is not inflated by the
-//! generator. Unit tests pace with tokio's timer, which the paused clock drives.
+//! Each VU thread paces its own share of the arrivals (every n-th of n
+//! threads) in one task, with its own VUs: it starts the arrivals that are due
+//! whenever it runs, and a precise timer wakes it for the next one when it is
+//! idle ([`StartTimer`]). No other thread hands arrivals over, so starting one
+//! costs no wake-up, lock or queue, and a busy thread starts each on time.
 
 use super::schedule::Arrivals;
-use super::{stop_deadline, ActiveVu, ExecutorCounters, Iteration, VuState};
+use super::start_timer::StartTimer;
+use super::{ActiveVu, ExecutorCounters, Iteration, VuState};
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::task::AtomicWaker;
 use std::future::{poll_fn, Future};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio::time::{sleep_until, Instant};
+use tokio::time::{sleep, sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
 pub struct OpenModel {
@@ -27,26 +29,16 @@ pub struct OpenModel {
     pub graceful_stop: Duration,
 }
 
-/// The VUs of a run, shared by the pacer (which takes them) and the
-/// iterations (which give them back).
-struct VuPool {
+/// VU allocation beyond `pre_allocated_vus`, shared by the VU threads.
+struct VuBudget {
     counters: ExecutorCounters,
-    idle_vus: Mutex<Vec<VuState>>,
     allocated: AtomicU32,
     max_vus: u32,
 }
 
-impl VuPool {
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<VuState>> {
-        // A panic while holding this lock cannot leave the Vec inconsistent, so recover it.
-        self.idle_vus.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// A free VU, a newly allocated one, or None when `max_vus` are all busy.
-    fn take_vu(&self) -> Option<VuState> {
-        if let Some(vu) = self.idle().pop() {
-            return Some(vu);
-        }
+impl VuBudget {
+    /// A new VU, or None when `max_vus` exist already.
+    fn allocate(&self) -> Option<VuState> {
         let id = self
             .allocated
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max_vus).then_some(n + 1))
@@ -57,77 +49,131 @@ impl VuPool {
     }
 }
 
-/// An iteration to start: when it was scheduled, and the VU that runs it.
-type Job = (Instant, VuState);
-
-/// Hands each scheduled iteration to a free VU, queued for the VU threads in
-/// turn. Dropping it closes the queues: pacing is over.
-struct Dispatcher {
-    pool: Arc<VuPool>,
-    queues: Vec<mpsc::UnboundedSender<Job>>,
-    next_queue: usize,
+/// How a VU thread's share of a pass is to end (0: it is not ending), set by [`run`].
+#[derive(Default)]
+struct Ending {
+    state: AtomicU8,
+    waker: AtomicWaker,
 }
 
-impl Dispatcher {
-    fn dispatch(&mut self, scheduled: Instant) {
-        let Some(vu) = self.pool.take_vu() else {
-            self.pool.counters.dropped.inc();
-            return;
-        };
-        self.next_queue = (self.next_queue + 1) % self.queues.len();
-        // A closed queue means the run is being torn down: the VU is not needed.
-        let _ = self.queues[self.next_queue].send((scheduled, vu));
+/// No new arrivals; running iterations go on.
+const STOPPED: u8 = 1;
+/// Running iterations are interrupted.
+const ABORTED: u8 = 2;
+
+impl Ending {
+    fn set(&self, state: u8) {
+        self.state.fetch_max(state, Ordering::AcqRel);
+        self.waker.wake();
     }
 }
 
-/// Runs on one VU thread: runs the iterations queued for it inside this one
-/// task (no wake-up of another thread, and no task of its own per iteration),
-/// and interrupts them all when `abort` is cancelled. Ends when the queue is
-/// closed and its iterations have ended.
-async fn serve_queue<I: Iteration>(
-    mut queue: mpsc::UnboundedReceiver<Job>,
+/// The endings of a pass's VU threads, aborted when dropped: a pass whose
+/// task is aborted leaves no iteration running on the VU threads.
+struct Endings(Vec<Arc<Ending>>);
+
+impl Endings {
+    fn set(&self, state: u8) {
+        self.0.iter().for_each(|ending| ending.set(state));
+    }
+}
+
+impl Drop for Endings {
+    fn drop(&mut self) {
+        self.set(ABORTED);
+    }
+}
+
+/// Arrivals closer together than this start in batches when the thread is
+/// idle: a timer wake-up per arrival costs more CPU than the request (arming
+/// a timer traps to the hypervisor on a VM). A busy thread starts each on time.
+const MIN_WAKE_GAP: Duration = Duration::from_micros(200);
+
+/// Arrivals started in one pass at most. A thread that fell behind then reads
+/// its sockets between batches, so answers free their VUs and connections for
+/// the next ones instead of every late arrival opening a connection of its own.
+const MAX_STARTS_PER_PASS: u32 = 64;
+
+/// The arrivals of thread `index` of `threads`: every `threads`-th, from the `index`-th.
+fn thread_share(arrivals: Arrivals, index: usize, threads: usize) -> impl Iterator<Item = Duration> {
+    arrivals.skip(index).step_by(threads)
+}
+
+/// Runs one VU thread's share of the arrivals, each on a free VU of this
+/// thread (or a new one, up to `max_vus` in all), inside this one task: no
+/// task of its own per iteration. Ends when the arrivals are over (or
+/// stopped) and their iterations have ended; returning early (aborted) drops
+/// and so interrupts the running iterations.
+async fn serve_arrivals<I: Iteration>(
+    mut arrivals: impl Iterator<Item = Instant>,
+    mut idle: Vec<VuState>,
     iteration: Arc<I>,
-    pool: Arc<VuPool>,
-    abort: CancellationToken,
+    budget: Arc<VuBudget>,
+    ending: Arc<Ending>,
 ) {
     let mut running = FuturesUnordered::new();
-    let mut open = true;
-    // Made once: a waiter registers with the token on its first poll only.
-    let aborted = abort.cancelled_owned();
-    tokio::pin!(aborted);
+    let mut next = arrivals.next();
+    let mut timer = StartTimer::new();
     poll_fn(|cx| {
-        if aborted.as_mut().poll(cx).is_ready() {
-            // Returning drops `running`, which interrupts every iteration.
-            return Poll::Ready(());
+        ending.waker.register(cx.waker());
+        match ending.state.load(Ordering::Acquire) {
+            ABORTED => return Poll::Ready(()),
+            STOPPED => next = None,
+            _ => {}
         }
-        while open {
-            match queue.poll_recv(cx) {
-                Poll::Ready(Some((scheduled, vu))) => running.push(run_one(&*iteration, &pool, scheduled, vu)),
-                Poll::Ready(None) => open = false,
-                Poll::Pending => break,
+        // Iterations that can end do first, so due arrivals find their VUs free.
+        while let Poll::Ready(Some(vu)) = running.poll_next_unpin(cx) {
+            idle.push(vu);
+        }
+        let now = Instant::now();
+        let mut started = false;
+        let mut starts_left = MAX_STARTS_PER_PASS;
+        while let Some(scheduled) = next.filter(|at| *at <= now && starts_left > 0) {
+            starts_left -= 1;
+            match idle.pop().or_else(|| budget.allocate()) {
+                Some(vu) => {
+                    running.push(run_one(&*iteration, &budget.counters, scheduled, vu));
+                    started = true;
+                }
+                None => budget.counters.dropped.inc(),
+            }
+            next = arrivals.next();
+        }
+        if started {
+            while let Poll::Ready(Some(vu)) = running.poll_next_unpin(cx) {
+                idle.push(vu);
             }
         }
-        while let Poll::Ready(Some(())) = running.poll_next_unpin(cx) {}
-        if !open && running.is_empty() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
+        let Some(scheduled) = next else {
+            return if running.is_empty() { Poll::Ready(()) } else { Poll::Pending };
+        };
+        if scheduled <= now || timer.poll_until(scheduled.max(now + MIN_WAKE_GAP), cx).is_ready() {
+            // Due already: run again once the thread has read its sockets
+            // (tokio wakes a yielded task after polling its I/O driver), so
+            // that answers free their VUs and connections first.
+            let _ = std::pin::pin!(tokio::task::yield_now()).poll(cx);
         }
+        Poll::Pending
     })
     .await
 }
 
-/// One iteration on `vu`, which goes back to the pool when it ends.
-async fn run_one<I: Iteration>(iteration: &I, pool: &VuPool, scheduled: Instant, mut vu: VuState) {
-    let busy = ActiveVu::new(&pool.counters.vus);
+/// One iteration on `vu`, which it gives back when it ends.
+async fn run_one<I: Iteration>(
+    iteration: &I,
+    counters: &ExecutorCounters,
+    scheduled: Instant,
+    mut vu: VuState,
+) -> VuState {
+    let busy = ActiveVu::new(&counters.vus);
     // Every iteration of this thread shares one task, and so tokio's budget of
     // operations per task poll: each is exempt, or one poll of the thread's
     // iterations would hand out Pending (and a re-poll) to all past the 128th.
     tokio::task::unconstrained(iteration.run(&mut vu, scheduled)).await;
     drop(busy);
     vu.iterations += 1;
-    pool.counters.iterations.inc();
-    pool.idle().push(vu);
+    counters.iterations.inc();
+    vu
 }
 
 pub async fn run<I: Iteration>(
@@ -139,93 +185,75 @@ pub async fn run<I: Iteration>(
     let start = Instant::now();
     let end_at = start + model.end;
     counters.vus_max.set(model.pre_allocated_vus as i64);
-    let pool = Arc::new(VuPool {
+    let budget = Arc::new(VuBudget {
         counters: counters.clone(),
-        idle_vus: Mutex::new((1..=model.pre_allocated_vus as u64).rev().map(VuState::new).collect()),
         allocated: AtomicU32::new(model.pre_allocated_vus),
         max_vus: model.max_vus,
     });
-    let abort = CancellationToken::new();
-    let mut dispatcher = Dispatcher { pool: pool.clone(), queues: Vec::new(), next_queue: 0 };
+    let threads = super::workers::all();
+    let mut endings = Endings(Vec::new());
     let mut servers = Vec::new();
-    for thread in super::workers::all() {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        dispatcher.queues.push(sender);
-        servers.push(thread.spawn(serve_queue(receiver, iteration.clone(), pool.clone(), abort.clone())));
+    for (index, thread) in threads.iter().enumerate() {
+        let arrivals = thread_share(model.arrivals.clone(), index, threads.len())
+            .map(move |offset| start + offset)
+            .take_while(move |at| *at < end_at);
+        let idle = (1..=model.pre_allocated_vus as u64).rev().filter(|id| (id - 1) as usize % threads.len() == index);
+        let ending = Arc::new(Ending::default());
+        let serve = serve_arrivals(
+            arrivals,
+            idle.map(VuState::new).collect(),
+            iteration.clone(),
+            budget.clone(),
+            ending.clone(),
+        );
+        servers.push(thread.spawn(serve));
+        endings.0.push(ending);
     }
-    let schedule = model.arrivals.map(move |offset| start + offset).take_while(move |at| *at < end_at);
-    let pace = async {
-        if cfg!(test) {
-            for scheduled in schedule {
-                tokio::select! {
-                    _ = sleep_until(scheduled) => {}
-                    _ = stop.cancelled() => break,
-                    _ = abort.cancelled() => break,
-                }
-                dispatcher.dispatch(scheduled);
-            }
-            drop(dispatcher);
-        } else {
-            let (stop, abort) = (stop.clone(), abort.clone());
-            let _ = tokio::task::spawn_blocking(move || pace_on_this_thread(schedule, dispatcher, &stop, &abort)).await;
-        }
+    let served = async {
         for server in servers {
             let _ = server.await;
         }
     };
     // Iterations still running at the hard stop, or `graceful_stop` after a
     // cancel, are interrupted here rather than by timers in every iteration.
-    tokio::pin!(pace);
+    tokio::pin!(served);
+    let hard_stop = sleep_until(end_at + model.graceful_stop);
+    tokio::pin!(hard_stop);
     tokio::select! {
-        _ = &mut pace => return,
-        _ = sleep_until(end_at + model.graceful_stop) => {}
-        _ = stop_deadline(stop, model.graceful_stop) => {}
+        _ = &mut served => return,
+        _ = &mut hard_stop => {}
+        _ = stop.cancelled() => {
+            endings.set(STOPPED);
+            tokio::select! {
+                _ = &mut served => return,
+                _ = &mut hard_stop => {}
+                _ = sleep(model.graceful_stop) => {}
+            }
+        }
     }
-    abort.cancel();
-    pace.await;
+    endings.set(ABORTED);
+    served.await;
 }
 
-/// The longest single OS sleep, so a cancelled run notices within this.
-const MAX_SLEEP: Duration = Duration::from_millis(50);
-/// The shortest: arrivals closer together than this start in batches, each at
-/// most this late. An OS sleep per arrival costs more CPU than the request
-/// (arming a precise timer traps to the hypervisor on a VM).
-const MIN_SLEEP: Duration = Duration::from_micros(200);
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Arrivals at least this far apart (500/s or fewer) are started with a
-/// precise sleep, whose final spin keeps an OS sleep's lateness out of every
-/// latency. At 500/s the spin costs a tenth of a core; at the 1 to 100/s of a
-/// typical probe, almost nothing.
-const PRECISE_FROM_GAP: Duration = Duration::from_millis(2);
-
-fn pace_on_this_thread(
-    schedule: impl Iterator<Item = Instant>,
-    mut dispatcher: Dispatcher,
-    stop: &CancellationToken,
-    abort: &CancellationToken,
-) {
-    crate::timer_slack::tighten_timer_slack();
-    // Pacing runs on a thread of tokio's blocking pool: the slice is given back after.
-    let _short_slice = crate::timer_slack::short_slice();
-    let mut previous: Option<Instant> = None;
-    for scheduled in schedule {
-        let precise = previous.is_some_and(|previous| scheduled - previous >= PRECISE_FROM_GAP);
-        previous = Some(scheduled);
-        loop {
-            if stop.is_cancelled() || abort.is_cancelled() {
-                return;
-            }
-            let now = Instant::now();
-            if now >= scheduled {
-                break;
-            }
-            let left = scheduled - now;
-            if precise && left <= MAX_SLEEP {
-                crate::timer_slack::sleep_precisely_until(scheduled.into_std());
-                break;
-            }
-            std::thread::sleep(left.clamp(MIN_SLEEP, MAX_SLEEP));
+    #[test]
+    fn the_threads_shares_partition_the_arrivals() {
+        let all: Vec<Duration> = Arrivals::constant(10.0, Duration::from_secs(1), Duration::from_secs(1)).collect();
+        for threads in 1..=4 {
+            let mut shared: Vec<Duration> = (0..threads)
+                .flat_map(|index| {
+                    thread_share(
+                        Arrivals::constant(10.0, Duration::from_secs(1), Duration::from_secs(1)),
+                        index,
+                        threads,
+                    )
+                })
+                .collect();
+            shared.sort();
+            assert_eq!(shared, all, "{threads} threads");
         }
-        dispatcher.dispatch(scheduled);
     }
 }

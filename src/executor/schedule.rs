@@ -37,6 +37,7 @@ pub fn stages_length(stages: &[Stage]) -> Duration {
 /// Arrival instants of an open model: iteration `n` is scheduled at the
 /// instant the expected number of arrivals (the integral of the rate) reaches
 /// `n`. A constant rate is a single stage from `rate` to `rate`.
+#[derive(Clone)]
 pub struct Arrivals {
     /// (start offset s, duration s, rate at start /s, rate at end /s, arrivals before this stage)
     stages: Vec<(f64, f64, f64, f64, f64)>,

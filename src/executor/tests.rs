@@ -310,3 +310,19 @@ async fn cancelling_an_arrival_rate_pass_lets_running_iterations_finish_within_t
     assert_eq!(start.elapsed(), secs(4.0), "the one started at 2 s finishes at 4 s");
     assert_eq!(c.iterations.get(), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_aborted_arrival_rate_pass_leaves_no_iteration_running() {
+    // What the daemon does when running iterations outlast a reload's grace: it aborts the pass's task.
+    let it = FakeIteration::new(secs(10.0));
+    let c = counters();
+    let spec = per_second(1.0, 100.0, 5, 5);
+    let (p, stop) = (plan(spec, secs(30.0)), CancellationToken::new());
+    let pass = tokio::time::timeout(secs(2.5), run_pass(&p, it.clone(), &c, &stop));
+    assert!(pass.await.is_err(), "the pass was still running");
+    assert_eq!(c.vus.get(), 3, "started at 0, 1 and 2 s");
+    tokio::task::yield_now().await;
+    assert_eq!(c.vus.get(), 0, "no VU is left busy");
+    advance(secs(20.0)).await;
+    assert_eq!((it.starts().len(), c.iterations.get()), (3, 0), "nothing more started, nothing completed");
+}

@@ -3,9 +3,9 @@
 //! timers stay on one thread, so an answer wakes no other thread and no work
 //! is stolen; on loopback that is a fifth of the generator's CPU. The other
 //! half of the cores is left to the kernel's network stack (sending and
-//! receiving cost the kernel more CPU than the VU threads spend), the
-//! arrival-rate pacer and, on a shared machine, the target: on 2 cores with
-//! nginx, one VU thread serves 1.35x the requests of two.
+//! receiving cost the kernel more CPU than the VU threads spend) and, on a
+//! shared machine, the target: on 2 cores with nginx, one VU thread serves
+//! 1.35x the requests of two.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
