@@ -29,7 +29,9 @@ pub struct OpenModel {
     pub graceful_stop: Duration,
 }
 
-/// VU allocation beyond `pre_allocated_vus`, shared by the VU threads.
+/// VU allocation beyond `pre_allocated_vus`, shared by the VU threads. A VU
+/// stays on the thread that made it: with several VU threads, once `max_vus`
+/// exist, an arrival is dropped when its own thread has no idle VU.
 struct VuBudget {
     counters: ExecutorCounters,
     allocated: AtomicU32,
