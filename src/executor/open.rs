@@ -124,9 +124,7 @@ async fn serve_arrivals<I: Iteration>(
             _ => {}
         }
         // Iterations that can end do first, so due arrivals find their VUs free.
-        while let Poll::Ready(Some(vu)) = running.poll_next_unpin(cx) {
-            idle.push(vu);
-        }
+        give_back_finished(&mut running, &mut idle, cx);
         let now = Instant::now();
         let mut started = false;
         let mut starts_left = MAX_STARTS_PER_PASS;
@@ -142,9 +140,7 @@ async fn serve_arrivals<I: Iteration>(
             next = arrivals.next();
         }
         if started {
-            while let Poll::Ready(Some(vu)) = running.poll_next_unpin(cx) {
-                idle.push(vu);
-            }
+            give_back_finished(&mut running, &mut idle, cx);
         }
         let Some(scheduled) = next else {
             return if running.is_empty() { Poll::Ready(()) } else { Poll::Pending };
@@ -158,6 +154,17 @@ async fn serve_arrivals<I: Iteration>(
         Poll::Pending
     })
     .await
+}
+
+/// Polls the running iterations; the VUs of those that ended go back to `idle`.
+fn give_back_finished<F: Future<Output = VuState>>(
+    running: &mut FuturesUnordered<F>,
+    idle: &mut Vec<VuState>,
+    cx: &mut std::task::Context<'_>,
+) {
+    while let Poll::Ready(Some(vu)) = running.poll_next_unpin(cx) {
+        idle.push(vu);
+    }
 }
 
 /// One iteration on `vu`, which it gives back when it ends.

@@ -76,11 +76,12 @@ mod timerfd {
         /// moved to `at`.
         pub fn poll_until(&mut self, at: Instant, cx: &mut Context<'_>) -> Poll<()> {
             loop {
-                let now = Instant::now();
-                if at <= now {
-                    return Poll::Ready(());
-                }
+                // The clock is read only to set the timer or after it fired.
                 if self.armed.is_none_or(|armed| armed > at) {
+                    let now = Instant::now();
+                    if at <= now {
+                        return Poll::Ready(());
+                    }
                     if self.set(at - now).is_err() {
                         // Cannot happen for a valid timerfd and time; never leave the caller unwoken.
                         cx.waker().wake_by_ref();
@@ -94,6 +95,9 @@ mod timerfd {
                         // Setting the timer again resets its expiry count: no read needed.
                         guard.clear_ready();
                         self.armed = None;
+                        if Instant::now() >= at {
+                            return Poll::Ready(());
+                        }
                     }
                     Poll::Ready(Err(_)) => {
                         cx.waker().wake_by_ref();
