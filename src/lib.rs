@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod demo_target;
+pub mod descriptors;
 pub mod executor;
 pub mod http_server;
 pub mod metrics;

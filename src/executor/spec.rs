@@ -165,6 +165,22 @@ impl ExecutorPlan {
         self.start_time + length
     }
 
+    /// The most VUs the schedule has at once. A VU holds at most one
+    /// connection at a time, so this bounds the connections it opens.
+    pub fn peak_vus(&self) -> u64 {
+        match &self.spec {
+            ExecutorSpec::ConstantVus { vus, .. }
+            | ExecutorSpec::PerVuIterations { vus, .. }
+            | ExecutorSpec::SharedIterations { vus, .. } => *vus as u64,
+            ExecutorSpec::RampingVus { start_vus, stages, .. } => {
+                stages.iter().map(|s| s.target.ceil() as u64).fold(*start_vus as u64, u64::max)
+            }
+            ExecutorSpec::ConstantArrivalRate { max_vus, .. } | ExecutorSpec::RampingArrivalRate { max_vus, .. } => {
+                *max_vus as u64
+            }
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self.spec {
             ExecutorSpec::ConstantVus { .. } => "constant-vus",
@@ -343,6 +359,23 @@ mod tests {
             }
         );
         assert_eq!(plan.graceful_stop, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn peak_vus_is_the_most_a_schedule_has_at_once() {
+        let plan = |spec| ExecutorPlan { spec, start_time: Duration::ZERO, graceful_stop: Duration::ZERO };
+        let stage = |target| Stage { duration: Duration::from_secs(10), target };
+        let ramp = |start_vus, stages| ExecutorSpec::RampingVus { start_vus, stages, graceful_ramp_down: Duration::ZERO };
+        assert_eq!(plan(ramp(3, vec![stage(40.5), stage(10.0)])).peak_vus(), 41);
+        assert_eq!(plan(ramp(30, vec![stage(10.0)])).peak_vus(), 30, "ramping down from the start");
+        let open = ExecutorSpec::RampingArrivalRate {
+            start_rate: 10.0,
+            time_unit: Duration::from_secs(1),
+            stages: vec![stage(1000.0)],
+            pre_allocated_vus: 5,
+            max_vus: 200,
+        };
+        assert_eq!(plan(open).peak_vus(), 200, "arrival rate: max_vus, whatever the rate");
     }
 
     #[test]
