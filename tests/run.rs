@@ -302,6 +302,23 @@ async fn a_redirect_is_the_answer_checked_not_followed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_checks_read_the_answers_headers_and_data_received_counts_the_head_as_sent() {
+    let _serial = serial().await;
+    let (addr, _) = counting_server(None);
+    let dir = tempfile::tempdir().unwrap();
+    let checks = "[{status: 302}, {header: location, matches: \"^/$\"}, {header: x-absent}]";
+    let yaml = closed_model(addr, 1, "100ms")
+        .replace("path: /\n        checks: [{status: 200}]", &format!("path: /moved\n        checks: {checks}"));
+    let (outcome, _) = play(&options(dir.path(), &yaml, &[])).await;
+    let stats = &outcome.snapshot.requests[0].stats;
+    assert!(stats.count >= 5, "{} requests", stats.count);
+    assert_eq!(stats.checks_passed[..2], [stats.count; 2], "the location header is read");
+    assert_eq!(stats.checks_failed[2], stats.count, "a header the answer lacks fails its check");
+    let head = b"HTTP/1.1 302 Found\r\nlocation: /\r\ncontent-length: 0\r\n\r\n";
+    assert_eq!(stats.bytes_received, stats.count * head.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_headers_override_the_targets_and_identify_the_prober() {
     let _serial = serial().await;
     let (addr, _) = counting_server(None);

@@ -365,7 +365,8 @@ mod tests {
     fn peak_vus_is_the_most_a_schedule_has_at_once() {
         let plan = |spec| ExecutorPlan { spec, start_time: Duration::ZERO, graceful_stop: Duration::ZERO };
         let stage = |target| Stage { duration: Duration::from_secs(10), target };
-        let ramp = |start_vus, stages| ExecutorSpec::RampingVus { start_vus, stages, graceful_ramp_down: Duration::ZERO };
+        let ramp =
+            |start_vus, stages| ExecutorSpec::RampingVus { start_vus, stages, graceful_ramp_down: Duration::ZERO };
         assert_eq!(plan(ramp(3, vec![stage(40.5), stage(10.0)])).peak_vus(), 41);
         assert_eq!(plan(ramp(30, vec![stage(10.0)])).peak_vus(), 30, "ramping down from the start");
         let open = ExecutorSpec::RampingArrivalRate {

@@ -36,11 +36,16 @@ pub struct Outgoing<'a> {
     pub announce_empty_body: bool,
     /// A HEAD request: the answer has no body whatever its headers say.
     pub is_head: bool,
+    /// The caller reads the answer's headers; otherwise only the few that
+    /// frame the answer are looked at, and [`Answer::headers`] is empty.
+    pub keep_headers: bool,
 }
 
 /// A response head and its whole body, or why the body could not be read.
 pub struct Answer {
     pub status: u16,
+    /// Bytes of the head as received: status line, header lines, blank line.
+    pub head_len: usize,
     pub headers: HeaderMap,
     pub body: Result<Bytes, FailReason>,
 }
@@ -180,25 +185,30 @@ impl Conn {
     /// Reads the answer to the request just written; the connection goes back
     /// to the idle list when it may carry another.
     async fn finish(mut self, request: &Outgoing<'_>) -> Result<Answer, FailReason> {
-        let head = self.read_head(request.is_head).await?;
-        let head_bytes = self.read.split_to(head.len).freeze();
-        let mut headers = HeaderMap::with_capacity(head.headers.len());
-        for (name, range) in head.headers {
-            let value = HeaderValue::from_maybe_shared(head_bytes.slice(range)).map_err(|_| FailReason::Body)?;
-            headers.append(name, value);
+        let head = self.read_head(request.is_head, request.keep_headers).await?;
+        let mut headers = HeaderMap::new();
+        if request.keep_headers {
+            let head_bytes = self.read.split_to(head.len).freeze();
+            headers.reserve(head.headers.len());
+            for (name, range) in head.headers {
+                let value = HeaderValue::from_maybe_shared(head_bytes.slice(range)).map_err(|_| FailReason::Body)?;
+                headers.append(name, value);
+            }
+        } else {
+            self.read.advance(head.len);
         }
         let body = self.read_body(&head.framing).await;
         let reusable = head.keep_alive && head.framing != Framing::UntilClose && self.read.is_empty();
         if body.is_ok() && reusable {
             put_idle(self);
         }
-        Ok(Answer { status: head.status, headers, body })
+        Ok(Answer { status: head.status, head_len: head.len, headers, body })
     }
 
     /// Reads until a final (non-1xx) head is complete.
-    async fn read_head(&mut self, is_head_request: bool) -> Result<Head, FailReason> {
+    async fn read_head(&mut self, is_head_request: bool, keep_headers: bool) -> Result<Head, FailReason> {
         loop {
-            match parse_head(&self.read, is_head_request)? {
+            match parse_head(&self.read, is_head_request, keep_headers)? {
                 Some(head) if (100..200).contains(&head.status) && head.status != 101 => {
                     self.read.advance(head.len);
                 }
@@ -288,8 +298,9 @@ impl Conn {
     }
 }
 
-/// Parses the head at the start of `buf`; None while it is incomplete.
-fn parse_head(buf: &[u8], is_head_request: bool) -> Result<Option<Head>, FailReason> {
+/// Parses the head at the start of `buf`; None while it is incomplete. The
+/// header lines are kept only when asked (`keep_headers`).
+fn parse_head(buf: &[u8], is_head_request: bool, keep_headers: bool) -> Result<Option<Head>, FailReason> {
     // Uninitialised slots: zeroing 100 of them costs more than parsing a small head.
     let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut []);
@@ -304,30 +315,32 @@ fn parse_head(buf: &[u8], is_head_request: bool) -> Result<Option<Head>, FailRea
     let mut length = None;
     let mut chunked = false;
     let mut encoded = false;
-    let mut headers = Vec::with_capacity(response.headers.len());
+    let mut headers = if keep_headers { Vec::with_capacity(response.headers.len()) } else { Vec::new() };
     for header in response.headers.iter() {
-        let name = HeaderName::from_bytes(header.name.as_bytes()).map_err(|_| FailReason::Body)?;
-        let value = header.value;
-        if name == http::header::CONTENT_LENGTH {
+        let (name, value) = (header.name.as_bytes(), header.value);
+        if name.eq_ignore_ascii_case(b"content-length") {
             let parsed = std::str::from_utf8(value).ok().and_then(|v| v.trim().parse::<usize>().ok());
             match (parsed, length) {
                 (None, _) => return Err(FailReason::Body),
                 (Some(n), Some(seen)) if n != seen => return Err(FailReason::Body),
                 (n, _) => length = n,
             }
-        } else if name == http::header::TRANSFER_ENCODING {
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             encoded = true;
             chunked = value
                 .rsplit(|b| *b == b',')
                 .next()
                 .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        } else if name == http::header::CONNECTION
+        } else if name.eq_ignore_ascii_case(b"connection")
             && value.split(|b| *b == b',').any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
         {
             keep_alive = false;
         }
-        let start = value.as_ptr() as usize - buf.as_ptr() as usize;
-        headers.push((name, start..start + value.len()));
+        if keep_headers {
+            let name = HeaderName::from_bytes(name).map_err(|_| FailReason::Body)?;
+            let start = value.as_ptr() as usize - buf.as_ptr() as usize;
+            headers.push((name, start..start + value.len()));
+        }
     }
     let framing = if is_head_request || (100..200).contains(&status) || status == 204 || status == 304 {
         Framing::Empty
@@ -389,7 +402,7 @@ mod tests {
     }
 
     fn get(head: &[u8]) -> Outgoing<'_> {
-        Outgoing { head, body: b"", announce_empty_body: false, is_head: false }
+        Outgoing { head, body: b"", announce_empty_body: false, is_head: false, keep_headers: true }
     }
 
     const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: test\r\n";
@@ -408,8 +421,12 @@ mod tests {
         let first = send(&origin, &get(GET)).await.unwrap();
         assert_eq!((first.status, first.body.unwrap()), (200, Bytes::from("hello world")));
         assert_eq!(first.headers.get("x-a").unwrap(), "1");
-        let chunked = send(&origin, &get(GET)).await.unwrap();
+        assert_eq!(first.head_len, b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-A: 1\r\n\r\n".len());
+        // Headers not kept: still framed by them, and only the final head counts.
+        let chunked = send(&origin, &Outgoing { keep_headers: false, ..get(GET) }).await.unwrap();
         assert_eq!((chunked.status, chunked.body.unwrap()), (201, Bytes::from("hello world")));
+        assert!(chunked.headers.is_empty());
+        assert_eq!(chunked.head_len, b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n".len());
         let empty = send(&origin, &get(GET)).await.unwrap();
         assert_eq!((empty.status, empty.body.unwrap()), (204, Bytes::new()));
         let unmodified = send(&origin, &get(GET)).await.unwrap();

@@ -38,6 +38,8 @@ pub struct ScenarioRunner {
     requests: Vec<RequestPlan>,
     /// Per request with a fixed plain-http URL: where it goes, worked out once.
     fixed_direct: Vec<Option<Direct>>,
+    /// Per request: a check reads the answer's headers, so they are kept.
+    reads_headers: Vec<bool>,
     picker: WeightedIndex<u32>,
     sleep: Option<ThinkTime>,
     /// `{{ counter }}`: one sequence for the whole scenario.
@@ -81,9 +83,15 @@ impl ScenarioRunner {
                 RequestUrl::Templated { .. } => None,
             })
             .collect();
+        let reads_headers = plan
+            .requests
+            .iter()
+            .map(|r| r.checks.iter().any(|c| matches!(c.check, crate::check::Check::Header(_))))
+            .collect();
         Ok(ScenarioRunner {
             client,
             direct_headers,
+            reads_headers,
             requests: plan.requests.clone(),
             fixed_direct,
             picker,
@@ -141,14 +149,13 @@ impl ScenarioRunner {
             None => self.send_pooled(plan, url.into_owned(), body).await,
         };
         sample.latency = scheduled.elapsed();
-        let Received { status, headers, body } = match received {
+        let Received { status, head_bytes, headers, body } = match received {
             Ok(received) => received,
             Err(reason) => {
                 sample.failure = Some(reason);
                 return sample;
             }
         };
-        let head_bytes: u64 = 17 + headers.iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
         sample.status = Some(status);
         let body = match body {
             Ok(body) => body,
@@ -195,12 +202,14 @@ impl ScenarioRunner {
             body: body.as_deref().unwrap_or_default(),
             announce_empty_body: matches!(plan.method, Method::POST | Method::PUT | Method::PATCH),
             is_head: plan.method == Method::HEAD,
+            keep_headers: self.reads_headers[index],
         };
         let timeout = vu.request_timer(Instant::now() + plan.timeout);
         tokio::select! {
             biased;
             answer = http1::send(&direct.origin, &request) => answer.map(|answer| Received {
                 status: answer.status,
+                head_bytes: answer.head_len as u64,
                 headers: answer.headers,
                 body: answer.body,
             }),
@@ -226,8 +235,10 @@ impl ScenarioRunner {
         let mut response = request.send().await.map_err(|e| outcome::classify(&e))?;
         let status = response.status().as_u16();
         let headers = std::mem::take(response.headers_mut());
+        // The head as HTTP/1.1 would carry it (status line, `name: value` lines, blank line).
+        let head_bytes = 17 + headers.iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
         let body = response.bytes().await.map_err(|e| outcome::classify(&e));
-        Ok(Received { status, headers, body })
+        Ok(Received { status, head_bytes, headers, body })
     }
 }
 
@@ -249,6 +260,9 @@ fn direct_headers(request: &RequestPlan, target: &HeaderMap) -> HeaderMap {
 /// why it could not be read.
 struct Received {
     status: u16,
+    /// Bytes of the head: as received over plain http, as HTTP/1.1 would carry it otherwise.
+    head_bytes: u64,
+    /// Empty over plain http unless a check reads them.
     headers: HeaderMap,
     body: Result<Bytes, FailReason>,
 }
