@@ -142,11 +142,20 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let mut reads = TimedReads::new(listener.accept().unwrap().0);
+        let mut buf = [0u8; 16];
+        // Linux turns receive timestamps on for the whole host a moment after
+        // the first socket asks (a deferred work item): wait for it.
+        let asked = Instant::now();
+        while reads.received_at.is_none() && asked.elapsed() < Duration::from_secs(5) {
+            client.write_all(b"warm").unwrap();
+            assert_eq!(reads.read(&mut buf).unwrap(), 4);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        reads.received_at = None;
         let sent = Instant::now();
         client.write_all(b"ping").unwrap();
         // The bytes wait in the socket while this thread is busy elsewhere.
         std::thread::sleep(Duration::from_millis(20));
-        let mut buf = [0u8; 16];
         let n = reads.read(&mut buf).unwrap();
         let read_at = Instant::now();
         assert_eq!(&buf[..n], b"ping");
