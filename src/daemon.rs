@@ -200,7 +200,7 @@ impl Generation {
     fn start(plan: &Plan, metrics: &Arc<ProberMetrics>) -> Result<Generation, String> {
         let handles = metrics.for_plan(plan).map_err(|e| e.to_string())?;
         let window = SlidingWindow::new(plan, plan.daemon.slo_window);
-        crate::descriptors::make_room_for(plan.scenarios.iter().map(|s| s.executor.peak_vus()).sum());
+        crate::descriptors::make_room_for(plan.peak_vus());
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
         for (index, (scenario, handles)) in plan.scenarios.iter().zip(&handles).enumerate() {

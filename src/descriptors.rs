@@ -13,7 +13,7 @@
 
 /// Descriptors the process holds besides its VUs' connections: the runtime's
 /// event queues, the /metrics listener and scrapes, logs, reports.
-pub const HEADROOM: u64 = 256;
+const HEADROOM: u64 = 256;
 
 /// Makes room for the connections of `vus` VUs before their load starts;
 /// warns when the open-files limit cannot hold them.

@@ -40,6 +40,13 @@ pub struct Plan {
     pub shard: Option<shard::Shard>,
 }
 
+impl Plan {
+    /// The most VUs the plan's scenarios can have at once, together.
+    pub fn peak_vus(&self) -> u64 {
+        self.scenarios.iter().map(|s| s.executor.peak_vus()).sum()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ScenarioPlan {
     pub name: String,

@@ -112,7 +112,7 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
     if let Some(addr) = options.listen {
         serve_metrics(addr, metrics.clone(), server_stop.clone()).await?;
     }
-    crate::descriptors::make_room_for(plan.scenarios.iter().map(|s| s.executor.peak_vus()).sum());
+    crate::descriptors::make_room_for(plan.peak_vus());
     let started_at = SystemTime::now();
     let started = Instant::now();
     let mut scenarios = JoinSet::new();
