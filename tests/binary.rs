@@ -339,3 +339,28 @@ fn run_script_passes_fails_with_99_and_writes_reports() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("no scenario is named \"checkout\"; defined: gateway, search, or all"));
 }
+
+#[test]
+fn a_plan_needing_more_connections_than_the_open_files_limit_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_with_vus = |vus: u32| {
+        let config = dir.path().join(format!("vus{vus}.yaml"));
+        let yaml = format!(
+            "target: {{base_url: \"http://127.0.0.1:9\"}}\nscenarios:\n  many:\n    sleep: 1s\n    requests: [{{name: r, path: /}}]\n    profiles:\n      smoke: {{executor: constant-vus, vus: {vus}, duration: 1s}}\n"
+        );
+        std::fs::write(&config, yaml).unwrap();
+        let out = Command::new("sh")
+            .args(["-c", "ulimit -n 512 && exec \"$0\" run --config \"$1\" --profile smoke --no-progress"])
+            .arg(env!("CARGO_BIN_EXE_sloprober"))
+            .arg(&config)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let stderr = run_with_vus(2000);
+    assert!(stderr.contains("open-files limit") && stderr.contains("vus=2000"), "{stderr}");
+    assert!(stderr.contains("limit=512"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "logs to a pipe are plain text, without colour codes: {stderr}");
+    let stderr = run_with_vus(10);
+    assert!(!stderr.contains("open-files limit"), "10 VUs fit in 512 descriptors: {stderr}");
+}
