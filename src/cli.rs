@@ -89,9 +89,13 @@ pub struct RunArgs {
     /// Write reports into a timestamped directory under DIR.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Serve /metrics while the run plays.
+    /// Serve /metrics while the run plays (and until it is scraped once after the end).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// With --listen: hold the load until the first scrape (at most this long),
+    /// so Prometheus sees every counter from 0, e.g. `5s`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, requires = "listen")]
+    pub await_first_scrape: Option<std::time::Duration>,
     /// No live progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
@@ -229,6 +233,7 @@ async fn one_shot(args: RunArgs) -> Result<(), Failure> {
         profile: args.profile,
         scenarios: args.scenarios,
         listen: args.listen,
+        await_first_scrape: args.await_first_scrape,
         progress: if args.no_progress { run::ProgressMode::Off } else { run::ProgressMode::Auto },
         env: process_env(),
     };
@@ -361,4 +366,9 @@ pub async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+/// `5s`, `1m`: durations as the config writes them.
+fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    crate::config::duration::parse(text)
 }

@@ -73,7 +73,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
-    let endpoints = Arc::new(Endpoints { metrics: metrics.clone(), ready: false.into(), reload: reload_tx });
+    let endpoints = Arc::new(Endpoints {
+        metrics: metrics.clone(),
+        ready: false.into(),
+        reload: reload_tx,
+        scrapes: Default::default(),
+    });
     // Every series exists before the first scrape can happen.
     let mut generation = Generation::start(&plan, &metrics).map_err(DaemonError::Start)?;
     metrics.record_reload(true);

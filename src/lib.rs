@@ -21,5 +21,4 @@ pub mod sample;
 pub mod server;
 pub mod slo;
 pub mod stats;
-pub mod threshold;
 pub mod timer_slack;

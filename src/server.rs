@@ -4,9 +4,11 @@ use crate::http_server::{text, DropConnection, HttpResponse};
 use crate::metrics::ProberMetrics;
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::time::Instant;
 
 /// A reload request; the answer is Ok or the problems found in the new config.
 pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
@@ -17,12 +19,50 @@ pub struct Endpoints {
     /// Config loaded and executors running.
     pub ready: AtomicBool,
     pub reload: mpsc::Sender<ReloadRequest>,
+    pub scrapes: Scrapes,
+}
+
+/// Scrapes of /metrics seen, so a run can wait for its final counts to be scraped.
+#[derive(Default)]
+pub struct Scrapes {
+    count: AtomicU64,
+    /// (first, last) scrape.
+    seen: Mutex<Option<(Instant, Instant)>>,
+    notify: Notify,
+}
+
+impl Scrapes {
+    fn record(&self) {
+        let now = Instant::now();
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        *seen = Some(seen.map_or((now, now), |(first, _)| (first, now)));
+        self.count.fetch_add(1, Ordering::AcqRel);
+        self.notify.notify_waiters();
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// The mean time between the scrapes seen so far.
+    pub fn interval(&self) -> Option<Duration> {
+        let count = self.count();
+        let seen = *self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.filter(|_| count > 1).map(|(first, last)| (last - first) / (count - 1) as u32)
+    }
+
+    /// Waits for a scrape that starts after this call, at most `limit`; true when one came.
+    pub async fn next(&self, limit: Duration) -> bool {
+        let notified = self.notify.notified();
+        tokio::time::timeout(limit, notified).await.is_ok()
+    }
 }
 
 impl Endpoints {
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Result<HttpResponse, DropConnection> {
         let response = match (request.method(), request.uri().path()) {
             (&Method::GET, "/metrics") => {
+                self.scrapes.record();
                 let mut response = text(StatusCode::OK, self.metrics.render());
                 response.headers_mut().insert(
                     hyper::header::CONTENT_TYPE,

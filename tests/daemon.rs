@@ -81,7 +81,7 @@ async fn injected_latency_lands_in_the_right_buckets() {
     let (daemon, live) = run_for(&yaml, 2.0).await;
     assert!(
         live.contains(
-            "sloprober_http_req_duration_seconds_bucket{request=\"generate\",scenario=\"gateway\",le=\"0.21\"}"
+            "sloprober_http_req_duration_seconds_bucket{expected_response=\"true\",request=\"generate\",scenario=\"gateway\",le=\"0.21\"}"
         ),
         "the threshold is a bucket boundary"
     );
@@ -168,7 +168,7 @@ async fn every_declared_series_exists_at_zero_from_start() {
         )));
     }
     assert!(text.contains("sloprober_http_reqs_total{request=\"generate\",scenario=\"gateway\",status=\"error\"} 0"));
-    assert!(text.contains("errors_total{scenario=\"gateway\"} 0"));
+    assert!(text.contains("errors_total{request=\"generate\",scenario=\"gateway\"} 0"));
     assert!(text.contains("sloprober_build_info{version=\""));
     assert!(text.contains("sloprober_config_last_reload_successful 1"));
     daemon.stop().await;

@@ -139,3 +139,47 @@ fn dashboards_type_check_against_grafana_schema() {
     assert!(report.contains("'\"titel\"' does not exist"), "{report}");
     assert!(report.contains("Type 'string' is not assignable to type 'number'"), "{report}");
 }
+
+#[test]
+fn every_slo_page_reaches_its_services_on_call() {
+    let rules = std::fs::read_to_string(root().join("prometheus/rules/sloprober.rules.yml")).unwrap();
+    let mut services: Vec<&str> =
+        rules.lines().filter_map(|l| l.trim().strip_prefix("service: \"")).map(|s| s.trim_end_matches('"')).collect();
+    services.sort();
+    services.dedup();
+    assert_eq!(services, ["assessment", "gateway", "search"], "every SLO is owned by a service, never \"all\"");
+    for service in services {
+        let receiver = run(Command::new(tool("amtool"))
+            .args(["config", "routes", "test", "--config.file"])
+            .arg(root().join("prometheus/alertmanager.yml"))
+            .args([format!("service={service}"), "severity=page".into(), "slo=x".into()]));
+        assert_eq!(receiver.lines().next(), Some(format!("{service}-on-call").as_str()), "{receiver}");
+    }
+}
+
+#[test]
+fn reordering_thresholds_renames_no_slo() {
+    let config = |thresholds: &str| {
+        format!(
+            "target: {{base_url: \"http://127.0.0.1:1\"}}\nmetrics: {{custom: {{errors: rate, t: trend}}}}\nscenarios:\n  a:\n    requests: [{{name: x, path: /, trend: t, rate: errors}}, {{name: y, path: /y, rate: errors}}]\n    profiles: {{p: {{executor: constant-vus, vus: 1, duration: 1s}}}}\n  b:\n    requests: [{{name: z, path: /, rate: errors}}]\n    profiles: {{p: {{executor: constant-vus, vus: 1, duration: 1s}}}}\nthresholds:\n{thresholds}"
+        )
+    };
+    let names = |thresholds: &str| {
+        let text: &'static str = Box::leak(config(thresholds).into_boxed_str());
+        let source = sloprober::config::ConfigSource::Embedded { name: "test", text };
+        let plan = sloprober::plan::resolve(&source, Some("p"), &Default::default()).unwrap();
+        let mut slos: Vec<(String, String)> =
+            plan.thresholds.iter().map(|t| (t.slo.clone(), t.expression.clone())).collect();
+        slos.sort();
+        slos
+    };
+    let one = names("  t: [\"p(95)<300\", \"p(95)<500\", \"p(99)<900\"]\n  errors: [\"rate<0.01\"]\n  \"http_req_duration{request:y}\": [\"p(90)<200\"]\n");
+    let other = names("  \"http_req_duration{request:y}\": [\"p(90)<200\"]\n  errors: [\"rate<0.01\"]\n  t: [\"p(99)<900\", \"p(95)<500\", \"p(95)<300\"]\n");
+    assert_eq!(one, other);
+    let slos: Vec<&str> = one.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        slos,
+        ["errors_a_rate", "errors_b_rate", "http_req_duration_y_p90", "t_p95_lt300", "t_p95_lt500", "t_p99"],
+        "a clash adds the condition; a threshold fed by two scenarios is one SLO per scenario"
+    );
+}

@@ -29,6 +29,7 @@ fn options(dir: &Path, yaml: &str, scenarios: &[&str]) -> RunOptions {
     let path = dir.join("run.yaml");
     std::fs::write(&path, yaml).unwrap();
     RunOptions {
+        await_first_scrape: None,
         source: ConfigSource::File(path),
         profile: Some("test".into()),
         scenarios: scenarios.iter().map(|s| s.to_string()).collect(),
@@ -117,7 +118,11 @@ async fn healthy_run_passes_and_its_reports_agree_with_metrics() {
     let gateway_slos = read_json(&reports.join("gateway-slo-report.json"));
     let names: Vec<&str> =
         gateway_slos["slos"].as_array().unwrap().iter().map(|s| s["slo"].as_str().unwrap()).collect();
-    assert_eq!(names, ["embeddings_duration_p95", "errors_rate", "generate_duration_p95", "http_req_failed_rate"]);
+    assert_eq!(
+        names,
+        ["embeddings_duration_p95", "errors_gateway_rate", "generate_duration_p95", "http_req_failed_gateway_rate"],
+        "thresholds fed by both scenarios are one SLO per scenario"
+    );
     let generate = &gateway_slos["slos"][2];
     assert_eq!(generate["sli"]["objective_ratio"], 0.95);
     assert_eq!(generate["sli"]["good_ratio"], 1.0, "every generate answered within 300 ms");
@@ -125,7 +130,11 @@ async fn healthy_run_passes_and_its_reports_agree_with_metrics() {
     let assessment_slos = read_json(&reports.join("assessment-slo-report.json"));
     let names: Vec<&str> =
         assessment_slos["slos"].as_array().unwrap().iter().map(|s| s["slo"].as_str().unwrap()).collect();
-    assert_eq!(names, ["errors_rate", "http_req_failed_rate"], "the gateway's trends are not the assessment's SLOs");
+    assert_eq!(
+        names,
+        ["errors_assessment_rate", "http_req_failed_assessment_rate"],
+        "the gateway's trends and SLOs are not the assessment's"
+    );
     let markdown = std::fs::read_to_string(reports.join("load-test-report.md")).unwrap();
     assert!(markdown.starts_with("## sloprober test test ✅ passed"), "{markdown}");
     assert!(markdown.contains("| generate_duration_p95 | `generate_duration p(95)<=300` |"), "{markdown}");
@@ -206,7 +215,8 @@ async fn reported_quantiles_match_a_fixed_latency_within_one_percent() {
     let (outcome, _) = play(&options(dir.path(), &yaml, &[])).await;
     assert!(outcome.snapshot.requests[0].stats.count >= 80, "{}", outcome.snapshot.requests[0].stats.count);
     for (threshold, verdict) in outcome.plan.thresholds.iter().zip(&outcome.verdicts) {
-        let observed = verdict.observed.unwrap();
+        // Verdicts hold base units: seconds for latency.
+        let observed = verdict.observed.unwrap() * 1000.0;
         let error = (observed - delay_ms) / delay_ms;
         eprintln!("{} vs a fixed {delay_ms} ms: {observed:.3} ms ({:+.3} %)", threshold.expression, error * 100.0);
         assert!((0.0..=0.01).contains(&error), "{observed} ms is not within 1 % of {delay_ms} ms");

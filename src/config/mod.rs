@@ -317,12 +317,15 @@ pub struct Stage {
     pub target: f64,
 }
 
-/// A threshold as written: `"p(95)<300"` or `{threshold, abort_on_fail, delay_abort_eval}`.
+/// A threshold as written: `"p(95)<300"` or `{threshold, abort_on_fail, delay_abort_eval, service}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThresholdEntry {
     pub expression: String,
     pub abort_on_fail: bool,
     pub delay_abort_eval: Option<Duration>,
+    /// The service that owns the SLO when several scenarios feed it; without
+    /// it such a threshold is judged per scenario.
+    pub service: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for ThresholdEntry {
@@ -335,22 +338,27 @@ impl<'de> Deserialize<'de> for ThresholdEntry {
             abort_on_fail: bool,
             #[serde(default, deserialize_with = "duration::optional")]
             delay_abort_eval: Option<Duration>,
+            #[serde(default)]
+            service: Option<String>,
         }
         #[derive(Deserialize)]
         #[serde(
             untagged,
-            expecting = "a threshold like \"p(95)<300\", or {threshold, abort_on_fail, delay_abort_eval}"
+            expecting = "a threshold like \"p(95)<300\", or {threshold, abort_on_fail, delay_abort_eval, service}"
         )]
         enum Form {
             Plain(String),
             Full(Full),
         }
         Ok(match Form::deserialize(deserializer)? {
-            Form::Plain(expression) => ThresholdEntry { expression, abort_on_fail: false, delay_abort_eval: None },
+            Form::Plain(expression) => {
+                ThresholdEntry { expression, abort_on_fail: false, delay_abort_eval: None, service: None }
+            }
             Form::Full(f) => ThresholdEntry {
                 expression: f.threshold,
                 abort_on_fail: f.abort_on_fail,
                 delay_abort_eval: f.delay_abort_eval,
+                service: f.service,
             },
         })
     }
@@ -437,6 +445,9 @@ pub struct AlertsConfig {
     /// The Prometheus job that scrapes sloprober (for the "not scraped" alert).
     #[serde(default = "default_job")]
     pub job: String,
+    /// How long an SLO's SLI must see no events before its no-data alert fires.
+    #[serde(default = "default_no_data_for", deserialize_with = "duration::required")]
+    pub no_data_for: Duration,
 }
 
 /// Fire when the error budget burns `factor` times too fast over both windows.
@@ -462,8 +473,13 @@ impl Default for AlertsConfig {
             fast_for: default_fast_for(),
             runbook_url: default_runbook_url(),
             job: default_job(),
+            no_data_for: default_no_data_for(),
         }
     }
+}
+
+fn default_no_data_for() -> Duration {
+    Duration::from_secs(600)
 }
 
 fn default_period() -> Duration {

@@ -9,7 +9,10 @@ use std::time::Duration;
 pub const ENDPOINTS: &[&str] =
     &["health", "generate", "embeddings", "create", "answer", "grade", "suggest", "search", "index"];
 
-/// How one endpoint misbehaves. Latency is `delay_ms` plus a uniform `0..jitter_ms`.
+/// How one endpoint misbehaves. Latency is `delay_ms` plus a uniform `0..jitter_ms`,
+/// plus `slow_ms` for a `slow_rate` share of requests. Shares are spread evenly
+/// over the endpoint's requests (a low-discrepancy sequence, not dice), so any
+/// run of N requests holds the share to within a few requests.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
@@ -22,17 +25,45 @@ pub struct Fault {
     pub reset_rate: f64,
     /// Fraction of requests answered 200 with a body that is not JSON.
     pub garbage_rate: f64,
+    /// Fraction of requests delayed by a further `slow_ms`.
+    pub slow_rate: f64,
+    pub slow_ms: f64,
 }
 
 impl Fault {
     fn healthy(delay_ms: f64, jitter_ms: f64) -> Fault {
-        Fault { delay_ms, jitter_ms, error_rate: 0.0, error_status: 500, reset_rate: 0.0, garbage_rate: 0.0 }
+        Fault {
+            delay_ms,
+            jitter_ms,
+            error_rate: 0.0,
+            error_status: 500,
+            reset_rate: 0.0,
+            garbage_rate: 0.0,
+            slow_rate: 0.0,
+            slow_ms: 0.0,
+        }
     }
 
-    pub fn latency(&self, rng: &mut impl Rng) -> Duration {
+    /// The latency of the endpoint's request number `n`.
+    pub fn latency(&self, rng: &mut impl Rng, n: u64) -> Duration {
         let jitter = if self.jitter_ms > 0.0 { rng.random_range(0.0..self.jitter_ms) } else { 0.0 };
-        Duration::from_secs_f64((self.delay_ms + jitter).max(0.0) / 1000.0)
+        let slow = if spread(n, SLOW_STEP) < self.slow_rate { self.slow_ms } else { 0.0 };
+        Duration::from_secs_f64((self.delay_ms + jitter + slow).max(0.0) / 1000.0)
     }
+
+    /// Where request number `n` falls in [0, 1) for the failure shares.
+    pub fn roll(n: u64) -> f64 {
+        spread(n, FAILURE_STEP)
+    }
+}
+
+/// Steps of two Weyl sequences (golden ratio and silver ratio conjugates):
+/// evenly spread in [0, 1) and unrelated to each other.
+const FAILURE_STEP: f64 = 0.618_033_988_749_894_9;
+const SLOW_STEP: f64 = 0.414_213_562_373_095_1;
+
+fn spread(n: u64, step: f64) -> f64 {
+    (n as f64 * step).fract()
 }
 
 /// A partial update: only the fields given change.
@@ -45,6 +76,8 @@ pub struct FaultPatch {
     pub error_status: Option<u16>,
     pub reset_rate: Option<f64>,
     pub garbage_rate: Option<f64>,
+    pub slow_rate: Option<f64>,
+    pub slow_ms: Option<f64>,
 }
 
 impl FaultPatch {
@@ -59,6 +92,8 @@ impl FaultPatch {
         set(&mut fault.error_rate, self.error_rate);
         set(&mut fault.reset_rate, self.reset_rate);
         set(&mut fault.garbage_rate, self.garbage_rate);
+        set(&mut fault.slow_rate, self.slow_rate);
+        set(&mut fault.slow_ms, self.slow_ms);
         if let Some(status) = self.error_status {
             fault.error_status = status;
         }
@@ -72,7 +107,8 @@ impl FaultPatch {
         ratio("error_rate", self.error_rate)?;
         ratio("reset_rate", self.reset_rate)?;
         ratio("garbage_rate", self.garbage_rate)?;
-        for (name, v) in [("delay_ms", self.delay_ms), ("jitter_ms", self.jitter_ms)] {
+        ratio("slow_rate", self.slow_rate)?;
+        for (name, v) in [("delay_ms", self.delay_ms), ("jitter_ms", self.jitter_ms), ("slow_ms", self.slow_ms)] {
             if v.is_some_and(|v| !(0.0..=600_000.0).contains(&v)) {
                 return Err(format!("{endpoint}.{name}: must be between 0 and 600000"));
             }
@@ -144,6 +180,18 @@ mod tests {
         let g = faults.get("generate");
         assert_eq!((g.delay_ms, g.jitter_ms, g.error_rate), (200.0, 20.0, 0.1));
         assert_eq!(faults.get("search"), Faults::default().get("search"));
+    }
+
+    #[test]
+    fn shares_are_spread_evenly_over_any_run_of_requests() {
+        let fault = Fault { slow_rate: 0.3, slow_ms: 100.0, ..Fault::healthy(0.0, 0.0) };
+        let mut rng = rand::rng();
+        for start in [0, 17, 1000] {
+            let slow = (start..start + 200).filter(|n| fault.latency(&mut rng, *n) > Duration::ZERO).count();
+            let failed = (start..start + 200).filter(|n| Fault::roll(*n) < 0.1).count();
+            assert!((58..=62).contains(&slow), "{slow} of 200 slow from {start}");
+            assert!((18..=22).contains(&failed), "{failed} of 200 failed from {start}");
+        }
     }
 
     #[test]

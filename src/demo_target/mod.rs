@@ -23,6 +23,8 @@ pub struct DemoTarget {
     api_key: String,
     faults: RwLock<Faults>,
     served: BTreeMap<&'static str, AtomicU64>,
+    /// Requests received per endpoint: the sequence number fault shares are spread over.
+    arrivals: BTreeMap<&'static str, AtomicU64>,
     injected: BTreeMap<&'static str, [AtomicU64; 3]>,
     unauthorized: AtomicU64,
 }
@@ -41,13 +43,24 @@ impl DemoTarget {
             api_key: api_key.into(),
             faults: RwLock::new(faults),
             served: ENDPOINTS.iter().map(|e| (*e, AtomicU64::new(0))).collect(),
+            arrivals: ENDPOINTS.iter().map(|e| (*e, AtomicU64::new(0))).collect(),
             injected: ENDPOINTS.iter().map(|e| (*e, Default::default())).collect(),
             unauthorized: AtomicU64::new(0),
         })
     }
 
+    /// Changes faults as `POST /admin/faults` does; nothing changes unless the whole patch is valid.
+    pub fn set_faults(&self, patch: &BTreeMap<String, FaultPatch>) -> Result<(), String> {
+        self.faults.write().unwrap_or_else(|p| p.into_inner()).apply(patch)
+    }
+
     fn fault(&self, endpoint: &str) -> Fault {
         self.faults.read().unwrap_or_else(|p| p.into_inner()).get(endpoint)
+    }
+
+    /// The next sequence number of `endpoint`'s requests.
+    fn arrival(&self, endpoint: &str) -> u64 {
+        self.arrivals.get(endpoint).map_or(0, |c| c.fetch_add(1, Ordering::Relaxed))
     }
 
     fn count(&self, endpoint: &str) {

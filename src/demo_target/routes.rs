@@ -47,10 +47,8 @@ pub async fn handle(target: &DemoTarget, request: Request<Incoming>) -> Result<H
     let body = read_body(request, BODY_LIMIT).await.unwrap_or_default();
     let fault = target.fault(endpoint);
     // Decide the outcome before sleeping so the RNG is not held across an await.
-    let (delay, roll) = {
-        let mut rng = rand::rng();
-        (fault.latency(&mut rng), rand::Rng::random::<f64>(&mut rng))
-    };
+    let n = target.arrival(endpoint);
+    let (delay, roll) = (fault.latency(&mut rand::rng(), n), super::Fault::roll(n));
     tokio::time::sleep(delay).await;
     target.count(endpoint);
     if roll < fault.reset_rate {
@@ -147,7 +145,7 @@ async fn admin(target: &DemoTarget, rest: &str, request: Request<Incoming>) -> H
                 Ok(p) => p,
                 Err(e) => return bad_request(&format!("expected {{\"endpoint\": {{\"delay_ms\": ...}}}}: {e}")),
             };
-            let applied = target.faults.write().unwrap_or_else(|p| p.into_inner()).apply(&patch);
+            let applied = target.set_faults(&patch);
             match applied {
                 Ok(()) => json(StatusCode::OK, &faults_json(target)),
                 Err(e) => bad_request(&e),

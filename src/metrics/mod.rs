@@ -8,7 +8,6 @@ mod text;
 pub use families::{Families, MetricsError};
 pub use scenario::ScenarioMetrics;
 
-use crate::config::CustomKind;
 use crate::plan::{Plan, PlannedThreshold};
 use crate::slo::Verdict;
 use prometheus::{Gauge, GaugeVec, IntGauge, Registry};
@@ -87,26 +86,33 @@ impl ProberMetrics {
             family.reset();
         }
         for t in &plan.thresholds {
-            if let Some(objective) = t.objective_ratio() {
-                self.slo_objective.with_label_values(&[&t.slo]).set(objective);
-            }
-            if let Some(seconds) = t.latency_seconds() {
-                self.slo_threshold.with_label_values(&[&t.slo]).set(seconds);
+            if let Some(objective) = t.objective {
+                self.slo_objective.with_label_values(&[&t.slo]).set(objective.ratio);
+                if let Some(seconds) = objective.latency_seconds() {
+                    self.slo_threshold.with_label_values(&[&t.slo]).set(seconds);
+                }
             }
         }
         Ok(scenarios)
     }
 
-    /// Publishes a live verdict. Latency values are exported in seconds.
+    /// Publishes a live verdict, in base units. Without data the observed
+    /// value and SLI are removed, so "no data" shows as no series, never as
+    /// a stale or perfect value.
     pub fn publish_verdict(&self, threshold: &PlannedThreshold, verdict: &Verdict) {
         let slo = [threshold.slo.as_str()];
         self.slo_compliant.with_label_values(&slo).set(if verdict.passed { 1.0 } else { 0.0 });
-        if let Some(observed) = verdict.observed {
-            let value = if threshold.kind == CustomKind::Trend { observed / 1000.0 } else { observed };
-            self.slo_observed.with_label_values(&slo).set(value);
+        match verdict.observed {
+            Some(observed) => self.slo_observed.with_label_values(&slo).set(observed),
+            None => {
+                let _ = self.slo_observed.remove_label_values(&slo);
+            }
         }
-        if let Some(good) = verdict.good_ratio {
-            self.slo_sli.with_label_values(&slo).set(good);
+        match verdict.good_ratio {
+            Some(good) => self.slo_sli.with_label_values(&slo).set(good),
+            None => {
+                let _ = self.slo_sli.remove_label_values(&slo);
+            }
         }
     }
 

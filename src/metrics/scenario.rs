@@ -3,6 +3,7 @@
 
 use super::families::{Families, MetricsError};
 use crate::executor::ExecutorCounters;
+use crate::plan::metric::{self as catalog, expected_response_label, REQUEST_LABELS, TREND_LABELS};
 use crate::plan::{RequestPlan, ScenarioPlan};
 use crate::sample::{FailReason, Sample, SampleSink};
 use prometheus::{Counter, Gauge, Histogram, IntCounter, IntCounterVec};
@@ -32,13 +33,30 @@ impl StatusCounters {
     }
 }
 
+/// A Trend's histogram children: requests with an expected answer, and failed ones.
+struct TrendHandles {
+    expected: Histogram,
+    failed: Histogram,
+}
+
+impl TrendHandles {
+    fn resolve(family: &prometheus::HistogramVec, scenario: &str, request: &str) -> TrendHandles {
+        let child = |failed| family.with_label_values(&[scenario, request, expected_response_label(failed)]);
+        TrendHandles { expected: child(false), failed: child(true) }
+    }
+
+    fn observe(&self, seconds: f64, failed: bool) {
+        if failed { &self.failed } else { &self.expected }.observe(seconds);
+    }
+}
+
 struct RequestHandles {
     statuses: StatusCounters,
     failed: [IntCounter; 6],
-    duration: Histogram,
+    duration: TrendHandles,
     /// (pass, fail) per check.
     checks: Vec<(IntCounter, IntCounter)>,
-    trend: Option<Histogram>,
+    trend: Option<TrendHandles>,
     /// (failed, all) for the custom Rate.
     rate: Option<(IntCounter, IntCounter)>,
     counter: Option<Counter>,
@@ -69,11 +87,11 @@ impl ScenarioMetrics {
             Ok(families.int_gauge(name, help, &["scenario"])?.with_label_values(&[s]))
         };
         let executor = ExecutorCounters {
-            vus: gauge("sloprober_vus", "VUs active (closed model) or busy (arrival-rate model).")?,
-            vus_max: gauge("sloprober_vus_max", "VUs allocated.")?,
-            iterations: per_scenario("sloprober_iterations_total", "Iterations completed.")?,
+            vus: gauge(catalog::VUS, "VUs active (closed model) or busy (arrival-rate model).")?,
+            vus_max: gauge(catalog::VUS_MAX, "VUs allocated.")?,
+            iterations: per_scenario(catalog::ITERATIONS, "Iterations completed.")?,
             dropped: per_scenario(
-                "sloprober_dropped_iterations_total",
+                catalog::DROPPED_ITERATIONS,
                 "Arrival-rate iterations not started because no VU was free.",
             )?,
         };
@@ -84,12 +102,9 @@ impl ScenarioMetrics {
             .collect::<Result<_, _>>()?;
         Ok(ScenarioMetrics {
             requests,
-            data_sent: per_scenario(
-                "sloprober_data_sent_bytes_total",
-                "Approximate bytes sent (HTTP/1.1 head and body).",
-            )?,
+            data_sent: per_scenario(catalog::DATA_SENT, "Approximate bytes sent (HTTP/1.1 head and body).")?,
             data_received: per_scenario(
-                "sloprober_data_received_bytes_total",
+                catalog::DATA_RECEIVED,
                 "Approximate bytes received (HTTP/1.1 head and body).",
             )?,
             schedule_lag: families
@@ -113,8 +128,9 @@ impl RequestHandles {
         buckets: &[f64],
     ) -> Result<RequestHandles, MetricsError> {
         let labels = [scenario, r.name.as_str()];
+        let request = r.name.as_str();
         let reqs = families.int_counter(
-            "sloprober_http_reqs_total",
+            catalog::HTTP_REQS,
             "HTTP requests by response status (or \"error\" when no response arrived).",
             &["scenario", "request", "status"],
         )?;
@@ -130,25 +146,24 @@ impl RequestHandles {
             statuses.get(code);
         }
         let failed_family = families.int_counter(
-            "sloprober_http_req_failed_total",
+            catalog::HTTP_REQ_FAILED,
             "Failed HTTP requests by reason.",
             &["scenario", "request", "reason"],
         )?;
         let failed =
             FailReason::ALL.map(|reason| failed_family.with_label_values(&[scenario, &r.name, reason.as_str()]));
-        let duration = families
-            .histogram(
-                "sloprober_http_req_duration_seconds",
-                "HTTP request latency from the scheduled start to the last body byte.",
-                &["scenario", "request"],
+        let duration = TrendHandles::resolve(
+            &families.histogram(
+                catalog::HTTP_REQ_DURATION,
+                "HTTP request latency from the scheduled start to the last body byte; expected_response=\"false\" for failed requests.",
+                &TREND_LABELS,
                 buckets,
-            )?
-            .with_label_values(&labels);
-        let checks_family = families.int_counter(
-            "sloprober_checks_total",
-            "Check results.",
-            &["scenario", "request", "check", "result"],
-        )?;
+            )?,
+            scenario,
+            request,
+        );
+        let checks_family =
+            families.int_counter(catalog::CHECKS, "Check results.", &["scenario", "request", "check", "result"])?;
         let checks = r
             .checks
             .iter()
@@ -163,27 +178,30 @@ impl RequestHandles {
             .trend
             .as_ref()
             .map(|name| {
-                let help = format!("Custom Trend {name}: request latency in seconds.");
+                let help = format!(
+                    "Custom Trend {name}: request latency in seconds; expected_response=\"false\" for failed requests."
+                );
                 families
-                    .histogram(&format!("{name}_seconds"), &help, &["scenario"], buckets)
-                    .map(|h| h.with_label_values(&[scenario]))
+                    .histogram(&catalog::custom_trend_family(name), &help, &TREND_LABELS, buckets)
+                    .map(|h| TrendHandles::resolve(&h, scenario, request))
             })
             .transpose()?;
         let rate = r
             .rate
             .as_ref()
             .map(|name| -> Result<_, MetricsError> {
+                let (hits_family, all_family) = catalog::custom_rate_families(name);
                 let hits = families.int_counter(
-                    &format!("{name}_total"),
+                    &hits_family,
                     &format!("Custom Rate {name}: failed requests."),
-                    &["scenario"],
+                    &REQUEST_LABELS,
                 )?;
                 let all = families.int_counter(
-                    &format!("{name}_samples_total"),
+                    &all_family,
                     &format!("Custom Rate {name}: all requests."),
-                    &["scenario"],
+                    &REQUEST_LABELS,
                 )?;
-                Ok((hits.with_label_values(&[scenario]), all.with_label_values(&[scenario])))
+                Ok((hits.with_label_values(&labels), all.with_label_values(&labels)))
             })
             .transpose()?;
         let counter = r
@@ -191,8 +209,12 @@ impl RequestHandles {
             .as_ref()
             .map(|feed| {
                 families
-                    .counter(&format!("{}_total", feed.name), &format!("Custom Counter {}.", feed.name), &["scenario"])
-                    .map(|c| c.with_label_values(&[scenario]))
+                    .counter(
+                        &catalog::custom_counter_family(&feed.name),
+                        &format!("Custom Counter {}.", feed.name),
+                        &REQUEST_LABELS,
+                    )
+                    .map(|c| c.with_label_values(&labels))
             })
             .transpose()?;
         let gauge = r
@@ -200,8 +222,8 @@ impl RequestHandles {
             .as_ref()
             .map(|feed| {
                 families
-                    .gauge(&feed.name, &format!("Custom Gauge {}: last value seen.", feed.name), &["scenario"])
-                    .map(|g| g.with_label_values(&[scenario]))
+                    .gauge(&feed.name, &format!("Custom Gauge {}: last value seen.", feed.name), &REQUEST_LABELS)
+                    .map(|g| g.with_label_values(&labels))
             })
             .transpose()?;
         Ok(RequestHandles { statuses, failed, duration, checks, trend, rate, counter, gauge })
@@ -219,7 +241,8 @@ impl SampleSink for ScenarioMetrics {
             r.failed[reason as usize].inc();
         }
         let seconds = sample.latency.as_secs_f64();
-        r.duration.observe(seconds);
+        let failed = sample.failure.is_some();
+        r.duration.observe(seconds, failed);
         for (i, (pass, fail)) in r.checks.iter().enumerate() {
             if sample.checks_passed & (1 << i) != 0 {
                 pass.inc()
@@ -228,11 +251,11 @@ impl SampleSink for ScenarioMetrics {
             }
         }
         if let Some(trend) = &r.trend {
-            trend.observe(seconds);
+            trend.observe(seconds, failed);
         }
         if let Some((hits, all)) = &r.rate {
             all.inc();
-            if sample.failure.is_some() {
+            if failed {
                 hits.inc();
             }
         }

@@ -71,7 +71,8 @@ impl fmt::Display for Plan {
             writeln!(f, "\nthresholds:")?;
             for t in &self.thresholds {
                 let abort = if t.abort_on_fail { "  (abort_on_fail)" } else { "" };
-                writeln!(f, "  {:<32} {:<14} slo {}{abort}", t.metric.to_string(), t.expression, t.slo)?;
+                let owner = t.service.as_ref().map(|s| format!(", service {s}")).unwrap_or_default();
+                writeln!(f, "  {:<36} {:<14} slo {}{owner}{abort}", t.selector(), t.expression, t.slo)?;
             }
         }
         Ok(())

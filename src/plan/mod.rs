@@ -5,13 +5,17 @@
 //! problems are reported together with their paths.
 
 mod describe;
+pub mod metric;
+pub mod objective;
 pub mod request;
 pub mod shard;
 pub mod template;
 mod thresholds;
 
+pub use metric::{Builtin, Metric, Tag, Tags, Unit};
+pub use objective::{GoodEvents, Objective};
 pub use request::{MetricFeed, RequestBody, RequestPlan, RequestUrl};
-pub use thresholds::{builtin_kind, PlannedThreshold, BUILTIN_METRICS};
+pub use thresholds::PlannedThreshold;
 
 use crate::config::env::{interpolate, EnvVars};
 use crate::config::{defaults, AlertsConfig, Config, ConfigError, CustomKind, DaemonConfig, Problems, ThinkTime};
@@ -141,7 +145,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
                 format!("metrics.custom.{name}"),
                 "a metric name has letters, digits and \"_\", and does not start with a digit",
             );
-        } else if builtin_kind(name).is_some() {
+        } else if Builtin::from_name(name).is_some() {
             problems
                 .add(format!("metrics.custom.{name}"), format!("\"{name}\" is a built-in metric; pick another name"));
         }
@@ -173,6 +177,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
         problems.add("", format!("profile \"{profile}\" is not defined; defined profiles: {}", list.join(", ")));
     }
     let mut scenarios = Vec::new();
+    let mut requests_by_scenario = Vec::new();
     for (name, scenario) in &config.scenarios {
         let path = format!("scenarios.{name}");
         if !is_label_safe(name) {
@@ -220,6 +225,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
                 format!("no settings for profile \"{profile}\"; defined: {}", list.join(", ")),
             );
         }
+        requests_by_scenario.push((name.as_str(), requests.clone()));
         if let (Some(executor), Some(base)) = (selected, base.clone()) {
             scenarios.push(ScenarioPlan {
                 name: name.clone(),
@@ -233,9 +239,13 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
             });
         }
     }
-    let thresholds = thresholds::plan(config, profile, &mut problems);
+    let catalog: Vec<thresholds::ScenarioRequests<'_>> = requests_by_scenario
+        .iter()
+        .map(|(scenario, requests)| thresholds::ScenarioRequests { scenario, requests })
+        .collect();
+    let thresholds = thresholds::plan(config, profile, &catalog, &mut problems);
     let mut buckets: Vec<f64> = defaults::LATENCY_BUCKETS.iter().chain(&config.metrics.buckets).copied().collect();
-    buckets.extend(thresholds.iter().filter_map(PlannedThreshold::latency_seconds));
+    buckets.extend(thresholds.iter().filter(|t| t.metric.kind() == CustomKind::Trend).map(PlannedThreshold::limit));
     buckets.sort_by(f64::total_cmp);
     buckets.dedup();
     let Ok(listen) = listen else { return Err(problems.into_error(source)) };

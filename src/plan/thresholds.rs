@@ -1,74 +1,91 @@
-//! Thresholds resolved for a profile: parsed, checked against the metrics
-//! that exist, and named as SLOs.
+//! Thresholds resolved for a profile: parsed, checked against the metric
+//! catalog, split per owning service where several feed one, and named as
+//! SLOs from what they say (never from where they stand in the file).
 
+use super::metric::{Metric, Tag, Tags};
+use super::objective::Objective;
+use super::RequestPlan;
 use crate::config::{Config, CustomKind, Problems, ThresholdEntry};
-use crate::threshold::{parse_condition, parse_selector, Aggregation, Condition, MetricSelector};
+use crate::slo::threshold::{parse_condition, parse_selector, Aggregation, Condition, Operator};
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
-/// k6's built-in metrics, in the order reports list them.
-pub const BUILTIN_METRICS: &[&str] = &[
-    "http_reqs",
-    "http_req_duration",
-    "http_req_failed",
-    "checks",
-    "iterations",
-    "dropped_iterations",
-    "data_sent",
-    "data_received",
-    "vus_max",
-];
-
-/// k6's built-in metrics, by the names thresholds use.
-pub fn builtin_kind(name: &str) -> Option<CustomKind> {
-    Some(match name {
-        "http_req_duration" => CustomKind::Trend,
-        "http_req_failed" | "checks" => CustomKind::Rate,
-        "http_reqs" | "iterations" | "dropped_iterations" | "data_sent" | "data_received" => CustomKind::Counter,
-        "vus" | "vus_max" => CustomKind::Gauge,
-        _ => return None,
-    })
-}
-
-/// A threshold ready to evaluate, with the SLO name it is exported under.
+/// A threshold ready to evaluate, with the SLO it is exported as.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedThreshold {
     pub slo: String,
-    pub metric: MetricSelector,
-    pub kind: CustomKind,
+    pub metric: Metric,
+    /// The tag filters, as written (plus `scenario` for a threshold split per scenario).
+    pub tags: Tags,
     pub condition: Condition,
     pub expression: String,
     pub abort_on_fail: bool,
     pub delay_abort_eval: Option<Duration>,
+    /// The service that owns the SLO (the `service` label of its alerts); None
+    /// for thresholds that get no alert (counters, gauges).
+    pub service: Option<String>,
+    /// For SLO-shaped thresholds (latency percentiles, rates): what is good and how much must be.
+    pub objective: Option<Objective>,
 }
 
 impl PlannedThreshold {
-    /// For `p(95)<300` on a Trend: 0.3 s, a boundary the histogram must have.
-    pub fn latency_seconds(&self) -> Option<f64> {
-        (self.kind == CustomKind::Trend).then_some(self.condition.value / 1000.0)
+    /// The threshold's limit in base units (seconds for latency).
+    pub fn limit(&self) -> f64 {
+        self.metric.unit().to_base(self.condition.value)
     }
 
-    /// The SLI objective, as a fraction of good events: `p(95)<300` asks 95 % of
-    /// samples <= 0.3 s; `rate<0.01` on errors asks 99 % good; `rate>0.99` on checks asks 99 %.
-    pub fn objective_ratio(&self) -> Option<f64> {
-        use crate::threshold::Operator::*;
-        match (self.kind, self.condition.aggregation, self.condition.operator) {
-            (CustomKind::Trend, Aggregation::Percentile(p), Lt | Le) => Some(p / 100.0),
-            (CustomKind::Trend, Aggregation::Med, Lt | Le) => Some(0.5),
-            (CustomKind::Rate, Aggregation::Rate, Lt | Le) => Some(1.0 - self.condition.value),
-            (CustomKind::Rate, Aggregation::Rate, Gt | Ge) => Some(self.condition.value),
-            _ => None,
+    /// The samples the threshold judges: its tags, and for latency only
+    /// requests with an expected answer (a failed request is never a good
+    /// latency event). The rendered SLI selects the same labels.
+    pub fn selection(&self) -> Tags {
+        let mut tags = self.tags.clone();
+        if self.metric.kind() == CustomKind::Trend {
+            tags.insert(Tag::ExpectedResponse, "true".to_string());
         }
+        tags
+    }
+
+    /// `http_req_duration{scenario:search}`, as k6 writes it.
+    pub fn selector(&self) -> String {
+        Selector(&self.metric, &self.tags).to_string()
     }
 }
 
+struct Selector<'a>(&'a Metric, &'a Tags);
+
+impl fmt::Display for Selector<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name())?;
+        if !self.1.is_empty() {
+            let tags: Vec<String> = self.1.iter().map(|(k, v)| format!("{}:{v}", k.key())).collect();
+            write!(f, "{{{}}}", tags.join(","))?;
+        }
+        Ok(())
+    }
+}
+
+/// A scenario's requests, for checking tags and finding who feeds a metric.
+pub struct ScenarioRequests<'a> {
+    pub scenario: &'a str,
+    pub requests: &'a [RequestPlan],
+}
+
 /// The thresholds in force for `profile`: the top level, with each metric the profile lists replaced.
-pub fn plan(config: &Config, profile: &str, problems: &mut Problems) -> Vec<PlannedThreshold> {
+pub fn plan(
+    config: &Config,
+    profile: &str,
+    scenarios: &[ScenarioRequests<'_>],
+    problems: &mut Problems,
+) -> Vec<PlannedThreshold> {
     for (name, overrides) in &config.profiles {
+        if name == profile {
+            continue;
+        }
         for (metric, entries) in &overrides.thresholds {
             let path = format!("profiles.{name}.thresholds.{metric}");
             for (i, entry) in entries.iter().enumerate() {
-                check_one(config, metric, entry, &format!("{path}[{i}]"), problems);
+                check_one(config, scenarios, metric, entry, &format!("{path}[{i}]"), problems);
             }
         }
     }
@@ -76,100 +93,258 @@ pub fn plan(config: &Config, profile: &str, problems: &mut Problems) -> Vec<Plan
         config.thresholds.iter().map(|(m, e)| (m, (format!("thresholds.{m}"), e))).collect();
     if let Some(overrides) = config.profiles.get(profile) {
         for (m, e) in &overrides.thresholds {
+            if let Some((path, entries)) = merged.get(m) {
+                // Replaced for this profile, still checked: another profile may use it.
+                for (i, entry) in entries.iter().enumerate() {
+                    check_one(config, scenarios, m, entry, &format!("{path}[{i}]"), problems);
+                }
+            }
             merged.insert(m, (format!("profiles.{profile}.thresholds.{m}"), e));
         }
     }
-    let mut planned: Vec<PlannedThreshold> = Vec::new();
+    let mut planned: Vec<(String, PlannedThreshold)> = Vec::new();
     for (metric, (path, entries)) in merged {
         for (i, entry) in entries.iter().enumerate() {
-            let from_profile = path.starts_with("profiles.");
             let at = format!("{path}[{i}]");
-            let checked = if from_profile {
-                check_one(config, metric, entry, &at, &mut Problems::default())
-            } else {
-                check_one(config, metric, entry, &at, problems)
-            };
-            if let Some(mut threshold) = checked {
-                let base = threshold.slo.clone();
-                let mut n = 2;
-                while planned.iter().any(|t| t.slo == threshold.slo) {
-                    threshold.slo = format!("{base}_{n}");
-                    n += 1;
-                }
-                planned.push(threshold);
+            for threshold in check_one(config, scenarios, metric, entry, &at, problems) {
+                planned.push((at.clone(), threshold));
             }
         }
     }
-    planned
+    name_slos(&mut planned, problems);
+    planned.into_iter().map(|(_, t)| t).collect()
 }
 
+/// One entry checked; several thresholds when it is split per scenario.
 fn check_one(
     config: &Config,
-    metric: &str,
+    scenarios: &[ScenarioRequests<'_>],
+    written: &str,
     entry: &ThresholdEntry,
     path: &str,
     problems: &mut Problems,
-) -> Option<PlannedThreshold> {
-    let selector = parse_selector(metric).map_err(|e| problems.add(path, e)).ok();
+) -> Vec<PlannedThreshold> {
+    let selector = parse_selector(written).map_err(|e| problems.add(path, e)).ok();
     let condition = parse_condition(&entry.expression).map_err(|e| problems.add(path, e)).ok();
-    let (selector, condition) = (selector?, condition?);
-    let Some(kind) = builtin_kind(&selector.name).or_else(|| config.metrics.custom.get(&selector.name).copied()) else {
+    let (Some(selector), Some(condition)) = (selector, condition) else { return Vec::new() };
+    let Some(metric) = Metric::find(&selector.name, &config.metrics.custom) else {
         problems.add(
             path,
             format!("unknown metric \"{}\"; use a built-in (http_req_duration, http_req_failed, checks, ...) or one declared in metrics.custom", selector.name),
         );
-        return None;
+        return Vec::new();
     };
+    let kind = metric.kind();
     if !condition.aggregation.fits(kind) {
         problems.add(
             path,
             format!(
                 "{} does not apply to {} (a {}); use {}",
                 condition.aggregation,
-                selector.name,
+                metric,
                 kind.name(),
                 Aggregation::allowed_for(kind)
             ),
         );
-        return None;
+        return Vec::new();
     }
-    for (key, value) in &selector.tags {
-        let known = match key.as_str() {
-            "scenario" => config.scenarios.contains_key(value),
-            "request" => config.scenarios.values().any(|s| s.requests.iter().any(|r| &r.name == value)),
-            _ => {
-                problems.add(path, format!("unknown tag \"{key}\"; thresholds filter on scenario and request"));
-                return None;
-            }
-        };
-        if !known {
-            problems.add(path, format!("no {key} is named \"{value}\""));
-            return None;
+    let Some(tags) = check_tags(&metric, &selector.tags, scenarios, path, problems) else { return Vec::new() };
+    if let Some(service) = &entry.service {
+        if !super::is_label_safe(service) {
+            problems.add(format!("{path}.service"), super::LABEL_HINT.replace("{}", service));
+            return Vec::new();
         }
     }
-    Some(PlannedThreshold {
-        slo: slo_name(&selector, &condition),
-        metric: selector,
-        kind,
+    let objective = Objective::of(&metric, &condition);
+    let alerted = matches!(kind, CustomKind::Trend | CustomKind::Rate);
+    let feeding = feeding_scenarios(&metric, &tags, scenarios);
+    if metric.is_per_request() && feeding.is_empty() {
+        if config_feeds(config, metric.name()) {
+            // A request that feeds it failed to compile; its own problem says why.
+            return Vec::new();
+        }
+        problems.add(
+            path,
+            format!("no request feeds {metric}; name it as a request's trend, rate, counter or gauge, or drop the threshold"),
+        );
+        return Vec::new();
+    }
+    let one = |tags: Tags, service: Option<String>| PlannedThreshold {
+        slo: String::new(),
+        metric: metric.clone(),
+        tags,
         condition,
         expression: entry.expression.clone(),
         abort_on_fail: entry.abort_on_fail,
         delay_abort_eval: entry.delay_abort_eval,
+        service,
+        objective,
+    };
+    if !alerted {
+        return vec![one(tags, None)];
+    }
+    match (&entry.service, feeding.as_slice()) {
+        (Some(service), _) => vec![one(tags, Some(service.clone()))],
+        (None, [only]) => vec![one(tags, Some(only.to_string()))],
+        // Several services feed it: one SLO per scenario, each owned by its own.
+        (None, many) => many
+            .iter()
+            .map(|scenario| {
+                let mut split = tags.clone();
+                split.insert(Tag::Scenario, scenario.to_string());
+                one(split, Some(scenario.to_string()))
+            })
+            .collect(),
+    }
+}
+
+/// Parses and checks each `key:value` against the metric's labels and the config.
+fn check_tags(
+    metric: &Metric,
+    written: &[(String, String)],
+    scenarios: &[ScenarioRequests<'_>],
+    path: &str,
+    problems: &mut Problems,
+) -> Option<Tags> {
+    let allowed = metric.tags();
+    let allowed_list = allowed.iter().map(|t| t.key()).collect::<Vec<_>>().join(", ");
+    let mut tags = Tags::new();
+    for (key, value) in written {
+        let Some(tag) = Tag::from_key(key).filter(|t| allowed.contains(t)) else {
+            problems.add(
+                path,
+                format!("{metric} has no tag \"{key}\"; its series are labelled {allowed_list}, so a threshold on it filters on those"),
+            );
+            return None;
+        };
+        if tags.insert(tag, value.clone()).is_some() {
+            problems.add(path, format!("the tag \"{key}\" is given twice"));
+            return None;
+        }
+    }
+    let in_scope = |s: &&ScenarioRequests<'_>| tags.get(&Tag::Scenario).is_none_or(|name| name == s.scenario);
+    for (tag, value) in &tags {
+        let known = match tag {
+            Tag::Scenario => scenarios.iter().any(|s| s.scenario == value),
+            Tag::Request => scenarios.iter().filter(in_scope).any(|s| s.requests.iter().any(|r| &r.name == value)),
+            Tag::Check => scenarios
+                .iter()
+                .filter(in_scope)
+                .flat_map(|s| s.requests.iter())
+                .filter(|r| tags.get(&Tag::Request).is_none_or(|name| name == &r.name))
+                .any(|r| r.checks.iter().any(|c| &c.name == value)),
+            Tag::ExpectedResponse => match value.as_str() {
+                "true" => true,
+                "false" => {
+                    problems.add(path, "expected_response:false selects failed requests, and a failed request is never a good latency event; judge failures with http_req_failed or a Rate");
+                    return None;
+                }
+                _ => {
+                    problems.add(path, format!("expected_response is true or false, got \"{value}\""));
+                    return None;
+                }
+            },
+        };
+        if !known {
+            let within = match (tag, tags.get(&Tag::Scenario)) {
+                (Tag::Request | Tag::Check, Some(scenario)) => format!(" in scenario \"{scenario}\""),
+                _ => String::new(),
+            };
+            problems.add(path, format!("no {} is named \"{value}\"{within}", tag.key()));
+            return None;
+        }
+    }
+    Some(tags)
+}
+
+/// Whether any request as written names `name` as its trend, rate, counter or gauge.
+fn config_feeds(config: &Config, name: &str) -> bool {
+    config.scenarios.values().flat_map(|s| &s.requests).any(|r| {
+        [
+            r.trend.as_deref(),
+            r.rate.as_deref(),
+            r.counter.as_ref().map(|c| c.name.as_str()),
+            r.gauge.as_ref().map(|g| g.name.as_str()),
+        ]
+        .contains(&Some(name))
     })
 }
 
-/// `generate_duration_p95`, `http_req_duration_search_p99`, `errors_rate`.
-fn slo_name(selector: &MetricSelector, condition: &Condition) -> String {
-    let mut name = selector.name.clone();
-    for (_, value) in &selector.tags {
-        name.push('_');
-        name.push_str(value);
+/// The scenarios whose requests feed `metric` and match `tags`, in config order.
+fn feeding_scenarios<'a>(metric: &Metric, tags: &Tags, scenarios: &[ScenarioRequests<'a>]) -> Vec<&'a str> {
+    scenarios
+        .iter()
+        .filter(|s| tags.get(&Tag::Scenario).is_none_or(|name| name == s.scenario))
+        .filter(|s| {
+            s.requests.iter().any(|r| {
+                let named = tags.get(&Tag::Request).is_none_or(|name| name == &r.name);
+                let feeds = match metric {
+                    Metric::Builtin(_) => true,
+                    Metric::Custom { name, .. } => r.feeds(name),
+                };
+                named && feeds
+            })
+        })
+        .map(|s| s.scenario)
+        .collect()
+}
+
+/// Names each SLO from its metric, tags and aggregation (`generate_duration_p95`,
+/// `errors_gateway_rate`). Where two share that name, both add their tag keys
+/// and condition (`..._p95_lt300`). The same threshold twice is a problem.
+fn name_slos(planned: &mut Vec<(String, PlannedThreshold)>, problems: &mut Problems) {
+    let mut kept: Vec<(String, PlannedThreshold)> = Vec::new();
+    for (path, t) in planned.drain(..) {
+        let same =
+            |k: &PlannedThreshold| k.metric == t.metric && k.selection() == t.selection() && k.condition == t.condition;
+        match kept.iter().find(|(_, k)| same(k)) {
+            Some((first, _)) if first != &path => problems.add(&path, format!("the same threshold as {first}")),
+            Some(_) => {}
+            None => kept.push((path, t)),
+        }
     }
-    let aggregation = match condition.aggregation {
+    let short: Vec<String> = kept.iter().map(|(_, t)| short_name(t)).collect();
+    for i in 0..kept.len() {
+        let clash = short.iter().enumerate().any(|(j, name)| j != i && name == &short[i]);
+        kept[i].1.slo = if clash { long_name(&kept[i].1) } else { short[i].clone() };
+    }
+    *planned = kept;
+}
+
+fn aggregation_word(aggregation: Aggregation) -> String {
+    match aggregation {
         Aggregation::Percentile(p) => format!("p{}", p.to_string().replace('.', "_")),
         other => other.to_string(),
+    }
+}
+
+fn sanitize(name: String) -> String {
+    name.replace(['-', '.'], "_")
+}
+
+fn short_name(t: &PlannedThreshold) -> String {
+    let mut name = t.metric.name().to_string();
+    for (tag, value) in &t.tags {
+        if *tag != Tag::ExpectedResponse {
+            name.push('_');
+            name.push_str(value);
+        }
+    }
+    sanitize(format!("{name}_{}", aggregation_word(t.condition.aggregation)))
+}
+
+fn long_name(t: &PlannedThreshold) -> String {
+    let mut name = t.metric.name().to_string();
+    for (tag, value) in t.tags.iter().filter(|(tag, _)| **tag != Tag::ExpectedResponse) {
+        name.push_str(&format!("_{}_{value}", tag.key()));
+    }
+    let operator = match t.condition.operator {
+        Operator::Lt => "lt",
+        Operator::Le => "le",
+        Operator::Gt => "gt",
+        Operator::Ge => "ge",
+        Operator::Eq => "eq",
+        Operator::Ne => "ne",
     };
-    name.push('_');
-    name.push_str(&aggregation);
-    name.replace('-', "_")
+    sanitize(format!("{name}_{}_{operator}{}", aggregation_word(t.condition.aggregation), t.condition.value))
 }

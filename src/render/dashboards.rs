@@ -3,6 +3,7 @@
 
 use super::promql::prom_duration;
 use super::rules::ratio_record;
+use crate::plan::metric as catalog;
 use crate::plan::Plan;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -178,21 +179,24 @@ fn load_view() -> Value {
     let f = "scenario=~\"$scenario\", instance=~\"$instance\"";
     let rate = |metric: &str, by: &str| format!("sum by ({by}) (rate({metric}{{{f}}}[$__rate_interval]))");
     let quantile = |q: &str| {
-        format!("histogram_quantile({q}, sum by (scenario, request, le) (rate(sloprober_http_req_duration_seconds_bucket{{{f}}}[$__rate_interval])))")
+        format!(
+            "histogram_quantile({q}, sum by (scenario, request, le) (rate({}_bucket{{{f}}}[$__rate_interval])))",
+            catalog::HTTP_REQ_DURATION
+        )
     };
     let (p50, p95, p99) = (quantile("0.5"), quantile("0.95"), quantile("0.99"));
-    let vus = format!("sum by (scenario) (sloprober_vus{{{f}}})");
-    let vus_max = format!("sum by (scenario) (sloprober_vus_max{{{f}}})");
-    let reqs = rate("sloprober_http_reqs_total", "scenario");
-    let by_status = rate("sloprober_http_reqs_total", "scenario, status");
-    let heat = format!("sum by (le) (rate(sloprober_http_req_duration_seconds_bucket{{{f}}}[$__rate_interval]))");
-    let failed = rate("sloprober_http_req_failed_total", "scenario, reason");
-    let checks = rate("sloprober_checks_total", "request, check, result");
-    let dropped = rate("sloprober_dropped_iterations_total", "scenario");
-    let iterations = rate("sloprober_iterations_total", "scenario");
-    let sent = rate("sloprober_data_sent_bytes_total", "scenario");
-    let received = rate("sloprober_data_received_bytes_total", "scenario");
-    let per_instance = rate("sloprober_http_reqs_total", "instance");
+    let vus = format!("sum by (scenario) ({}{{{f}}})", catalog::VUS);
+    let vus_max = format!("sum by (scenario) ({}{{{f}}})", catalog::VUS_MAX);
+    let reqs = rate(catalog::HTTP_REQS, "scenario");
+    let by_status = rate(catalog::HTTP_REQS, "scenario, status");
+    let heat = format!("sum by (le) (rate({}_bucket{{{f}}}[$__rate_interval]))", catalog::HTTP_REQ_DURATION);
+    let failed = rate(catalog::HTTP_REQ_FAILED, "scenario, reason");
+    let checks = rate(catalog::CHECKS, "request, check, result");
+    let dropped = rate(catalog::DROPPED_ITERATIONS, "scenario");
+    let iterations = rate(catalog::ITERATIONS, "scenario");
+    let sent = rate(catalog::DATA_SENT, "scenario");
+    let received = rate(catalog::DATA_RECEIVED, "scenario");
+    let per_instance = rate(catalog::HTTP_REQS, "instance");
     let mut heatmap = panel(
         5,
         "heatmap",
@@ -287,7 +291,7 @@ fn load_view() -> Value {
         "sloprober-load",
         "sloprober: live load",
         vec![
-            variable("scenario", "Scenario", "label_values(sloprober_iterations_total, scenario)"),
+            variable("scenario", "Scenario", &format!("label_values({}, scenario)", catalog::ITERATIONS)),
             variable("instance", "Instance", "label_values(sloprober_build_info, instance)"),
         ],
         panels,

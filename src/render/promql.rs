@@ -1,8 +1,8 @@
 //! PromQL for an SLO: its error ratio over a window, and the "breached now" test.
 
-use crate::config::CustomKind;
-use crate::plan::PlannedThreshold;
-use crate::threshold::{Aggregation, Operator};
+use crate::plan::metric::Series;
+use crate::plan::{GoodEvents, PlannedThreshold};
+use crate::slo::threshold::{Aggregation, Operator};
 use std::time::Duration;
 
 /// `5m`, `1h`, `30d`, `90s`: the largest unit that divides the duration exactly.
@@ -24,11 +24,9 @@ fn le(seconds: f64) -> String {
     format!("{seconds}")
 }
 
-/// Label matchers for the threshold's tags; custom families only carry `scenario`.
-fn matchers(t: &PlannedThreshold, extra: &[(&str, String)]) -> String {
-    let builtin = crate::plan::builtin_kind(&t.metric.name).is_some();
-    let mut parts: Vec<String> =
-        t.metric.tags.iter().filter(|(k, _)| k == "scenario" || builtin).map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+/// `{scenario="search",expected_response="true"}`: the labels the threshold's samples carry.
+fn matchers(t: &PlannedThreshold, extra: &[(&str, &str)]) -> String {
+    let mut parts: Vec<String> = t.selection().iter().map(|(tag, v)| format!("{}=\"{v}\"", tag.key())).collect();
     parts.extend(extra.iter().map(|(k, v)| format!("{k}=\"{v}\"")));
     if parts.is_empty() {
         String::new()
@@ -37,55 +35,54 @@ fn matchers(t: &PlannedThreshold, extra: &[(&str, String)]) -> String {
     }
 }
 
-/// The histogram family behind a Trend.
-fn histogram(t: &PlannedThreshold) -> String {
-    if t.metric.name == "http_req_duration" {
-        "sloprober_http_req_duration_seconds".to_string()
-    } else {
-        format!("{}_seconds", t.metric.name)
-    }
+fn sum_rate(series: &str, w: &str) -> String {
+    format!("sum(rate({series}[{w}]))")
 }
 
-/// (series counting true samples, series counting all samples) behind a Rate.
-fn rate_series(t: &PlannedThreshold) -> (String, String) {
-    match t.metric.name.as_str() {
-        "http_req_failed" => (
-            format!("sloprober_http_req_failed_total{}", matchers(t, &[])),
-            format!("sloprober_http_reqs_total{}", matchers(t, &[])),
+/// (series of good events, series of all events) of an SLO's SLI, per second over `w`.
+fn good_and_all(t: &PlannedThreshold, w: &str) -> Option<(String, String)> {
+    let objective = t.objective?;
+    Some(match (t.metric.series(), objective.good) {
+        (Series::Histogram { family }, GoodEvents::LatencyWithin { seconds }) => (
+            sum_rate(&format!("{family}_bucket{}", matchers(t, &[("le", &le(seconds))])), w),
+            sum_rate(&format!("{family}_count{}", matchers(t, &[])), w),
         ),
-        "checks" => (
-            format!("sloprober_checks_total{}", matchers(t, &[("result", "pass".into())])),
-            format!("sloprober_checks_total{}", matchers(t, &[])),
-        ),
-        name => (format!("{name}_total{}", matchers(t, &[])), format!("{name}_samples_total{}", matchers(t, &[]))),
-    }
-}
-
-/// Whether the SLO has a PromQL error ratio: latency percentiles and rates.
-pub fn has_error_ratio(t: &PlannedThreshold) -> bool {
-    t.objective_ratio().is_some()
-}
-
-/// Fraction of bad events over `window`: slow requests, or failed ones.
-pub fn error_ratio(t: &PlannedThreshold, window: Duration) -> Option<String> {
-    t.objective_ratio()?;
-    let w = prom_duration(window);
-    Some(match t.kind {
-        CustomKind::Trend => {
-            let family = histogram(t);
-            let good = matchers(t, &[("le", le(t.condition.value / 1000.0))]);
-            let all = matchers(t, &[]);
-            format!("1 - (\n  sum(rate({family}_bucket{good}[{w}]))\n  /\n  sum(rate({family}_count{all}[{w}]))\n)")
-        }
-        _ => {
-            let (trues, total) = rate_series(t);
-            let ratio = format!("sum(rate({trues}[{w}]))\n/\nsum(rate({total}[{w}]))");
-            match t.condition.operator {
-                Operator::Gt | Operator::Ge => format!("1 - (\n{ratio}\n)"),
-                _ => ratio,
+        (Series::Rate { trues, trues_matchers, total }, good) => {
+            let hits = sum_rate(&format!("{trues}{}", matchers(t, &trues_matchers)), w);
+            let all = sum_rate(&format!("{total}{}", matchers(t, &[])), w);
+            match good {
+                GoodEvents::RateTrue => (hits, all),
+                _ => (format!("({all} - {hits})"), all),
             }
         }
+        _ => return None,
     })
+}
+
+/// Series an SLO's SLI counts all its events in, per second over `window`; 0 or absent means no data.
+pub fn events(t: &PlannedThreshold, window: Duration) -> Option<String> {
+    good_and_all(t, &prom_duration(window)).map(|(_, all)| all)
+}
+
+/// Bad events per second over `window`: slow or failed requests, by the objective.
+pub fn bad_events(t: &PlannedThreshold, window: Duration) -> Option<String> {
+    let w = prom_duration(window);
+    let objective = t.objective?;
+    Some(match (t.metric.series(), objective.good) {
+        (Series::Rate { trues, trues_matchers, .. }, GoodEvents::RateFalse) => {
+            sum_rate(&format!("{trues}{}", matchers(t, &trues_matchers)), &w)
+        }
+        _ => {
+            let (good, all) = good_and_all(t, &w)?;
+            format!("{all}\n-\n{good}")
+        }
+    })
+}
+
+/// Fraction of bad events over `window`, read from the raw series.
+pub fn error_ratio(t: &PlannedThreshold, window: Duration) -> Option<String> {
+    let (good, all) = good_and_all(t, &prom_duration(window))?;
+    Some(format!("1 - (\n  {good}\n  /\n  {all}\n)"))
 }
 
 /// True (non-empty) while the threshold fails over `window`, as the CI verdict would.
@@ -99,26 +96,28 @@ pub fn breached(t: &PlannedThreshold, window: Duration) -> Option<String> {
         Operator::Ge => "<",
         Operator::Eq | Operator::Ne => return None,
     };
-    let statistic = match (t.kind, c.aggregation) {
-        (CustomKind::Trend, Aggregation::Percentile(_) | Aggregation::Med) => {
+    let statistic = match (t.metric.series(), c.aggregation) {
+        (Series::Histogram { family }, Aggregation::Percentile(_) | Aggregation::Med) => {
             let q = match c.aggregation {
                 Aggregation::Percentile(p) => p / 100.0,
                 _ => 0.5,
             };
-            format!("histogram_quantile({q}, sum by (le) (rate({}_bucket{}[{w}])))", histogram(t), matchers(t, &[]))
+            format!("histogram_quantile({q}, sum by (le) (rate({family}_bucket{}[{w}])))", matchers(t, &[]))
         }
-        (CustomKind::Trend, Aggregation::Avg) => {
+        (Series::Histogram { family }, Aggregation::Avg) => {
             let m = matchers(t, &[]);
-            format!("sum(rate({0}_sum{m}[{w}])) / sum(rate({0}_count{m}[{w}]))", histogram(t))
+            format!("sum(rate({family}_sum{m}[{w}])) / sum(rate({family}_count{m}[{w}]))")
         }
-        (CustomKind::Rate, Aggregation::Rate) => {
-            let (trues, total) = rate_series(t);
-            format!("sum(rate({trues}[{w}])) / sum(rate({total}[{w}]))")
+        (Series::Rate { trues, trues_matchers, total }, Aggregation::Rate) => {
+            format!(
+                "{} / {}",
+                sum_rate(&format!("{trues}{}", matchers(t, &trues_matchers)), &w),
+                sum_rate(&format!("{total}{}", matchers(t, &[])), &w)
+            )
         }
         _ => return None,
     };
-    let limit = if t.kind == CustomKind::Trend { c.value / 1000.0 } else { c.value };
-    Some(format!("{statistic} {fails} {limit}"))
+    Some(format!("{statistic} {fails} {}", t.limit()))
 }
 
 #[cfg(test)]

@@ -3,10 +3,11 @@
 //! not) fire for it.
 
 use super::promql::prom_duration;
-use super::rules::{burn_annotations, burn_labels, fast_annotations, service, BURN_ALERT, FAST_ALERT};
-use crate::config::CustomKind;
-use crate::plan::{builtin_kind, Plan, PlannedThreshold};
-use crate::threshold::Operator;
+use super::rules::{
+    burn_annotations, burn_labels, fast_annotations, ratio_record, service, slos, BURN_ALERT, FAST_ALERT,
+};
+use crate::plan::metric::Series;
+use crate::plan::{GoodEvents, Plan, PlannedThreshold, Tag};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -14,17 +15,23 @@ use std::time::Duration;
 const PER_MINUTE: u64 = 100_000;
 const STEP: Duration = Duration::from_secs(60);
 
-/// Input series with `bad` of every PER_MINUTE events bad, for `minutes`.
+/// Input series with `bad` of every PER_MINUTE events bad, for `minutes`,
+/// labelled as sloprober labels the samples the SLO selects.
 fn series(plan: &Plan, t: &PlannedThreshold, bad: u64, minutes: u64) -> Vec<Value> {
-    let scenario = match service(plan, t).as_str() {
-        "all" => plan.scenarios.first().map(|s| s.name.clone()).unwrap_or_default(),
-        s => s.to_string(),
-    };
+    let selection = t.selection();
+    let scenario = selection
+        .get(&Tag::Scenario)
+        .cloned()
+        .unwrap_or_else(|| plan.scenarios.first().map(|s| s.name.clone()).unwrap_or_default());
     let mut labels =
         vec![("instance", "sloprober-0:9469".to_string()), ("job", plan.alerts.job.clone()), ("scenario", scenario)];
-    if builtin_kind(&t.metric.name).is_some() {
-        let request = t.metric.tags.iter().find(|(k, _)| k == "request").map(|(_, v)| v.clone()).unwrap_or("r".into());
-        labels.push(("request", request));
+    for (tag, value) in &selection {
+        if *tag != Tag::Scenario {
+            labels.push((tag.key(), value.clone()));
+        }
+    }
+    if !selection.contains_key(&Tag::Request) {
+        labels.push(("request", "r".into()));
     }
     let name = |family: &str, extra: &[(&str, String)]| {
         let all: Vec<String> = labels.iter().chain(extra).map(|(k, v)| format!("{k}=\"{v}\"")).collect();
@@ -33,48 +40,32 @@ fn series(plan: &Plan, t: &PlannedThreshold, bad: u64, minutes: u64) -> Vec<Valu
     let line =
         |series: String, per_minute: u64| json!({"series": series, "values": format!("0+{per_minute}x{minutes}")});
     let good = PER_MINUTE - bad;
-    match t.kind {
-        CustomKind::Trend => {
-            let family = if t.metric.name == "http_req_duration" {
-                "sloprober_http_req_duration_seconds".to_string()
+    match (t.metric.series(), t.objective.map(|o| o.good)) {
+        (Series::Histogram { family }, Some(GoodEvents::LatencyWithin { seconds })) => vec![
+            line(name(&format!("{family}_bucket"), &[("le", format!("{seconds}"))]), good),
+            line(name(&format!("{family}_bucket"), &[("le", format!("{}", seconds * 4.0))]), PER_MINUTE),
+            line(name(&format!("{family}_bucket"), &[("le", "+Inf".into())]), PER_MINUTE),
+            line(name(&format!("{family}_count"), &[]), PER_MINUTE),
+        ],
+        (Series::Rate { trues, trues_matchers, total }, Some(good_events)) => {
+            let trues_count = if good_events == GoodEvents::RateTrue { good } else { bad };
+            let extra: Vec<(&str, String)> = trues_matchers.iter().map(|(k, v)| (*k, v.to_string())).collect();
+            if trues == total {
+                // One family split by a label (checks: result="pass" / "fail").
+                let others: Vec<(&str, String)> =
+                    trues_matchers.iter().map(|(k, _)| (*k, "fail".to_string())).collect();
+                vec![line(name(&trues, &extra), trues_count), line(name(&total, &others), PER_MINUTE - trues_count)]
             } else {
-                format!("{}_seconds", t.metric.name)
-            };
-            let limit = t.condition.value / 1000.0;
-            vec![
-                line(name(&format!("{family}_bucket"), &[("le", format!("{limit}"))]), good),
-                line(name(&format!("{family}_bucket"), &[("le", format!("{}", limit * 4.0))]), PER_MINUTE),
-                line(name(&format!("{family}_bucket"), &[("le", "+Inf".into())]), PER_MINUTE),
-                line(name(&format!("{family}_count"), &[]), PER_MINUTE),
-            ]
-        }
-        _ => {
-            let wants_true = matches!(t.condition.operator, Operator::Gt | Operator::Ge);
-            let trues = if wants_true { good } else { bad };
-            match t.metric.name.as_str() {
-                "http_req_failed" => vec![
-                    line(name("sloprober_http_req_failed_total", &[("reason", "status".into())]), trues),
-                    line(name("sloprober_http_reqs_total", &[("status", "200".into())]), PER_MINUTE),
-                ],
-                "checks" => vec![
-                    line(name("sloprober_checks_total", &[("check", "c".into()), ("result", "pass".into())]), trues),
-                    line(
-                        name("sloprober_checks_total", &[("check", "c".into()), ("result", "fail".into())]),
-                        PER_MINUTE - trues,
-                    ),
-                ],
-                custom => vec![
-                    line(name(&format!("{custom}_total"), &[]), trues),
-                    line(name(&format!("{custom}_samples_total"), &[]), PER_MINUTE),
-                ],
+                vec![line(name(&trues, &extra), trues_count), line(name(&total, &[]), PER_MINUTE)]
             }
         }
+        _ => Vec::new(),
     }
 }
 
 /// One promtool test: `bad_ratio` of events bad from the start, checked at `eval`.
 fn case(plan: &Plan, t: &PlannedThreshold, name: String, bad_ratio: f64, eval: Duration) -> Value {
-    let allowed = 1.0 - t.objective_ratio().unwrap_or(1.0);
+    let allowed = t.objective.map_or(0.0, |o| o.allowed_bad_ratio());
     let bad = (bad_ratio * PER_MINUTE as f64).round() as u64;
     let minutes = eval.as_secs() / 60 + 5;
     // A row fires when its burn factor is exceeded and its `for` has passed (the
@@ -84,7 +75,7 @@ fn case(plan: &Plan, t: &PlannedThreshold, name: String, bad_ratio: f64, eval: D
         .burn_rates
         .iter()
         .filter(|b| bad as f64 / PER_MINUTE as f64 > b.factor * allowed && b.for_ + STEP * 2 <= eval)
-        .map(|b| json!({"exp_labels": burn_labels(plan, t, b), "exp_annotations": burn_annotations(plan, t, b)}))
+        .map(|b| json!({"exp_labels": burn_labels(t, b), "exp_annotations": burn_annotations(plan, t, b)}))
         .collect();
     json!({
         "name": name,
@@ -103,8 +94,8 @@ fn settle(plan: &Plan, factor: f64) -> Duration {
 
 pub fn rule_tests(plan: &Plan, rules_path: &str) -> Value {
     let mut tests = Vec::new();
-    for t in plan.thresholds.iter().filter(|t| t.objective_ratio().is_some()) {
-        let allowed = 1.0 - t.objective_ratio().unwrap_or(1.0);
+    for t in slos(plan) {
+        let allowed = t.objective.map_or(0.0, |o| o.allowed_bad_ratio());
         let mut factors: Vec<f64> = plan.alerts.burn_rates.iter().map(|b| b.factor).collect();
         factors.sort_by(|a, b| b.total_cmp(a));
         factors.dedup();
@@ -137,6 +128,7 @@ pub fn rule_tests(plan: &Plan, rules_path: &str) -> Value {
                         checks.push(fast);
                     }
                 }
+                test["promql_expr_test"] = long_windows_case(plan, t, bad_ratio, settle(plan, *factor));
             }
             tests.push(test);
         }
@@ -150,11 +142,35 @@ fn fast_case(plan: &Plan, t: &PlannedThreshold, healthy: bool) -> Option<Value> 
     let eval = plan.alerts.fast_window.max(STEP * 2) + plan.alerts.fast_for + STEP * 3;
     let mut labels = json!({"severity": "warning"});
     labels["slo"] = t.slo.clone().into();
-    labels["service"] = service(plan, t).into();
+    labels["service"] = service(t).into();
     let expected = if healthy {
         vec![]
     } else {
         vec![json!({"exp_labels": labels, "exp_annotations": fast_annotations(plan, t)})]
     };
     Some(json!({"eval_time": prom_duration(eval), "alertname": FAST_ALERT, "exp_alerts": expected}))
+}
+
+/// On steady traffic the long windows' ratios, summed from recorded 5m rates,
+/// equal both the bad fraction and the ratio read from the raw series.
+fn long_windows_case(plan: &Plan, t: &PlannedThreshold, bad_ratio: f64, eval: Duration) -> Value {
+    let bad = (bad_ratio * PER_MINUTE as f64).round() / PER_MINUTE as f64;
+    let labels = format!("{{slo=\"{}\", service=\"{}\"}}", t.slo, service(t));
+    let mut checks = Vec::new();
+    for window in [plan.alerts.period, Duration::from_secs(3 * 86400)] {
+        let recorded = format!("{}{{slo=\"{}\"}}", ratio_record(window), t.slo);
+        checks.push(json!({
+            "expr": format!("abs({recorded} - {bad}) < bool 1e-9"),
+            "eval_time": prom_duration(eval),
+            "exp_samples": [{"labels": labels, "value": 1}],
+        }));
+        if let Some(raw) = super::promql::error_ratio(t, window) {
+            checks.push(json!({
+                "expr": format!("abs({recorded} - on () group_left () ({raw})) < bool 1e-9"),
+                "eval_time": prom_duration(eval),
+                "exp_samples": [{"labels": labels, "value": 1}],
+            }));
+        }
+    }
+    Value::Array(checks)
 }

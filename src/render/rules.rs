@@ -1,6 +1,6 @@
 //! Prometheus recording and alert rules for every SLO of a plan.
 
-use super::promql::{breached, error_ratio, prom_duration};
+use super::promql::{bad_events, breached, error_ratio, events, prom_duration};
 use crate::config::BurnRateAlert;
 use crate::plan::{Plan, PlannedThreshold};
 use serde_json::{json, Value};
@@ -9,6 +9,15 @@ use std::time::Duration;
 
 pub const BURN_ALERT: &str = "SLOErrorBudgetBurn";
 pub const FAST_ALERT: &str = "SLOThresholdBreached";
+pub const NO_DATA_ALERT: &str = "SLONoData";
+
+/// Error ratios over windows this long or longer are summed from recorded
+/// 5-minute rates instead of re-reading every raw bucket sample of the window.
+pub const LONG_WINDOW: Duration = Duration::from_secs(86400);
+/// The window of the recorded rates that long windows are summed from.
+pub const BASE_WINDOW: Duration = Duration::from_secs(300);
+pub const EVENTS_RECORD: &str = "sloprober_slo:events:rate5m";
+pub const BAD_EVENTS_RECORD: &str = "sloprober_slo:bad_events:rate5m";
 
 /// Windows every SLO's error ratio is recorded over.
 pub fn windows(plan: &Plan) -> BTreeSet<Duration> {
@@ -26,22 +35,9 @@ pub fn ratio_record(window: Duration) -> String {
     format!("sloprober_slo:error_ratio:rate{}", prom_duration(window))
 }
 
-/// The service an SLO belongs to: its scenario tag, the one scenario feeding it, or "all".
-pub fn service(plan: &Plan, t: &PlannedThreshold) -> String {
-    if let Some((_, scenario)) = t.metric.tags.iter().find(|(k, _)| k == "scenario") {
-        return scenario.clone();
-    }
-    let name = &t.metric.name;
-    let feeding: Vec<&str> = plan
-        .scenarios
-        .iter()
-        .filter(|s| s.requests.iter().any(|r| r.trend.as_ref() == Some(name) || r.rate.as_ref() == Some(name)))
-        .map(|s| s.name.as_str())
-        .collect();
-    match feeding.as_slice() {
-        [one] => one.to_string(),
-        _ => "all".to_string(),
-    }
+/// The service that owns an SLO, decided in the plan.
+pub fn service(t: &PlannedThreshold) -> &str {
+    t.service.as_deref().unwrap_or_default()
 }
 
 /// `0.72` for 14.4 x 5 %: rounded so float noise does not reach the rule files.
@@ -61,7 +57,7 @@ pub fn burn_annotations(plan: &Plan, t: &PlannedThreshold, b: &BurnRateAlert) ->
         "summary": format!("{}: error budget burning {}x too fast", t.slo, number(b.factor)),
         "description": format!(
             "SLO {} ({} {}) spent its error budget at more than {}x the sustainable rate over the last {} and {}. At this rate the {period} budget is gone in {exhausted}.",
-            t.slo, t.metric, t.expression, number(b.factor), prom_duration(b.long), prom_duration(b.short)
+            t.slo, t.selector(), t.expression, number(b.factor), prom_duration(b.long), prom_duration(b.short)
         ),
         "runbook_url": format!("{}#{}", plan.alerts.runbook_url, anchor(BURN_ALERT)),
     })
@@ -69,45 +65,76 @@ pub fn burn_annotations(plan: &Plan, t: &PlannedThreshold, b: &BurnRateAlert) ->
 
 pub fn fast_annotations(plan: &Plan, t: &PlannedThreshold) -> Value {
     json!({
-        "summary": format!("{}: {} {} fails now", t.slo, t.metric, t.expression),
+        "summary": format!("{}: {} {} fails now", t.slo, t.selector(), t.expression),
         "description": format!(
             "Over the last {}, {} {} does not hold: a CI run would fail on this threshold.",
-            prom_duration(plan.alerts.fast_window), t.metric, t.expression
+            prom_duration(plan.alerts.fast_window), t.selector(), t.expression
         ),
         "runbook_url": format!("{}#{}", plan.alerts.runbook_url, anchor(FAST_ALERT)),
     })
 }
 
-/// Labels an SLO's alerts carry besides `severity`.
-pub fn slo_labels(plan: &Plan, t: &PlannedThreshold) -> Value {
-    json!({"slo": t.slo, "service": service(plan, t)})
+pub fn no_data_annotations(plan: &Plan, t: &PlannedThreshold) -> Value {
+    json!({
+        "summary": format!("{}: no data", t.slo),
+        "description": format!(
+            "No sample of {} has reached Prometheus for {}: the prober stopped sending the request, every request failed (a latency SLI counts only expected answers), or scrapes are lost. The SLO is blind.",
+            t.selector(), prom_duration(plan.alerts.no_data_for)
+        ),
+        "runbook_url": format!("{}#{}", plan.alerts.runbook_url, anchor(NO_DATA_ALERT)),
+    })
 }
 
-pub fn burn_labels(plan: &Plan, t: &PlannedThreshold, b: &BurnRateAlert) -> Value {
+/// Labels an SLO's alerts carry besides `severity`.
+pub fn slo_labels(t: &PlannedThreshold) -> Value {
+    json!({"slo": t.slo, "service": service(t)})
+}
+
+pub fn burn_labels(t: &PlannedThreshold, b: &BurnRateAlert) -> Value {
     json!({
         "severity": b.severity,
         "slo": t.slo,
-        "service": service(plan, t),
+        "service": service(t),
         "window": format!("{}/{}", prom_duration(b.long), prom_duration(b.short)),
     })
 }
 
+/// The SLOs of a plan: thresholds with an objective.
+pub fn slos(plan: &Plan) -> impl Iterator<Item = &PlannedThreshold> {
+    plan.thresholds.iter().filter(|t| t.objective.is_some())
+}
+
+/// The error ratio over `window`: from raw series, or for long windows from the recorded 5m rates.
+fn window_ratio(t: &PlannedThreshold, window: Duration) -> Option<String> {
+    if window < LONG_WINDOW {
+        return error_ratio(t, window);
+    }
+    let w = prom_duration(window);
+    let slo = &t.slo;
+    Some(format!(
+        "sum_over_time({BAD_EVENTS_RECORD}{{slo=\"{slo}\"}}[{w}])\n/\nsum_over_time({EVENTS_RECORD}{{slo=\"{slo}\"}}[{w}])"
+    ))
+}
+
 pub fn rules(plan: &Plan) -> Value {
-    let slos: Vec<&PlannedThreshold> = plan.thresholds.iter().filter(|t| t.objective_ratio().is_some()).collect();
     let windows = windows(plan);
     let mut recording = Vec::new();
     let mut alerts = Vec::new();
-    for t in &slos {
-        let objective = t.objective_ratio().unwrap_or(1.0);
+    for t in slos(plan) {
+        let objective = t.objective.map_or(1.0, |o| o.ratio);
+        if let (Some(all), Some(bad)) = (events(t, BASE_WINDOW), bad_events(t, BASE_WINDOW)) {
+            recording.push(json!({"record": EVENTS_RECORD, "expr": all, "labels": slo_labels(t)}));
+            recording.push(json!({"record": BAD_EVENTS_RECORD, "expr": bad, "labels": slo_labels(t)}));
+        }
         for w in &windows {
-            if let Some(expr) = error_ratio(t, *w) {
-                recording.push(json!({"record": ratio_record(*w), "expr": expr, "labels": slo_labels(plan, t)}));
+            if let Some(expr) = window_ratio(t, *w) {
+                recording.push(json!({"record": ratio_record(*w), "expr": expr, "labels": slo_labels(t)}));
             }
         }
         recording.push(json!({
             "record": "sloprober_slo:error_budget_remaining:ratio",
             "expr": format!("1 - {}{{slo=\"{}\"}} / {}", ratio_record(plan.alerts.period), t.slo, number(1.0 - objective)),
-            "labels": slo_labels(plan, t),
+            "labels": slo_labels(t),
         }));
         for b in &plan.alerts.burn_rates {
             let limit = number(b.factor * (1.0 - objective));
@@ -121,14 +148,25 @@ pub fn rules(plan: &Plan) -> Value {
             if !b.for_.is_zero() {
                 rule["for"] = prom_duration(b.for_).into();
             }
-            rule["labels"] = burn_labels(plan, t, b);
+            rule["labels"] = burn_labels(t, b);
             rule["annotations"] = burn_annotations(plan, t, b);
             alerts.push(rule);
         }
+        if let Some(all) = events(t, plan.alerts.fast_window) {
+            let mut labels = slo_labels(t);
+            labels["severity"] = "warning".into();
+            alerts.push(json!({
+                "alert": NO_DATA_ALERT,
+                "expr": format!("({all} or vector(0)) == 0"),
+                "for": prom_duration(plan.alerts.no_data_for),
+                "labels": labels,
+                "annotations": no_data_annotations(plan, t),
+            }));
+        }
     }
-    for t in &plan.thresholds {
+    for t in plan.thresholds.iter().filter(|t| t.service.is_some()) {
         if let Some(expr) = breached(t, plan.alerts.fast_window) {
-            let mut labels = slo_labels(plan, t);
+            let mut labels = slo_labels(t);
             labels["severity"] = "warning".into();
             let mut rule = json!({"alert": FAST_ALERT, "expr": expr});
             if !plan.alerts.fast_for.is_zero() {

@@ -44,6 +44,8 @@ pub struct RunOptions {
     pub scenarios: Vec<String>,
     /// Serve /metrics while the run plays.
     pub listen: Option<SocketAddr>,
+    /// With `listen`: hold the load until the first scrape, at most this long.
+    pub await_first_scrape: Option<Duration>,
     pub progress: ProgressMode,
     pub env: EnvVars,
 }
@@ -95,7 +97,7 @@ pub fn plan_for(options: &RunOptions) -> Result<Plan, ConfigError> {
     if !wanted.is_empty() {
         plan.scenarios.retain(|s| wanted.contains(&&s.name));
         plan.thresholds.retain(|t| {
-            t.metric.tags.iter().all(|(k, v)| k != "scenario" || plan.scenarios.iter().any(|s| &s.name == v))
+            t.tags.get(&crate::plan::Tag::Scenario).is_none_or(|v| plan.scenarios.iter().any(|s| &s.name == v))
         });
     }
     Ok(plan)
@@ -109,8 +111,14 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
         plan.scenarios.iter().map(|s| Arc::new(ScenarioStats::new(s, 2))).collect();
     let stop = CancellationToken::new();
     let server_stop = CancellationToken::new();
-    if let Some(addr) = options.listen {
-        serve_metrics(addr, metrics.clone(), server_stop.clone()).await?;
+    let endpoints = match options.listen {
+        Some(addr) => Some(serve_metrics(addr, metrics.clone(), server_stop.clone()).await?),
+        None => None,
+    };
+    if let (Some(endpoints), Some(limit)) = (&endpoints, options.await_first_scrape) {
+        if endpoints.scrapes.count() == 0 && !endpoints.scrapes.next(limit).await {
+            tracing::warn!(waited = ?limit, "no scrape came; starting the load anyway");
+        }
     }
     crate::descriptors::make_room_for(plan.peak_vus());
     let started_at = SystemTime::now();
@@ -157,6 +165,9 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
     let elapsed = started.elapsed();
     timeline.sample(elapsed, &intervals, &executor_totals());
     progress.finish(elapsed);
+    if let Some(endpoints) = endpoints {
+        await_final_scrape(&endpoints.scrapes).await;
+    }
     server_stop.cancel();
     let snapshot = snapshot_now(elapsed);
     let verdicts = plan.thresholds.iter().map(|t| evaluate(t, &snapshot)).collect();
@@ -177,8 +188,29 @@ fn failing_abort_threshold(plan: &Plan, elapsed: Duration, snapshot: impl FnOnce
     due.into_iter().find(|t| !evaluate(t, &snapshot).passed).map(|t| t.slo.clone())
 }
 
+/// Longest wait for the scrape that carries a run's final counts.
+const FINAL_SCRAPE_WAIT: Duration = Duration::from_secs(30);
+
+/// When something scrapes the run, keeps /metrics up until it has scraped
+/// the final counts once (at most two scrape intervals), so Prometheus sees
+/// every request the run's verdict counts.
+async fn await_final_scrape(scrapes: &crate::server::Scrapes) {
+    if scrapes.count() == 0 {
+        return;
+    }
+    let limit =
+        scrapes.interval().map_or(FINAL_SCRAPE_WAIT, |i| (i * 2).clamp(Duration::from_secs(1), FINAL_SCRAPE_WAIT));
+    if !scrapes.next(limit).await {
+        tracing::warn!(waited = ?limit, "no scrape came after the run ended; Prometheus lacks its last seconds");
+    }
+}
+
 /// Serves /metrics (and /health) during the run; reloads are refused.
-async fn serve_metrics(addr: SocketAddr, metrics: Arc<ProberMetrics>, stop: CancellationToken) -> Result<(), RunError> {
+async fn serve_metrics(
+    addr: SocketAddr,
+    metrics: Arc<ProberMetrics>,
+    stop: CancellationToken,
+) -> Result<Arc<crate::server::Endpoints>, RunError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| RunError::Runtime(format!("cannot listen on {addr}: {e}")))?;
@@ -188,14 +220,20 @@ async fn serve_metrics(addr: SocketAddr, metrics: Arc<ProberMetrics>, stop: Canc
             let _ = reply.send(Err("a one-shot run does not reload its config".to_string()));
         }
     });
-    let endpoints = Arc::new(crate::server::Endpoints { metrics, ready: true.into(), reload: reload_tx });
+    let endpoints = Arc::new(crate::server::Endpoints {
+        metrics,
+        ready: true.into(),
+        reload: reload_tx,
+        scrapes: Default::default(),
+    });
+    let serving = endpoints.clone();
     tokio::spawn(crate::http_server::serve(
         listener,
-        move |request| endpoints.clone().handle(request),
+        move |request| serving.clone().handle(request),
         async move { stop.cancelled().await },
         Duration::from_secs(1),
     ));
-    Ok(())
+    Ok(endpoints)
 }
 
 /// Where reports go: `<out>/<YYYYmmdd_HHMMSS>`, as the k6 suite laid them out.

@@ -4,12 +4,11 @@
 
 use super::summary::{format_ms, format_observed};
 use super::RunOutcome;
-use crate::config::CustomKind;
-use crate::plan::{builtin_kind, PlannedThreshold, ScenarioPlan, BUILTIN_METRICS};
+use crate::plan::objective::round;
+use crate::plan::{Builtin, Metric, PlannedThreshold, ScenarioPlan, Tag, Tags};
 use crate::sample::FailReason;
 use crate::slo::{evaluate, figures, TrendFigures, Verdict};
-use crate::stats::Snapshot;
-use crate::threshold::{MetricSelector, Operator};
+use crate::stats::{Answers, Snapshot};
 use serde_json::{json, Map, Value};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -63,23 +62,26 @@ fn header(outcome: &RunOutcome, kind: &str, scenario: &ScenarioPlan) -> Map<Stri
 
 /// Whether a threshold concerns `scenario`: its tags allow it and the scenario feeds its metric.
 fn applies(threshold: &PlannedThreshold, scenario: &ScenarioPlan) -> bool {
-    let tags_allow = threshold.metric.tags.iter().all(|(k, v)| match k.as_str() {
-        "scenario" => v == &scenario.name,
-        "request" => scenario.requests.iter().any(|r| &r.name == v),
-        _ => false,
+    let tags_allow = threshold.tags.iter().all(|(tag, v)| match tag {
+        Tag::Scenario => v == &scenario.name,
+        Tag::Request => scenario.requests.iter().any(|r| &r.name == v),
+        Tag::Check => scenario.requests.iter().any(|r| r.checks.iter().any(|c| &c.name == v)),
+        Tag::ExpectedResponse => true,
     });
-    let name = threshold.metric.name.as_str();
-    let fed = builtin_kind(name).is_some() || scenario.requests.iter().any(|r| r.feeds(name));
+    let fed = match &threshold.metric {
+        Metric::Builtin(_) => true,
+        Metric::Custom { name, .. } => scenario.requests.iter().any(|r| r.feeds(name)),
+    };
     tags_allow && fed
 }
 
-fn fed_custom(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Vec<(String, CustomKind)> {
+fn fed_custom(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Vec<Metric> {
     outcome
         .plan
         .custom
         .iter()
         .filter(|(name, _)| scenario.requests.iter().any(|r| r.feeds(name)))
-        .map(|(n, k)| (n.clone(), *k))
+        .map(|(name, kind)| Metric::Custom { name: name.clone(), kind: *kind })
         .collect()
 }
 
@@ -88,10 +90,15 @@ fn summary_json(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Value {
     let mut map = header(outcome, "sloprober.summary", scenario);
     map.insert("executor".into(), scenario.executor.describe().into());
     let mut metrics = Map::new();
-    let names = BUILTIN_METRICS.iter().map(|n| (n.to_string(), builtin_kind(n).unwrap_or(CustomKind::Counter)));
-    for (name, kind) in names.chain(fed_custom(outcome, scenario)) {
-        let selector = MetricSelector { name: name.clone(), tags: Vec::new() };
-        metrics.insert(name, serde_json::to_value(figures(&selector, kind, &only)).unwrap_or(Value::Null));
+    let builtins = Builtin::REPORTED.into_iter().map(Metric::Builtin);
+    for metric in builtins.chain(fed_custom(outcome, scenario)) {
+        let value = serde_json::to_value(figures(&metric, &Tags::new(), &only)).unwrap_or(Value::Null);
+        metrics.insert(metric.name().to_string(), value);
+        if metric.tags().contains(&Tag::ExpectedResponse) {
+            let expected = Tags::from([(Tag::ExpectedResponse, "true".to_string())]);
+            let value = serde_json::to_value(figures(&metric, &expected, &only)).unwrap_or(Value::Null);
+            metrics.insert(format!("{}{{expected_response:true}}", metric.name()), value);
+        }
     }
     map.insert("metrics".into(), metrics.into());
     if let Some(lag) = only.merged(|_| true).and_then(|s| s.schedule_lag_json()) {
@@ -116,7 +123,7 @@ fn summary_json(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Value {
                 "failed": failed,
                 "statuses": statuses,
                 "checks": checks,
-                "http_req_duration": TrendFigures::of(s),
+                "http_req_duration": TrendFigures::of(&s.latency(Answers::All)),
             }),
         );
     }
@@ -125,32 +132,31 @@ fn summary_json(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Value {
 }
 
 fn slo_entry(threshold: &PlannedThreshold, verdict: &Verdict) -> Value {
-    let objective = threshold.objective_ratio();
+    let objective = threshold.objective;
     let sli = match (verdict.good_ratio, objective) {
-        (Some(good), Some(objective)) => {
-            let good_means = match (threshold.latency_seconds(), threshold.condition.operator) {
-                (Some(seconds), _) => format!("latency <= {} ms", round(seconds * 1000.0)),
-                (None, Operator::Gt | Operator::Ge) => format!("{} is true", threshold.metric.name),
-                (None, _) => format!("{} is false", threshold.metric.name),
-            };
-            json!({"good_ratio": good, "objective_ratio": objective, "good_means": good_means})
-        }
+        (Some(good), Some(objective)) => json!({
+            "good_ratio": good,
+            "objective_ratio": objective.ratio,
+            "good_means": objective.describe_good(&threshold.metric),
+        }),
         _ => Value::Null,
     };
     let budget = match (verdict.budget_used(threshold), objective) {
         (Some(used), Some(objective)) => json!({
-            "allowed_bad_ratio": round(1.0 - objective),
+            "allowed_bad_ratio": round(objective.allowed_bad_ratio()),
             "bad_ratio": round(1.0 - verdict.good_ratio.unwrap_or(1.0)),
             "used_ratio": round(used),
         }),
         _ => Value::Null,
     };
+    let unit = threshold.metric.unit();
     json!({
         "slo": threshold.slo,
-        "metric": threshold.metric.to_string(),
+        "service": threshold.service,
+        "metric": threshold.selector(),
         "threshold": threshold.expression,
-        "unit": if threshold.kind == CustomKind::Trend { "ms" } else { "" },
-        "observed": verdict.observed,
+        "unit": unit.symbol(),
+        "observed": verdict.observed.map(|v| round(unit.to_written(v))),
         "passed": verdict.passed,
         "no_data": !verdict.has_data(),
         "abort_on_fail": threshold.abort_on_fail,
@@ -167,11 +173,6 @@ fn slo_report_json(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Value {
     map.insert("passed".into(), entries.iter().all(|(_, v)| v.passed).into());
     map.insert("slos".into(), entries.iter().map(|(t, v)| slo_entry(t, v)).collect::<Vec<_>>().into());
     Value::Object(map)
-}
-
-/// Drops float noise such as 0.010000000000000009.
-fn round(value: f64) -> f64 {
-    (value * 1e9).round() / 1e9
 }
 
 fn percent(ratio: f64) -> String {
@@ -204,8 +205,8 @@ pub fn markdown(outcome: &RunOutcome) -> String {
         let _ = writeln!(md, "| SLO | threshold | observed | SLI (good / objective) | error budget used | result |");
         let _ = writeln!(md, "|---|---|---|---|---|---|");
         for (t, v) in plan.thresholds.iter().zip(&outcome.verdicts) {
-            let sli = match (v.good_ratio, t.objective_ratio()) {
-                (Some(good), Some(objective)) => format!("{} / {}", percent(good), percent(objective)),
+            let sli = match (v.good_ratio, t.objective) {
+                (Some(good), Some(objective)) => format!("{} / {}", percent(good), percent(objective.ratio)),
                 _ => "-".to_string(),
             };
             let budget = v.budget_used(t).map_or("-".to_string(), percent);
@@ -218,9 +219,9 @@ pub fn markdown(outcome: &RunOutcome) -> String {
                 md,
                 "| {} | `{} {}` | {} | {sli} | {budget} | {result} |",
                 t.slo,
-                t.metric,
+                t.selector(),
                 t.expression,
-                format_observed(t.kind, v)
+                format_observed(t, v)
             );
         }
     }
@@ -242,7 +243,7 @@ fn figures_row(snapshot: &Snapshot, scenario: &ScenarioPlan) -> String {
     let only = snapshot.only_scenario(&scenario.name);
     let merged = only.merged(|_| true);
     let dropped: u64 = only.executors.iter().map(|e| e.dropped).sum();
-    match merged.as_ref().and_then(TrendFigures::of) {
+    match merged.as_ref().and_then(|m| TrendFigures::of(&m.latency(Answers::All))) {
         None => format!("| {} | 0 | - | - | - | - | - | - | {dropped} |", scenario.name),
         Some(t) => {
             let failed = merged.as_ref().map_or(0, |m| m.failed_total());

@@ -2,10 +2,9 @@
 //! figures, then each threshold with a pass/fail mark.
 
 use super::RunOutcome;
-use crate::config::{duration, CustomKind};
-use crate::plan::{builtin_kind, BUILTIN_METRICS};
+use crate::config::duration;
+use crate::plan::{Builtin, Metric, PlannedThreshold, Tag, Tags, Unit};
 use crate::slo::{figures, Figures, Verdict};
-use crate::threshold::MetricSelector;
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -55,10 +54,10 @@ fn format_figures(name: &str, figures: &Figures) -> String {
 }
 
 /// The observed value of a threshold, in its unit.
-pub fn format_observed(kind: CustomKind, verdict: &Verdict) -> String {
-    match (verdict.observed, kind) {
+pub fn format_observed(threshold: &PlannedThreshold, verdict: &Verdict) -> String {
+    match (verdict.observed, threshold.metric.unit()) {
         (None, _) => "no data".to_string(),
-        (Some(ms), CustomKind::Trend) => format_ms(ms),
+        (Some(seconds), Unit::Milliseconds) => format_ms(Unit::Milliseconds.to_written(seconds)),
         (Some(v), _) => format!("{v:.4}"),
     }
 }
@@ -75,17 +74,26 @@ pub fn render_summary(outcome: &RunOutcome) -> String {
         scenarios.join(", "),
         duration::format(Duration::from_millis(snapshot.elapsed.as_millis() as u64 / 100 * 100))
     );
-    let mut names: Vec<(&str, CustomKind)> =
-        BUILTIN_METRICS.iter().map(|n| (*n, builtin_kind(n).unwrap_or(CustomKind::Counter))).collect();
-    names.extend(plan.custom.iter().map(|(n, k)| (n.as_str(), *k)));
-    names.sort_by_key(|(name, _)| *name);
+    let mut metrics: Vec<Metric> = Builtin::REPORTED.into_iter().map(Metric::Builtin).collect();
+    metrics.extend(plan.custom.iter().map(|(name, kind)| Metric::Custom { name: name.clone(), kind: *kind }));
+    metrics.sort_by(|a, b| a.name().cmp(b.name()));
+    // k6 lists latency over expected answers under each Trend, as the thresholds judge it.
+    let mut lines: Vec<(Metric, Tags)> = Vec::new();
+    for metric in metrics {
+        let expected = metric.tags().contains(&Tag::ExpectedResponse);
+        lines.push((metric.clone(), Tags::new()));
+        if expected {
+            lines.push((metric, Tags::from([(Tag::ExpectedResponse, "true".to_string())])));
+        }
+    }
     let _ = writeln!(out);
-    for (name, kind) in names {
+    for (metric, tags) in lines {
+        let name = metric.name();
         let marks: Vec<bool> = plan
             .thresholds
             .iter()
             .zip(&outcome.verdicts)
-            .filter(|(t, _)| t.metric.name == name && t.metric.tags.is_empty())
+            .filter(|(t, _)| t.metric == metric && t.selection() == tags)
             .map(|(_, v)| v.passed)
             .collect();
         let mark = if marks.is_empty() {
@@ -95,22 +103,21 @@ pub fn render_summary(outcome: &RunOutcome) -> String {
         } else {
             "✗"
         };
-        let selector = MetricSelector { name: name.to_string(), tags: Vec::new() };
-        let dots = ".".repeat(32usize.saturating_sub(name.len()));
-        let _ = writeln!(out, "  {mark} {name}{dots}: {}", format_figures(name, &figures(&selector, kind, snapshot)));
+        let label = if tags.is_empty() { name.to_string() } else { "  { expected_response:true }".to_string() };
+        let dots = ".".repeat(32usize.saturating_sub(label.chars().count()));
+        let _ = writeln!(out, "  {mark} {label}{dots}: {}", format_figures(name, &figures(&metric, &tags, snapshot)));
     }
     let _ = writeln!(out, "\n  scenarios");
     for scenario in &plan.scenarios {
         let only = snapshot.only_scenario(&scenario.name);
-        let all = MetricSelector { name: "http_req_duration".into(), tags: Vec::new() };
-        let failed = MetricSelector { name: "http_req_failed".into(), tags: Vec::new() };
-        let latency = match figures(&all, CustomKind::Trend, &only) {
+        let none = Tags::new();
+        let latency = match figures(&Metric::Builtin(Builtin::HttpReqDuration), &none, &only) {
             Figures::Trend { figures: Some(t), .. } => {
                 format!("{} requests, p(95)={} p(99)={}", t.count, format_ms(t.p95), format_ms(t.p99))
             }
             _ => "no requests".to_string(),
         };
-        let failed = match figures(&failed, CustomKind::Rate, &only) {
+        let failed = match figures(&Metric::Builtin(Builtin::HttpReqFailed), &none, &only) {
             Figures::Rate { rate: Some(r), .. } => format!(", failed {:.2}%", r * 100.0),
             _ => String::new(),
         };
@@ -135,9 +142,9 @@ pub fn render_summary(outcome: &RunOutcome) -> String {
                 (true, true) => "✓",
                 (true, false) => "✗",
             };
-            let label = format!("{} {}", t.metric, t.expression);
+            let label = format!("{} {}", t.selector(), t.expression);
             let dots = ".".repeat(44usize.saturating_sub(label.len()));
-            let _ = writeln!(out, "    {mark} {label} {dots} {}", format_observed(t.kind, v));
+            let _ = writeln!(out, "    {mark} {label} {dots} {}", format_observed(t, v));
         }
     }
     let failed: Vec<&str> =

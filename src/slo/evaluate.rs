@@ -1,21 +1,21 @@
 //! Evaluating a threshold on a snapshot: the observed value, pass or fail,
 //! and for SLO-shaped thresholds the SLI (fraction of good events) and the
-//! error budget it uses.
+//! error budget it uses. What is good comes from the plan's objective.
 
+use super::threshold::Aggregation;
 use crate::config::CustomKind;
-use crate::plan::PlannedThreshold;
-use crate::stats::{RequestStats, RequestView, Snapshot};
-use crate::threshold::{Aggregation, MetricSelector, Operator};
+use crate::plan::{Builtin, Metric, PlannedThreshold, Tag, Tags};
+use crate::stats::{Answers, Latency, RequestView, Snapshot};
 use serde::Serialize;
 
 /// The outcome of one threshold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
-    /// In the threshold's own unit (milliseconds for Trends); None without data.
+    /// In base units (seconds for latency); None without data.
     pub observed: Option<f64>,
     /// True when the condition holds, or when there was no data (as k6 does).
     pub passed: bool,
-    /// Fraction of good events, for latency and rate SLOs with data.
+    /// Fraction of good events, for SLO-shaped thresholds with data.
     pub good_ratio: Option<f64>,
 }
 
@@ -26,16 +26,14 @@ impl Verdict {
 
     /// Share of the error budget spent: bad fraction / allowed bad fraction.
     pub fn budget_used(&self, threshold: &PlannedThreshold) -> Option<f64> {
-        let objective = threshold.objective_ratio()?;
-        let good = self.good_ratio?;
-        (objective < 1.0).then(|| (1.0 - good) / (1.0 - objective))
+        threshold.objective?.budget_used(self.good_ratio?)
     }
 }
 
-/// What a metric selector yields on a snapshot.
+/// What a metric selection yields on a snapshot.
 enum Source {
-    Latency(Option<Box<RequestStats>>),
-    /// `hits` of `total` were true.
+    Latency(Option<Latency>),
+    /// `hits` of `total` samples were true.
     Rate {
         hits: u64,
         total: u64,
@@ -44,62 +42,70 @@ enum Source {
     Gauge(Option<f64>),
 }
 
-fn tags_match(metric: &MetricSelector, view: &RequestView) -> bool {
-    metric.tags.iter().all(|(key, value)| match key.as_str() {
-        "scenario" => &view.scenario == value,
-        "request" => &view.request == value,
-        _ => false,
-    })
+/// Whether `view`'s samples belong to `metric` under `tags`.
+fn selects(metric: &Metric, tags: &Tags, view: &RequestView) -> bool {
+    let tag_holds = |tag: Tag, actual: &str| tags.get(&tag).is_none_or(|wanted| wanted == actual);
+    let feeds = match metric {
+        Metric::Builtin(_) => true,
+        Metric::Custom { name, .. } => view.feeds(name),
+    };
+    feeds && tag_holds(Tag::Scenario, &view.scenario) && tag_holds(Tag::Request, &view.request)
 }
 
-fn source(metric: &MetricSelector, kind: CustomKind, snapshot: &Snapshot) -> Source {
-    let name = metric.name.as_str();
-    let matching = |feeds: &dyn Fn(&RequestView) -> bool| snapshot.merged(|v| tags_match(metric, v) && feeds(v));
-    let sum = |field: &dyn Fn(&RequestStats) -> f64| {
-        snapshot.requests.iter().filter(|v| tags_match(metric, v)).map(|v| field(&v.stats)).sum::<f64>()
+fn source(metric: &Metric, tags: &Tags, snapshot: &Snapshot) -> Source {
+    let views = || snapshot.requests.iter().filter(|v| selects(metric, tags, v));
+    let sum = |field: &dyn Fn(&RequestView) -> f64| views().map(field).sum::<f64>();
+    let scenario_tag = tags.get(&Tag::Scenario);
+    let executors = || snapshot.executors.iter().filter(move |e| scenario_tag.is_none_or(|s| s == &e.scenario));
+    let answers = match tags.get(&Tag::ExpectedResponse).map(String::as_str) {
+        Some("true") => Answers::Expected,
+        _ => Answers::All,
     };
-    let scenario_tag = metric.tags.iter().find(|(k, _)| k == "scenario").map(|(_, v)| v.as_str());
-    let executors = || snapshot.executors.iter().filter(move |e| scenario_tag.is_none_or(|s| s == e.scenario));
-    match name {
-        "http_req_duration" => Source::Latency(matching(&|_| true).map(Box::new)),
-        "http_req_failed" => {
-            Source::Rate { hits: sum(&|s| s.failed_total() as f64) as u64, total: sum(&|s| s.count as f64) as u64 }
+    let latency = || {
+        let mut merged: Option<Latency> = None;
+        for view in views() {
+            let latency = view.stats.latency(answers);
+            match &mut merged {
+                None => merged = Some(latency),
+                Some(m) => m.merge(&latency),
+            }
         }
-        "checks" => Source::Rate {
-            hits: sum(&|s| s.checks_passed.iter().sum::<u64>() as f64) as u64,
-            total: sum(&|s| (s.checks_passed.iter().sum::<u64>() + s.checks_failed.iter().sum::<u64>()) as f64) as u64,
-        },
-        "http_reqs" => Source::Counter(sum(&|s| s.count as f64)),
-        "data_sent" => Source::Counter(sum(&|s| s.bytes_sent as f64)),
-        "data_received" => Source::Counter(sum(&|s| s.bytes_received as f64)),
-        "iterations" => Source::Counter(executors().map(|e| e.iterations as f64).sum()),
-        "dropped_iterations" => Source::Counter(executors().map(|e| e.dropped as f64).sum()),
-        "vus" => Source::Gauge(Some(executors().map(|e| e.vus as f64).sum())),
-        "vus_max" => Source::Gauge(Some(executors().map(|e| e.vus_max as f64).sum())),
-        custom => match kind {
-            CustomKind::Trend => Source::Latency(matching(&|v| v.trend.as_deref() == Some(custom)).map(Box::new)),
-            CustomKind::Rate => {
-                let feeding = |v: &&RequestView| tags_match(metric, v) && v.rate.as_deref() == Some(custom);
-                let views = snapshot.requests.iter().filter(feeding);
-                let (hits, total) = views.fold((0, 0), |(h, t), v| (h + v.stats.failed_total(), t + v.stats.count));
+        merged
+    };
+    let failed = || Source::Rate {
+        hits: views().map(|v| v.stats.failed_total()).sum(),
+        total: views().map(|v| v.stats.count).sum(),
+    };
+    match metric {
+        Metric::Builtin(b) => match b {
+            Builtin::HttpReqDuration => Source::Latency(latency()),
+            Builtin::HttpReqFailed => failed(),
+            Builtin::Checks => {
+                let (mut hits, mut total) = (0, 0);
+                for view in views() {
+                    for (i, name) in view.check_names.iter().enumerate() {
+                        if tags.get(&Tag::Check).is_none_or(|wanted| wanted == name) {
+                            hits += view.stats.checks_passed[i];
+                            total += view.stats.checks_passed[i] + view.stats.checks_failed[i];
+                        }
+                    }
+                }
                 Source::Rate { hits, total }
             }
-            CustomKind::Counter => Source::Counter(
-                snapshot
-                    .requests
-                    .iter()
-                    .filter(|v| tags_match(metric, v) && v.counter.as_deref() == Some(custom))
-                    .map(|v| v.stats.counter_sum)
-                    .sum(),
-            ),
+            Builtin::HttpReqs => Source::Counter(sum(&|v| v.stats.count as f64)),
+            Builtin::DataSent => Source::Counter(sum(&|v| v.stats.bytes_sent as f64)),
+            Builtin::DataReceived => Source::Counter(sum(&|v| v.stats.bytes_received as f64)),
+            Builtin::Iterations => Source::Counter(executors().map(|e| e.iterations as f64).sum()),
+            Builtin::DroppedIterations => Source::Counter(executors().map(|e| e.dropped as f64).sum()),
+            Builtin::Vus => Source::Gauge(Some(executors().map(|e| e.vus as f64).sum())),
+            Builtin::VusMax => Source::Gauge(Some(executors().map(|e| e.vus_max as f64).sum())),
+        },
+        Metric::Custom { kind, .. } => match kind {
+            CustomKind::Trend => Source::Latency(latency()),
+            CustomKind::Rate => failed(),
+            CustomKind::Counter => Source::Counter(sum(&|v| v.stats.counter_sum)),
             CustomKind::Gauge => Source::Gauge(
-                snapshot
-                    .requests
-                    .iter()
-                    .filter(|v| tags_match(metric, v) && v.gauge.as_deref() == Some(custom))
-                    .filter_map(|v| v.stats.gauge_last)
-                    .max_by(|a, b| a.0.cmp(&b.0))
-                    .map(|(_, value)| value),
+                views().filter_map(|v| v.stats.gauge_last).max_by(|a, b| a.0.cmp(&b.0)).map(|(_, value)| value),
             ),
         },
     }
@@ -109,32 +115,29 @@ fn source(metric: &MetricSelector, kind: CustomKind, snapshot: &Snapshot) -> Sou
 pub fn evaluate(threshold: &PlannedThreshold, snapshot: &Snapshot) -> Verdict {
     let condition = threshold.condition;
     let seconds = snapshot.elapsed.as_secs_f64().max(1e-9);
-    let (observed, good_ratio) = match source(&threshold.metric, threshold.kind, snapshot) {
-        Source::Latency(stats) => match stats.filter(|s| s.count > 0) {
+    let objective = threshold.objective;
+    let (observed, good_ratio) = match source(&threshold.metric, &threshold.selection(), snapshot) {
+        Source::Latency(latency) => match latency.filter(|l| l.count() > 0) {
             None => (None, None),
-            Some(s) => {
-                let observed = match condition.aggregation {
-                    Aggregation::Avg => s.latency_sum_micros as f64 / s.count as f64 / 1000.0,
-                    Aggregation::Min => s.latency.min() as f64 / 1000.0,
-                    Aggregation::Max => s.latency.max() as f64 / 1000.0,
-                    Aggregation::Med => s.percentile_ms(50.0),
-                    Aggregation::Percentile(p) => s.percentile_ms(p),
+            Some(l) => {
+                let micros = match condition.aggregation {
+                    Aggregation::Avg => l.sum_micros as f64 / l.count() as f64,
+                    Aggregation::Min => l.histogram.min() as f64,
+                    Aggregation::Max => l.histogram.max() as f64,
+                    Aggregation::Med => l.histogram.value_at_percentile(50.0) as f64,
+                    Aggregation::Percentile(p) => l.histogram.value_at_percentile(p) as f64,
                     _ => return no_data(),
                 };
-                let sli = matches!(condition.aggregation, Aggregation::Percentile(_) | Aggregation::Med)
-                    .then(|| s.fraction_within_ms(condition.value));
-                (Some(observed), sli)
+                let good = objective.and_then(|o| {
+                    let within = l.count_within(o.latency_seconds()?);
+                    o.good_ratio(within, l.count())
+                });
+                (Some(micros / 1e6), good)
             }
         },
         Source::Rate { total: 0, .. } => (None, None),
         Source::Rate { hits, total } => {
-            let rate = hits as f64 / total as f64;
-            let good = match condition.operator {
-                Operator::Lt | Operator::Le => Some(1.0 - rate),
-                Operator::Gt | Operator::Ge => Some(rate),
-                _ => None,
-            };
-            (Some(rate), good)
+            (Some(hits as f64 / total as f64), objective.and_then(|o| o.good_ratio(hits, total)))
         }
         Source::Counter(sum) => match condition.aggregation {
             Aggregation::Rate => (Some(sum / seconds), None),
@@ -142,7 +145,8 @@ pub fn evaluate(threshold: &PlannedThreshold, snapshot: &Snapshot) -> Verdict {
         },
         Source::Gauge(value) => (value, None),
     };
-    Verdict { observed, passed: observed.is_none_or(|v| condition.operator.holds(v, condition.value)), good_ratio }
+    let limit = threshold.limit();
+    Verdict { observed, passed: observed.is_none_or(|v| condition.operator.holds(v, limit)), good_ratio }
 }
 
 fn no_data() -> Verdict {
@@ -166,16 +170,16 @@ pub struct TrendFigures {
 }
 
 impl TrendFigures {
-    pub fn of(stats: &RequestStats) -> Option<TrendFigures> {
-        (stats.count > 0).then(|| TrendFigures {
-            count: stats.count,
-            avg: stats.latency_sum_micros as f64 / stats.count as f64 / 1000.0,
-            min: stats.latency.min() as f64 / 1000.0,
-            med: stats.percentile_ms(50.0),
-            max: stats.latency.max() as f64 / 1000.0,
-            p90: stats.percentile_ms(90.0),
-            p95: stats.percentile_ms(95.0),
-            p99: stats.percentile_ms(99.0),
+    pub fn of(latency: &Latency) -> Option<TrendFigures> {
+        (latency.count() > 0).then(|| TrendFigures {
+            count: latency.count(),
+            avg: latency.avg_ms(),
+            min: latency.min_ms(),
+            med: latency.percentile_ms(50.0),
+            max: latency.max_ms(),
+            p90: latency.percentile_ms(90.0),
+            p95: latency.percentile_ms(95.0),
+            p99: latency.percentile_ms(99.0),
         })
     }
 }
@@ -204,11 +208,11 @@ pub enum Figures {
     },
 }
 
-/// The figures of `metric` (a built-in or custom metric of type `kind`) on `snapshot`.
-pub fn figures(metric: &MetricSelector, kind: CustomKind, snapshot: &Snapshot) -> Figures {
+/// The figures of `metric`, filtered by `tags`, on `snapshot`.
+pub fn figures(metric: &Metric, tags: &Tags, snapshot: &Snapshot) -> Figures {
     let seconds = snapshot.elapsed.as_secs_f64().max(1e-9);
-    match source(metric, kind, snapshot) {
-        Source::Latency(stats) => Figures::Trend { figures: stats.as_deref().and_then(TrendFigures::of), unit: "ms" },
+    match source(metric, tags, snapshot) {
+        Source::Latency(latency) => Figures::Trend { figures: latency.as_ref().and_then(TrendFigures::of), unit: "ms" },
         Source::Rate { hits, total } => {
             Figures::Rate { rate: (total > 0).then(|| hits as f64 / total as f64), trues: hits, total }
         }

@@ -6,7 +6,7 @@ mod request;
 mod snapshot;
 mod window;
 
-pub use request::RequestStats;
+pub use request::{Answers, Latency, RequestStats};
 pub use snapshot::{ExecutorTotals, RequestView, Snapshot};
 pub use window::SlidingWindow;
 

@@ -8,13 +8,85 @@ use std::time::Instant;
 /// Latencies are kept in microseconds, up to an hour; longer ones are clamped.
 const HIGHEST_MICROS: u64 = 3_600_000_000;
 
-/// Counts and a latency histogram that merge exactly.
+/// Latencies that merge exactly: an HDR histogram in microseconds and their sum.
+#[derive(Clone)]
+pub struct Latency {
+    /// With 3 significant digits every recorded value is within 0.1 % of the true one.
+    pub histogram: Histogram<u64>,
+    pub sum_micros: u128,
+}
+
+impl Latency {
+    pub fn new(significant_digits: u8) -> Latency {
+        Latency {
+            // The bounds are constants that hdrhistogram accepts, so this cannot fail.
+            histogram: Histogram::new_with_bounds(1, HIGHEST_MICROS, significant_digits)
+                .expect("constant histogram bounds are valid"),
+            sum_micros: 0,
+        }
+    }
+
+    fn record(&mut self, micros: u64) {
+        self.histogram.saturating_record(micros);
+        self.sum_micros += micros as u128;
+    }
+
+    pub fn merge(&mut self, other: &Latency) {
+        // Same bounds on both sides, so adding cannot go out of range.
+        let _ = self.histogram.add(&other.histogram);
+        self.sum_micros += other.sum_micros;
+    }
+
+    fn reset(&mut self) {
+        self.histogram.reset();
+        self.sum_micros = 0;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.histogram.len()
+    }
+
+    /// At percentile `p` (0-100), in milliseconds.
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        self.histogram.value_at_percentile(p) as f64 / 1000.0
+    }
+
+    pub fn avg_ms(&self) -> f64 {
+        self.sum_micros as f64 / self.count().max(1) as f64 / 1000.0
+    }
+
+    pub fn min_ms(&self) -> f64 {
+        self.histogram.min() as f64 / 1000.0
+    }
+
+    pub fn max_ms(&self) -> f64 {
+        self.histogram.max() as f64 / 1000.0
+    }
+
+    /// How many samples took at most `seconds`.
+    pub fn count_within(&self, seconds: f64) -> u64 {
+        // Values share a bucket with others within 0.1 %, so the boundary is exact to that bound.
+        let limit = ((seconds * 1e6).floor().max(0.0) as u64).min(HIGHEST_MICROS);
+        self.histogram.count_between(0, limit)
+    }
+}
+
+/// Which requests' latencies to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answers {
+    /// Requests that did not fail (k6's `expected_response:true`).
+    Expected,
+    All,
+}
+
+/// Counts and latency histograms that merge exactly.
 #[derive(Clone)]
 pub struct RequestStats {
-    /// HDR histogram of latency in microseconds. With 3 significant digits
-    /// every recorded value is within 0.1 % of the true one.
-    pub latency: Histogram<u64>,
-    pub latency_sum_micros: u128,
+    /// Latency of requests that did not fail.
+    pub expected: Latency,
+    /// Latency of failed requests, allocated at the first failure.
+    pub failed_latency: Option<Box<Latency>>,
+    significant_digits: u8,
     pub count: u64,
     pub failed: [u64; 6],
     /// Responses by status code; requests without a response are not here.
@@ -34,10 +106,9 @@ impl RequestStats {
     /// `significant_digits`: 3 for reports (0.1 % error), 2 where memory matters more (1 %).
     pub fn new(checks: usize, significant_digits: u8) -> RequestStats {
         RequestStats {
-            // The bounds are constants that hdrhistogram accepts, so this cannot fail.
-            latency: Histogram::new_with_bounds(1, HIGHEST_MICROS, significant_digits)
-                .expect("constant histogram bounds are valid"),
-            latency_sum_micros: 0,
+            expected: Latency::new(significant_digits),
+            failed_latency: None,
+            significant_digits,
             count: 0,
             failed: [0; 6],
             statuses: BTreeMap::new(),
@@ -54,11 +125,14 @@ impl RequestStats {
 
     pub fn record(&mut self, sample: &Sample) {
         let micros = (sample.latency.as_micros() as u64).max(1);
-        self.latency.saturating_record(micros);
-        self.latency_sum_micros += micros as u128;
         self.count += 1;
-        if let Some(reason) = sample.failure {
-            self.failed[reason as usize] += 1;
+        match sample.failure {
+            None => self.expected.record(micros),
+            Some(reason) => {
+                self.failed[reason as usize] += 1;
+                let digits = self.significant_digits;
+                self.failed_latency.get_or_insert_with(|| Box::new(Latency::new(digits))).record(micros);
+            }
         }
         if let Some(status) = sample.status {
             *self.statuses.entry(status).or_default() += 1;
@@ -85,9 +159,11 @@ impl RequestStats {
 
     /// Adds `other` into `self`; both describe the same request.
     pub fn merge(&mut self, other: &RequestStats) {
-        // Same bounds on both sides, so adding cannot go out of range.
-        let _ = self.latency.add(&other.latency);
-        self.latency_sum_micros += other.latency_sum_micros;
+        self.expected.merge(&other.expected);
+        if let Some(theirs) = &other.failed_latency {
+            let digits = self.significant_digits;
+            self.failed_latency.get_or_insert_with(|| Box::new(Latency::new(digits))).merge(theirs);
+        }
         self.count += other.count;
         for (mine, theirs) in self.failed.iter_mut().zip(other.failed) {
             *mine += theirs;
@@ -113,8 +189,10 @@ impl RequestStats {
 
     /// Back to empty, keeping the histogram's allocation.
     pub fn reset(&mut self) {
-        self.latency.reset();
-        self.latency_sum_micros = 0;
+        self.expected.reset();
+        if let Some(failed) = &mut self.failed_latency {
+            failed.reset();
+        }
         self.count = 0;
         self.failed = [0; 6];
         self.statuses.clear();
@@ -135,9 +213,21 @@ impl RequestStats {
         self.failed[reason as usize]
     }
 
-    /// Latency at percentile `p` (0-100), in milliseconds.
+    /// The latencies of `answers`.
+    pub fn latency(&self, answers: Answers) -> Latency {
+        let mut latency = self.expected.clone();
+        if let (Answers::All, Some(failed)) = (answers, &self.failed_latency) {
+            latency.merge(failed);
+        }
+        latency
+    }
+
+    /// Latency at percentile `p` (0-100) over every request, failed ones too, in milliseconds.
     pub fn percentile_ms(&self, p: f64) -> f64 {
-        self.latency.value_at_percentile(p) as f64 / 1000.0
+        match self.failed_latency {
+            None => self.expected.percentile_ms(p),
+            Some(_) => self.latency(Answers::All).percentile_ms(p),
+        }
     }
 
     /// Start lateness of arrival-rate iterations: count, p50/p99/max in ms, share within 1 ms.
@@ -153,15 +243,5 @@ impl RequestStats {
                 "within_1ms_ratio": lag.count_between(0, 1000) as f64 / lag.len() as f64,
             })
         })
-    }
-
-    /// Fraction of samples at or under `ms` milliseconds.
-    pub fn fraction_within_ms(&self, ms: f64) -> f64 {
-        if self.count == 0 {
-            return 1.0;
-        }
-        // Values share a bucket with others within 0.1 %, so the boundary is exact to that bound.
-        let limit = ((ms * 1000.0).floor().max(0.0) as u64).min(HIGHEST_MICROS);
-        self.latency.count_between(0, limit) as f64 / self.latency.len().max(1) as f64
     }
 }

@@ -19,6 +19,13 @@ pub struct RequestView {
     pub stats: RequestStats,
 }
 
+impl RequestView {
+    /// Whether this request feeds the custom metric `name`.
+    pub fn feeds(&self, name: &str) -> bool {
+        [&self.trend, &self.rate, &self.counter, &self.gauge].into_iter().any(|m| m.as_deref() == Some(name))
+    }
+}
+
 /// What an executor reports, per scenario.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExecutorTotals {

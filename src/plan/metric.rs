@@ -1,0 +1,339 @@
+//! The metric catalog: every metric a threshold can name (k6's built-ins and
+//! the config's custom ones), with its kind, unit, tags and the Prometheus
+//! series behind it. Validation, evaluation, summaries, reports, rules and
+//! dashboards all read a metric's meaning from here.
+
+use crate::config::CustomKind;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// k6's built-in metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Builtin {
+    HttpReqs,
+    HttpReqDuration,
+    HttpReqFailed,
+    Checks,
+    Iterations,
+    DroppedIterations,
+    DataSent,
+    DataReceived,
+    Vus,
+    VusMax,
+}
+
+impl Builtin {
+    /// In the order reports list them (`vus` is a live gauge, listed in none).
+    pub const REPORTED: [Builtin; 9] = [
+        Builtin::HttpReqs,
+        Builtin::HttpReqDuration,
+        Builtin::HttpReqFailed,
+        Builtin::Checks,
+        Builtin::Iterations,
+        Builtin::DroppedIterations,
+        Builtin::DataSent,
+        Builtin::DataReceived,
+        Builtin::VusMax,
+    ];
+
+    const ALL: [Builtin; 10] = [
+        Builtin::HttpReqs,
+        Builtin::HttpReqDuration,
+        Builtin::HttpReqFailed,
+        Builtin::Checks,
+        Builtin::Iterations,
+        Builtin::DroppedIterations,
+        Builtin::DataSent,
+        Builtin::DataReceived,
+        Builtin::Vus,
+        Builtin::VusMax,
+    ];
+
+    /// The k6 name thresholds and summaries use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Builtin::HttpReqs => "http_reqs",
+            Builtin::HttpReqDuration => "http_req_duration",
+            Builtin::HttpReqFailed => "http_req_failed",
+            Builtin::Checks => "checks",
+            Builtin::Iterations => "iterations",
+            Builtin::DroppedIterations => "dropped_iterations",
+            Builtin::DataSent => "data_sent",
+            Builtin::DataReceived => "data_received",
+            Builtin::Vus => "vus",
+            Builtin::VusMax => "vus_max",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Builtin> {
+        Builtin::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    pub fn kind(self) -> CustomKind {
+        match self {
+            Builtin::HttpReqDuration => CustomKind::Trend,
+            Builtin::HttpReqFailed | Builtin::Checks => CustomKind::Rate,
+            Builtin::HttpReqs
+            | Builtin::Iterations
+            | Builtin::DroppedIterations
+            | Builtin::DataSent
+            | Builtin::DataReceived => CustomKind::Counter,
+            Builtin::Vus | Builtin::VusMax => CustomKind::Gauge,
+        }
+    }
+}
+
+/// A tag a threshold can filter on; each is a label of the series the metric's SLI reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tag {
+    Scenario,
+    Request,
+    Check,
+    /// k6's `expected_response`: the answer's status was expected and no check failed.
+    ExpectedResponse,
+}
+
+impl Tag {
+    const ALL: [Tag; 4] = [Tag::Scenario, Tag::Request, Tag::Check, Tag::ExpectedResponse];
+
+    /// The tag's key in a threshold, and its Prometheus label name.
+    pub fn key(self) -> &'static str {
+        match self {
+            Tag::Scenario => "scenario",
+            Tag::Request => "request",
+            Tag::Check => "check",
+            Tag::ExpectedResponse => "expected_response",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Tag> {
+        Tag::ALL.into_iter().find(|t| t.key() == key)
+    }
+}
+
+/// Tag filters of a threshold, in one canonical order whatever order they were written in.
+pub type Tags = BTreeMap<Tag, String>;
+
+/// The unit a threshold's numbers are written in, and the base unit Prometheus exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Written in milliseconds (as in k6), exported in seconds.
+    Milliseconds,
+    Bytes,
+    /// Counts, ratios and plain values.
+    None,
+}
+
+impl Unit {
+    /// A value written in this unit (`300` ms), in base units (`0.3` s).
+    pub fn to_base(self, written: f64) -> f64 {
+        match self {
+            Unit::Milliseconds => written / 1000.0,
+            _ => written,
+        }
+    }
+
+    /// A value in base units, in the unit thresholds are written in.
+    pub fn to_written(self, base: f64) -> f64 {
+        match self {
+            Unit::Milliseconds => base * 1000.0,
+            _ => base,
+        }
+    }
+
+    /// How reports name the written unit.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Unit::Milliseconds => "ms",
+            Unit::Bytes => "B",
+            Unit::None => "",
+        }
+    }
+}
+
+/// A metric a threshold, summary or rule can name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Metric {
+    Builtin(Builtin),
+    /// Declared in `metrics.custom`; fed by the requests that name it.
+    Custom {
+        name: String,
+        kind: CustomKind,
+    },
+}
+
+/// The Prometheus series an SLI or statistic reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Series {
+    /// `<family>_bucket`, `_count`, `_sum`.
+    Histogram {
+        family: Cow<'static, str>,
+    },
+    /// True samples (with extra matchers) and all samples of a Rate.
+    Rate {
+        trues: Cow<'static, str>,
+        trues_matchers: Vec<(&'static str, &'static str)>,
+        total: Cow<'static, str>,
+    },
+    Counter {
+        family: Cow<'static, str>,
+    },
+    Gauge {
+        family: Cow<'static, str>,
+    },
+}
+
+impl Metric {
+    /// Looks a name up among the built-ins, then the declared custom metrics.
+    pub fn find(name: &str, custom: &BTreeMap<String, CustomKind>) -> Option<Metric> {
+        Builtin::from_name(name)
+            .map(Metric::Builtin)
+            .or_else(|| custom.get(name).map(|kind| Metric::Custom { name: name.to_string(), kind: *kind }))
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Metric::Builtin(b) => b.name(),
+            Metric::Custom { name, .. } => name,
+        }
+    }
+
+    pub fn kind(&self) -> CustomKind {
+        match self {
+            Metric::Builtin(b) => b.kind(),
+            Metric::Custom { kind, .. } => *kind,
+        }
+    }
+
+    pub fn unit(&self) -> Unit {
+        match self {
+            Metric::Builtin(Builtin::DataSent | Builtin::DataReceived) => Unit::Bytes,
+            m if m.kind() == CustomKind::Trend => Unit::Milliseconds,
+            _ => Unit::None,
+        }
+    }
+
+    /// The tags a threshold on this metric may filter on: the labels of its series.
+    pub fn tags(&self) -> &'static [Tag] {
+        use Builtin::*;
+        match self {
+            Metric::Builtin(HttpReqDuration) => &[Tag::Scenario, Tag::Request, Tag::ExpectedResponse],
+            Metric::Builtin(HttpReqs | HttpReqFailed) => &[Tag::Scenario, Tag::Request],
+            Metric::Builtin(Checks) => &[Tag::Scenario, Tag::Request, Tag::Check],
+            Metric::Builtin(Iterations | DroppedIterations | DataSent | DataReceived | Vus | VusMax) => {
+                &[Tag::Scenario]
+            }
+            Metric::Custom { kind: CustomKind::Trend, .. } => &[Tag::Scenario, Tag::Request, Tag::ExpectedResponse],
+            Metric::Custom { .. } => &[Tag::Scenario, Tag::Request],
+        }
+    }
+
+    /// Whether samples of this metric come from requests (so `request` and `scenario` select them).
+    pub fn is_per_request(&self) -> bool {
+        self.tags().contains(&Tag::Request)
+    }
+
+    /// The Prometheus series behind the metric.
+    pub fn series(&self) -> Series {
+        use Builtin::*;
+        let fixed = Cow::Borrowed;
+        match self {
+            Metric::Builtin(HttpReqDuration) => Series::Histogram { family: fixed(HTTP_REQ_DURATION) },
+            Metric::Builtin(HttpReqFailed) => {
+                Series::Rate { trues: fixed(HTTP_REQ_FAILED), trues_matchers: Vec::new(), total: fixed(HTTP_REQS) }
+            }
+            Metric::Builtin(Checks) => {
+                Series::Rate { trues: fixed(CHECKS), trues_matchers: vec![("result", "pass")], total: fixed(CHECKS) }
+            }
+            Metric::Builtin(HttpReqs) => Series::Counter { family: fixed(HTTP_REQS) },
+            Metric::Builtin(Iterations) => Series::Counter { family: fixed(ITERATIONS) },
+            Metric::Builtin(DroppedIterations) => Series::Counter { family: fixed(DROPPED_ITERATIONS) },
+            Metric::Builtin(DataSent) => Series::Counter { family: fixed(DATA_SENT) },
+            Metric::Builtin(DataReceived) => Series::Counter { family: fixed(DATA_RECEIVED) },
+            Metric::Builtin(Vus) => Series::Gauge { family: fixed(VUS) },
+            Metric::Builtin(VusMax) => Series::Gauge { family: fixed(VUS_MAX) },
+            Metric::Custom { name, kind } => {
+                let owned = |s: String| Cow::Owned(s);
+                match kind {
+                    CustomKind::Trend => Series::Histogram { family: owned(custom_trend_family(name)) },
+                    CustomKind::Rate => Series::Rate {
+                        trues: owned(custom_rate_families(name).0),
+                        trues_matchers: Vec::new(),
+                        total: owned(custom_rate_families(name).1),
+                    },
+                    CustomKind::Counter => Series::Counter { family: owned(custom_counter_family(name)) },
+                    CustomKind::Gauge => Series::Gauge { family: owned(name.clone()) },
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Prometheus family names of the built-in metrics, and of sloprober's own.
+pub const HTTP_REQS: &str = "sloprober_http_reqs_total";
+pub const HTTP_REQ_FAILED: &str = "sloprober_http_req_failed_total";
+pub const HTTP_REQ_DURATION: &str = "sloprober_http_req_duration_seconds";
+pub const CHECKS: &str = "sloprober_checks_total";
+pub const ITERATIONS: &str = "sloprober_iterations_total";
+pub const DROPPED_ITERATIONS: &str = "sloprober_dropped_iterations_total";
+pub const DATA_SENT: &str = "sloprober_data_sent_bytes_total";
+pub const DATA_RECEIVED: &str = "sloprober_data_received_bytes_total";
+pub const VUS: &str = "sloprober_vus";
+pub const VUS_MAX: &str = "sloprober_vus_max";
+
+/// Labels of every per-request family; Trend histograms add `expected_response`.
+pub const REQUEST_LABELS: [&str; 2] = ["scenario", "request"];
+pub const TREND_LABELS: [&str; 3] = ["scenario", "request", "expected_response"];
+
+/// `generate_duration` -> `generate_duration_seconds`.
+pub fn custom_trend_family(name: &str) -> String {
+    format!("{name}_seconds")
+}
+
+/// `errors` -> (`errors_total` counting true samples, `errors_samples_total` counting all).
+pub fn custom_rate_families(name: &str) -> (String, String) {
+    (format!("{name}_total"), format!("{name}_samples_total"))
+}
+
+pub fn custom_counter_family(name: &str) -> String {
+    format!("{name}_total")
+}
+
+/// The `expected_response` label value of a request's outcome.
+pub fn expected_response_label(failed: bool) -> &'static str {
+    if failed {
+        "false"
+    } else {
+        "true"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_is_found_by_its_name() {
+        for b in Builtin::ALL {
+            assert_eq!(Builtin::from_name(b.name()), Some(b));
+        }
+        assert_eq!(Builtin::from_name("nope"), None);
+    }
+
+    #[test]
+    fn trends_are_written_in_milliseconds_and_exported_in_seconds() {
+        let custom = BTreeMap::from([("t".to_string(), CustomKind::Trend)]);
+        for m in [Metric::Builtin(Builtin::HttpReqDuration), Metric::find("t", &custom).unwrap()] {
+            assert_eq!(m.unit().to_base(300.0), 0.3);
+            assert_eq!(m.unit().to_written(0.3), 300.0);
+            assert!(m.tags().contains(&Tag::ExpectedResponse));
+        }
+    }
+}
