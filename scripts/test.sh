@@ -49,5 +49,15 @@ missing = [row for row in rows if row not in table]
 if missing or "criterion bench failed" in table:
     sys.exit(f"bench smoke: rows missing or failed: {missing or ['/metrics render']}")
 PY
+# The A/B script on the hot-path rows, one build against itself, about a
+# second a row: it keeps working (its figures are not checked).
+echo "== scripts/bench-ab.sh smoke"
+ab_log=$(mktemp)
+trap 'rm -f "$log" "$bench_log" "$ab_log"' EXIT
+BENCH_SMOKE=1 bash scripts/bench-ab.sh target/release/sloprober target/release/sloprober > "$ab_log"
+cat "$ab_log"
+for row in "closed req/s, 50 VUs" "arrival 90 %: sends within 1 ms" "RSS MiB, 10,000 VUs minus 1 VU"; do
+  grep -q "$row" "$ab_log" || { echo "bench-ab smoke: row missing: $row" >&2; exit 1; }
+done
 # One closing line for the whole suite.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\nsloprober: %d passed, %d failed\n", p, f }' "$log"

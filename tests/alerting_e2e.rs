@@ -8,50 +8,12 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::time::Instant;
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn binary(names: &[&str]) -> PathBuf {
-    let paths: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
-    names.iter().flat_map(|n| paths.iter().map(move |p| p.join(n))).find(|p| p.is_file()).unwrap_or_else(|| {
-        panic!("{names:?} is needed: scripts/test.sh installs prometheus and prometheus-alertmanager")
-    })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn spawn(program: PathBuf, args: &[String], log: &Path) -> Process {
-    let log = std::fs::File::create(log).unwrap();
-    Process(Command::new(program).args(args).stdout(Stdio::null()).stderr(log).spawn().unwrap())
-}
 
 async fn json(url: &str) -> Value {
     let response = reqwest::get(url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
     serde_json::from_str(&response.text().await.unwrap()).unwrap()
-}
-
-async fn wait_ready(url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if reqwest::get(url).await.is_ok_and(|r| r.status().is_success()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{url} never became ready");
 }
 
 /// SLOs with an active SLOThresholdBreached alert in Alertmanager.
@@ -78,8 +40,8 @@ async fn until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_reach_alertmanager_and_resolve_and_dashboards_have_data() {
-    let prometheus_bin = binary(&["prometheus"]);
-    let alertmanager_bin = binary(&["prometheus-alertmanager", "alertmanager"]);
+    let prometheus_bin = installed(&["prometheus"]);
+    let alertmanager_bin = installed(&["prometheus-alertmanager", "alertmanager"]);
     let dir = tempfile::tempdir().unwrap();
     let target = start_target("{}").await;
     let url = target.url();
@@ -120,7 +82,7 @@ async fn alerts_reach_alertmanager_and_resolve_and_dashboards_have_data() {
     )
     .unwrap();
     let d = dir.path().display();
-    let _alertmanager = spawn(
+    let _alertmanager = spawn_logged(
         alertmanager_bin,
         &[
             format!("--config.file={d}/alertmanager.yml"),
@@ -130,7 +92,7 @@ async fn alerts_reach_alertmanager_and_resolve_and_dashboards_have_data() {
         ],
         &dir.path().join("alertmanager.log"),
     );
-    let _prometheus = spawn(
+    let _prometheus = spawn_logged(
         prometheus_bin,
         &[
             format!("--config.file={d}/prometheus.yml"),

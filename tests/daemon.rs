@@ -168,7 +168,7 @@ async fn every_declared_series_exists_at_zero_from_start() {
         )));
     }
     assert!(text.contains("sloprober_http_reqs_total{request=\"generate\",scenario=\"gateway\",status=\"error\"} 0"));
-    assert!(text.contains("errors_total{request=\"generate\",scenario=\"gateway\"} 0"));
+    assert!(text.contains("errors_total{scenario=\"gateway\"} 0"));
     assert!(text.contains("sloprober_build_info{version=\""));
     assert!(text.contains("sloprober_config_last_reload_successful 1"));
     daemon.stop().await;

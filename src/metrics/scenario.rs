@@ -3,7 +3,7 @@
 
 use super::families::{Families, MetricsError};
 use crate::executor::ExecutorCounters;
-use crate::plan::metric::{self as catalog, expected_response_label, REQUEST_LABELS, TREND_LABELS};
+use crate::plan::metric::{self as catalog, expected_response_label, CUSTOM_LABELS, CUSTOM_TREND_LABELS, TREND_LABELS};
 use crate::plan::{RequestPlan, ScenarioPlan};
 use crate::sample::{FailReason, Sample, SampleSink};
 use prometheus::{Counter, Gauge, Histogram, IntCounter, IntCounterVec};
@@ -33,20 +33,41 @@ impl StatusCounters {
     }
 }
 
-/// A Trend's histogram children: requests with an expected answer, and failed ones.
+/// A Trend's histogram children: requests with an expected answer, resolved
+/// at start-up (the SLIs read them from the first scrape), and failed ones,
+/// created at the request's first failure (no SLI reads them, and a healthy
+/// target then costs no series).
 struct TrendHandles {
     expected: Histogram,
-    failed: Histogram,
+    failed: OnceLock<Histogram>,
+    family: prometheus::HistogramVec,
+    /// The child's label values before `expected_response`.
+    labels: Vec<String>,
 }
 
 impl TrendHandles {
-    fn resolve(family: &prometheus::HistogramVec, scenario: &str, request: &str) -> TrendHandles {
-        let child = |failed| family.with_label_values(&[scenario, request, expected_response_label(failed)]);
-        TrendHandles { expected: child(false), failed: child(true) }
+    fn resolve(family: &prometheus::HistogramVec, labels: &[&str]) -> TrendHandles {
+        let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+        TrendHandles {
+            expected: Self::child(family, &labels, false),
+            failed: OnceLock::new(),
+            family: family.clone(),
+            labels,
+        }
+    }
+
+    fn child(family: &prometheus::HistogramVec, labels: &[String], failed: bool) -> Histogram {
+        let mut values: Vec<&str> = labels.iter().map(String::as_str).collect();
+        values.push(expected_response_label(failed));
+        family.with_label_values(&values)
     }
 
     fn observe(&self, seconds: f64, failed: bool) {
-        if failed { &self.failed } else { &self.expected }.observe(seconds);
+        if failed {
+            self.failed.get_or_init(|| Self::child(&self.family, &self.labels, true)).observe(seconds);
+        } else {
+            self.expected.observe(seconds);
+        }
     }
 }
 
@@ -128,7 +149,6 @@ impl RequestHandles {
         buckets: &[f64],
     ) -> Result<RequestHandles, MetricsError> {
         let labels = [scenario, r.name.as_str()];
-        let request = r.name.as_str();
         let reqs = families.int_counter(
             catalog::HTTP_REQS,
             "HTTP requests by response status (or \"error\" when no response arrived).",
@@ -159,8 +179,7 @@ impl RequestHandles {
                 &TREND_LABELS,
                 buckets,
             )?,
-            scenario,
-            request,
+            &labels,
         );
         let checks_family =
             families.int_counter(catalog::CHECKS, "Check results.", &["scenario", "request", "check", "result"])?;
@@ -182,8 +201,8 @@ impl RequestHandles {
                     "Custom Trend {name}: request latency in seconds; expected_response=\"false\" for failed requests."
                 );
                 families
-                    .histogram(&catalog::custom_trend_family(name), &help, &TREND_LABELS, buckets)
-                    .map(|h| TrendHandles::resolve(&h, scenario, request))
+                    .histogram(&catalog::custom_trend_family(name), &help, &CUSTOM_TREND_LABELS, buckets)
+                    .map(|h| TrendHandles::resolve(&h, &[scenario]))
             })
             .transpose()?;
         let rate = r
@@ -194,14 +213,11 @@ impl RequestHandles {
                 let hits = families.int_counter(
                     &hits_family,
                     &format!("Custom Rate {name}: failed requests."),
-                    &REQUEST_LABELS,
+                    &CUSTOM_LABELS,
                 )?;
-                let all = families.int_counter(
-                    &all_family,
-                    &format!("Custom Rate {name}: all requests."),
-                    &REQUEST_LABELS,
-                )?;
-                Ok((hits.with_label_values(&labels), all.with_label_values(&labels)))
+                let all =
+                    families.int_counter(&all_family, &format!("Custom Rate {name}: all requests."), &CUSTOM_LABELS)?;
+                Ok((hits.with_label_values(&[scenario]), all.with_label_values(&[scenario])))
             })
             .transpose()?;
         let counter = r
@@ -212,9 +228,9 @@ impl RequestHandles {
                     .counter(
                         &catalog::custom_counter_family(&feed.name),
                         &format!("Custom Counter {}.", feed.name),
-                        &REQUEST_LABELS,
+                        &CUSTOM_LABELS,
                     )
-                    .map(|c| c.with_label_values(&labels))
+                    .map(|c| c.with_label_values(&[scenario]))
             })
             .transpose()?;
         let gauge = r
@@ -222,8 +238,8 @@ impl RequestHandles {
             .as_ref()
             .map(|feed| {
                 families
-                    .gauge(&feed.name, &format!("Custom Gauge {}: last value seen.", feed.name), &REQUEST_LABELS)
-                    .map(|g| g.with_label_values(&labels))
+                    .gauge(&feed.name, &format!("Custom Gauge {}: last value seen.", feed.name), &CUSTOM_LABELS)
+                    .map(|g| g.with_label_values(&[scenario]))
             })
             .transpose()?;
         Ok(RequestHandles { statuses, failed, duration, checks, trend, rate, counter, gauge })

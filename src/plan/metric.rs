@@ -24,19 +24,7 @@ pub enum Builtin {
 }
 
 impl Builtin {
-    /// In the order reports list them (`vus` is a live gauge, listed in none).
-    pub const REPORTED: [Builtin; 9] = [
-        Builtin::HttpReqs,
-        Builtin::HttpReqDuration,
-        Builtin::HttpReqFailed,
-        Builtin::Checks,
-        Builtin::Iterations,
-        Builtin::DroppedIterations,
-        Builtin::DataSent,
-        Builtin::DataReceived,
-        Builtin::VusMax,
-    ];
-
+    /// Every built-in, in the order reports list them.
     const ALL: [Builtin; 10] = [
         Builtin::HttpReqs,
         Builtin::HttpReqDuration,
@@ -49,6 +37,11 @@ impl Builtin {
         Builtin::Vus,
         Builtin::VusMax,
     ];
+
+    /// The built-ins reports list (`vus` is a live gauge, listed in none).
+    pub fn reported() -> impl Iterator<Item = Builtin> {
+        Builtin::ALL.into_iter().filter(|b| *b != Builtin::Vus)
+    }
 
     /// The k6 name thresholds and summaries use.
     pub fn name(self) -> &'static str {
@@ -224,14 +217,16 @@ impl Metric {
             Metric::Builtin(Iterations | DroppedIterations | DataSent | DataReceived | Vus | VusMax) => {
                 &[Tag::Scenario]
             }
-            Metric::Custom { kind: CustomKind::Trend, .. } => &[Tag::Scenario, Tag::Request, Tag::ExpectedResponse],
-            Metric::Custom { .. } => &[Tag::Scenario, Tag::Request],
+            // One series per scenario: a request's own latency or failures are
+            // http_req_duration{request:...} and http_req_failed{request:...}.
+            Metric::Custom { kind: CustomKind::Trend, .. } => &[Tag::Scenario, Tag::ExpectedResponse],
+            Metric::Custom { .. } => &[Tag::Scenario],
         }
     }
 
-    /// Whether samples of this metric come from requests (so `request` and `scenario` select them).
-    pub fn is_per_request(&self) -> bool {
-        self.tags().contains(&Tag::Request)
+    /// Whether requests feed this metric (the executors feed the rest).
+    pub fn is_fed_by_requests(&self) -> bool {
+        matches!(self, Metric::Custom { .. }) || self.tags().contains(&Tag::Request)
     }
 
     /// The Prometheus series behind the metric.
@@ -257,11 +252,10 @@ impl Metric {
                 let owned = |s: String| Cow::Owned(s);
                 match kind {
                     CustomKind::Trend => Series::Histogram { family: owned(custom_trend_family(name)) },
-                    CustomKind::Rate => Series::Rate {
-                        trues: owned(custom_rate_families(name).0),
-                        trues_matchers: Vec::new(),
-                        total: owned(custom_rate_families(name).1),
-                    },
+                    CustomKind::Rate => {
+                        let (trues, total) = custom_rate_families(name);
+                        Series::Rate { trues: owned(trues), trues_matchers: Vec::new(), total: owned(total) }
+                    }
                     CustomKind::Counter => Series::Counter { family: owned(custom_counter_family(name)) },
                     CustomKind::Gauge => Series::Gauge { family: owned(name.clone()) },
                 }
@@ -288,9 +282,12 @@ pub const DATA_RECEIVED: &str = "sloprober_data_received_bytes_total";
 pub const VUS: &str = "sloprober_vus";
 pub const VUS_MAX: &str = "sloprober_vus_max";
 
-/// Labels of every per-request family; Trend histograms add `expected_response`.
-pub const REQUEST_LABELS: [&str; 2] = ["scenario", "request"];
+/// Labels of `http_req_duration`'s histogram.
 pub const TREND_LABELS: [&str; 3] = ["scenario", "request", "expected_response"];
+/// Labels of custom families (Trends add `expected_response`): one series per
+/// scenario, so a Trend fed by many requests stays one histogram.
+pub const CUSTOM_LABELS: [&str; 1] = ["scenario"];
+pub const CUSTOM_TREND_LABELS: [&str; 2] = ["scenario", "expected_response"];
 
 /// `generate_duration` -> `generate_duration_seconds`.
 pub fn custom_trend_family(name: &str) -> String {

@@ -158,7 +158,7 @@ fn check_one(
     let objective = Objective::of(&metric, &condition);
     let alerted = matches!(kind, CustomKind::Trend | CustomKind::Rate);
     let feeding = feeding_scenarios(&metric, &tags, scenarios);
-    if metric.is_per_request() && feeding.is_empty() {
+    if metric.is_fed_by_requests() && feeding.is_empty() {
         if config_feeds(config, metric.name()) {
             // A request that feeds it failed to compile; its own problem says why.
             return Vec::new();
@@ -211,9 +211,15 @@ fn check_tags(
     let mut tags = Tags::new();
     for (key, value) in written {
         let Some(tag) = Tag::from_key(key).filter(|t| allowed.contains(t)) else {
+            let hint = match (metric, key.as_str()) {
+                (Metric::Custom { .. }, "request") => {
+                    "; one request's own latency or failures are http_req_duration{request:...} and http_req_failed{request:...}"
+                }
+                _ => "",
+            };
             problems.add(
                 path,
-                format!("{metric} has no tag \"{key}\"; its series are labelled {allowed_list}, so a threshold on it filters on those"),
+                format!("{metric} has no tag \"{key}\"; its series are labelled {allowed_list}, so a threshold on it filters on those{hint}"),
             );
             return None;
         };

@@ -90,7 +90,7 @@ fn summary_json(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Value {
     let mut map = header(outcome, "sloprober.summary", scenario);
     map.insert("executor".into(), scenario.executor.describe().into());
     let mut metrics = Map::new();
-    let builtins = Builtin::REPORTED.into_iter().map(Metric::Builtin);
+    let builtins = Builtin::reported().map(Metric::Builtin);
     for metric in builtins.chain(fed_custom(outcome, scenario)) {
         let value = serde_json::to_value(figures(&metric, &Tags::new(), &only)).unwrap_or(Value::Null);
         metrics.insert(metric.name().to_string(), value);

@@ -74,7 +74,7 @@ pub fn render_summary(outcome: &RunOutcome) -> String {
         scenarios.join(", "),
         duration::format(Duration::from_millis(snapshot.elapsed.as_millis() as u64 / 100 * 100))
     );
-    let mut metrics: Vec<Metric> = Builtin::REPORTED.into_iter().map(Metric::Builtin).collect();
+    let mut metrics: Vec<Metric> = Builtin::reported().map(Metric::Builtin).collect();
     metrics.extend(plan.custom.iter().map(|(name, kind)| Metric::Custom { name: name.clone(), kind: *kind }));
     metrics.sort_by(|a, b| a.name().cmp(b.name()));
     // k6 lists latency over expected answers under each Trend, as the thresholds judge it.

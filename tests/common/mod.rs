@@ -227,3 +227,46 @@ fn answer_until_idle(stream: std::net::TcpStream, idle_close: Option<Duration>) 
     }
     Ok(())
 }
+
+/// A child process (Prometheus, Alertmanager, a `sloprober run`) killed when dropped.
+pub struct Process(pub std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The first of `names` on PATH; scripts/test.sh installs them.
+pub fn installed(names: &[&str]) -> PathBuf {
+    let paths: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    names.iter().flat_map(|n| paths.iter().map(move |p| p.join(n))).find(|p| p.is_file()).unwrap_or_else(|| {
+        panic!("{names:?} is needed: scripts/test.sh installs prometheus and prometheus-alertmanager")
+    })
+}
+
+/// A port free now, for a program that binds its own listener (Prometheus, a child `run`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts `program` with `args`, its stderr into `log`.
+pub fn spawn_logged(program: PathBuf, args: &[String], log: &std::path::Path) -> Process {
+    let log = std::fs::File::create(log).unwrap();
+    Process(
+        std::process::Command::new(program).args(args).stdout(std::process::Stdio::null()).stderr(log).spawn().unwrap(),
+    )
+}
+
+/// Waits until `url` answers 2xx, at most 30 s.
+pub async fn wait_ready(url: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        if reqwest::get(url).await.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{url} never became ready");
+}
