@@ -23,16 +23,7 @@ fi
 for tool in nginx wrk; do
   command -v "$tool" >/dev/null || { echo "$tool is needed (apt-get install nginx wrk)" >&2; exit 69; }
 done
-ulimit -n 200000 2>/dev/null || ulimit -n 65536 2>/dev/null || true
-
-work=$(mktemp -d)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-nginx_port=$(free_port)
-pids+=("$(start_nginx "$work/nginx" "$nginx_port")")
-wait_port "$nginx_port"
-target=http://127.0.0.1:$nginx_port
+bench_start
 results=$work/results.jsonl
 
 run() { # build row config

@@ -34,6 +34,21 @@ NGINX
   echo $!
 }
 
+# bench_start: raises the open-files limit, makes $work (removed on exit, when
+# every pid in $pids is killed too) and starts nginx on loopback as $target
+# (its pid is ${pids[0]}).
+bench_start() {
+  ulimit -n 200000 2>/dev/null || ulimit -n 65536 2>/dev/null || true
+  work=$(mktemp -d)
+  pids=()
+  trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+  local port
+  port=$(free_port)
+  pids+=("$(start_nginx "$work/nginx" "$port")")
+  wait_port "$port"
+  target=http://127.0.0.1:$port
+}
+
 wait_port() {
   for _ in $(seq 1 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0

@@ -32,16 +32,7 @@ fi
 have_oha=$(command -v oha >/dev/null && echo 1 || echo 0)
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 bin=$root/target/release/sloprober
-ulimit -n 200000 2>/dev/null || ulimit -n 65536 2>/dev/null || true
-
-work=$(mktemp -d)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-nginx_port=$(free_port)
-pids+=("$(start_nginx "$work/nginx" "$nginx_port")")
-wait_port "$nginx_port"
-target=http://127.0.0.1:$nginx_port
+bench_start
 mkdir -p "$root/target/bench"
 results=$root/target/bench/results.jsonl
 : > "$results"
