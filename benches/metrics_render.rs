@@ -31,7 +31,8 @@ fn render(c: &mut Criterion) {
     let plan =
         sloprober::plan::resolve(&ConfigSource::Embedded { name: "bench", text }, Some("p"), &EnvVars::new()).unwrap();
     let metrics = ProberMetrics::new(prometheus::Registry::new()).unwrap();
-    let scenarios = metrics.for_plan(&plan).unwrap();
+    let executors: Vec<_> = plan.scenarios.iter().map(|_| sloprober::executor::ExecutorCounters::new()).collect();
+    let scenarios = metrics.for_plan(&plan, &executors).unwrap();
     for scenario in &scenarios {
         for request in 0..10 {
             for (status, ms) in [(200, 12), (200, 250), (500, 40)] {

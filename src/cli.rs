@@ -1,9 +1,11 @@
 //! Command-line interface: one binary, one subcommand per run mode.
 
-use crate::config::env::{process_env, EnvVars};
+use crate::config::env::{process_env, vu_thread_count, EnvVars};
 use crate::config::{defaults, ConfigError, ConfigSource};
 use crate::daemon::{self, DaemonError, DaemonOptions};
 use crate::demo_target::{DemoTarget, FaultPatch, Faults};
+use crate::executor::VuThreads;
+use crate::metrics::ProberMetrics;
 use crate::run;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
@@ -174,11 +176,13 @@ impl From<DaemonError> for Failure {
 pub async fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::Daemon(args) => {
+            let env = process_env();
             let options = DaemonOptions {
                 source: ConfigSource::File(args.config),
                 profile: args.profile,
                 listen: args.listen,
-                env: process_env(),
+                vu_threads: VuThreads::start(vu_thread_count(&env)?),
+                env,
             };
             start_daemon(options).await
         }
@@ -223,25 +227,28 @@ pub async fn run(command: Command) -> Result<(), Failure> {
 async fn start_daemon(options: DaemonOptions) -> Result<(), Failure> {
     let plan = options.plan()?;
     let listener = daemon::bind(&plan).await?;
-    daemon::run(options, listener, plan, daemon::new_metrics()?, shutdown_signal()).await?;
+    daemon::run(options, listener, plan, ProberMetrics::shared().map_err(DaemonError::from)?, shutdown_signal())
+        .await?;
     Ok(())
 }
 
 async fn one_shot(args: RunArgs) -> Result<(), Failure> {
+    let env = process_env();
     let options = run::RunOptions {
+        vu_threads: VuThreads::start(vu_thread_count(&env)?),
         source: ConfigSource::File(args.config),
         profile: args.profile,
         scenarios: args.scenarios,
         listen: args.listen,
         await_first_scrape: args.await_first_scrape,
         progress: if args.no_progress { run::ProgressMode::Off } else { run::ProgressMode::Auto },
-        env: process_env(),
+        env,
     };
     let plan = run::plan_for(&options)?;
-    let metrics = daemon::new_metrics()?;
+    let metrics = ProberMetrics::shared().map_err(DaemonError::from)?;
     let outcome = run::execute(plan, &options, metrics).await.map_err(|e| match e {
         run::RunError::Config(e) => Failure::from(e),
-        run::RunError::Runtime(message) => Failure { code: exit::RUNTIME, message },
+        other => Failure { code: exit::RUNTIME, message: other.to_string() },
     })?;
     println!("{}", run::render_summary(&outcome));
     if let Some(out) = &args.out {
@@ -306,8 +313,8 @@ fn render(args: RenderArgs) -> Result<(), Failure> {
 
 fn check(args: CheckArgs) -> Result<(), Failure> {
     let env = process_env();
-    let mut plan = crate::plan::resolve(&ConfigSource::File(args.config), args.profile.as_deref(), &env)?;
-    crate::plan::apply_shard(&mut plan, &env)?;
+    let selection = crate::plan::Selection { profile: args.profile, scenarios: Vec::new() };
+    let plan = crate::plan::load(&ConfigSource::File(args.config), &selection, &env)?;
     println!("{plan}");
     println!("\nOK: {} scenario(s), {} threshold(s), every profile valid", plan.scenarios.len(), plan.thresholds.len());
     Ok(())
@@ -339,6 +346,7 @@ async fn demo(args: DemoArgs) -> Result<(), Failure> {
         source: ConfigSource::Embedded { name: "config/aivo.yaml", text: AIVO_CONFIG },
         profile: Some(args.profile),
         listen: Some(args.listen),
+        vu_threads: VuThreads::start(vu_thread_count(&env)?),
         env,
     };
     let result = start_daemon(options).await;

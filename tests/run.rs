@@ -36,6 +36,7 @@ fn options(dir: &Path, yaml: &str, scenarios: &[&str]) -> RunOptions {
         listen: None,
         progress: ProgressMode::Off,
         env: [("API_KEY".to_string(), API_KEY.to_string())].into(),
+        vu_threads: common::vu_threads(),
     }
 }
 
@@ -48,7 +49,7 @@ fn finite(scenarios: &[(&str, &str, &str)], rate: u32, seconds: u32, thresholds:
 }
 
 async fn play(options: &RunOptions) -> (RunOutcome, String) {
-    let metrics = sloprober::daemon::new_metrics().unwrap();
+    let metrics = sloprober::metrics::ProberMetrics::shared().unwrap();
     let plan = run::plan_for(options).unwrap_or_else(|e| panic!("{e}"));
     let outcome = run::execute(plan, options, metrics.clone()).await.unwrap();
     (outcome, metrics.render())

@@ -24,8 +24,8 @@ impl fmt::Display for Problem {
 pub struct Problems(Vec<Problem>);
 
 impl Problems {
-    pub fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem { path: path.into(), message: message.into() });
+    pub fn add(&mut self, path: impl Into<String>, message: impl ToString) {
+        self.0.push(Problem { path: path.into(), message: message.to_string() });
     }
 
     pub fn len(&self) -> usize {

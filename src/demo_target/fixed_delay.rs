@@ -27,13 +27,13 @@ fn serve(listener: TcpListener, delay: Duration) {
 }
 
 fn answer_connection(stream: TcpStream, delay: Duration) -> std::io::Result<()> {
-    crate::timer_slack::tighten_timer_slack();
+    super::timer_slack::tighten_timer_slack();
     stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(TimedReads::new(stream));
     while read_request(&mut reader)?.is_some() {
         let arrived = reader.get_mut().received_at.take().unwrap_or_else(Instant::now);
-        crate::timer_slack::sleep_precisely_until(arrived + delay);
+        super::timer_slack::sleep_precisely_until(arrived + delay);
         let reply = format!(
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{BODY}",
             BODY.len()
@@ -55,16 +55,7 @@ struct TimedReads {
 impl TimedReads {
     fn new(stream: TcpStream) -> TimedReads {
         #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd;
-            let on: libc::c_int = 1;
-            // SAFETY: SO_TIMESTAMPNS takes an int flag; the pointer and size describe `on`.
-            unsafe {
-                let size = std::mem::size_of_val(&on) as libc::socklen_t;
-                let on_ptr = (&on as *const libc::c_int).cast();
-                libc::setsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, on_ptr, size);
-            }
-        }
+        let _ = nix::sys::socket::setsockopt(&stream, nix::sys::socket::sockopt::ReceiveTimestampns, &true);
         TimedReads { stream, received_at: None }
     }
 }
@@ -72,35 +63,19 @@ impl TimedReads {
 impl Read for TimedReads {
     #[cfg(target_os = "linux")]
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
         use std::os::fd::AsRawFd;
-        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-        let mut control = [0u64; 8];
-        // SAFETY: msghdr is plain data; every pointer set below outlives the call.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&control) as _;
-        // SAFETY: `msg` describes `buf` and `control`, both valid for writes of their lengths.
-        let read = unsafe { libc::recvmsg(self.stream.as_raw_fd(), &mut msg, 0) };
-        if read < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: the kernel filled `msg_controllen` bytes of `control` with well-formed cmsgs.
-        let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
-        while !cmsg.is_null() {
-            // SAFETY: `cmsg` points into `control`; SCM_TIMESTAMPNS carries a timespec.
-            unsafe {
-                if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS {
-                    let at: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
-                    let at = std::time::UNIX_EPOCH + Duration::new(at.tv_sec as u64, at.tv_nsec as u32);
-                    let age = std::time::SystemTime::now().duration_since(at).unwrap_or_default();
-                    self.received_at = Some(Instant::now() - age);
-                }
-                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        let mut control = nix::cmsg_space!(nix::sys::time::TimeSpec);
+        let mut iov = [std::io::IoSliceMut::new(buf)];
+        let message = recvmsg::<()>(self.stream.as_raw_fd(), &mut iov, Some(&mut control), MsgFlags::empty())?;
+        for cmsg in message.cmsgs()? {
+            if let ControlMessageOwned::ScmTimestampns(at) = cmsg {
+                let at = std::time::UNIX_EPOCH + Duration::from(at);
+                let age = std::time::SystemTime::now().duration_since(at).unwrap_or_default();
+                self.received_at = Some(Instant::now() - age);
             }
         }
-        Ok(read as usize)
+        Ok(message.bytes)
     }
 
     #[cfg(not(target_os = "linux"))]

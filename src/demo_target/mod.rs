@@ -5,10 +5,11 @@
 mod faults;
 pub mod fixed_delay;
 mod routes;
+mod timer_slack;
 
 pub use faults::{Fault, FaultPatch, Faults, ENDPOINTS};
 
-use crate::http_server::{self, DropConnection, HttpResponse};
+use crate::server::http::{self as http_server, DropConnection, HttpResponse};
 use hyper::body::Incoming;
 use hyper::Request;
 use std::collections::BTreeMap;

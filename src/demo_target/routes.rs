@@ -1,7 +1,7 @@
 //! The demo's endpoints, shaped like the AIVO k6 suite expects them.
 
 use super::{DemoTarget, Injected};
-use crate::http_server::{json, read_body, DropConnection, HttpResponse};
+use crate::server::http::{json, read_body, DropConnection, HttpResponse};
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Value};
@@ -62,7 +62,7 @@ pub async fn handle(target: &DemoTarget, request: Request<Incoming>) -> Result<H
     }
     if roll < fault.reset_rate + fault.error_rate + fault.garbage_rate {
         target.count_injected(endpoint, Injected::Garbage);
-        return Ok(crate::http_server::text(StatusCode::OK, "<html>garbage</html>"));
+        return Ok(crate::server::http::text(StatusCode::OK, "<html>garbage</html>"));
     }
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     Ok(respond(endpoint, &body, &query))

@@ -1,7 +1,8 @@
 //! The closed model: a number of VUs that each loop over iterations.
 //! Covers constant-vus, ramping-vus, per-vu-iterations and shared-iterations.
 
-use super::{stop_deadline, ActiveVu, ExecutorCounters, Iteration, VuState};
+use super::counters::{ActiveVu, ExecutorCounters};
+use super::{stop_deadline, Iteration, VuState, VuThreads};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,7 +62,7 @@ impl ClosedModel {
 
 struct Shared<I> {
     iteration: Arc<I>,
-    counters: ExecutorCounters,
+    counters: Arc<ExecutorCounters>,
     budget: Budget,
     end_at: Instant,
     graceful_ramp_down: Duration,
@@ -87,12 +88,13 @@ fn removable_from(steps: &[(Duration, u32)]) -> u32 {
 pub async fn run<I: Iteration>(
     model: ClosedModel,
     iteration: Arc<I>,
-    counters: &ExecutorCounters,
+    counters: &Arc<ExecutorCounters>,
+    threads: &VuThreads,
     stop: &CancellationToken,
 ) {
     let start = Instant::now();
     let max_vus = model.steps.iter().map(|(_, vus)| *vus).max().unwrap_or(0);
-    counters.vus_max.set(max_vus as i64);
+    counters.set_vus_max(max_vus as i64);
     let end_at = start + model.end;
     let shared = Arc::new(Shared {
         iteration,
@@ -106,7 +108,7 @@ pub async fn run<I: Iteration>(
     let (target_tx, target_rx) = watch::channel(0u32);
     let mut vus = JoinSet::new();
     for index in 0..max_vus {
-        vus.spawn_on(vu_loop(index, target_rx.clone(), shared.clone()), &super::workers::next());
+        vus.spawn_on(vu_loop(index, target_rx.clone(), shared.clone()), &threads.next());
     }
     let controller = async {
         for (offset, target) in &model.steps {
@@ -164,7 +166,7 @@ async fn vu_loop<I: Iteration>(index: u32, mut target: watch::Receiver<u32>, sha
         if Instant::now() >= shared.end_at || shared.stop.is_cancelled() || !shared.budget.take(&vu) {
             return;
         }
-        active.get_or_insert_with(|| ActiveVu::new(&shared.counters.vus));
+        active.get_or_insert_with(|| ActiveVu::new(&shared.counters));
         let scheduled = Instant::now();
         let completed = if removable {
             tokio::select! {
@@ -179,7 +181,7 @@ async fn vu_loop<I: Iteration>(index: u32, mut target: watch::Receiver<u32>, sha
         };
         vu.iterations += 1;
         if completed {
-            shared.counters.iterations.inc();
+            shared.counters.iteration_done();
         }
     }
 }

@@ -3,15 +3,17 @@
 //! [`Iteration`], which in production is the request runner.
 
 mod closed;
+mod counters;
 mod open;
 pub mod schedule;
 pub mod spec;
 mod start_timer;
 mod workers;
 
+pub use counters::{CounterValues, ExecutorCounters};
 pub use spec::{ExecutorPlan, ExecutorSpec, EXECUTORS, FOREVER};
+pub use workers::VuThreads;
 
-use prometheus::{IntCounter, IntGauge};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use std::future::Future;
@@ -54,35 +56,6 @@ pub trait Iteration: Send + Sync + 'static {
     fn run(&self, vu: &mut VuState, scheduled: Instant) -> impl Future<Output = ()> + Send;
 }
 
-/// What executors report about themselves, per scenario.
-#[derive(Clone)]
-pub struct ExecutorCounters {
-    /// VUs active now (closed model) or busy with an iteration (open model).
-    pub vus: IntGauge,
-    /// VUs allocated.
-    pub vus_max: IntGauge,
-    /// Iterations that ran to completion.
-    pub iterations: IntCounter,
-    /// Arrival-rate iterations not started because every VU was busy.
-    pub dropped: IntCounter,
-}
-
-/// Keeps `vus` counting one VU for as long as it lives, even if its task is aborted.
-struct ActiveVu(IntGauge);
-
-impl ActiveVu {
-    fn new(gauge: &IntGauge) -> ActiveVu {
-        gauge.inc();
-        ActiveVu(gauge.clone())
-    }
-}
-
-impl Drop for ActiveVu {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
-}
-
 /// Resolves once `stop` is cancelled and `grace` has passed: the end of a graceful stop.
 async fn stop_deadline(stop: &CancellationToken, grace: Duration) {
     stop.cancelled().await;
@@ -95,7 +68,8 @@ async fn stop_deadline(stop: &CancellationToken, grace: Duration) {
 pub async fn run_pass<I: Iteration>(
     plan: &ExecutorPlan,
     iteration: Arc<I>,
-    counters: &ExecutorCounters,
+    counters: &Arc<ExecutorCounters>,
+    threads: &VuThreads,
     stop: &CancellationToken,
 ) {
     if !plan.start_time.is_zero() {
@@ -108,7 +82,7 @@ pub async fn run_pass<I: Iteration>(
     match &plan.spec {
         ExecutorSpec::ConstantVus { vus, duration } => {
             let model = closed::ClosedModel::constant(*vus, *duration, closed::Budget::Unlimited, grace);
-            closed::run(model, iteration, counters, stop).await
+            closed::run(model, iteration, counters, threads, stop).await
         }
         ExecutorSpec::RampingVus { start_vus, stages, graceful_ramp_down } => {
             let model = closed::ClosedModel {
@@ -118,15 +92,15 @@ pub async fn run_pass<I: Iteration>(
                 graceful_ramp_down: *graceful_ramp_down,
                 graceful_stop: grace,
             };
-            closed::run(model, iteration, counters, stop).await
+            closed::run(model, iteration, counters, threads, stop).await
         }
         ExecutorSpec::PerVuIterations { vus, iterations, max_duration } => {
             let model = closed::ClosedModel::constant(*vus, *max_duration, closed::Budget::per_vu(*iterations), grace);
-            closed::run(model, iteration, counters, stop).await
+            closed::run(model, iteration, counters, threads, stop).await
         }
         ExecutorSpec::SharedIterations { vus, iterations, max_duration } => {
             let model = closed::ClosedModel::constant(*vus, *max_duration, closed::Budget::shared(*iterations), grace);
-            closed::run(model, iteration, counters, stop).await
+            closed::run(model, iteration, counters, threads, stop).await
         }
         ExecutorSpec::ConstantArrivalRate { rate, time_unit, duration, pre_allocated_vus, max_vus } => {
             let model = open::OpenModel {
@@ -136,7 +110,7 @@ pub async fn run_pass<I: Iteration>(
                 max_vus: *max_vus,
                 graceful_stop: grace,
             };
-            open::run(model, iteration, counters, stop).await
+            open::run(model, iteration, counters, threads, stop).await
         }
         ExecutorSpec::RampingArrivalRate { start_rate, time_unit, stages, pre_allocated_vus, max_vus } => {
             let model = open::OpenModel {
@@ -146,7 +120,7 @@ pub async fn run_pass<I: Iteration>(
                 max_vus: *max_vus,
                 graceful_stop: grace,
             };
-            open::run(model, iteration, counters, stop).await
+            open::run(model, iteration, counters, threads, stop).await
         }
     }
 }

@@ -8,9 +8,10 @@
 //! idle ([`StartTimer`]). No other thread hands arrivals over, so starting one
 //! costs no wake-up, lock or queue, and a busy thread starts each on time.
 
+use super::counters::{ActiveVu, ExecutorCounters};
 use super::schedule::Arrivals;
 use super::start_timer::StartTimer;
-use super::{ActiveVu, ExecutorCounters, Iteration, VuState};
+use super::{Iteration, VuState, VuThreads};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::task::AtomicWaker;
 use std::future::{poll_fn, Future};
@@ -33,7 +34,7 @@ pub struct OpenModel {
 /// stays on the thread that made it: with several VU threads, once `max_vus`
 /// exist, an arrival is dropped when its own thread has no idle VU.
 struct VuBudget {
-    counters: ExecutorCounters,
+    counters: Arc<ExecutorCounters>,
     allocated: AtomicU32,
     max_vus: u32,
 }
@@ -46,7 +47,7 @@ impl VuBudget {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max_vus).then_some(n + 1))
             .ok()?
             + 1;
-        self.counters.vus_max.set(id as i64);
+        self.counters.set_vus_max(id as i64);
         Some(VuState::new(id as u64))
     }
 }
@@ -118,11 +119,12 @@ async fn serve_arrivals<I: Iteration>(
     iteration: Arc<I>,
     budget: Arc<VuBudget>,
     ending: Arc<Ending>,
+    precise_timers: bool,
 ) {
     let mut running = FuturesUnordered::new();
     let mut next = arrivals.next();
     let mut last_started = None;
-    let mut timer = StartTimer::new();
+    let mut timer = StartTimer::new(precise_timers);
     poll_fn(|cx| {
         ending.waker.register(cx.waker());
         match ending.state.load(Ordering::Acquire) {
@@ -143,7 +145,7 @@ async fn serve_arrivals<I: Iteration>(
                     running.push(run_one(&*iteration, &budget.counters, scheduled, vu));
                     started = true;
                 }
-                None => budget.counters.dropped.inc(),
+                None => budget.counters.iteration_dropped(),
             }
             next = arrivals.next();
         }
@@ -180,36 +182,38 @@ fn give_back_finished<F: Future<Output = VuState>>(
 /// One iteration on `vu`, which it gives back when it ends.
 async fn run_one<I: Iteration>(
     iteration: &I,
-    counters: &ExecutorCounters,
+    counters: &Arc<ExecutorCounters>,
     scheduled: Instant,
     mut vu: VuState,
 ) -> VuState {
-    let busy = ActiveVu::new(&counters.vus);
+    let busy = ActiveVu::new(counters);
     // Every iteration of this thread shares one task, and so tokio's budget of
     // operations per task poll: each is exempt, or one poll of the thread's
     // iterations would hand out Pending (and a re-poll) to all past the 128th.
     tokio::task::unconstrained(iteration.run(&mut vu, scheduled)).await;
     drop(busy);
     vu.iterations += 1;
-    counters.iterations.inc();
+    counters.iteration_done();
     vu
 }
 
 pub async fn run<I: Iteration>(
     model: OpenModel,
     iteration: Arc<I>,
-    counters: &ExecutorCounters,
+    counters: &Arc<ExecutorCounters>,
+    threads: &VuThreads,
     stop: &CancellationToken,
 ) {
     let start = Instant::now();
     let end_at = start + model.end;
-    counters.vus_max.set(model.pre_allocated_vus as i64);
+    counters.set_vus_max(model.pre_allocated_vus as i64);
     let budget = Arc::new(VuBudget {
         counters: counters.clone(),
         allocated: AtomicU32::new(model.pre_allocated_vus),
         max_vus: model.max_vus,
     });
-    let threads = super::workers::all();
+    let precise_timers = threads.precise_timers();
+    let threads = threads.all();
     let mut endings = Endings(Vec::new());
     let mut servers = Vec::new();
     for (index, thread) in threads.iter().enumerate() {
@@ -224,6 +228,7 @@ pub async fn run<I: Iteration>(
             iteration.clone(),
             budget.clone(),
             ending.clone(),
+            precise_timers,
         );
         servers.push(thread.spawn(serve));
         endings.0.push(ending);

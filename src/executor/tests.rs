@@ -29,13 +29,8 @@ impl Iteration for FakeIteration {
     }
 }
 
-fn counters() -> ExecutorCounters {
-    ExecutorCounters {
-        vus: IntGauge::new("vus", "vus").unwrap(),
-        vus_max: IntGauge::new("vus_max", "vus_max").unwrap(),
-        iterations: IntCounter::new("iterations", "iterations").unwrap(),
-        dropped: IntCounter::new("dropped", "dropped").unwrap(),
-    }
+fn counters() -> Arc<ExecutorCounters> {
+    ExecutorCounters::new()
 }
 
 fn plan(spec: ExecutorSpec, graceful_stop: Duration) -> ExecutorPlan {
@@ -62,9 +57,9 @@ fn stage(s: f64, target: f64) -> Stage {
 }
 
 /// Runs a pass to the end and returns how long it took in virtual time.
-async fn play(plan: &ExecutorPlan, iteration: Arc<FakeIteration>, c: &ExecutorCounters) -> Duration {
+async fn play(plan: &ExecutorPlan, iteration: Arc<FakeIteration>, c: &Arc<ExecutorCounters>) -> Duration {
     let start = Instant::now();
-    run_pass(plan, iteration, c, &CancellationToken::new()).await;
+    run_pass(plan, iteration, c, &VuThreads::on_calling_runtime(), &CancellationToken::new()).await;
     start.elapsed()
 }
 
@@ -75,9 +70,9 @@ async fn constant_vus_loop_for_the_duration() {
     let took =
         play(&plan(ExecutorSpec::ConstantVus { vus: 3, duration: secs(10.0) }, secs(30.0)), it.clone(), &c).await;
     assert_eq!(it.starts().len(), 30, "3 VUs x 10 one-second iterations");
-    assert_eq!(c.iterations.get(), 30);
-    assert_eq!(c.vus_max.get(), 3);
-    assert_eq!(c.vus.get(), 0, "every VU has left");
+    assert_eq!(c.read().iterations, 30);
+    assert_eq!(c.read().vus_max, 3);
+    assert_eq!(c.read().vus, 0, "every VU has left");
     assert_eq!(took, secs(10.0));
 }
 
@@ -88,8 +83,8 @@ async fn assert_cut_at_the_hard_stop(spec: ExecutorSpec, starts: usize) {
     let c = counters();
     let took = play(&plan(spec, secs(2.0)), it.clone(), &c).await;
     assert_eq!(it.starts().len(), starts);
-    assert_eq!(c.iterations.get(), 0, "interrupted iterations are not completed ones");
-    assert_eq!(c.vus.get(), 0, "no VU counts as busy after the pass");
+    assert_eq!(c.read().iterations, 0, "interrupted iterations are not completed ones");
+    assert_eq!(c.read().vus, 0, "no VU counts as busy after the pass");
     assert_eq!(took, secs(3.0), "duration + graceful_stop");
 }
 
@@ -109,13 +104,13 @@ async fn ramping_vus_follow_the_stages() {
     };
     let p = plan(spec, secs(30.0));
     let sampler = {
-        let vus = c.vus.clone();
+        let counters = c.clone();
         tokio::spawn(async move {
             let mut seen = Vec::new();
             for _ in 0..10 {
                 advance(secs(0.0)).await;
                 tokio::time::sleep(secs(0.25)).await;
-                seen.push(vus.get());
+                seen.push(counters.read().vus);
                 tokio::time::sleep(secs(0.75)).await;
             }
             seen
@@ -125,7 +120,7 @@ async fn ramping_vus_follow_the_stages() {
     // Sampled at 0.25 s, 1.25 s, ... 9.25 s: up one VU a second to 4 s, hold to 6 s,
     // then down one VU at 7, 8, 9 and 10 s.
     assert_eq!(sampler.await.unwrap(), vec![0, 1, 2, 3, 4, 4, 4, 3, 2, 1]);
-    assert_eq!(c.vus_max.get(), 4);
+    assert_eq!(c.read().vus_max, 4);
     // VU k is active from k s until (11 - k) s, at two iterations a second.
     let by_vu = |id: u64| it.starts().iter().filter(|(_, vu)| *vu == id).count();
     assert_eq!(by_vu(1), 18, "VU 1: 1 s .. 10 s");
@@ -151,7 +146,7 @@ async fn graceful_ramp_down_lets_iterations_finish() {
     };
     let c2 = counters();
     play(&plan(spec, secs(0.0)), FakeIteration::new(secs(3.0)), &c2).await;
-    assert_eq!(c.iterations.get() - c2.iterations.get(), 1, "with 0.5 s of grace VU 2's iteration is interrupted");
+    assert_eq!(c.read().iterations - c2.read().iterations, 1, "with 0.5 s of grace VU 2's iteration is interrupted");
 }
 
 #[tokio::test(start_paused = true)]
@@ -164,8 +159,8 @@ async fn constant_arrival_rate_starts_on_schedule() {
     let starts = it.starts();
     assert_eq!(starts.len(), 100);
     assert!(starts.iter().enumerate().all(|(i, (at, _))| *at == secs(i as f64 * 0.1)), "iteration i at i x 100 ms");
-    assert_eq!(c.dropped.get(), 0);
-    assert_eq!(c.iterations.get(), 100);
+    assert_eq!(c.read().dropped, 0);
+    assert_eq!(c.read().iterations, 100);
 }
 
 #[tokio::test(start_paused = true)]
@@ -176,8 +171,8 @@ async fn arrival_rate_drops_when_every_vu_is_busy() {
     let spec = per_second(10.0, 10.0, 1, 5);
     play(&plan(spec, secs(30.0)), it.clone(), &c).await;
     assert_eq!(it.starts().len(), 50);
-    assert_eq!(c.dropped.get(), 50);
-    assert_eq!(c.vus_max.get(), 5, "VUs allocated up to max_vus as needed");
+    assert_eq!(c.read().dropped, 50);
+    assert_eq!(c.read().vus_max, 5, "VUs allocated up to max_vus as needed");
 }
 
 #[tokio::test(start_paused = true)]
@@ -236,7 +231,7 @@ async fn shared_iterations_split_one_budget() {
     )
     .await;
     assert_eq!(it.starts().len(), 10);
-    assert_eq!(c.iterations.get(), 10);
+    assert_eq!(c.read().iterations, 10);
 }
 
 #[tokio::test(start_paused = true)]
@@ -277,11 +272,11 @@ async fn cancelling_stops_new_iterations_and_waits_for_running_ones() {
         })
     };
     let start = Instant::now();
-    run_pass(&p, it.clone(), &c, &stop).await;
+    run_pass(&p, it.clone(), &c, &VuThreads::on_calling_runtime(), &stop).await;
     canceller.await.unwrap();
     assert_eq!(start.elapsed(), secs(4.0), "the iterations started at 2 s finish at 4 s");
     assert_eq!(it.starts().len(), 4);
-    assert_eq!(c.iterations.get(), 4);
+    assert_eq!(c.read().iterations, 4);
 }
 
 #[tokio::test(start_paused = true)]
@@ -304,11 +299,11 @@ async fn cancelling_an_arrival_rate_pass_lets_running_iterations_finish_within_t
         })
     };
     let start = Instant::now();
-    run_pass(&plan(spec, secs(30.0)), it.clone(), &c, &stop).await;
+    run_pass(&plan(spec, secs(30.0)), it.clone(), &c, &VuThreads::on_calling_runtime(), &stop).await;
     canceller.await.unwrap();
     assert_eq!(it.starts().len(), 3, "started at 0, 1 and 2 s");
     assert_eq!(start.elapsed(), secs(4.0), "the one started at 2 s finishes at 4 s");
-    assert_eq!(c.iterations.get(), 3);
+    assert_eq!(c.read().iterations, 3);
 }
 
 #[tokio::test(start_paused = true)]
@@ -318,11 +313,12 @@ async fn an_aborted_arrival_rate_pass_leaves_no_iteration_running() {
     let c = counters();
     let spec = per_second(1.0, 100.0, 5, 5);
     let (p, stop) = (plan(spec, secs(30.0)), CancellationToken::new());
-    let pass = tokio::time::timeout(secs(2.5), run_pass(&p, it.clone(), &c, &stop));
+    let threads = VuThreads::on_calling_runtime();
+    let pass = tokio::time::timeout(secs(2.5), run_pass(&p, it.clone(), &c, &threads, &stop));
     assert!(pass.await.is_err(), "the pass was still running");
-    assert_eq!(c.vus.get(), 3, "started at 0, 1 and 2 s");
+    assert_eq!(c.read().vus, 3, "started at 0, 1 and 2 s");
     tokio::task::yield_now().await;
-    assert_eq!(c.vus.get(), 0, "no VU is left busy");
+    assert_eq!(c.read().vus, 0, "no VU is left busy");
     advance(secs(20.0)).await;
-    assert_eq!((it.starts().len(), c.iterations.get()), (3, 0), "nothing more started, nothing completed");
+    assert_eq!((it.starts().len(), c.read().iterations), (3, 0), "nothing more started, nothing completed");
 }

@@ -8,75 +8,117 @@
 //! 1.35x the requests of two.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::Arc;
 use tokio::runtime::{Builder, Handle};
+use tokio::sync::oneshot;
 
-struct Workers {
+/// The threads a process's VUs run on, handed to every load it starts.
+/// Cloning shares them; they stop when the last clone is dropped.
+#[derive(Clone)]
+pub struct VuThreads {
+    inner: Arc<Threads>,
+}
+
+struct Threads {
+    /// Empty: VUs run on the runtime that starts the load.
     handles: Vec<Handle>,
     next: AtomicUsize,
+    precise_timers: bool,
+    /// Dropping these ends the threads.
+    _stops: Vec<oneshot::Sender<()>>,
 }
 
-/// The runtime for the next VU, round robin. Unit tests keep every VU on the
-/// test's own runtime, whose paused clock drives them.
-pub fn next() -> Handle {
-    match started() {
-        Some(workers) => {
-            let index = workers.next.fetch_add(1, Ordering::Relaxed) % workers.handles.len();
-            workers.handles[index].clone()
+impl VuThreads {
+    /// One VU thread per two cores, at least one.
+    pub fn default_count() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get()).div_ceil(2)
+    }
+
+    /// Starts `count` VU threads, whose arrivals are timed by the kernel. A
+    /// thread that cannot start leaves fewer (none: VUs run on the runtime
+    /// that starts the load).
+    pub fn start(count: usize) -> VuThreads {
+        let (handles, stops) = (0..count).filter_map(|index| spawn_thread(index).ok()).unzip();
+        VuThreads {
+            inner: Arc::new(Threads { handles, next: AtomicUsize::new(0), precise_timers: true, _stops: stops }),
         }
-        None => Handle::current(),
+    }
+
+    /// VUs on the runtime that starts the load, with tokio's own timers: a
+    /// test's paused clock then drives every VU.
+    pub fn on_calling_runtime() -> VuThreads {
+        VuThreads {
+            inner: Arc::new(Threads {
+                handles: Vec::new(),
+                next: AtomicUsize::new(0),
+                precise_timers: false,
+                _stops: Vec::new(),
+            }),
+        }
+    }
+
+    /// The runtime for the next VU, round robin.
+    pub(super) fn next(&self) -> Handle {
+        let handles = &self.inner.handles;
+        if handles.is_empty() {
+            return Handle::current();
+        }
+        handles[self.inner.next.fetch_add(1, Ordering::Relaxed) % handles.len()].clone()
+    }
+
+    /// Every VU thread's runtime (the caller's when there are none).
+    pub(super) fn all(&self) -> Vec<Handle> {
+        if self.inner.handles.is_empty() {
+            return vec![Handle::current()];
+        }
+        self.inner.handles.clone()
+    }
+
+    /// Whether arrivals are timed by the kernel rather than by tokio's millisecond timer.
+    pub(super) fn precise_timers(&self) -> bool {
+        self.inner.precise_timers
+    }
+
+    /// How many threads run VUs (0: the calling runtime's).
+    pub fn count(&self) -> usize {
+        self.inner.handles.len()
     }
 }
 
-/// Every VU thread's runtime (the caller's when there are none, and in unit tests).
-pub fn all() -> Vec<Handle> {
-    started().map_or_else(|| vec![Handle::current()], |workers| workers.handles.clone())
-}
-
-/// The VU threads, started on first use; None in unit tests or when none could start.
-fn started() -> Option<&'static Workers> {
-    if cfg!(test) {
-        return None;
-    }
-    Some(WORKERS.get_or_init(start)).filter(|workers| !workers.handles.is_empty())
-}
-
-static WORKERS: OnceLock<Workers> = OnceLock::new();
-
-/// Starts one worker thread per two cores, at least one
-/// (`SLOPROBER_VU_THREADS` overrides);
-/// they live as long as the process. A thread that cannot start leaves fewer
-/// workers (none: VUs run on the caller's runtime).
-fn start() -> Workers {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = thread_count(std::env::var("SLOPROBER_VU_THREADS").ok().as_deref(), cores);
-    let handles = (0..threads).filter_map(|index| spawn_worker(index).ok()).collect();
-    Workers { handles, next: AtomicUsize::new(0) }
-}
-
-/// `SLOPROBER_VU_THREADS` when it is a number, else one per two cores.
-fn thread_count(setting: Option<&str>, cores: usize) -> usize {
-    setting.and_then(|n| n.trim().parse().ok()).unwrap_or(cores.div_ceil(2))
-}
-
-fn spawn_worker(index: usize) -> std::io::Result<Handle> {
+fn spawn_thread(index: usize) -> std::io::Result<(Handle, oneshot::Sender<()>)> {
     let runtime = Builder::new_current_thread().enable_all().build()?;
     let handle = runtime.handle().clone();
-    std::thread::Builder::new()
-        .name(format!("sloprober-vus-{index}"))
-        .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
-    Ok(handle)
+    let (stop, stopped) = oneshot::channel::<()>();
+    std::thread::Builder::new().name(format!("sloprober-vus-{index}")).spawn(move || {
+        let _ = runtime.block_on(stopped);
+    })?;
+    Ok((handle, stop))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::thread_count;
+    use super::VuThreads;
+    use std::time::{Duration, Instant};
 
     #[test]
-    fn one_vu_thread_per_two_cores_unless_set() {
-        let by_cores: Vec<usize> = [1, 2, 3, 4, 16].iter().map(|cores| thread_count(None, *cores)).collect();
-        assert_eq!(by_cores, [1, 1, 2, 2, 8]);
-        assert_eq!(thread_count(Some("3"), 2), 3);
-        assert_eq!(thread_count(Some("many"), 4), 2, "not a number: the default");
+    fn started_threads_run_vus_and_stop_when_dropped() {
+        let threads = VuThreads::start(2);
+        assert_eq!(threads.count(), 2);
+        let names: Vec<String> = (0..2)
+            .map(|_| {
+                let (tx, rx) = std::sync::mpsc::channel();
+                threads.next().spawn(async move { tx.send(std::thread::current().name().unwrap_or("").to_string()) });
+                rx.recv().unwrap()
+            })
+            .collect();
+        assert_eq!(names, ["sloprober-vus-0", "sloprober-vus-1"], "round robin over the threads");
+        let handle = threads.next();
+        drop(threads);
+        let stopped = || handle.spawn(std::future::pending::<()>()).is_finished();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !stopped() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(stopped(), "a dropped VuThreads stops its runtimes");
     }
 }

@@ -1,6 +1,7 @@
 //! Prometheus metrics: the app's registry, built-in and custom families, and
 //! the per-scenario handles that samples are recorded into.
 
+mod executor;
 mod families;
 mod scenario;
 mod text;
@@ -8,6 +9,7 @@ mod text;
 pub use families::{Families, MetricsError};
 pub use scenario::ScenarioMetrics;
 
+use crate::executor::ExecutorCounters;
 use crate::plan::{Plan, PlannedThreshold};
 use crate::slo::Verdict;
 use prometheus::{Gauge, GaugeVec, IntGauge, Registry};
@@ -16,6 +18,7 @@ use std::sync::Arc;
 /// The daemon's metrics, created once and kept across config reloads.
 pub struct ProberMetrics {
     families: Families,
+    executors: executor::ExecutorExport,
     reload_successful: IntGauge,
     reload_success_time: Gauge,
     slo_objective: GaugeVec,
@@ -26,6 +29,11 @@ pub struct ProberMetrics {
 }
 
 impl ProberMetrics {
+    /// A fresh set of metrics in a registry of its own, shared by a process's loads and its /metrics.
+    pub fn shared() -> Result<Arc<ProberMetrics>, MetricsError> {
+        ProberMetrics::new(Registry::new()).map(Arc::new)
+    }
+
     pub fn new(registry: Registry) -> Result<ProberMetrics, MetricsError> {
         let families = Families::new(registry);
         families
@@ -68,19 +76,28 @@ impl ProberMetrics {
                 "Fraction of good events over the sliding window (latency within threshold, or request not failed).",
                 &["slo"],
             )?,
+            executors: executor::ExecutorExport::new(&families)?,
             families,
             reload_successful,
             reload_success_time,
         })
     }
 
-    /// Resolves the handles of every scenario of `plan` (same order) and publishes its SLOs.
-    pub fn for_plan(&self, plan: &Plan) -> Result<Vec<Arc<ScenarioMetrics>>, MetricsError> {
+    /// Resolves the handles of every scenario of `plan` (same order), exports
+    /// the scenarios' executor counters (same order) and publishes the plan's SLOs.
+    pub fn for_plan(
+        &self,
+        plan: &Plan,
+        executors: &[Arc<ExecutorCounters>],
+    ) -> Result<Vec<Arc<ScenarioMetrics>>, MetricsError> {
         let scenarios = plan
             .scenarios
             .iter()
             .map(|s| ScenarioMetrics::resolve(&self.families, s, &plan.buckets).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
+        for (scenario, counters) in plan.scenarios.iter().zip(executors) {
+            self.executors.watch(&scenario.name, counters.clone());
+        }
         for family in [&self.slo_objective, &self.slo_threshold, &self.slo_compliant, &self.slo_observed, &self.slo_sli]
         {
             family.reset();
@@ -126,6 +143,7 @@ impl ProberMetrics {
 
     /// The Prometheus text exposition of everything registered.
     pub fn render(&self) -> String {
+        self.executors.sync();
         text::encode(&self.families.registry().gather())
     }
 

@@ -2,7 +2,6 @@
 //! does no label lookup and no allocation.
 
 use super::families::{Families, MetricsError};
-use crate::executor::ExecutorCounters;
 use crate::plan::metric::{self as catalog, expected_response_label, CUSTOM_LABELS, CUSTOM_TREND_LABELS, TREND_LABELS};
 use crate::plan::{RequestPlan, ScenarioPlan};
 use crate::sample::{FailReason, Sample, SampleSink};
@@ -90,7 +89,6 @@ pub struct ScenarioMetrics {
     data_sent: IntCounter,
     data_received: IntCounter,
     schedule_lag: Histogram,
-    pub executor: ExecutorCounters,
 }
 
 impl ScenarioMetrics {
@@ -103,18 +101,6 @@ impl ScenarioMetrics {
         let s = scenario.name.as_str();
         let per_scenario = |name: &str, help: &str| -> Result<IntCounter, MetricsError> {
             Ok(families.int_counter(name, help, &["scenario"])?.with_label_values(&[s]))
-        };
-        let gauge = |name: &str, help: &str| -> Result<prometheus::IntGauge, MetricsError> {
-            Ok(families.int_gauge(name, help, &["scenario"])?.with_label_values(&[s]))
-        };
-        let executor = ExecutorCounters {
-            vus: gauge(catalog::VUS, "VUs active (closed model) or busy (arrival-rate model).")?,
-            vus_max: gauge(catalog::VUS_MAX, "VUs allocated.")?,
-            iterations: per_scenario(catalog::ITERATIONS, "Iterations completed.")?,
-            dropped: per_scenario(
-                catalog::DROPPED_ITERATIONS,
-                "Arrival-rate iterations not started because no VU was free.",
-            )?,
         };
         let requests = scenario
             .requests
@@ -136,7 +122,6 @@ impl ScenarioMetrics {
                     SCHEDULE_LAG_BUCKETS,
                 )?
                 .with_label_values(&[s]),
-            executor,
         })
     }
 }

@@ -104,8 +104,39 @@ pub fn resolve(
     build(&config, &profile, env, &source.name())
 }
 
+/// Which part of a config a process plays.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// None: the config's `daemon.profile`.
+    pub profile: Option<String>,
+    /// Scenario names; empty or `all` means every scenario.
+    pub scenarios: Vec<String>,
+}
+
+/// The plan this process plays: the config resolved for the selected
+/// profile, only the selected scenarios (and the thresholds that can still
+/// see one), this replica's shard (`SLOPROBER_SHARD_*`) applied.
+pub fn load(source: &crate::config::ConfigSource, selection: &Selection, env: &EnvVars) -> Result<Plan, ConfigError> {
+    let mut plan = resolve(source, selection.profile.as_deref(), env)?;
+    let wanted: Vec<&String> = selection.scenarios.iter().filter(|s| s.as_str() != "all").collect();
+    if let Some(unknown) = wanted.iter().find(|w| !plan.scenarios.iter().any(|s| &&s.name == *w)) {
+        let known: Vec<&str> = plan.scenarios.iter().map(|s| s.name.as_str()).collect();
+        let mut problems = Problems::default();
+        problems
+            .add("--scenario", format!("no scenario is named \"{unknown}\"; defined: {}, or all", known.join(", ")));
+        return Err(problems.into_error(&plan.source));
+    }
+    if !wanted.is_empty() {
+        plan.scenarios.retain(|s| wanted.contains(&&s.name));
+        plan.thresholds
+            .retain(|t| t.tags.get(&Tag::Scenario).is_none_or(|v| plan.scenarios.iter().any(|s| &s.name == v)));
+    }
+    apply_shard(&mut plan, env)?;
+    Ok(plan)
+}
+
 /// Applies `SLOPROBER_SHARD_*` from `env`: this process makes its shard of every scenario.
-pub fn apply_shard(plan: &mut Plan, env: &EnvVars) -> Result<(), ConfigError> {
+fn apply_shard(plan: &mut Plan, env: &EnvVars) -> Result<(), ConfigError> {
     let shard = shard::Shard::from_env(env).map_err(|message| {
         let mut problems = Problems::default();
         problems.add("", message);

@@ -62,6 +62,29 @@ enum Part {
     Expr(Expr),
 }
 
+/// A template that does not compile, and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("unclosed \"{{{{\" in \"{0}\"")]
+    Unclosed(String),
+    #[error("missing \")\" in \"{{{{ {0} }}}}\"")]
+    MissingParenthesis(String),
+    #[error("random_int needs two integers min <= max, got \"{0}\"")]
+    RandomInt(String),
+    #[error("random_choice needs at least one choice")]
+    RandomChoice,
+    #[error("random_string needs a length from 1 to 4096, got \"{0}\"")]
+    RandomString(String),
+    #[error("unknown template expression \"{expression}\"; known: {known}")]
+    Unknown { expression: String, known: String },
+    #[error("unclosed quote in \"{0}\"")]
+    UnclosedQuote(String),
+    #[error("argument \"{0}\" is neither a quoted string nor a number")]
+    Argument(String),
+    #[error("expected \",\" between arguments in \"{0}\"")]
+    MissingComma(String),
+}
+
 /// A compiled string template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
@@ -70,14 +93,14 @@ pub struct Template {
 
 impl Template {
     /// Compiles `text`; `vars` are the config's `vars`, already resolved from the environment.
-    pub fn compile(text: &str, vars: &BTreeMap<String, String>) -> Result<Template, String> {
+    pub fn compile(text: &str, vars: &BTreeMap<String, String>) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("{{") {
             literal.push_str(&rest[..start]);
             let after = &rest[start + 2..];
-            let end = after.find("}}").ok_or_else(|| format!("unclosed \"{{{{\" in \"{text}\""))?;
+            let end = after.find("}}").ok_or_else(|| TemplateError::Unclosed(text.to_string()))?;
             match parse_expr(after[..end].trim(), vars)? {
                 Parsed::Literal(value) => literal.push_str(&value),
                 Parsed::Expr(expr) => {
@@ -135,13 +158,13 @@ enum Parsed {
     Expr(Expr),
 }
 
-fn parse_expr(inner: &str, vars: &BTreeMap<String, String>) -> Result<Parsed, String> {
+fn parse_expr(inner: &str, vars: &BTreeMap<String, String>) -> Result<Parsed, TemplateError> {
     let (name, args) = match inner.find('(') {
         Some(open) => {
             let close = inner
                 .rfind(')')
                 .filter(|&c| c > open && inner[c + 1..].trim().is_empty())
-                .ok_or_else(|| format!("missing \")\" in \"{{{{ {inner} }}}}\""))?;
+                .ok_or_else(|| TemplateError::MissingParenthesis(inner.to_string()))?;
             (inner[..open].trim(), Some(parse_args(&inner[open + 1..close])?))
         }
         None => (inner, None),
@@ -156,41 +179,40 @@ fn parse_expr(inner: &str, vars: &BTreeMap<String, String>) -> Result<Parsed, St
         ("random_int", Some(args)) => match args.as_slice() {
             [Value::Number(a), Value::Number(b)] => match (a.as_i64(), b.as_i64()) {
                 (Some(a), Some(b)) if a <= b => Expr::RandomInt(a, b),
-                _ => return Err(format!("random_int needs two integers min <= max, got \"{inner}\"")),
+                _ => return Err(TemplateError::RandomInt(inner.to_string())),
             },
-            _ => return Err(format!("random_int needs two integers min <= max, got \"{inner}\"")),
+            _ => return Err(TemplateError::RandomInt(inner.to_string())),
         },
         ("random_choice", Some(args)) if !args.is_empty() => Expr::RandomChoice(args),
-        ("random_choice", Some(_)) => return Err("random_choice needs at least one choice".into()),
+        ("random_choice", Some(_)) => return Err(TemplateError::RandomChoice),
         ("random_string", Some(args)) => match args.as_slice() {
             [Value::Number(n)] if n.as_u64().is_some_and(|n| (1..=4096).contains(&n)) => {
                 Expr::RandomString(n.as_u64().unwrap_or(1) as usize)
             }
-            _ => return Err(format!("random_string needs a length from 1 to 4096, got \"{inner}\"")),
+            _ => return Err(TemplateError::RandomString(inner.to_string())),
         },
         _ => {
             let mut known: Vec<&str> = vars.keys().map(String::as_str).collect();
             known.push(BUILTINS);
-            return Err(format!("unknown template expression \"{inner}\"; known: {}", known.join(", ")));
+            return Err(TemplateError::Unknown { expression: inner.to_string(), known: known.join(", ") });
         }
     };
     Ok(Parsed::Expr(expr))
 }
 
 /// Arguments: quoted strings ('a' or "a") and numbers, separated by commas.
-fn parse_args(text: &str) -> Result<Vec<Value>, String> {
+fn parse_args(text: &str) -> Result<Vec<Value>, TemplateError> {
     let mut args = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
         let (value, after) = if let Some(quote) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') {
             let body = &rest[1..];
-            let end = body.find(quote).ok_or_else(|| format!("unclosed quote in \"{text}\""))?;
+            let end = body.find(quote).ok_or_else(|| TemplateError::UnclosedQuote(text.to_string()))?;
             (Value::String(body[..end].to_string()), &body[end + 1..])
         } else {
             let end = rest.find(',').unwrap_or(rest.len());
             let token = rest[..end].trim();
-            let number: serde_json::Number =
-                token.parse().map_err(|_| format!("argument \"{token}\" is neither a quoted string nor a number"))?;
+            let number: serde_json::Number = token.parse().map_err(|_| TemplateError::Argument(token.to_string()))?;
             (Value::Number(number), &rest[end..])
         };
         args.push(value);
@@ -198,7 +220,7 @@ fn parse_args(text: &str) -> Result<Vec<Value>, String> {
         if let Some(after_comma) = rest.strip_prefix(',') {
             rest = after_comma.trim_start();
         } else if !rest.is_empty() {
-            return Err(format!("expected \",\" between arguments in \"{text}\""));
+            return Err(TemplateError::MissingComma(text.to_string()));
         }
     }
     Ok(args)
@@ -214,7 +236,7 @@ pub enum JsonTemplate {
 }
 
 impl JsonTemplate {
-    pub fn compile(value: &Value, vars: &BTreeMap<String, String>) -> Result<JsonTemplate, String> {
+    pub fn compile(value: &Value, vars: &BTreeMap<String, String>) -> Result<JsonTemplate, TemplateError> {
         Ok(match value {
             Value::String(text) => {
                 let template = Template::compile(text, vars)?;
@@ -229,7 +251,7 @@ impl JsonTemplate {
             Value::Object(map) => JsonTemplate::Object(
                 map.iter()
                     .map(|(k, v)| Ok((k.clone(), JsonTemplate::compile(v, vars)?)))
-                    .collect::<Result<_, String>>()?,
+                    .collect::<Result<_, TemplateError>>()?,
             ),
             other => JsonTemplate::Literal(other.clone()),
         })
@@ -314,7 +336,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_expression() {
-        let err = Template::compile("{{ tenant }}", &vars()).unwrap_err();
+        let err = Template::compile("{{ tenant }}", &vars()).unwrap_err().to_string();
         assert!(err.starts_with("unknown template expression \"tenant\"; known: tenant_id, uuid"), "{err}");
         assert!(Template::compile("{{ random_int(5, 1) }}", &vars()).is_err());
         assert!(Template::compile("{{ uuid", &vars()).is_err());

@@ -13,19 +13,18 @@ pub use timeline::{Timeline, TimelinePoint};
 
 use crate::config::env::EnvVars;
 use crate::config::{defaults, ConfigError, ConfigSource};
-use crate::executor::run_pass;
+use crate::engine::{self, Passes, StartError};
+use crate::executor::VuThreads;
 use crate::metrics::ProberMetrics;
-use crate::plan::{self, Plan};
-use crate::request::ScenarioRunner;
+use crate::plan::{self, Plan, Selection};
+use crate::server::{self, ListenError};
 use crate::slo::{evaluate, Verdict};
-use crate::stats::{ExecutorTotals, Fanout, ScenarioStats, Snapshot};
+use crate::stats::{ScenarioStats, Snapshot};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 /// How progress is shown while the run plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +34,7 @@ pub enum ProgressMode {
     Off,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     pub source: ConfigSource,
     /// None: `TEST_TYPE` was not set either; the default is `smoke`.
@@ -48,14 +47,17 @@ pub struct RunOptions {
     pub await_first_scrape: Option<Duration>,
     pub progress: ProgressMode,
     pub env: EnvVars,
+    pub vu_threads: VuThreads,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("{0}")]
-    Runtime(String),
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    #[error(transparent)]
+    Start(#[from] StartError),
 }
 
 /// Everything a run found out; reports and the summary are made from it.
@@ -81,95 +83,74 @@ const ABORT_GRACE: Duration = Duration::from_secs(2);
 /// How often the run samples its timeline and checks abort thresholds.
 pub const TICK: Duration = Duration::from_secs(1);
 
-/// Resolves the plan and keeps only the selected scenarios.
+/// The plan a run plays: the selected profile (default `smoke`) and scenarios.
 pub fn plan_for(options: &RunOptions) -> Result<Plan, ConfigError> {
     let profile = options.profile.clone().unwrap_or_else(|| defaults::RUN_PROFILE.to_string());
-    let mut plan = plan::resolve(&options.source, Some(&profile), &options.env)?;
-    plan::apply_shard(&mut plan, &options.env)?;
-    let wanted: Vec<&String> = options.scenarios.iter().filter(|s| s.as_str() != "all").collect();
-    if let Some(unknown) = wanted.iter().find(|w| !plan.scenarios.iter().any(|s| &&s.name == *w)) {
-        let known: Vec<&str> = plan.scenarios.iter().map(|s| s.name.as_str()).collect();
-        let mut problems = crate::config::Problems::default();
-        problems
-            .add("--scenario", format!("no scenario is named \"{unknown}\"; defined: {}, or all", known.join(", ")));
-        return Err(problems.into_error(&plan.source));
-    }
-    if !wanted.is_empty() {
-        plan.scenarios.retain(|s| wanted.contains(&&s.name));
-        plan.thresholds.retain(|t| {
-            t.tags.get(&crate::plan::Tag::Scenario).is_none_or(|v| plan.scenarios.iter().any(|s| &s.name == v))
-        });
-    }
-    Ok(plan)
+    plan::load(
+        &options.source,
+        &Selection { profile: Some(profile), scenarios: options.scenarios.clone() },
+        &options.env,
+    )
 }
 
 /// Plays the plan once and evaluates its thresholds.
 pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetrics>) -> Result<RunOutcome, RunError> {
-    let handles = metrics.for_plan(&plan).map_err(|e| RunError::Runtime(e.to_string()))?;
     let totals: Vec<Arc<ScenarioStats>> = plan.scenarios.iter().map(|s| Arc::new(ScenarioStats::new(s, 3))).collect();
     let intervals: Vec<Arc<ScenarioStats>> =
         plan.scenarios.iter().map(|s| Arc::new(ScenarioStats::new(s, 2))).collect();
-    let stop = CancellationToken::new();
-    let server_stop = CancellationToken::new();
-    let endpoints = match options.listen {
-        Some(addr) => Some(serve_metrics(addr, metrics.clone(), server_stop.clone()).await?),
+    let prepared = engine::prepare(&plan, &metrics, &options.vu_threads, |i| {
+        vec![totals[i].clone() as Arc<dyn crate::sample::SampleSink>, intervals[i].clone()]
+    })?;
+    let server = match options.listen {
+        Some(addr) => {
+            let server = server::start(server::bind(addr).await?, metrics.clone(), None, Duration::from_secs(1));
+            server.set_ready(true);
+            Some(server)
+        }
         None => None,
     };
-    if let (Some(endpoints), Some(limit)) = (&endpoints, options.await_first_scrape) {
-        if endpoints.scrapes.count() == 0 && !endpoints.scrapes.next(limit).await {
+    if let (Some(server), Some(limit)) = (&server, options.await_first_scrape) {
+        if server.scrapes().count() == 0 && !server.scrapes().next(limit).await {
             tracing::warn!(waited = ?limit, "no scrape came; starting the load anyway");
         }
     }
-    crate::descriptors::make_room_for(plan.peak_vus());
     let started_at = SystemTime::now();
     let started = Instant::now();
-    let mut scenarios = JoinSet::new();
-    for (i, scenario) in plan.scenarios.iter().enumerate() {
-        let sink = Arc::new(Fanout(vec![handles[i].clone(), totals[i].clone(), intervals[i].clone()]));
-        let runner = Arc::new(ScenarioRunner::new(scenario, sink).map_err(|e| RunError::Runtime(e.to_string()))?);
-        let (executor, counters, stop) = (scenario.executor.clone(), handles[i].executor.clone(), stop.clone());
-        scenarios.spawn(async move { run_pass(&executor, runner, &counters, &stop).await });
-    }
+    let mut load = prepared.start(Passes::Once);
     tracing::info!(profile = %plan.profile, scenarios = plan.scenarios.len(), "run started");
     let planned = plan.scenarios.iter().map(|s| s.executor.planned_length()).max().unwrap_or_default();
     let mut progress = progress::Progress::new(options.progress, planned);
     let mut timeline = Timeline::new(&plan);
-    let executor_totals = || -> Vec<ExecutorTotals> {
-        plan.scenarios.iter().zip(&handles).map(|(s, h)| ExecutorTotals::read(&s.name, &h.executor)).collect()
+    let snapshot_now = |elapsed, load: &engine::Load| {
+        Snapshot::capture(&plan, elapsed, load.executor_totals(), |s, r| totals[s].lock(r).clone())
     };
-    let snapshot_now = |elapsed| Snapshot::capture(&plan, elapsed, executor_totals(), |s, r| totals[s].lock(r).clone());
     let mut aborted_by = None;
     let mut next_tick = started + TICK;
-    while !scenarios.is_empty() {
+    while !load.is_finished() {
         tokio::select! {
             _ = tokio::time::sleep_until(next_tick) => {}
-            _ = scenarios.join_next() => continue,
+            _ = load.finished() => continue,
         }
         next_tick += TICK;
         let elapsed = started.elapsed();
-        let point = timeline.sample(elapsed, &intervals, &executor_totals());
+        let point = timeline.sample(elapsed, &intervals, &load.executor_totals());
         progress.tick(elapsed, &point);
-        if let Some(slo) = failing_abort_threshold(&plan, elapsed, || snapshot_now(elapsed)) {
+        if let Some(slo) = failing_abort_threshold(&plan, elapsed, || snapshot_now(elapsed, &load)) {
             tracing::warn!(slo = %slo, "threshold with abort_on_fail failed; stopping the run");
             aborted_by = Some(slo);
-            stop.cancel();
-            if tokio::time::timeout(ABORT_GRACE, async { while scenarios.join_next().await.is_some() {} })
-                .await
-                .is_err()
-            {
-                scenarios.abort_all();
-            }
+            load.stop(ABORT_GRACE).await;
             break;
         }
     }
     let elapsed = started.elapsed();
-    timeline.sample(elapsed, &intervals, &executor_totals());
+    let executors = load.executor_totals();
+    timeline.sample(elapsed, &intervals, &executors);
     progress.finish(elapsed);
-    if let Some(endpoints) = endpoints {
-        await_final_scrape(&endpoints.scrapes).await;
+    if let Some(server) = server {
+        await_final_scrape(server.scrapes()).await;
+        server.stop().await;
     }
-    server_stop.cancel();
-    let snapshot = snapshot_now(elapsed);
+    let snapshot = Snapshot::capture(&plan, elapsed, executors, |s, r| totals[s].lock(r).clone());
     let verdicts = plan.thresholds.iter().map(|t| evaluate(t, &snapshot)).collect();
     Ok(RunOutcome { plan, started_at, snapshot, verdicts, aborted_by, timeline })
 }
@@ -194,7 +175,7 @@ const FINAL_SCRAPE_WAIT: Duration = Duration::from_secs(30);
 /// When something scrapes the run, keeps /metrics up until it has scraped
 /// the final counts once (at most two scrape intervals), so Prometheus sees
 /// every request the run's verdict counts.
-async fn await_final_scrape(scrapes: &crate::server::Scrapes) {
+async fn await_final_scrape(scrapes: &server::Scrapes) {
     if scrapes.count() == 0 {
         return;
     }
@@ -203,37 +184,6 @@ async fn await_final_scrape(scrapes: &crate::server::Scrapes) {
     if !scrapes.next(limit).await {
         tracing::warn!(waited = ?limit, "no scrape came after the run ended; Prometheus lacks its last seconds");
     }
-}
-
-/// Serves /metrics (and /health) during the run; reloads are refused.
-async fn serve_metrics(
-    addr: SocketAddr,
-    metrics: Arc<ProberMetrics>,
-    stop: CancellationToken,
-) -> Result<Arc<crate::server::Endpoints>, RunError> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| RunError::Runtime(format!("cannot listen on {addr}: {e}")))?;
-    let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel::<crate::server::ReloadRequest>(1);
-    tokio::spawn(async move {
-        while let Some(reply) = reload_rx.recv().await {
-            let _ = reply.send(Err("a one-shot run does not reload its config".to_string()));
-        }
-    });
-    let endpoints = Arc::new(crate::server::Endpoints {
-        metrics,
-        ready: true.into(),
-        reload: reload_tx,
-        scrapes: Default::default(),
-    });
-    let serving = endpoints.clone();
-    tokio::spawn(crate::http_server::serve(
-        listener,
-        move |request| serving.clone().handle(request),
-        async move { stop.cancelled().await },
-        Duration::from_secs(1),
-    ));
-    Ok(endpoints)
 }
 
 /// Where reports go: `<out>/<YYYYmmdd_HHMMSS>`, as the k6 suite laid them out.

@@ -19,7 +19,7 @@ pub struct LiveSlos {
     pub plan: Arc<Plan>,
     pub window: Arc<SlidingWindow>,
     /// One per scenario of the plan, same order.
-    pub executors: Vec<ExecutorCounters>,
+    pub executors: Vec<Arc<ExecutorCounters>>,
     pub metrics: Arc<ProberMetrics>,
 }
 

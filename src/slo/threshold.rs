@@ -140,8 +140,13 @@ impl<'a> Cursor<'a> {
         &self.text[self.pos..]
     }
 
-    fn error(&self, what: &str) -> String {
-        format!("invalid threshold \"{}\": {what} at character {}", self.text, self.pos + 1)
+    fn error(&self, what: &str) -> ThresholdSyntaxError {
+        ThresholdSyntaxError::Condition {
+            text: self.text.to_string(),
+            at: self.pos + 1,
+            problem: what.to_string(),
+            hint: None,
+        }
     }
 
     fn take_while(&mut self, accept: impl Fn(char) -> bool) -> &'a str {
@@ -151,7 +156,7 @@ impl<'a> Cursor<'a> {
         &self.text[start..self.pos]
     }
 
-    fn number(&mut self) -> Result<f64, String> {
+    fn number(&mut self) -> Result<f64, ThresholdSyntaxError> {
         self.skip_spaces();
         let token = self.take_while(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == 'e');
         token.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
@@ -160,7 +165,7 @@ impl<'a> Cursor<'a> {
         })
     }
 
-    fn expect(&mut self, token: &str) -> Result<(), String> {
+    fn expect(&mut self, token: &str) -> Result<(), ThresholdSyntaxError> {
         self.skip_spaces();
         match self.rest().strip_prefix(token) {
             Some(_) => {
@@ -172,8 +177,24 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// A threshold that does not parse, with where and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ThresholdSyntaxError {
+    #[error("invalid threshold \"{text}\": {problem} at character {at}{}", hint.as_ref().map(|h| format!("; did you mean \"{h}\"?")).unwrap_or_default())]
+    Condition { text: String, at: usize, problem: String, hint: Option<String> },
+    #[error("invalid metric \"{text}\": {problem}")]
+    Selector { text: String, problem: &'static str },
+}
+
+/// `p95<200` as k6 writes it: `p(95)<200`.
+fn percentile_hint(text: &str) -> Option<String> {
+    let rest = text.trim_start().strip_prefix('p')?;
+    let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+    (digits > 0).then(|| format!("p({}){}", &rest[..digits], &rest[digits..]))
+}
+
 /// Parses `p(95)<300` and the like.
-pub fn parse_condition(text: &str) -> Result<Condition, String> {
+pub fn parse_condition(text: &str) -> Result<Condition, ThresholdSyntaxError> {
     let mut cursor = Cursor { text, pos: 0 };
     cursor.skip_spaces();
     let word_at = cursor.pos;
@@ -187,7 +208,12 @@ pub fn parse_condition(text: &str) -> Result<Condition, String> {
         "count" => Aggregation::Count,
         "value" => Aggregation::Value,
         "p" => {
-            cursor.expect("(")?;
+            cursor.expect("(").map_err(|mut error| {
+                if let ThresholdSyntaxError::Condition { hint, .. } = &mut error {
+                    *hint = percentile_hint(text);
+                }
+                error
+            })?;
             let at = cursor.pos;
             let p = cursor.number()?;
             if !(p > 0.0 && p <= 100.0) {
@@ -227,8 +253,8 @@ pub fn parse_condition(text: &str) -> Result<Condition, String> {
 }
 
 /// Parses `name` or `name{tag:value,tag:value}`.
-pub fn parse_selector(text: &str) -> Result<MetricSelector, String> {
-    let bad = |what: &str| format!("invalid metric \"{text}\": {what}");
+pub fn parse_selector(text: &str) -> Result<MetricSelector, ThresholdSyntaxError> {
+    let bad = |problem: &'static str| ThresholdSyntaxError::Selector { text: text.to_string(), problem };
     let (name, tags) = match text.split_once('{') {
         None => (text.trim(), Vec::new()),
         Some((name, rest)) => {
@@ -239,7 +265,7 @@ pub fn parse_selector(text: &str) -> Result<MetricSelector, String> {
                     let (k, v) = pair.split_once(':').ok_or_else(|| bad("tags are written key:value"))?;
                     Ok((k.trim().to_string(), v.trim().to_string()))
                 })
-                .collect::<Result<Vec<_>, String>>()?;
+                .collect::<Result<Vec<_>, ThresholdSyntaxError>>()?;
             (name.trim(), tags)
         }
     };
@@ -275,7 +301,7 @@ mod tests {
     fn invalid_expressions_point_at_the_character() {
         let table = [
             ("p(95)<<300", "invalid threshold \"p(95)<<300\": expected a number at character 7"),
-            ("p95<300", "invalid threshold \"p95<300\": expected \"(\" at character 2"),
+            ("p95<300", "invalid threshold \"p95<300\": expected \"(\" at character 2; did you mean \"p(95)<300\"?"),
             ("p(0)<1", "invalid threshold \"p(0)<1\": percentile must be in (0, 100] at character 3"),
             ("p(101)<1", "invalid threshold \"p(101)<1\": percentile must be in (0, 100] at character 3"),
             (
@@ -288,7 +314,7 @@ mod tests {
             ("", "invalid threshold \"\": expected avg, min, max, med, p(N), rate, count or value at character 1"),
         ];
         for (text, message) in table {
-            assert_eq!(parse_condition(text), Err(message.to_string()), "{text}");
+            assert_eq!(parse_condition(text).map_err(|e| e.to_string()), Err(message.to_string()), "{text}");
         }
     }
 

@@ -38,12 +38,13 @@ pub struct ExecutorTotals {
 
 impl ExecutorTotals {
     pub fn read(scenario: &str, counters: &ExecutorCounters) -> ExecutorTotals {
+        let now = counters.read();
         ExecutorTotals {
             scenario: scenario.to_string(),
-            iterations: counters.iterations.get(),
-            dropped: counters.dropped.get(),
-            vus: counters.vus.get(),
-            vus_max: counters.vus_max.get(),
+            iterations: now.iterations,
+            dropped: now.dropped,
+            vus: now.vus,
+            vus_max: now.vus_max,
         }
     }
 }

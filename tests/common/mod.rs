@@ -95,11 +95,12 @@ pub async fn start_daemon_with_env(yaml: &str, profile: &str, extra: &[(&str, &s
         profile: Some(profile.to_string()),
         listen: Some("127.0.0.1:0".parse().unwrap()),
         env,
+        vu_threads: vu_threads(),
     };
     let plan = options.plan().unwrap_or_else(|e| panic!("{e}"));
     let listener = daemon::bind(&plan).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let metrics = daemon::new_metrics().unwrap();
+    let metrics = sloprober::metrics::ProberMetrics::shared().unwrap();
     let stop = CancellationToken::new();
     let token = stop.clone();
     let task = tokio::spawn({
@@ -109,6 +110,12 @@ pub async fn start_daemon_with_env(yaml: &str, profile: &str, extra: &[(&str, &s
         }
     });
     Daemon { addr, metrics, config, stop, task, _dir: dir }
+}
+
+/// One VU thread shared by every load a test binary starts, as a process has.
+pub fn vu_threads() -> sloprober::executor::VuThreads {
+    static THREADS: std::sync::OnceLock<sloprober::executor::VuThreads> = std::sync::OnceLock::new();
+    THREADS.get_or_init(|| sloprober::executor::VuThreads::start(1)).clone()
 }
 
 pub async fn get(url: &str) -> (u16, String) {

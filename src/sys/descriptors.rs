@@ -53,21 +53,14 @@ pub fn reserve(wanted: u64) -> Option<u64> {
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    use std::os::fd::{FromRawFd, OwnedFd};
 
     pub fn reserve(wanted: u64) -> Option<u64> {
-        let mut limits = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        // SAFETY: getrlimit writes into the struct it is given.
-        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limits) } != 0 {
-            return None;
-        }
-        let (limit, table) = super::sizes(wanted, limits.rlim_cur, limits.rlim_max);
-        if limit > limits.rlim_cur {
-            let raised = libc::rlimit { rlim_cur: limit, rlim_max: limits.rlim_max };
-            // SAFETY: setrlimit reads the struct it is given.
-            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
-                return Some(limits.rlim_cur);
-            }
+        let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+        let (limit, table) = super::sizes(wanted, soft, hard);
+        if limit > soft && setrlimit(Resource::RLIMIT_NOFILE, limit, hard).is_err() {
+            return Some(soft);
         }
         grow_table(table);
         Some(limit)
@@ -76,12 +69,11 @@ mod linux {
     /// Grows the table to hold descriptor `size - 1`: duplicates a descriptor
     /// to the lowest free number at or above it and closes the copy.
     fn grow_table(size: u64) {
+        use nix::fcntl::{fcntl, FcntlArg};
         let Ok(null) = std::fs::File::open("/dev/null") else { return };
-        let Ok(at) = libc::c_int::try_from(size.saturating_sub(1)) else { return };
-        // SAFETY: F_DUPFD_CLOEXEC duplicates an open descriptor; the copy is owned and closed below.
-        let copy = unsafe { libc::fcntl(null.as_raw_fd(), libc::F_DUPFD_CLOEXEC, at) };
-        if copy >= 0 {
-            // SAFETY: `copy` was just returned by fcntl and nothing else owns it.
+        let Ok(at) = i32::try_from(size.saturating_sub(1)) else { return };
+        if let Ok(copy) = fcntl(&null, FcntlArg::F_DUPFD_CLOEXEC(at)) {
+            // SAFETY: fcntl(F_DUPFD_CLOEXEC) just returned `copy`, a new descriptor nothing else owns.
             drop(unsafe { OwnedFd::from_raw_fd(copy) });
         }
     }

@@ -1,25 +1,90 @@
-//! The daemon's HTTP endpoints: `/metrics`, `/health`, `/ready`, `POST /-/reload`.
+//! The prober's HTTP endpoints: `/metrics`, `/health`, `/ready`, `POST /-/reload`,
+//! served the same way by the daemon and by `run --listen`.
 
-use crate::http_server::{text, DropConnection, HttpResponse};
+pub mod http;
+
 use crate::metrics::ProberMetrics;
+use http::{text, DropConnection, HttpResponse};
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// A reload request; the answer is Ok or the problems found in the new config.
 pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
 
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct ListenError {
+    pub addr: SocketAddr,
+    pub source: std::io::Error,
+}
+
+/// Binds an address to serve on (port 0 picks a free one: read it from the listener).
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ListenError> {
+    TcpListener::bind(addr).await.map_err(|source| ListenError { addr, source })
+}
+
+/// The endpoints being served; [`stop`](Server::stop) closes them.
+pub struct Server {
+    pub endpoints: Arc<Endpoints>,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// Serves `metrics` on `listener`. Reload requests go to `reload`; without
+/// one (a one-shot run) they are refused. Open connections get `drain` to
+/// finish at the stop.
+pub fn start(
+    listener: TcpListener,
+    metrics: Arc<ProberMetrics>,
+    reload: Option<mpsc::Sender<ReloadRequest>>,
+    drain: Duration,
+) -> Server {
+    let endpoints = Arc::new(Endpoints { metrics, ready: false.into(), reload, scrapes: Scrapes::default() });
+    let stop = CancellationToken::new();
+    let serving = endpoints.clone();
+    let stopped = stop.clone();
+    let task = tokio::spawn(http::serve(
+        listener,
+        move |request| serving.clone().handle(request),
+        async move { stopped.cancelled().await },
+        drain,
+    ));
+    Server { endpoints, stop, task }
+}
+
+impl Server {
+    /// What `/ready` answers.
+    pub fn set_ready(&self, ready: bool) {
+        self.endpoints.ready.store(ready, Ordering::Release);
+    }
+
+    pub fn scrapes(&self) -> &Scrapes {
+        &self.endpoints.scrapes
+    }
+
+    /// Stops accepting, lets open connections drain, and waits.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
 /// What the endpoints read.
 pub struct Endpoints {
-    pub metrics: Arc<ProberMetrics>,
+    metrics: Arc<ProberMetrics>,
     /// Config loaded and executors running.
-    pub ready: AtomicBool,
-    pub reload: mpsc::Sender<ReloadRequest>,
-    pub scrapes: Scrapes,
+    ready: AtomicBool,
+    reload: Option<mpsc::Sender<ReloadRequest>>,
+    scrapes: Scrapes,
 }
 
 /// Scrapes of /metrics seen, so a run can wait for its final counts to be scraped.
@@ -84,8 +149,11 @@ impl Endpoints {
     }
 
     async fn reload(&self) -> HttpResponse {
+        let Some(reload) = &self.reload else {
+            return text(StatusCode::BAD_REQUEST, "a one-shot run does not reload its config\n");
+        };
         let (tx, rx) = oneshot::channel();
-        if self.reload.send(tx).await.is_err() {
+        if reload.send(tx).await.is_err() {
             return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
         }
         match rx.await {

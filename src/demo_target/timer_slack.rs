@@ -22,10 +22,7 @@ pub fn sleep_precisely_until(deadline: Instant) {
 /// late (the default timer slack). Costs nothing while the thread sleeps.
 pub fn tighten_timer_slack() {
     #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only this thread.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
-    }
+    let _ = nix::sys::prctl::set_timerslack(1);
 }
 
 #[cfg(test)]
@@ -43,10 +40,8 @@ mod tests {
     #[cfg(target_os = "linux")]
     fn tightening_sets_this_threads_timer_slack_to_1_ns() {
         std::thread::spawn(|| {
-            // SAFETY: PR_GET_TIMERSLACK reads this thread's slack, in ns.
-            let slack = || unsafe { libc::prctl(libc::PR_GET_TIMERSLACK) };
             tighten_timer_slack();
-            assert_eq!(slack(), 1);
+            assert_eq!(nix::sys::prctl::get_timerslack().unwrap(), 1);
         })
         .join()
         .unwrap();
