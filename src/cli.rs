@@ -1,30 +1,17 @@
 //! Command-line interface: one binary, one subcommand per run mode.
 
-use crate::config::env::{process_env, vu_thread_count, EnvVars};
-use crate::config::{defaults, ConfigError, ConfigSource};
-use crate::daemon::{self, DaemonError, DaemonOptions};
-use crate::demo_target::{DemoTarget, FaultPatch, Faults};
+use crate::commands::demo::DemoOptions;
+use crate::commands::demo_target::DemoTargetOptions;
+use crate::commands::render::RenderOptions;
+use crate::commands::{self, CommandError};
+use crate::config::env::{process_env, vu_thread_count};
+use crate::config::{defaults, ConfigSource};
+use crate::daemon::DaemonOptions;
 use crate::executor::VuThreads;
-use crate::metrics::ProberMetrics;
-use crate::run;
+use crate::run::{ProgressMode, RunOptions};
 use clap::{Parser, Subcommand, ValueEnum};
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-
-/// Exit codes a script can rely on.
-pub mod exit {
-    pub const OK: u8 = 0;
-    /// Something failed at run time (port in use, ...).
-    pub const RUNTIME: u8 = 1;
-    /// The config (or a flag) is invalid: sysexits' EX_USAGE.
-    pub const CONFIG: u8 = 64;
-    /// A threshold failed (k6's code).
-    pub const THRESHOLDS_FAILED: u8 = 99;
-}
-
-/// The AIVO config, compiled in for `sloprober demo`.
-pub const AIVO_CONFIG: &str = include_str!("../config/aivo.yaml");
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,7 +26,7 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
     /// Log filter, e.g. `info` or `sloprober=debug`.
-    #[arg(long, global = true, env = "SLOPROBER_LOG", default_value = "info")]
+    #[arg(long, global = true, env = "SLOPROBER_LOG", default_value = "info", value_parser = parse_log_level)]
     pub log_level: String,
 }
 
@@ -154,29 +141,11 @@ pub struct DemoTargetArgs {
     pub fixed_delay: Option<std::time::Duration>,
 }
 
-/// An error with the exit code it maps to.
-pub struct Failure {
-    pub code: u8,
-    pub message: String,
-}
-
-impl From<ConfigError> for Failure {
-    fn from(e: ConfigError) -> Failure {
-        Failure { code: exit::CONFIG, message: e.to_string() }
-    }
-}
-
-impl From<DaemonError> for Failure {
-    fn from(e: DaemonError) -> Failure {
-        let code = if matches!(e, DaemonError::Config(_)) { exit::CONFIG } else { exit::RUNTIME };
-        Failure { code, message: e.to_string() }
-    }
-}
-
-pub async fn run(command: Command) -> Result<(), Failure> {
+/// Runs a subcommand: maps its flags to the options of its module in `commands`.
+pub async fn run(command: Command) -> Result<(), CommandError> {
+    let env = process_env();
     match command {
         Command::Daemon(args) => {
-            let env = process_env();
             let options = DaemonOptions {
                 source: ConfigSource::File(args.config),
                 profile: args.profile,
@@ -184,199 +153,84 @@ pub async fn run(command: Command) -> Result<(), Failure> {
                 vu_threads: VuThreads::start(vu_thread_count(&env)?),
                 env,
             };
-            start_daemon(options).await
+            commands::daemon::daemon(options).await
         }
-        Command::Run(args) => one_shot(args).await,
-        Command::Check(args) => check(args),
-        Command::Render(args) => render(args),
-        Command::Demo(args) => demo(args).await,
-        Command::DemoTarget(args) if args.fixed_delay.is_some() => {
-            let delay = args.fixed_delay.unwrap_or_default();
-            let listener = std::net::TcpListener::bind(args.listen).map_err(|e| Failure {
-                code: exit::RUNTIME,
-                message: format!("cannot listen on {}: {e}", args.listen),
-            })?;
-            tracing::info!(listen = %args.listen, ?delay, "fixed-delay target serving");
-            // A thread of its own, not tokio's blocking pool: the runtime's
-            // shutdown would wait for it, and it never ends.
-            crate::demo_target::fixed_delay::spawn(listener, delay).map_err(|e| Failure {
-                code: exit::RUNTIME,
-                message: format!("cannot serve on {}: {e}", args.listen),
-            })?;
-            shutdown_signal().await;
-            Ok(())
+        Command::Run(args) => {
+            let options = RunOptions {
+                source: ConfigSource::File(args.config),
+                profile: args.profile,
+                scenarios: args.scenarios,
+                listen: args.listen,
+                await_first_scrape: args.await_first_scrape,
+                progress: if args.no_progress { ProgressMode::Off } else { ProgressMode::Auto },
+                vu_threads: VuThreads::start(vu_thread_count(&env)?),
+                env,
+            };
+            commands::run::run(options, args.out.as_deref()).await
+        }
+        Command::Check(args) => commands::check::check(&ConfigSource::File(args.config), args.profile, &env),
+        Command::Render(args) => {
+            let options = RenderOptions {
+                config: &args.config,
+                profile: args.profile.as_deref(),
+                out: &args.out,
+                check: args.check,
+            };
+            commands::render::render(&options, env)
+        }
+        Command::Demo(args) => {
+            let options = DemoOptions {
+                listen: args.listen,
+                target_listen: args.target_listen,
+                profile: args.profile,
+                vu_threads: VuThreads::start(vu_thread_count(&env)?),
+            };
+            commands::demo::demo(options, env).await
         }
         Command::DemoTarget(args) => {
-            let mut faults = Faults::default();
-            if let Some(text) = &args.faults {
-                let patch: BTreeMap<String, FaultPatch> = serde_json::from_str(text)
-                    .map_err(|e| Failure { code: exit::CONFIG, message: format!("--faults: {e}") })?;
-                faults.apply(&patch).map_err(|e| Failure { code: exit::CONFIG, message: format!("--faults: {e}") })?;
-            }
-            let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| Failure {
-                code: exit::RUNTIME,
-                message: format!("cannot listen on {}: {e}", args.listen),
-            })?;
-            tracing::info!(listen = %args.listen, "demo target serving");
-            crate::demo_target::serve(listener, DemoTarget::new(args.api_key, faults), shutdown_signal()).await;
-            Ok(())
+            let options = DemoTargetOptions {
+                listen: args.listen,
+                api_key: args.api_key,
+                faults: args.faults,
+                fixed_delay: args.fixed_delay,
+            };
+            commands::demo_target::demo_target(options).await
         }
     }
-}
-
-async fn start_daemon(options: DaemonOptions) -> Result<(), Failure> {
-    let plan = options.plan()?;
-    let listener = daemon::bind(&plan).await?;
-    daemon::run(options, listener, plan, ProberMetrics::shared().map_err(DaemonError::from)?, shutdown_signal())
-        .await?;
-    Ok(())
-}
-
-async fn one_shot(args: RunArgs) -> Result<(), Failure> {
-    let env = process_env();
-    let options = run::RunOptions {
-        vu_threads: VuThreads::start(vu_thread_count(&env)?),
-        source: ConfigSource::File(args.config),
-        profile: args.profile,
-        scenarios: args.scenarios,
-        listen: args.listen,
-        await_first_scrape: args.await_first_scrape,
-        progress: if args.no_progress { run::ProgressMode::Off } else { run::ProgressMode::Auto },
-        env,
-    };
-    let plan = run::plan_for(&options)?;
-    let metrics = ProberMetrics::shared().map_err(DaemonError::from)?;
-    let outcome = run::execute(plan, &options, metrics).await.map_err(|e| match e {
-        run::RunError::Config(e) => Failure::from(e),
-        other => Failure { code: exit::RUNTIME, message: other.to_string() },
-    })?;
-    println!("{}", run::render_summary(&outcome));
-    if let Some(out) = &args.out {
-        let dir = run::report_dir(out, outcome.started_at);
-        let files = run::write_reports(&outcome, &dir).map_err(|message| Failure { code: exit::RUNTIME, message })?;
-        eprintln!("reports: {} ({} files)", dir.display(), files.len());
-    }
-    if outcome.passed() {
-        Ok(())
-    } else {
-        let failed = outcome.verdicts.iter().filter(|v| !v.passed).count();
-        let message = match &outcome.aborted_by {
-            Some(slo) => format!("run aborted: threshold {slo} failed (abort_on_fail)"),
-            None => format!("{failed} threshold(s) failed"),
-        };
-        Err(Failure { code: exit::THRESHOLDS_FAILED, message })
-    }
-}
-
-/// Rules and dashboards never contain header values or URLs, so `render` must
-/// not need secrets: every `${VAR}` the config names and the environment lacks
-/// gets a marker value.
-fn render_env(config: &std::path::Path) -> EnvVars {
-    let mut env = process_env();
-    let text = std::fs::read_to_string(config).unwrap_or_default();
-    for piece in text.split("${").skip(1) {
-        let name: String = piece.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        env.entry(name).or_insert_with(|| "unset-at-render".to_string());
-    }
-    env
-}
-
-fn render(args: RenderArgs) -> Result<(), Failure> {
-    let env = render_env(&args.config);
-    let text = std::fs::read_to_string(&args.config).map_err(|e| Failure {
-        code: exit::CONFIG,
-        message: format!("cannot read config {}: {e}", args.config.display()),
-    })?;
-    let plan = crate::plan::resolve(&ConfigSource::File(args.config), args.profile.as_deref(), &env)?;
-    if args.check {
-        let drift = crate::render::drift(&plan, &text, &args.out);
-        if drift.is_empty() {
-            println!("rendered files are up to date");
-            return Ok(());
-        }
-        let list: Vec<String> = drift.iter().map(|p| format!("  {}", p.display())).collect();
-        return Err(Failure {
-            code: exit::RUNTIME,
-            message: format!(
-                "these files differ from `sloprober render` output; render again and commit:\n{}",
-                list.join("\n")
-            ),
-        });
-    }
-    let written =
-        crate::render::write(&plan, &text, &args.out).map_err(|message| Failure { code: exit::RUNTIME, message })?;
-    for path in written {
-        println!("{}", path.display());
-    }
-    Ok(())
-}
-
-fn check(args: CheckArgs) -> Result<(), Failure> {
-    let env = process_env();
-    let selection = crate::plan::Selection { profile: args.profile, scenarios: Vec::new() };
-    let plan = crate::plan::load(&ConfigSource::File(args.config), &selection, &env)?;
-    println!("{plan}");
-    println!("\nOK: {} scenario(s), {} threshold(s), every profile valid", plan.scenarios.len(), plan.thresholds.len());
-    Ok(())
-}
-
-/// The environment the demo runs in: the user's, with demo defaults for what is unset.
-fn demo_env(target: SocketAddr) -> EnvVars {
-    let mut env = process_env();
-    env.insert("BASE_URL".into(), format!("http://{target}"));
-    for (key, value) in [("API_KEY", "demo-key"), ("TENANT_ID", "test-tenant"), ("LEARNER_ID", "test-learner")] {
-        env.entry(key.to_string()).or_insert_with(|| value.to_string());
-    }
-    env
-}
-
-async fn demo(args: DemoArgs) -> Result<(), Failure> {
-    let env = demo_env(args.target_listen);
-    let target_listener = tokio::net::TcpListener::bind(args.target_listen).await.map_err(|e| Failure {
-        code: exit::RUNTIME,
-        message: format!("cannot listen on {}: {e}", args.target_listen),
-    })?;
-    let target = DemoTarget::new(env["API_KEY"].clone(), Faults::default());
-    let target_stop = tokio_util::sync::CancellationToken::new();
-    let stop = target_stop.clone();
-    let target_task =
-        tokio::spawn(crate::demo_target::serve(target_listener, target, async move { stop.cancelled().await }));
-    tracing::info!(target = %args.target_listen, "demo target serving");
-    let options = DaemonOptions {
-        source: ConfigSource::Embedded { name: "config/aivo.yaml", text: AIVO_CONFIG },
-        profile: Some(args.profile),
-        listen: Some(args.listen),
-        vu_threads: VuThreads::start(vu_thread_count(&env)?),
-        env,
-    };
-    let result = start_daemon(options).await;
-    target_stop.cancel();
-    let _ = target_task.await;
-    result
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = interrupt.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }
 
 /// `5s`, `1m`: durations as the config writes them.
 fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
     crate::config::duration::parse(text)
+}
+
+/// A log filter: comma-separated `LEVEL` or `TARGET=LEVEL` directives.
+fn parse_log_level(text: &str) -> Result<String, String> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    for directive in text.split(',').map(str::trim) {
+        let level =
+            directive.rsplit_once('=').map_or(directive, |(target, level)| if target.is_empty() { "" } else { level });
+        if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "\"{directive}\" is not a log level; write one of {} or TARGET=LEVEL (e.g. sloprober=debug), comma-separated",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    Ok(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_log_level;
+
+    #[test]
+    fn log_levels_are_checked() {
+        for good in ["info", "WARN", "sloprober=debug", "info,sloprober=trace,hyper=off"] {
+            assert_eq!(parse_log_level(good).as_deref(), Ok(good));
+        }
+        for bad in ["loud", "", "sloprober=", "=debug", "info,sloprober=chatty"] {
+            assert!(parse_log_level(bad).is_err(), "{bad}");
+        }
+    }
 }

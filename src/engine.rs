@@ -88,8 +88,9 @@ impl Prepared {
                 Passes::Forever(OnEnd::Hold) => scenario.executor.held(),
                 Passes::Once | Passes::Forever(OnEnd::Repeat) => scenario.executor.clone(),
             };
-            if passes != Passes::Once {
-                tracing::info!(scenario = %scenario.name, executor = %scenario.executor.describe(), "scenario started");
+            if let Passes::Forever(on_end) = passes {
+                let executor = scenario.executor.describe_forever(on_end);
+                tracing::info!(scenario = %scenario.name, %executor, "scenario started");
             }
             let (runner, counters, threads, stop) =
                 (scenario.runner, scenario.counters.clone(), self.threads.clone(), stop.clone());

@@ -11,6 +11,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod demo_target;

@@ -1,11 +1,27 @@
+#![deny(unsafe_code)]
+
 use clap::Parser;
 use sloprober::cli::{self, Cli, LogFormat};
+use sloprober::commands::exit;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let filter = EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version print to stdout and succeed; a bad flag is a usage error.
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { exit::CONFIG } else { exit::OK });
+        }
+    };
+    let filter = match EnvFilter::try_new(&cli.log_level) {
+        Ok(filter) => filter,
+        Err(e) => {
+            eprintln!("error: --log-level \"{}\": {e}", cli.log_level);
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
     // Colours only on a terminal: piped or collected logs stay plain text.
     let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colours);
@@ -17,14 +33,14 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(cli::exit::RUNTIME);
+            return ExitCode::from(exit::RUNTIME);
         }
     };
     match runtime.block_on(cli::run(cli.command)) {
-        Ok(()) => ExitCode::from(cli::exit::OK),
+        Ok(()) => ExitCode::from(exit::OK),
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
-            ExitCode::from(failure.code)
+            eprintln!("error: {failure}");
+            ExitCode::from(failure.exit_code())
         }
     }
 }

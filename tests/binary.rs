@@ -255,6 +255,36 @@ fn bad_flags_and_missing_files_are_clear_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("cannot listen on 127.0.0.1:{port}")));
 }
 
+#[test]
+fn invalid_flags_exit_64_naming_the_flag() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/minimal.yaml");
+    let cases: [(&[&str], &str); 6] = [
+        (&["check", "--config", config, "--bogus"], "--bogus"),
+        (&["check"], "--config"),
+        (&["--log-format", "xml", "check", "--config", config], "--log-format"),
+        (&["daemon", "--config", config, "--listen", "127.0.0.1:99999"], "--listen"),
+        (&["--log-level", "loud", "check", "--config", config], "--log-level"),
+        (&["run", "--config", config, "--await-first-scrape", "5s"], "--listen"),
+    ];
+    for (args, named) in cases {
+        let out = sloprober().args(args).env("API_KEY", "k").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?} names {named}: {stderr}");
+    }
+    let out = sloprober()
+        .args(["check", "--config", config])
+        .env("API_KEY", "k")
+        .env("SLOPROBER_VU_THREADS", "many")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("SLOPROBER_VU_THREADS") && stderr.contains("\"many\""), "{stderr}");
+    let help = sloprober().arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0), "--help is not an error");
+}
+
 fn smoke_config(thresholds: &str) -> String {
     format!(
         r#"target:

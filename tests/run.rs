@@ -111,6 +111,10 @@ async fn healthy_run_passes_and_its_reports_agree_with_metrics() {
         let slo = read_json(&reports.join(format!("{scenario}-slo-report.json")));
         assert_eq!(slo["passed"], true);
         let results = read_json(&reports.join(format!("{scenario}-results.json")));
+        for report in [&summary, &slo, &results] {
+            assert_eq!(report["profile"], "test", "every JSON report names its profile");
+            assert_eq!(report["scenario"], scenario);
+        }
         let points = results["points"].as_array().unwrap();
         assert!(points.len() >= 3, "a point per second");
         let sum: f64 = points.iter().map(|p| p["requests"].as_f64().unwrap()).sum();

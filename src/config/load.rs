@@ -25,6 +25,11 @@ pub enum ConfigSource {
         name: &'static str,
         text: &'static str,
     },
+    /// A config already read, under the name it was read from.
+    Text {
+        name: String,
+        text: String,
+    },
 }
 
 impl ConfigSource {
@@ -32,6 +37,7 @@ impl ConfigSource {
         match self {
             ConfigSource::File(path) => path.display().to_string(),
             ConfigSource::Embedded { name, .. } => format!("{name} (embedded)"),
+            ConfigSource::Text { name, .. } => name.clone(),
         }
     }
 
@@ -40,6 +46,7 @@ impl ConfigSource {
             ConfigSource::File(path) => std::fs::read_to_string(path)
                 .map_err(|e| ConfigError::Read { path: path.display().to_string(), reason: e.to_string() }),
             ConfigSource::Embedded { text, .. } => Ok(text.to_string()),
+            ConfigSource::Text { text, .. } => Ok(text.clone()),
         }
     }
 }
@@ -67,9 +74,13 @@ struct Sections {
 /// Reads and structurally checks a config. Semantic checks happen when the plan is built.
 pub fn load(source: &ConfigSource, env: &EnvVars) -> Result<Config, ConfigError> {
     let name = source.name();
-    let tree = merged_tree(&source.text()?, env).map_err(|message| ConfigError::Invalid {
-        config: name.clone(),
-        problems: vec![super::Problem { path: String::new(), message }],
+    let text = source.text()?;
+    let tree = merged_tree(&text, env).map_err(|message| {
+        let message = match yaml_error_path(&text, &message) {
+            near if near.is_empty() => message,
+            near => format!("{message} (the last key before it is {near}: check the indentation from there)"),
+        };
+        ConfigError::Invalid { config: name.clone(), problems: vec![super::Problem { path: String::new(), message }] }
     })?;
     let mut problems = Problems::default();
     let Some(sections) = read::<Sections>(tree, "", &mut problems) else {
@@ -144,6 +155,61 @@ fn merged_tree(text: &str, env: &EnvVars) -> Result<Value, String> {
     }
     let merged = builder.build().map_err(|e| e.to_string())?;
     merged.try_deserialize::<Value>().map_err(|e| e.to_string())
+}
+
+/// For a YAML syntax error at "line N": the key path that line is under,
+/// found from the indentation of the lines before it (e.g.
+/// `scenarios.health.requests[0]`), so the user knows where to look.
+fn yaml_error_path(text: &str, message: &str) -> String {
+    let Some(line) = message
+        .split("line ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        return String::new();
+    };
+    // (indent, key or list index) of each open level.
+    let mut open: Vec<(usize, String)> = Vec::new();
+    let mut items: Vec<(usize, usize)> = Vec::new();
+    for raw in text.lines().take(line.saturating_sub(1)) {
+        let content = raw.trim_start();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let mut indent = raw.len() - content.len();
+        let mut content = content;
+        while open.last().is_some_and(|(at, _)| *at >= indent) {
+            open.pop();
+        }
+        if let Some(item) = content.strip_prefix("- ") {
+            items.retain(|(at, _)| *at <= indent);
+            let index = match items.last_mut() {
+                Some((at, n)) if *at == indent => {
+                    *n += 1;
+                    *n
+                }
+                _ => {
+                    items.push((indent, 0));
+                    0
+                }
+            };
+            open.push((indent, format!("[{index}]")));
+            indent += 2;
+            content = item.trim_start();
+        }
+        if let Some((key, _)) = content.split_once(':').filter(|(key, _)| !key.contains(['{', '[', '"', ' '])) {
+            open.push((indent, key.to_string()));
+        }
+    }
+    let mut path = String::new();
+    for (_, part) in &open {
+        if !path.is_empty() && !part.starts_with('[') {
+            path.push('.');
+        }
+        path.push_str(part);
+    }
+    path
 }
 
 fn read<T: DeserializeOwned>(value: Value, path: &str, problems: &mut Problems) -> Option<T> {

@@ -192,6 +192,14 @@ impl ExecutorPlan {
         }
     }
 
+    /// One line for the daemon's log: the schedule, then what follows its end.
+    pub fn describe_forever(&self, on_end: crate::config::OnEnd) -> String {
+        let holds = on_end == crate::config::OnEnd::Hold
+            && !matches!(self.spec, ExecutorSpec::PerVuIterations { .. } | ExecutorSpec::SharedIterations { .. });
+        let then = if holds { "then holds its last load until stopped" } else { "then starts again until stopped" };
+        format!("{}; {then}", self.describe())
+    }
+
     /// One line for `sloprober check`.
     pub fn describe(&self) -> String {
         let d = duration::format;
@@ -200,12 +208,13 @@ impl ExecutorPlan {
         };
         let per = |time_unit: Duration| format!("/{}", d(time_unit));
         let body = match &self.spec {
-            ExecutorSpec::ConstantVus { vus, duration } => format!("{vus} VUs for {}", d(*duration)),
+            ExecutorSpec::ConstantVus { vus, duration } => format!("{} for {}", count(*vus, "VU"), d(*duration)),
             ExecutorSpec::RampingVus { start_vus, stages: s, graceful_ramp_down } => {
                 format!("from {start_vus} VUs: {}; graceful_ramp_down {}", stages(s, " VUs"), d(*graceful_ramp_down))
             }
             ExecutorSpec::ConstantArrivalRate { rate, time_unit, duration, pre_allocated_vus, max_vus } => format!(
-                "{rate} iterations{} for {}; VUs {pre_allocated_vus} pre-allocated, {max_vus} max",
+                "{rate} {}{} for {}; VUs {pre_allocated_vus} pre-allocated, {max_vus} max",
+                if *rate == 1.0 { "iteration" } else { "iterations" },
                 per(*time_unit),
                 d(*duration)
             ),
@@ -217,15 +226,23 @@ impl ExecutorPlan {
                 )
             }
             ExecutorSpec::PerVuIterations { vus, iterations, max_duration } => {
-                format!("{vus} VUs x {iterations} iterations each, max {}", d(*max_duration))
+                format!("{} x {} each, max {}", count(*vus, "VU"), count(*iterations, "iteration"), d(*max_duration))
             }
             ExecutorSpec::SharedIterations { vus, iterations, max_duration } => {
-                format!("{iterations} iterations shared by {vus} VUs, max {}", d(*max_duration))
+                format!("{} shared by {}, max {}", count(*iterations, "iteration"), count(*vus, "VU"), d(*max_duration))
             }
         };
         let start =
             if self.start_time.is_zero() { String::new() } else { format!("start_time {}; ", d(self.start_time)) };
         format!("{}: {body}; {start}graceful_stop {}", self.name(), d(self.graceful_stop))
+    }
+}
+
+/// `1 VU`, `3 VUs`.
+fn count(n: impl Into<u64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
     }
 }
 
@@ -359,6 +376,29 @@ mod tests {
             }
         );
         assert_eq!(plan.graceful_stop, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn descriptions_count_in_words_and_say_what_follows_the_end() {
+        let plan = |spec| ExecutorPlan { spec, start_time: Duration::ZERO, graceful_stop: Duration::from_secs(30) };
+        let arrivals = |rate| ExecutorSpec::ConstantArrivalRate {
+            rate,
+            time_unit: Duration::from_secs(1),
+            duration: Duration::from_secs(600),
+            pre_allocated_vus: 2,
+            max_vus: 2,
+        };
+        assert_eq!(
+            plan(arrivals(1.0)).describe_forever(crate::config::OnEnd::Hold),
+            "constant-arrival-rate: 1 iteration/1s for 10m; VUs 2 pre-allocated, 2 max; graceful_stop 30s; \
+             then holds its last load until stopped"
+        );
+        assert!(plan(arrivals(3.0)).describe().contains("3 iterations/1s"));
+        let shared = ExecutorSpec::SharedIterations { vus: 1, iterations: 1, max_duration: Duration::from_secs(60) };
+        assert_eq!(
+            plan(shared).describe_forever(crate::config::OnEnd::Hold),
+            "shared-iterations: 1 iteration shared by 1 VU, max 1m; graceful_stop 30s; then starts again until stopped"
+        );
     }
 
     #[test]

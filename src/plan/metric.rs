@@ -120,9 +120,12 @@ pub enum Unit {
 
 impl Unit {
     /// A value written in this unit (`300` ms), in base units (`0.3` s).
+    /// Milliseconds go through whole nanoseconds, far finer than any latency
+    /// measured, so 50.943 ms is exported as 0.050943 and not as
+    /// 0.050942999999999995.
     pub fn to_base(self, written: f64) -> f64 {
         match self {
-            Unit::Milliseconds => written / 1000.0,
+            Unit::Milliseconds => (written * 1e6).round() / 1e9,
             _ => written,
         }
     }
@@ -322,6 +325,13 @@ mod tests {
             assert_eq!(Builtin::from_name(b.name()), Some(b));
         }
         assert_eq!(Builtin::from_name("nope"), None);
+    }
+
+    #[test]
+    fn milliseconds_become_seconds_without_float_noise() {
+        for (ms, text) in [(50.943, "0.050943"), (0.1, "0.0001"), (1234.5678, "1.2345678"), (300.0, "0.3")] {
+            assert_eq!(Unit::Milliseconds.to_base(ms).to_string(), text, "{ms} ms");
+        }
     }
 
     #[test]

@@ -37,15 +37,23 @@ pub fn files(plan: &Plan, config_text: &str) -> Vec<(PathBuf, String)> {
     files
 }
 
+/// A generated file that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {source}", path.display())]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
 /// Writes the files under `root`; returns their paths.
-pub fn write(plan: &Plan, config_text: &str, root: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn write(plan: &Plan, config_text: &str, root: &Path) -> Result<Vec<PathBuf>, WriteError> {
     let mut written = Vec::new();
     for (relative, text) in files(plan, config_text) {
         let path = root.join(&relative);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|source| WriteError { path: dir.to_path_buf(), source })?;
         }
-        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(&path, text).map_err(|source| WriteError { path: path.clone(), source })?;
         written.push(path);
     }
     Ok(written)

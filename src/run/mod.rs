@@ -7,7 +7,7 @@ mod report;
 mod summary;
 mod timeline;
 
-pub use report::write_reports;
+pub use report::{write_reports, ReportError};
 pub use summary::render_summary;
 pub use timeline::{Timeline, TimelinePoint};
 

@@ -17,12 +17,20 @@ use std::path::{Path, PathBuf};
 pub const REPORT_VERSION: u32 = 1;
 
 /// Writes every report into `dir` (created); returns the files written.
-pub fn write_reports(outcome: &RunOutcome, dir: &Path) -> Result<Vec<PathBuf>, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+/// A report that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {source}", path.display())]
+pub struct ReportError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+pub fn write_reports(outcome: &RunOutcome, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError { path: dir.to_path_buf(), source })?;
     let mut written = Vec::new();
-    let mut write = |name: String, text: String| -> Result<(), String> {
+    let mut write = |name: String, text: String| -> Result<(), ReportError> {
         let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(&path, text).map_err(|source| ReportError { path: path.clone(), source })?;
         written.push(path);
         Ok(())
     };
@@ -31,13 +39,9 @@ pub fn write_reports(outcome: &RunOutcome, dir: &Path) -> Result<Vec<PathBuf>, S
         write(format!("{name}-summary.json"), pretty(&summary_json(outcome, scenario)))?;
         write(format!("{name}-slo-report.json"), pretty(&slo_report_json(outcome, scenario)))?;
         let timeline = &outcome.timeline.scenarios[index];
-        let results = json!({
-            "version": REPORT_VERSION,
-            "kind": "sloprober.results",
-            "scenario": name,
-            "interval_seconds": super::TICK.as_secs_f64(),
-            "points": timeline.points,
-        });
+        let mut results = header(outcome, "sloprober.results", scenario);
+        results.insert("interval_seconds".into(), super::TICK.as_secs_f64().into());
+        results.insert("points".into(), json!(timeline.points));
         write(format!("{name}-results.json"), serde_json::to_string(&results).unwrap_or_default())?;
     }
     write("load-test-report.md".to_string(), markdown(outcome))?;

@@ -1,0 +1,98 @@
+//! What each subcommand does, one module per subcommand; `cli` only maps
+//! flags to their options. Every failure is a [`CommandError`], whose type
+//! decides the exit code.
+
+pub mod check;
+pub mod daemon;
+pub mod demo;
+pub mod demo_target;
+pub mod render;
+pub mod run;
+
+use crate::config::ConfigError;
+use crate::daemon::DaemonError;
+use crate::run::{ReportError, RunError};
+use crate::server::ListenError;
+use std::path::PathBuf;
+
+/// Exit codes a script can rely on.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// Something failed at run time (port in use, ...).
+    pub const RUNTIME: u8 = 1;
+    /// The config (or a flag) is invalid: sysexits' EX_USAGE.
+    pub const CONFIG: u8 = 64;
+    /// A threshold failed (k6's code).
+    pub const THRESHOLDS_FAILED: u8 = 99;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A flag's value is invalid.
+    #[error("{flag}: {problem}")]
+    Flag { flag: &'static str, problem: String },
+    #[error(transparent)]
+    Daemon(#[from] DaemonError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Reports(#[from] ReportError),
+    #[error(transparent)]
+    Render(#[from] crate::render::WriteError),
+    #[error(
+        "these files differ from `sloprober render` output; render again and commit:\n{}",
+        .0.iter().map(|p| format!("  {}", p.display())).collect::<Vec<_>>().join("\n")
+    )]
+    Drift(Vec<PathBuf>),
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    #[error("cannot serve on {addr}: {source}")]
+    Serve { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("run aborted: threshold {slo} failed (abort_on_fail)")]
+    Aborted { slo: String },
+    #[error("{failed} threshold(s) failed")]
+    ThresholdsFailed { failed: usize },
+}
+
+impl CommandError {
+    /// The process's exit code for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Config(_)
+            | CommandError::Flag { .. }
+            | CommandError::Daemon(DaemonError::Config(_))
+            | CommandError::Run(RunError::Config(_)) => exit::CONFIG,
+            CommandError::Aborted { .. } | CommandError::ThresholdsFailed { .. } => exit::THRESHOLDS_FAILED,
+            CommandError::Daemon(_)
+            | CommandError::Run(_)
+            | CommandError::Reports(_)
+            | CommandError::Render(_)
+            | CommandError::Drift(_)
+            | CommandError::Listen(_)
+            | CommandError::Serve { .. } => exit::RUNTIME,
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
