@@ -2,29 +2,33 @@
 //! Prometheus metrics.
 //!
 //! The data path, one module per step:
-//! `config` -> `plan` -> `executor` -> `request` (+ `check`) -> `sample` -> `metrics` -> `server`.
+//! `config` -> `plan` -> `engine` -> `executor` -> `request` (+ `check`) -> `sample`
+//! -> `metrics` (-> `server`) and `stats` (-> `slo`, `run` reports).
+//!
+//! Public are the modules the binary, the integration tests and the benches
+//! use; the rest are private, so unused code is reported.
 
 // System calls the standard library lacks live in `sys`, each `unsafe` block
 // with the reason it is sound.
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-pub mod check;
+mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod demo_target;
-pub mod engine;
+mod engine;
 pub mod executor;
 pub mod metrics;
 pub mod plan;
 pub mod render;
-pub mod request;
+mod request;
 pub mod run;
 pub mod sample;
-pub mod server;
-pub mod slo;
-pub mod stats;
+mod server;
+mod slo;
+mod stats;
 #[allow(unsafe_code)]
-pub mod sys;
+mod sys;

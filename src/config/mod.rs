@@ -4,7 +4,7 @@
 //! whole tree and reports every problem with its path. The result is a
 //! [`Config`] that `plan` turns into what the executors run.
 
-pub mod duration;
+pub(crate) mod duration;
 pub mod env;
 mod load;
 mod problems;

@@ -5,8 +5,8 @@
 mod closed;
 mod counters;
 mod open;
-pub mod schedule;
-pub mod spec;
+pub(crate) mod schedule;
+pub(crate) mod spec;
 mod start_timer;
 mod workers;
 

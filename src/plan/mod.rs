@@ -5,11 +5,11 @@
 //! problems are reported together with their paths.
 
 mod describe;
-pub mod metric;
-pub mod objective;
-pub mod request;
-pub mod shard;
-pub mod template;
+pub(crate) mod metric;
+pub(crate) mod objective;
+pub(crate) mod request;
+pub(crate) mod shard;
+pub(crate) mod template;
 mod thresholds;
 
 pub use metric::{Builtin, Metric, Tag, Tags, Unit};

@@ -2,11 +2,11 @@
 //! dashboards generated from the same config as the load, so an SLO written
 //! once drives the load, the CI verdict, the alert and the panel.
 
-pub mod dashboards;
+pub(crate) mod dashboards;
 pub mod promql;
-pub mod rule_tests;
-pub mod rules;
-pub mod yaml;
+pub(crate) mod rule_tests;
+pub(crate) mod rules;
+pub(crate) mod yaml;
 
 use crate::plan::Plan;
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@
 //! thus holds as many connections as it ever had requests in flight at once,
 //! not one per VU.
 
+use super::Response;
 use crate::sample::FailReason;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
@@ -37,17 +38,8 @@ pub struct Outgoing<'a> {
     /// A HEAD request: the answer has no body whatever its headers say.
     pub is_head: bool,
     /// The caller reads the answer's headers; otherwise only the few that
-    /// frame the answer are looked at, and [`Answer::headers`] is empty.
+    /// frame the answer are looked at, and [`Response::headers`] is empty.
     pub keep_headers: bool,
-}
-
-/// A response head and its whole body, or why the body could not be read.
-pub struct Answer {
-    pub status: u16,
-    /// Bytes of the head as received: status line, header lines, blank line.
-    pub head_len: usize,
-    pub headers: HeaderMap,
-    pub body: Result<Bytes, FailReason>,
 }
 
 /// Bytes read from a connection at a time, at least.
@@ -72,7 +64,7 @@ thread_local! {
 /// new one when there is none or the server closed them while idle. A
 /// connection goes back to the idle list only after a complete exchange that
 /// leaves it open: one that failed, timed out or was interrupted is closed.
-pub async fn send(origin: &Origin, request: &Outgoing<'_>) -> Result<Answer, FailReason> {
+pub async fn send(origin: &Origin, request: &Outgoing<'_>) -> Result<Response, FailReason> {
     if let Some(mut conn) = take_idle(origin) {
         // A write that fails means the server closed the connection just
         // before: nothing reached it, so a fresh connection may send the request.
@@ -184,7 +176,7 @@ impl Conn {
 
     /// Reads the answer to the request just written; the connection goes back
     /// to the idle list when it may carry another.
-    async fn finish(mut self, request: &Outgoing<'_>) -> Result<Answer, FailReason> {
+    async fn finish(mut self, request: &Outgoing<'_>) -> Result<Response, FailReason> {
         let head = self.read_head(request.is_head, request.keep_headers).await?;
         let mut headers = HeaderMap::new();
         if request.keep_headers {
@@ -202,7 +194,7 @@ impl Conn {
         if body.is_ok() && reusable {
             put_idle(self);
         }
-        Ok(Answer { status: head.status, head_len: head.len, headers, body })
+        Ok(Response { status: head.status, head_bytes: head.len as u64, headers, body })
     }
 
     /// Reads until a final (non-1xx) head is complete.
@@ -421,12 +413,12 @@ mod tests {
         let first = send(&origin, &get(GET)).await.unwrap();
         assert_eq!((first.status, first.body.unwrap()), (200, Bytes::from("hello world")));
         assert_eq!(first.headers.get("x-a").unwrap(), "1");
-        assert_eq!(first.head_len, b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-A: 1\r\n\r\n".len());
+        assert_eq!(first.head_bytes, b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-A: 1\r\n\r\n".len() as u64);
         // Headers not kept: still framed by them, and only the final head counts.
         let chunked = send(&origin, &Outgoing { keep_headers: false, ..get(GET) }).await.unwrap();
         assert_eq!((chunked.status, chunked.body.unwrap()), (201, Bytes::from("hello world")));
         assert!(chunked.headers.is_empty());
-        assert_eq!(chunked.head_len, b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n".len());
+        assert_eq!(chunked.head_bytes, b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n".len() as u64);
         let empty = send(&origin, &get(GET)).await.unwrap();
         assert_eq!((empty.status, empty.body.unwrap()), (204, Bytes::new()));
         let unmodified = send(&origin, &get(GET)).await.unwrap();

@@ -32,14 +32,7 @@ const USER_AGENT_VALUE: &str = concat!("sloprober/", env!("CARGO_PKG_VERSION"));
 /// drive themselves, https over one shared client.
 pub struct ScenarioRunner {
     client: reqwest::Client,
-    /// Per request, the headers a plain-http request carries (its own, then the
-    /// target's unless it sets the same name, user-agent, accept), built once.
-    direct_headers: Vec<HeaderMap>,
-    requests: Vec<RequestPlan>,
-    /// Per request with a fixed plain-http URL: where it goes, worked out once.
-    fixed_direct: Vec<Option<Direct>>,
-    /// Per request: a check reads the answer's headers, so they are kept.
-    reads_headers: Vec<bool>,
+    requests: Vec<PreparedRequest>,
     picker: WeightedIndex<u32>,
     sleep: Option<ThinkTime>,
     /// `{{ counter }}`: one sequence for the whole scenario.
@@ -47,6 +40,41 @@ pub struct ScenarioRunner {
     sink: Arc<dyn SampleSink>,
     /// Arrival-rate scenarios report how late each iteration started.
     open_model: bool,
+}
+
+/// A request of the scenario with what is worked out once for sending it.
+struct PreparedRequest {
+    plan: RequestPlan,
+    /// The headers it carries over plain http (its own, then the target's
+    /// unless it sets the same name, user-agent, accept).
+    direct_headers: HeaderMap,
+    /// Where it goes over plain http, when its URL is fixed.
+    fixed_direct: Option<Direct>,
+    /// A check reads the answer's headers, so they are kept.
+    reads_headers: bool,
+}
+
+impl PreparedRequest {
+    fn new(plan: &RequestPlan, target_headers: &HeaderMap) -> PreparedRequest {
+        let direct_headers = direct_headers(plan, target_headers);
+        let fixed_direct = match &plan.url {
+            RequestUrl::Static(url) => Direct::of(url, &plan.method, &direct_headers),
+            RequestUrl::Templated { .. } => None,
+        };
+        let reads_headers = plan.checks.iter().any(|c| matches!(c.check, crate::check::Check::Header(_)));
+        PreparedRequest { plan: plan.clone(), direct_headers, fixed_direct, reads_headers }
+    }
+}
+
+/// A response, whichever way it came: status and headers, then the body or
+/// why it could not be read.
+pub(crate) struct Response {
+    pub status: u16,
+    /// Bytes of the head: as received over plain http, as HTTP/1.1 would carry it otherwise.
+    pub head_bytes: u64,
+    /// Empty over plain http unless a check reads them.
+    pub headers: HeaderMap,
+    pub body: Result<Bytes, FailReason>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,27 +101,9 @@ impl ScenarioRunner {
             .map_err(|source| RunnerError::Client { scenario: plan.name.clone(), source })?;
         let picker = WeightedIndex::new(plan.requests.iter().map(|r| r.weight))
             .map_err(|_| RunnerError::Weights { scenario: plan.name.clone() })?;
-        let direct_headers: Vec<HeaderMap> = plan.requests.iter().map(|r| direct_headers(r, &plan.headers)).collect();
-        let fixed_direct = plan
-            .requests
-            .iter()
-            .zip(&direct_headers)
-            .map(|(r, headers)| match &r.url {
-                RequestUrl::Static(url) => Direct::of(url, &r.method, headers),
-                RequestUrl::Templated { .. } => None,
-            })
-            .collect();
-        let reads_headers = plan
-            .requests
-            .iter()
-            .map(|r| r.checks.iter().any(|c| matches!(c.check, crate::check::Check::Header(_))))
-            .collect();
         Ok(ScenarioRunner {
             client,
-            direct_headers,
-            reads_headers,
-            requests: plan.requests.clone(),
-            fixed_direct,
+            requests: plan.requests.iter().map(|r| PreparedRequest::new(r, &plan.headers)).collect(),
             picker,
             sleep: plan.sleep,
             counter: AtomicU64::new(0),
@@ -108,7 +118,8 @@ impl ScenarioRunner {
 
     /// Sends request `index` and describes what happened; never fails.
     pub async fn execute(&self, index: usize, vu: &mut VuState, scheduled: Instant) -> Sample {
-        let plan = &self.requests[index];
+        let request = &self.requests[index];
+        let plan = &request.plan;
         let mut cx = RenderContext { vu: vu.id, iteration: vu.iterations, counter: &self.counter, rng: &mut vu.rng };
         let url = match &plan.url {
             RequestUrl::Static(url) => Ok(Cow::Borrowed(url)),
@@ -141,15 +152,15 @@ impl ScenarioRunner {
         };
         // A fixed URL's destination was worked out at start-up.
         let direct = match &url {
-            Cow::Borrowed(_) => self.fixed_direct[index].as_ref().map(Cow::Borrowed),
-            Cow::Owned(url) => Direct::of(url, &plan.method, &self.direct_headers[index]).map(Cow::Owned),
+            Cow::Borrowed(_) => request.fixed_direct.as_ref().map(Cow::Borrowed),
+            Cow::Owned(url) => Direct::of(url, &plan.method, &request.direct_headers).map(Cow::Owned),
         };
         let received = match direct {
-            Some(direct) => self.send_direct(index, &direct, body, vu).await,
+            Some(direct) => Self::send_direct(request, &direct, body, vu).await,
             None => self.send_pooled(plan, url.into_owned(), body).await,
         };
         sample.latency = scheduled.elapsed();
-        let Received { status, head_bytes, headers, body } = match received {
+        let Response { status, head_bytes, headers, body } = match received {
             Ok(received) => received,
             Err(reason) => {
                 sample.failure = Some(reason);
@@ -190,29 +201,23 @@ impl ScenarioRunner {
 
     /// Over a keep-alive connection of this thread, within the request's timeout.
     async fn send_direct(
-        &self,
-        index: usize,
+        request: &PreparedRequest,
         direct: &Direct,
         body: Option<Bytes>,
         vu: &mut VuState,
-    ) -> Result<Received, FailReason> {
-        let plan = &self.requests[index];
-        let request = http1::Outgoing {
+    ) -> Result<Response, FailReason> {
+        let plan = &request.plan;
+        let outgoing = http1::Outgoing {
             head: &direct.head,
             body: body.as_deref().unwrap_or_default(),
             announce_empty_body: matches!(plan.method, Method::POST | Method::PUT | Method::PATCH),
             is_head: plan.method == Method::HEAD,
-            keep_headers: self.reads_headers[index],
+            keep_headers: request.reads_headers,
         };
         let timeout = vu.request_timer(Instant::now() + plan.timeout);
         tokio::select! {
             biased;
-            answer = http1::send(&direct.origin, &request) => answer.map(|answer| Received {
-                status: answer.status,
-                head_bytes: answer.head_len as u64,
-                headers: answer.headers,
-                body: answer.body,
-            }),
+            response = http1::send(&direct.origin, &outgoing) => response,
             () = timeout => Err(FailReason::Timeout),
         }
     }
@@ -223,7 +228,7 @@ impl ScenarioRunner {
         plan: &RequestPlan,
         url: reqwest::Url,
         body: Option<Bytes>,
-    ) -> Result<Received, FailReason> {
+    ) -> Result<Response, FailReason> {
         let mut request = self.client.request(plan.method.clone(), url).timeout(plan.timeout);
         // Per header rather than cloning the map: names and values are reference-counted.
         for (name, value) in &plan.headers {
@@ -238,7 +243,7 @@ impl ScenarioRunner {
         // The head as HTTP/1.1 would carry it (status line, `name: value` lines, blank line).
         let head_bytes = 17 + headers.iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
         let body = response.bytes().await.map_err(|e| outcome::classify(&e));
-        Ok(Received { status, head_bytes, headers, body })
+        Ok(Response { status, head_bytes, headers, body })
     }
 }
 
@@ -254,17 +259,6 @@ fn direct_headers(request: &RequestPlan, target: &HeaderMap) -> HeaderMap {
     headers.entry(USER_AGENT).or_insert(HeaderValue::from_static(USER_AGENT_VALUE));
     headers.entry(ACCEPT).or_insert(HeaderValue::from_static("*/*"));
     headers
-}
-
-/// A response, whichever way it came: status and headers, then the body or
-/// why it could not be read.
-struct Received {
-    status: u16,
-    /// Bytes of the head: as received over plain http, as HTTP/1.1 would carry it otherwise.
-    head_bytes: u64,
-    /// Empty over plain http unless a check reads them.
-    headers: HeaderMap,
-    body: Result<Bytes, FailReason>,
 }
 
 /// A plain-http request's destination and head: where to connect, and the
