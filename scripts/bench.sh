@@ -7,6 +7,8 @@
 #   BENCH_SOAK_SECONDS=120           the memory-growth row (3600 for the full hour)
 #   BENCH_SMOKE=1                    every row, each about a second (CI runs this to keep
 #                                    the script working; its figures mean nothing)
+#   SLOPROBER_BIN=path               measure this build instead of building target/release
+#   BENCH_CARGO_PROFILE=dev          build the criterion bench in this profile (default bench)
 # Not part of .ci/run: it is long, and its figures depend on the machine.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,8 +32,12 @@ if ! command -v oha >/dev/null && [ "${BENCH_INSTALL_OHA:-1}" = 1 ]; then
   cargo install oha --locked --quiet >&2 || echo "oha did not install; its rows are skipped" >&2
 fi
 have_oha=$(command -v oha >/dev/null && echo 1 || echo 0)
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-bin=$root/target/release/sloprober
+if [ -n "${SLOPROBER_BIN:-}" ]; then
+  bin=$SLOPROBER_BIN
+else
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+  bin=$root/target/release/sloprober
+fi
 bench_start
 mkdir -p "$root/target/bench"
 results=$root/target/bench/results.jsonl
@@ -180,7 +186,7 @@ rss_for_vus 1
 rss_for_vus 10000
 
 echo "== 7. /metrics render, 20 scenarios x 10 requests (criterion)" >&2
-render=$(cargo bench --quiet --manifest-path "$root/Cargo.toml" --bench metrics_render -- --noplot "${criterion_args[@]}" 2>/dev/null | grep -A1 "render_20x10" | grep -o "time:.*" || true)
+render=$(cargo bench --quiet --profile "${BENCH_CARGO_PROFILE:-bench}" --manifest-path "$root/Cargo.toml" --bench metrics_render -- --noplot "${criterion_args[@]}" 2>/dev/null | grep -A1 "render_20x10" | grep -o "time:.*" || true)
 echo "{\"row\": \"render\", \"criterion\": \"${render}\"}" >> "$results"
 
 echo "== 8. memory growth at 1000 req/s over ${soak_seconds}s" >&2

@@ -7,11 +7,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 chart=$root/helm/sloprober
 kubernetes=1.34.0
-helm=$(bash "$root/scripts/install-helm.sh")
+helm=$root/target/tools/helm/helm
 venv=$root/target/tools/kubernetes-validate
-if [ ! -x "$venv/bin/kubernetes-validate" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==1.37.0"
+if [ ! -x "$helm" ] || [ ! -x "$venv/bin/kubernetes-validate" ]; then
+  echo "helm and kubernetes-validate are needed: bash scripts/install-test-tools.sh installs them" >&2
+  exit 69
 fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

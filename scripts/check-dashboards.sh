@@ -7,11 +7,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$root/target/dashboard-check
-schema_version=13.2.3
-typescript_version=5.9.3
-mkdir -p "$work"
-if [ ! -f "$work/node_modules/@grafana/schema/package.json" ] || ! grep -q "\"version\": \"$schema_version\"" "$work/node_modules/@grafana/schema/package.json"; then
-  (cd "$work" && npm install --no-audit --no-fund --silent "@grafana/schema@$schema_version" "typescript@$typescript_version" >/dev/null)
+if [ ! -f "$work/node_modules/@grafana/schema/package.json" ] || [ ! -x "$work/node_modules/.bin/tsc" ]; then
+  echo "@grafana/schema and typescript are needed: bash scripts/install-test-tools.sh installs them" >&2
+  exit 69
 fi
 files=("$@")
 [ ${#files[@]} -gt 0 ] || files=("$root"/grafana/dashboards/*.json)
@@ -35,4 +33,4 @@ cat > "$work/tsconfig.json" <<JSON
  "target": "es2020", "skipLibCheck": true}, "files": [$(IFS=,; echo "${list[*]}")]}
 JSON
 (cd "$work" && node node_modules/typescript/bin/tsc -p tsconfig.json)
-echo "dashboards match @grafana/schema $schema_version: ${files[*]##*/}"
+echo "dashboards match @grafana/schema $(sed -n 's/.*"version": "\(.*\)".*/\1/p' "$work/node_modules/@grafana/schema/package.json" | head -1): ${files[*]##*/}"

@@ -5,7 +5,7 @@
 #
 # local without BASE_URL starts the built-in demo target. Any other environment
 # needs BASE_URL (and API_KEY). Reports go to test-results/<timestamp>/.
-# Overrides: SLOPROBER_BIN, SLOPROBER_CONFIG, RESULTS_DIR, DEMO_PORT.
+# Overrides: SLOPROBER_BIN, SLOPROBER_CONFIG, RESULTS_DIR, DEMO_PORT (0: any free port).
 set -euo pipefail
 
 test_type=${1:-smoke}
@@ -32,14 +32,19 @@ scenario_args=()
 if [ "$environment" = local ] && [ -z "${BASE_URL:-}" ]; then
   port=${DEMO_PORT:-8080}
   export API_KEY=${API_KEY:-demo-key}
-  "$bin" demo-target --listen "127.0.0.1:$port" 2>/dev/null &
+  demo_log=$(mktemp)
+  "$bin" --log-format json demo-target --listen "127.0.0.1:$port" 2>"$demo_log" &
   demo_pid=$!
-  trap 'kill "$demo_pid" 2>/dev/null || true' EXIT
-  export BASE_URL=http://127.0.0.1:$port
+  trap 'kill "$demo_pid" 2>/dev/null || true; rm -f "$demo_log"' EXIT
+  # The address it logs is the one it bound (DEMO_PORT=0: a free port).
+  addr=
   for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    addr=$(sed -n 's/.*"listen":"\([0-9.:]*\)".*/\1/p' "$demo_log" | head -1)
+    [ -n "$addr" ] && break
     sleep 0.1
   done
+  [ -n "$addr" ] || { echo "the demo target did not start:" >&2; cat "$demo_log" >&2; exit 1; }
+  export BASE_URL=http://$addr
 elif [ -z "${BASE_URL:-}" ]; then
   echo "BASE_URL is required for environment \"$environment\"" >&2
   exit 64

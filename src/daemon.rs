@@ -79,6 +79,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
+    let listen = listener.local_addr().unwrap_or(plan.listen);
     // Every series exists before the first scrape can happen.
     let mut generation = Generation::start(&plan, &metrics, &options.vu_threads)?;
     metrics.record_reload(true);
@@ -89,7 +90,7 @@ pub async fn run(
         config = %plan.source,
         profile = %plan.profile,
         scenarios = plan.scenarios.len(),
-        listen = %plan.listen,
+        %listen,
         "sloprober daemon started"
     );
     let mut current = plan;

@@ -39,6 +39,10 @@ async fn until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bo
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "external-tools"),
+    ignore = "needs Prometheus and Alertmanager: scripts/test.sh installs and runs it"
+)]
 async fn alerts_reach_alertmanager_and_resolve_and_dashboards_have_data() {
     let prometheus_bin = installed(&["prometheus"]);
     let alertmanager_bin = installed(&["prometheus-alertmanager", "alertmanager"]);

@@ -1,29 +1,18 @@
 //! The real binary as a user runs it: secrets never leak, SIGHUP reloads,
 //! SIGTERM stops cleanly, `demo` serves live metrics.
 
+mod common;
+
+use common::spawn_listening;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "sk-live-7c2e91d0b4a3";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn sloprober() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sloprober"));
     command.env_remove("TEST_TYPE").env_remove("BASE_URL").env_remove("SLOPROBER_LOG");
     command
-}
-
-/// Kills the child if a test fails half-way.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn signal(child: &Child, name: &str) {
@@ -79,30 +68,25 @@ fn secrets_stay_out_of_logs_metrics_and_check_output_and_signals_work() {
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("probe.yaml");
     let log_path = dir.path().join("daemon.log");
-    let (target_port, metrics_port) = (free_port(), free_port());
-    std::fs::write(&config_path, config(target_port, &["first"])).unwrap();
-
-    let _target = Running(
-        sloprober()
-            .args(["demo-target", "--listen", &format!("127.0.0.1:{target_port}")])
-            .env("API_KEY", SECRET)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let (_target, target) = spawn_listening(
+        sloprober().args(["demo-target", "--listen", "127.0.0.1:0"]).env("API_KEY", SECRET),
+        &dir.path().join("target.log"),
+        "listen",
     );
-    let mut daemon = Running(
+    let target_port = target.port();
+    std::fs::write(&config_path, config(target_port, &["first"])).unwrap();
+    let (mut daemon, metrics) = spawn_listening(
         sloprober()
             .args(["--log-format", "json", "--log-level", "debug", "daemon", "--config"])
             .arg(&config_path)
-            .args(["--listen", &format!("127.0.0.1:{metrics_port}")])
-            .env("API_KEY", SECRET)
-            .stderr(std::fs::File::create(&log_path).unwrap())
-            .spawn()
-            .unwrap(),
+            .args(["--listen", "127.0.0.1:0"])
+            .env("API_KEY", SECRET),
+        &log_path,
+        "listen",
     );
     let logs = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
-    wait_for(&format!("http://127.0.0.1:{metrics_port}/ready"));
+    let metrics_url = format!("http://{metrics}/metrics");
+    wait_for(&format!("http://{metrics}/ready"));
     std::thread::sleep(Duration::from_millis(1500));
     let metrics = wait_for(&metrics_url);
     assert!(
@@ -158,19 +142,14 @@ fn secrets_stay_out_of_logs_metrics_and_check_output_and_signals_work() {
 
 #[test]
 fn both_demo_targets_stop_on_sigterm_while_a_connection_is_open() {
+    let dir = tempfile::tempdir().unwrap();
     for extra in [&[][..], &["--fixed-delay", "10ms"][..]] {
-        let port = free_port();
-        let mut target = Running(
-            sloprober()
-                .args(["demo-target", "--listen", &format!("127.0.0.1:{port}")])
-                .args(extra)
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
+        let (mut target, addr) = spawn_listening(
+            sloprober().args(["demo-target", "--listen", "127.0.0.1:0"]).args(extra),
+            &dir.path().join("target.log"),
+            "listen",
         );
-        let connected = poll(|| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
-        assert!(connected, "demo-target {extra:?} never listened");
-        let _idle_client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let _idle_client = std::net::TcpStream::connect(addr).unwrap();
         signal(&target.0, "TERM");
         let stopped = poll(|| matches!(target.0.try_wait(), Ok(Some(_))));
         assert!(stopped, "demo-target {extra:?} was still running 10 s after SIGTERM");
@@ -179,23 +158,16 @@ fn both_demo_targets_stop_on_sigterm_while_a_connection_is_open() {
 
 #[test]
 fn demo_serves_live_metrics_for_all_three_services() {
-    let (metrics_port, target_port) = (free_port(), free_port());
-    let mut demo = Running(
+    let dir = tempfile::tempdir().unwrap();
+    let (mut demo, metrics) = spawn_listening(
         sloprober()
-            .args([
-                "demo",
-                "--listen",
-                &format!("127.0.0.1:{metrics_port}"),
-                "--target-listen",
-                &format!("127.0.0.1:{target_port}"),
-            ])
+            .args(["demo", "--listen", "127.0.0.1:0", "--target-listen", "127.0.0.1:0"])
             .env_remove("API_KEY")
-            .env("SLOPROBER_VU_THREADS", "3")
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .env("SLOPROBER_VU_THREADS", "3"),
+        &dir.path().join("demo.log"),
+        "listen",
     );
-    let url = format!("http://127.0.0.1:{metrics_port}/metrics");
+    let url = format!("http://{metrics}/metrics");
     wait_for(&url);
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut text = String::new();
@@ -325,7 +297,7 @@ fn run_script(config: &std::path::Path, service: &str, results: &std::path::Path
         .env("SLOPROBER_BIN", env!("CARGO_BIN_EXE_sloprober"))
         .env("SLOPROBER_CONFIG", config)
         .env("RESULTS_DIR", results)
-        .env("DEMO_PORT", free_port().to_string())
+        .env("DEMO_PORT", "0")
         .env_remove("BASE_URL")
         .env_remove("API_KEY")
         .stderr(Stdio::null())

@@ -175,8 +175,9 @@ async fn every_declared_series_exists_at_zero_from_start() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "external-tools"), ignore = "needs promtool: scripts/test.sh installs and runs it")]
 async fn metrics_pass_promtool_lint() {
-    let promtool = promtool().expect("promtool is needed: apt-get install prometheus (scripts/test.sh does)");
+    let promtool = installed(&["promtool"]);
     let target = start_target(r#"{"generate": {"error_rate": 0.2}}"#).await;
     let url = target.url();
     let yaml = config(

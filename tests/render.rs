@@ -1,5 +1,7 @@
 //! `sloprober render` output, checked by the real tools: promtool and amtool.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -8,11 +10,7 @@ fn root() -> &'static Path {
 }
 
 fn tool(name: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
-        .unwrap_or_else(|| {
-            panic!("{name} is needed: scripts/test.sh installs it (apt-get install prometheus prometheus-alertmanager)")
-        })
+    common::installed(&[name])
 }
 
 fn run(command: &mut Command) -> String {
@@ -54,6 +52,7 @@ fn check_reports_drift() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "external-tools"), ignore = "needs promtool: scripts/test.sh installs and runs it")]
 fn rules_pass_promtool_check_and_their_unit_tests() {
     let checked = run(Command::new(tool("promtool"))
         .args(["check", "rules"])
@@ -66,6 +65,7 @@ fn rules_pass_promtool_check_and_their_unit_tests() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "external-tools"), ignore = "needs promtool and amtool: scripts/test.sh installs and runs it")]
 fn example_prometheus_and_alertmanager_configs_are_valid() {
     run(Command::new(tool("promtool")).args(["check", "config"]).arg(root().join("prometheus/prometheus.yml")));
     let amtool =
@@ -120,6 +120,10 @@ fn dashboards_have_queries_variables_and_unique_ids() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "external-tools"),
+    ignore = "needs npm packages @grafana/schema and typescript: scripts/test.sh installs and runs it"
+)]
 fn dashboards_type_check_against_grafana_schema() {
     let script = root().join("scripts/check-dashboards.sh");
     let ok = run(Command::new("bash").arg(&script));
@@ -141,6 +145,7 @@ fn dashboards_type_check_against_grafana_schema() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "external-tools"), ignore = "needs amtool: scripts/test.sh installs and runs it")]
 fn every_slo_page_reaches_its_services_on_call() {
     let rules = std::fs::read_to_string(root().join("prometheus/rules/sloprober.rules.yml")).unwrap();
     let mut services: Vec<&str> =

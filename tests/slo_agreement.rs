@@ -16,7 +16,7 @@ use sloprober::render::promql::error_ratio;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
@@ -35,8 +35,10 @@ struct Switchable {
 }
 
 impl Switchable {
+    /// Serves on `addr`; port 0 the first time picks a port, kept for every later start.
     async fn start(&mut self) {
         let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        self.addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
         let token = stop.clone();
         let task =
@@ -133,21 +135,19 @@ fn plan(config: &Path, profile: &str) -> Plan {
     sloprober::plan::resolve(&ConfigSource::File(config.to_path_buf()), Some(profile), &env).unwrap()
 }
 
-fn spawn_run(config: &Path, profile: &str, port: u16, out: &Path, log: &Path, extra: &[&str]) -> Process {
-    let log = std::fs::File::create(log).unwrap();
-    Process(
+/// A `sloprober run --listen` on a port of its own; returns it and where it serves /metrics.
+fn spawn_run(config: &Path, profile: &str, out: &Path, log: &Path, extra: &[&str]) -> (Process, SocketAddr) {
+    spawn_listening(
         Command::new(env!("CARGO_BIN_EXE_sloprober"))
             .args(["run", "--profile", profile, "--config"])
             .arg(config)
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--out"])
+            .args(["--listen", "127.0.0.1:0", "--out"])
             .arg(out)
             .args(extra)
             .env("API_KEY", API_KEY)
-            .env("SLOPROBER_VU_THREADS", "1")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
+            .env("SLOPROBER_VU_THREADS", "1"),
+        log,
+        "listen",
     )
 }
 
@@ -167,6 +167,7 @@ fn run_report(out: &Path) -> BTreeMap<String, Value> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "external-tools"), ignore = "needs Prometheus: scripts/test.sh installs and runs it")]
 async fn run_daemon_and_rules_agree_on_every_slo_through_faults() {
     let prometheus_bin = installed(&["prometheus"]);
     let dir = tempfile::tempdir().unwrap();
@@ -176,7 +177,7 @@ async fn run_daemon_and_rules_agree_on_every_slo_through_faults() {
     zero.apply(&serde_json::from_str(r#"{"*": {"delay_ms": 1, "jitter_ms": 2}}"#).unwrap()).unwrap();
     let mut targets = Vec::new();
     for _ in 0..2 {
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let mut target = Switchable { addr, state: DemoTarget::new(API_KEY, zero.clone()), running: None };
         target.start().await;
         targets.push(target);
@@ -192,12 +193,16 @@ async fn run_daemon_and_rules_agree_on_every_slo_through_faults() {
     sloprober::render::write(&daemon_plan, &yaml, dir.path()).unwrap();
     let rules = dir.path().join("prometheus/rules/sloprober.rules.yml");
 
-    let (prom_port, run_port) = (free_port(), free_port());
+    let run_out = dir.path().join("run-out");
+    // Held until Prometheus first scrapes it, so its series start at 0 in Prometheus too.
+    let (mut run, run_addr) =
+        spawn_run(&config_path, "once", &run_out, &dir.path().join("run.log"), &["--await-first-scrape", "30s"]);
+    let prom_port = free_port();
     let d = dir.path().display();
     std::fs::write(
         dir.path().join("prometheus.yml"),
         format!(
-            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [{}]\nscrape_configs:\n  - {{job_name: daemon, static_configs: [{{targets: ['{}']}}]}}\n  - {{job_name: run, static_configs: [{{targets: ['127.0.0.1:{run_port}']}}]}}\n",
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [{}]\nscrape_configs:\n  - {{job_name: daemon, static_configs: [{{targets: ['{}']}}]}}\n  - {{job_name: run, static_configs: [{{targets: ['{run_addr}']}}]}}\n",
             rules.display(),
             daemon.addr
         ),
@@ -214,17 +219,6 @@ async fn run_daemon_and_rules_agree_on_every_slo_through_faults() {
     );
     let prometheus = Prometheus { url: format!("http://127.0.0.1:{prom_port}") };
     wait_ready(&format!("{}/-/ready", prometheus.url)).await;
-
-    let run_out = dir.path().join("run-out");
-    // Held until Prometheus first scrapes it, so its series start at 0 in Prometheus too.
-    let mut run = spawn_run(
-        &config_path,
-        "once",
-        run_port,
-        &run_out,
-        &dir.path().join("run.log"),
-        &["--await-first-scrape", "10s"],
-    );
     let run_plan = plan(&config_path, "once");
 
     // (phase name, faults at its start, length); latency SLOs compared at each phase's end.
@@ -259,7 +253,7 @@ async fn run_daemon_and_rules_agree_on_every_slo_through_faults() {
             // A one-shot run against the dead target: latency SLOs have no data, none is 100 % good.
             let down_out = dir.path().join("down-out");
             tokio::time::sleep(Duration::from_secs(2)).await;
-            let mut down = spawn_run(&config_path, "down", free_port(), &down_out, &dir.path().join("down.log"), &[]);
+            let (mut down, _) = spawn_run(&config_path, "down", &down_out, &dir.path().join("down.log"), &[]);
             let status = tokio::task::spawn_blocking(move || down.0.wait().unwrap()).await.unwrap();
             assert_eq!(status.code(), Some(99), "the run against a dead target fails its error SLOs");
             let report = run_report(&down_out);

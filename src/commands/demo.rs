@@ -19,14 +19,15 @@ pub struct DemoOptions {
 }
 
 pub async fn demo(options: DemoOptions, env: EnvVars) -> Result<(), CommandError> {
-    let env = demo_env(env, options.target_listen);
     let target_listener = crate::server::bind(options.target_listen).await?;
+    let target_addr = super::demo_target::bound(&target_listener, options.target_listen);
+    let env = demo_env(env, target_addr);
     let target = DemoTarget::new(env["API_KEY"].clone(), Faults::default());
     let target_stop = tokio_util::sync::CancellationToken::new();
     let stop = target_stop.clone();
     let target_task =
         tokio::spawn(crate::demo_target::serve(target_listener, target, async move { stop.cancelled().await }));
-    tracing::info!(target = %options.target_listen, "demo target serving");
+    tracing::info!(target = %target_addr, "demo target serving");
     let daemon = DaemonOptions {
         source: ConfigSource::Embedded { name: "config/aivo.yaml", text: AIVO_CONFIG },
         profile: Some(options.profile),

@@ -15,15 +15,20 @@ pub struct DemoTargetOptions {
     pub fixed_delay: Option<Duration>,
 }
 
+/// The address a listener got (the port the OS picked for port 0).
+pub(super) fn bound(listener: &tokio::net::TcpListener, asked: SocketAddr) -> SocketAddr {
+    listener.local_addr().unwrap_or(asked)
+}
+
 pub async fn demo_target(options: DemoTargetOptions) -> Result<(), CommandError> {
     if let Some(delay) = options.fixed_delay {
         let listener = std::net::TcpListener::bind(options.listen)
             .map_err(|source| crate::server::ListenError { addr: options.listen, source })?;
-        tracing::info!(listen = %options.listen, ?delay, "fixed-delay target serving");
         // A thread of its own, not tokio's blocking pool: the runtime's
         // shutdown would wait for it, and it never ends.
-        crate::demo_target::fixed_delay::spawn(listener, delay)
+        let listen = crate::demo_target::fixed_delay::spawn(listener, delay)
             .map_err(|source| CommandError::Serve { addr: options.listen, source })?;
+        tracing::info!(%listen, ?delay, "fixed-delay target serving");
         shutdown_signal().await;
         return Ok(());
     }
@@ -34,7 +39,7 @@ pub async fn demo_target(options: DemoTargetOptions) -> Result<(), CommandError>
         faults.apply(&patch).map_err(flag)?;
     }
     let listener = crate::server::bind(options.listen).await?;
-    tracing::info!(listen = %options.listen, "demo target serving");
+    tracing::info!(listen = %bound(&listener, options.listen), "demo target serving");
     crate::demo_target::serve(listener, DemoTarget::new(options.api_key, faults), shutdown_signal()).await;
     Ok(())
 }

@@ -103,7 +103,9 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
     })?;
     let server = match options.listen {
         Some(addr) => {
-            let server = server::start(server::bind(addr).await?, metrics.clone(), None, Duration::from_secs(1));
+            let listener = server::bind(addr).await?;
+            tracing::info!(listen = %listener.local_addr().unwrap_or(addr), "serving /metrics while the run plays");
+            let server = server::start(listener, metrics.clone(), None, Duration::from_secs(1));
             server.set_ready(true);
             Some(server)
         }

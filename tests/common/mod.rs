@@ -185,11 +185,6 @@ pub const EMBEDDINGS: &str = r#"      - name: embeddings
         rate: errors
 "#;
 
-pub fn promtool() -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("promtool")).find(|p| p.is_file()))
-}
-
 /// A server that answers every request after exactly `delay` (the demo target's fixed-delay mode).
 pub fn precise_server(delay: std::time::Duration) -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -249,13 +244,44 @@ impl Drop for Process {
 pub fn installed(names: &[&str]) -> PathBuf {
     let paths: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
     names.iter().flat_map(|n| paths.iter().map(move |p| p.join(n))).find(|p| p.is_file()).unwrap_or_else(|| {
-        panic!("{names:?} is needed: scripts/test.sh installs prometheus and prometheus-alertmanager")
+        panic!("{names:?} is needed: bash scripts/install-test-tools.sh installs it (scripts/test.sh runs that)")
     })
 }
 
-/// A port free now, for a program that binds its own listener (Prometheus, a child `run`).
+/// A port free now, for a program of someone else's that binds its own
+/// listener and cannot report the port it got (Prometheus, Alertmanager).
+/// Our own servers bind port 0 instead: see [`spawn_listening`].
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts one of our binary's servers, told to listen on port 0, with its
+/// stderr into `log`; returns it and the address it logged as `field`
+/// (`listen=ADDR`, or `"listen":"ADDR"` in JSON logs) once it is serving.
+pub fn spawn_listening(
+    command: &mut std::process::Command,
+    log: &std::path::Path,
+    field: &str,
+) -> (Process, SocketAddr) {
+    let file = std::fs::File::create(log).unwrap();
+    let process = Process(command.stdout(std::process::Stdio::null()).stderr(file).spawn().unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(addr) = logged_addr(&text, field) {
+            return (process, addr);
+        }
+        assert!(std::time::Instant::now() < deadline, "no {field} address was logged:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn logged_addr(log: &str, field: &str) -> Option<SocketAddr> {
+    [format!("{field}="), format!("\"{field}\":\"")].iter().find_map(|marker| {
+        let at = log.find(marker.as_str())? + marker.len();
+        let addr: String = log[at..].chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
+        addr.parse().ok()
+    })
 }
 
 /// Starts `program` with `args`, its stderr into `log`.

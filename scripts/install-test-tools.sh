@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what the tests behind the `external-tools` feature run: Debian's
+# prometheus (promtool) and prometheus-alertmanager (amtool), a pinned helm
+# and kubernetes-validate for the chart, @grafana/schema and TypeScript for
+# the dashboards. Needs root or sudo for apt-get; helm, the Python and npm
+# packages go under target/ (nothing outside the repository but apt's).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+packages=()
+for need in promtool:prometheus prometheus:prometheus amtool:prometheus-alertmanager \
+    prometheus-alertmanager:prometheus-alertmanager unzip:unzip npm:npm; do
+  command -v "${need%%:*}" >/dev/null || packages+=("${need#*:}")
+done
+python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "== apt-get install ${packages[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+
+echo "== helm (pinned, target/tools/helm)"
+bash "$root/scripts/install-helm.sh" >/dev/null
+
+venv=$root/target/tools/kubernetes-validate
+if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+  echo "== kubernetes-validate (PyPI, target/tools/kubernetes-validate)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==1.37.0"
+fi
+
+dashboards=$root/target/dashboard-check
+schema_version=13.2.3
+typescript_version=5.9.3
+if [ ! -f "$dashboards/node_modules/@grafana/schema/package.json" ] \
+    || ! grep -q "\"version\": \"$schema_version\"" "$dashboards/node_modules/@grafana/schema/package.json"; then
+  echo "== @grafana/schema $schema_version and typescript $typescript_version (npm, target/dashboard-check)"
+  mkdir -p "$dashboards"
+  (cd "$dashboards" && npm install --no-audit --no-fund --silent "@grafana/schema@$schema_version" "typescript@$typescript_version" >/dev/null)
+fi
