@@ -356,3 +356,52 @@ async fn request_headers_override_the_targets_and_identify_the_prober() {
     assert_eq!(stats.checks_passed[..4], [stats.count; 4], "own headers, user-agent and host are sent");
     assert_eq!(stats.checks_failed[4], stats.count, "the target's Authorization is replaced, not sent as well");
 }
+
+/// The value of header `name` in a request head, if it has one.
+fn header_in<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_and_env_vars_render_in_every_string_a_request_sends() {
+    let _serial = serial().await;
+    let (addr, heads) = recording_server();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        r#"target:
+  base_url: http://{addr}
+  headers: {{Authorization: "Bearer ${{API_KEY}}", X-Trace: "trace-{{{{ counter }}}}"}}
+scenarios:
+  s:
+    requests:
+      - name: echo
+        path: /echo?user=${{PROBE_USER}}&n={{{{ iteration }}}}
+        headers: {{X-Request-ID: "{{{{ uuid }}}}", X-Home: "${{PROBE_HOME}}", X-Fixed: plain}}
+        checks: [{{status: 200}}]
+    profiles:
+      test: {{executor: shared-iterations, vus: 1, iterations: 5, max_duration: 10s}}
+"#
+    );
+    let mut options = options(dir.path(), &yaml, &[]);
+    options.env.insert("PROBE_USER".into(), "learner-7".into());
+    options.env.insert("PROBE_HOME".into(), "/home/probe".into());
+    let (outcome, _) = play(&options).await;
+    assert_eq!(outcome.snapshot.requests[0].stats.failed_total(), 0);
+    let heads = heads.lock().unwrap().clone();
+    assert_eq!(heads.len(), 5);
+    let ids: std::collections::BTreeSet<&str> = heads.iter().filter_map(|h| header_in(h, "x-request-id")).collect();
+    assert_eq!(ids.len(), 5, "each request renders its own {{{{ uuid }}}}: {heads:?}");
+    assert!(ids.iter().all(|id| id.len() == 36 && !id.contains('{')), "{ids:?}");
+    let traces: std::collections::BTreeSet<&str> = heads.iter().filter_map(|h| header_in(h, "x-trace")).collect();
+    assert_eq!(traces.len(), 5, "a target header's template renders per request too: {traces:?}");
+    for (i, head) in heads.iter().enumerate() {
+        assert!(head.starts_with(&format!("GET /echo?user=learner-7&n={i} HTTP/1.1")), "{head}");
+        assert_eq!(header_in(head, "x-home"), Some("/home/probe"), "${{VAR}} in a header is resolved: {head}");
+        assert_eq!(header_in(head, "x-fixed"), Some("plain"));
+        assert_eq!(header_in(head, "authorization"), Some(format!("Bearer {API_KEY}").as_str()));
+        assert_eq!(head.matches("\r\nx-request-id:").count() + head.matches("\r\nX-Request-ID:").count(), 1, "{head}");
+    }
+}

@@ -20,7 +20,7 @@ pub use thresholds::PlannedThreshold;
 use crate::config::env::{interpolate, EnvVars};
 use crate::config::{defaults, AlertsConfig, Config, ConfigError, CustomKind, DaemonConfig, Problems, ThinkTime};
 use crate::executor::ExecutorPlan;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderName};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -160,15 +160,21 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
     let vars: BTreeMap<String, String> = config
         .vars
         .iter()
-        .filter_map(|(k, v)| match interpolate(v, env) {
-            Ok(value) => Some((k.clone(), value)),
-            Err(e) => {
-                problems.add(format!("vars.{k}"), e);
-                None
+        .filter_map(|(k, v)| {
+            let path = format!("vars.{k}");
+            if template_not_allowed(v, &path, "vars (they are fixed values)", &mut problems) {
+                return None;
+            }
+            match interpolate(v, env) {
+                Ok(value) => Some((k.clone(), value)),
+                Err(e) => {
+                    problems.add(path, e);
+                    None
+                }
             }
         })
         .collect();
-    let headers = target_headers(config, env, &mut problems);
+    let (headers, header_templates) = target_headers(config, &vars, env, &mut problems);
     let base_url = resolve_base_url(&config.target.base_url, "target.base_url", env, &mut problems);
     for (name, _) in config.metrics.custom.iter() {
         if !is_metric_name(name) {
@@ -223,6 +229,8 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
             vars: &vars,
             custom: &config.metrics.custom,
             default_headers: &headers,
+            default_templates: &header_templates,
+            env,
             timeout: config.target.timeout,
         };
         if scenario.requests.is_empty() {
@@ -298,7 +306,23 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
     )
 }
 
+/// Records a problem when `text`, a field that is sent or compared as
+/// written, holds a `{{ }}` template. Returns whether it did.
+pub(crate) fn template_not_allowed(text: &str, path: &str, what: &str, problems: &mut Problems) -> bool {
+    let found = text.contains("{{");
+    if found {
+        problems.add(
+            path,
+            format!("templates are not rendered in {what}; {{{{ }}}} works in a request's path, headers and body"),
+        );
+    }
+    found
+}
+
 fn resolve_base_url(template: &str, path: &str, env: &EnvVars, problems: &mut Problems) -> Option<String> {
+    if template_not_allowed(template, path, "base_url", problems) {
+        return None;
+    }
     let url = interpolate(template, env).map_err(|e| problems.add(path, e)).ok()?;
     match reqwest::Url::parse(&url) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Some(url.trim_end_matches('/').to_string()),
@@ -309,23 +333,30 @@ fn resolve_base_url(template: &str, path: &str, env: &EnvVars, problems: &mut Pr
     }
 }
 
-fn target_headers(config: &Config, env: &EnvVars, problems: &mut Problems) -> HeaderMap {
+/// The target's headers: fixed ones (resolved, sensitive), and those with a
+/// `{{ }}` template, rendered per request.
+fn target_headers(
+    config: &Config,
+    vars: &BTreeMap<String, String>,
+    env: &EnvVars,
+    problems: &mut Problems,
+) -> (HeaderMap, Vec<(HeaderName, template::Template)>) {
     let mut headers = HeaderMap::new();
-    for (name, template) in &config.target.headers {
+    let mut templates = Vec::new();
+    for (name, written) in &config.target.headers {
         let path = format!("target.headers.{name}");
         let Ok(header) = HeaderName::from_bytes(name.as_bytes()) else {
             problems.add(path, "invalid header name");
             continue;
         };
-        match interpolate(template, env).map(|v| HeaderValue::from_str(&v)) {
+        match request::header_value(written, vars, env) {
             Err(e) => problems.add(path, e),
-            // The message must not echo the value: it may hold a secret.
-            Ok(Err(_)) => problems.add(path, "the value (after ${...} substitution) is not a valid header value"),
-            Ok(Ok(mut value)) => {
+            Ok(request::HeaderValueTemplate::Fixed(mut value)) => {
                 value.set_sensitive(true);
                 headers.insert(header, value);
             }
+            Ok(request::HeaderValueTemplate::PerRequest(template)) => templates.push((header, template)),
         }
     }
-    headers
+    (headers, templates)
 }

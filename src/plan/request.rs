@@ -47,7 +47,11 @@ pub struct RequestPlan {
     pub url: RequestUrl,
     /// Path as written, for display.
     pub path_template: String,
+    /// Headers fixed at start-up: the request's own (its `${VAR}`s resolved).
     pub headers: HeaderMap,
+    /// Headers rendered for each request: the request's own with `{{ }}`,
+    /// then the target's with `{{ }}` where the request sets no header of that name.
+    pub header_templates: Vec<(HeaderName, Template)>,
     pub body: RequestBody,
     pub timeout: Duration,
     pub checks: Vec<NamedCheck>,
@@ -85,7 +89,35 @@ pub struct RequestContext<'a> {
     pub vars: &'a BTreeMap<String, String>,
     pub custom: &'a BTreeMap<String, CustomKind>,
     pub default_headers: &'a HeaderMap,
+    /// The target's headers that hold a template.
+    pub default_templates: &'a [(HeaderName, Template)],
+    pub env: &'a crate::config::env::EnvVars,
     pub timeout: Duration,
+}
+
+/// A header value as written: fixed (its `${VAR}`s resolved, sensitive when
+/// it had any) or a template rendered per request. Errors never echo a value.
+pub fn header_value(
+    written: &str,
+    vars: &BTreeMap<String, String>,
+    env: &crate::config::env::EnvVars,
+) -> Result<HeaderValueTemplate, String> {
+    let template = Template::compile_with_env(written, vars, Some(env)).map_err(|e| e.to_string())?;
+    match template.as_static() {
+        Some(text) => {
+            let mut value = HeaderValue::from_str(text)
+                .map_err(|_| "the value (after ${...} substitution) is not a valid header value".to_string())?;
+            value.set_sensitive(written.contains("${"));
+            Ok(HeaderValueTemplate::Fixed(value))
+        }
+        None => Ok(HeaderValueTemplate::PerRequest(template)),
+    }
+}
+
+/// See [`header_value`].
+pub enum HeaderValueTemplate {
+    Fixed(HeaderValue),
+    PerRequest(Template),
 }
 
 pub fn compile(
@@ -112,13 +144,24 @@ pub fn compile(
         compile_url(&config.path, cx, path, problems)
     };
     let mut headers = HeaderMap::new();
+    let mut header_templates = Vec::new();
     for (name, value) in &config.headers {
-        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
-            (Ok(n), Ok(v)) => {
-                headers.insert(n, v);
+        let at = format!("{path}.headers.{name}");
+        let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
+            problems.add(at, "invalid header name");
+            continue;
+        };
+        match header_value(value, cx.vars, cx.env) {
+            Ok(HeaderValueTemplate::Fixed(value)) => {
+                headers.insert(name, value);
             }
-            (Err(_), _) => problems.add(format!("{path}.headers.{name}"), "invalid header name"),
-            (_, Err(_)) => problems.add(format!("{path}.headers.{name}"), "invalid header value"),
+            Ok(HeaderValueTemplate::PerRequest(template)) => header_templates.push((name, template)),
+            Err(e) => problems.add(at, e),
+        }
+    }
+    for (name, template) in cx.default_templates {
+        if !headers.contains_key(name) && !header_templates.iter().any(|(n, _)| n == name) {
+            header_templates.push((name.clone(), template.clone()));
         }
     }
     let body = match (&config.json, &config.body) {
@@ -130,7 +173,7 @@ pub fn compile(
             if !headers.contains_key(CONTENT_TYPE) {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             }
-            match JsonTemplate::compile(json, cx.vars) {
+            match JsonTemplate::compile_with_env(json, cx.vars, Some(cx.env)) {
                 Err(e) => {
                     problems.add(format!("{path}.json"), e);
                     RequestBody::None
@@ -141,7 +184,7 @@ pub fn compile(
                 },
             }
         }
-        (None, Some(text)) => match Template::compile(text, cx.vars) {
+        (None, Some(text)) => match Template::compile_with_env(text, cx.vars, Some(cx.env)) {
             Err(e) => {
                 problems.add(format!("{path}.body"), e);
                 RequestBody::None
@@ -158,6 +201,18 @@ pub fn compile(
     }
     let mut checks = Vec::new();
     for (i, check) in config.checks.iter().enumerate() {
+        let written = [
+            ("json_path", check.json_path.clone()),
+            ("equals", check.equals.as_ref().and_then(|v| v.as_str().map(str::to_string))),
+            ("body_regex", check.body_regex.clone()),
+            ("header", check.header.clone()),
+            ("matches", check.matches.clone()),
+        ];
+        for (field, text) in written {
+            if let Some(text) = text {
+                super::template_not_allowed(&text, &format!("{path}.checks[{i}].{field}"), "checks", problems);
+            }
+        }
         match NamedCheck::compile(check) {
             Ok(c) => checks.push(c),
             Err((field, message)) => {
@@ -227,6 +282,7 @@ pub fn compile(
         url: url?,
         path_template: config.path.clone(),
         headers,
+        header_templates,
         body,
         timeout: config.timeout.unwrap_or(cx.timeout),
         checks,
@@ -240,7 +296,9 @@ pub fn compile(
 }
 
 fn compile_url(text: &str, cx: &RequestContext<'_>, path: &str, problems: &mut Problems) -> Option<RequestUrl> {
-    let template = Template::compile(text, cx.vars).map_err(|e| problems.add(format!("{path}.path"), e)).ok()?;
+    let template = Template::compile_with_env(text, cx.vars, Some(cx.env))
+        .map_err(|e| problems.add(format!("{path}.path"), e))
+        .ok()?;
     match template.as_static() {
         Some(p) => match Url::parse(&format!("{}{p}", cx.base_url)) {
             Ok(url) => Some(RequestUrl::Static(url)),

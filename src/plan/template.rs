@@ -4,6 +4,7 @@
 //! literals, and only the dynamic parts (uuid, counters, random picks) are
 //! filled per request.
 
+use crate::config::env::{interpolate, EnvVars};
 use rand::rngs::SmallRng;
 use rand::Rng;
 use serde_json::Value;
@@ -83,6 +84,9 @@ pub enum TemplateError {
     Argument(String),
     #[error("expected \",\" between arguments in \"{0}\"")]
     MissingComma(String),
+    /// A `${VAR}` in the text that cannot be resolved (the message names the variable, never a value).
+    #[error("{0}")]
+    Env(String),
 }
 
 /// A compiled string template.
@@ -94,11 +98,28 @@ pub struct Template {
 impl Template {
     /// Compiles `text`; `vars` are the config's `vars`, already resolved from the environment.
     pub fn compile(text: &str, vars: &BTreeMap<String, String>) -> Result<Template, TemplateError> {
+        Template::compile_with_env(text, vars, None)
+    }
+
+    /// Compiles `text`, with each `${VAR}` written outside `{{ }}` resolved
+    /// from `env` first (as everywhere a request sends). The text is parsed
+    /// as written, so a variable's value is never read as a template.
+    pub fn compile_with_env(
+        text: &str,
+        vars: &BTreeMap<String, String>,
+        env: Option<&EnvVars>,
+    ) -> Result<Template, TemplateError> {
+        let written = |piece: &str| -> Result<String, TemplateError> {
+            match env {
+                Some(env) => interpolate(piece, env).map_err(TemplateError::Env),
+                None => Ok(piece.to_string()),
+            }
+        };
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("{{") {
-            literal.push_str(&rest[..start]);
+            literal.push_str(&written(&rest[..start])?);
             let after = &rest[start + 2..];
             let end = after.find("}}").ok_or_else(|| TemplateError::Unclosed(text.to_string()))?;
             match parse_expr(after[..end].trim(), vars)? {
@@ -112,7 +133,7 @@ impl Template {
             }
             rest = &after[end + 2..];
         }
-        literal.push_str(rest);
+        literal.push_str(&written(rest)?);
         if !literal.is_empty() || parts.is_empty() {
             parts.push(Part::Literal(literal));
         }
@@ -237,20 +258,29 @@ pub enum JsonTemplate {
 
 impl JsonTemplate {
     pub fn compile(value: &Value, vars: &BTreeMap<String, String>) -> Result<JsonTemplate, TemplateError> {
+        JsonTemplate::compile_with_env(value, vars, None)
+    }
+
+    /// As [`Template::compile_with_env`], for every string in the body.
+    pub fn compile_with_env(
+        value: &Value,
+        vars: &BTreeMap<String, String>,
+        env: Option<&EnvVars>,
+    ) -> Result<JsonTemplate, TemplateError> {
         Ok(match value {
             Value::String(text) => {
-                let template = Template::compile(text, vars)?;
+                let template = Template::compile_with_env(text, vars, env)?;
                 match template.as_static() {
                     Some(text) => JsonTemplate::Literal(Value::String(text.to_string())),
                     None => JsonTemplate::Text(template),
                 }
             }
-            Value::Array(items) => {
-                JsonTemplate::Array(items.iter().map(|v| JsonTemplate::compile(v, vars)).collect::<Result<_, _>>()?)
-            }
+            Value::Array(items) => JsonTemplate::Array(
+                items.iter().map(|v| JsonTemplate::compile_with_env(v, vars, env)).collect::<Result<_, _>>()?,
+            ),
             Value::Object(map) => JsonTemplate::Object(
                 map.iter()
-                    .map(|(k, v)| Ok((k.clone(), JsonTemplate::compile(v, vars)?)))
+                    .map(|(k, v)| Ok((k.clone(), JsonTemplate::compile_with_env(v, vars, env)?)))
                     .collect::<Result<_, TemplateError>>()?,
             ),
             other => JsonTemplate::Literal(other.clone()),

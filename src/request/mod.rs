@@ -14,7 +14,7 @@ use crate::plan::template::RenderContext;
 use crate::plan::{MetricFeed, RequestBody, RequestPlan, RequestUrl, ScenarioPlan};
 use crate::sample::{FailReason, Sample, SampleSink};
 use bytes::Bytes;
-use http::header::{HeaderValue, ACCEPT, CONTENT_LENGTH, HOST, USER_AGENT};
+use http::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_LENGTH, HOST, USER_AGENT};
 use http::{HeaderMap, Method};
 use http1::Origin;
 use rand::distr::weighted::WeightedIndex;
@@ -133,6 +133,11 @@ impl ScenarioRunner {
             RequestBody::Json(t) => Some(t.render(&mut cx).to_string().into()),
             RequestBody::Text(t) => Some(t.render(&mut cx).into()),
         };
+        let rendered_headers: Result<Vec<(HeaderName, HeaderValue)>, _> = plan
+            .header_templates
+            .iter()
+            .map(|(name, template)| HeaderValue::try_from(template.render(&mut cx)).map(|v| (name.clone(), v)))
+            .collect();
         let mut sample = Sample {
             request: index,
             latency: Duration::ZERO,
@@ -145,19 +150,21 @@ impl ScenarioRunner {
             gauge_value: None,
             schedule_lag: None,
         };
-        let Ok(url) = url else {
-            // A templated path that renders to an invalid URL: the request never leaves.
+        let (Ok(url), Ok(rendered_headers)) = (url, rendered_headers) else {
+            // A templated path that renders to an invalid URL, or a header
+            // template to an invalid value: the request never leaves.
             sample.failure = Some(FailReason::Connect);
             return sample;
         };
+        sample.bytes_sent += rendered_headers.iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
         // A fixed URL's destination was worked out at start-up.
         let direct = match &url {
             Cow::Borrowed(_) => request.fixed_direct.as_ref().map(Cow::Borrowed),
             Cow::Owned(url) => Direct::of(url, &plan.method, &request.direct_headers).map(Cow::Owned),
         };
         let received = match direct {
-            Some(direct) => Self::send_direct(request, &direct, body, vu).await,
-            None => self.send_pooled(plan, url.into_owned(), body).await,
+            Some(direct) => Self::send_direct(request, &direct, &rendered_headers, body, vu).await,
+            None => self.send_pooled(plan, url.into_owned(), rendered_headers, body).await,
         };
         sample.latency = scheduled.elapsed();
         let Response { status, head_bytes, headers, body } = match received {
@@ -203,12 +210,25 @@ impl ScenarioRunner {
     async fn send_direct(
         request: &PreparedRequest,
         direct: &Direct,
+        rendered_headers: &[(HeaderName, HeaderValue)],
         body: Option<Bytes>,
         vu: &mut VuState,
     ) -> Result<Response, FailReason> {
         let plan = &request.plan;
+        let head = if rendered_headers.is_empty() {
+            Cow::Borrowed(direct.head.as_slice())
+        } else {
+            let mut head = direct.head.clone();
+            for (name, value) in rendered_headers {
+                head.extend_from_slice(name.as_str().as_bytes());
+                head.extend_from_slice(b": ");
+                head.extend_from_slice(value.as_bytes());
+                head.extend_from_slice(b"\r\n");
+            }
+            Cow::Owned(head)
+        };
         let outgoing = http1::Outgoing {
-            head: &direct.head,
+            head: &head,
             body: body.as_deref().unwrap_or_default(),
             announce_empty_body: matches!(plan.method, Method::POST | Method::PUT | Method::PATCH),
             is_head: plan.method == Method::HEAD,
@@ -227,12 +247,16 @@ impl ScenarioRunner {
         &self,
         plan: &RequestPlan,
         url: reqwest::Url,
+        rendered_headers: Vec<(HeaderName, HeaderValue)>,
         body: Option<Bytes>,
     ) -> Result<Response, FailReason> {
         let mut request = self.client.request(plan.method.clone(), url).timeout(plan.timeout);
         // Per header rather than cloning the map: names and values are reference-counted.
         for (name, value) in &plan.headers {
             request = request.header(name.clone(), value.clone());
+        }
+        for (name, value) in rendered_headers {
+            request = request.header(name, value);
         }
         if let Some(body) = body {
             request = request.body(body);
@@ -247,17 +271,21 @@ impl ScenarioRunner {
     }
 }
 
-/// A request's own headers, then the target's where it does not set the same
-/// name, then user-agent and accept unless set.
+/// A request's own fixed headers, then the target's where the request sets
+/// no header of that name (fixed or templated), then user-agent and accept
+/// unless set. Templated headers are added per request.
 fn direct_headers(request: &RequestPlan, target: &HeaderMap) -> HeaderMap {
     let mut headers = request.headers.clone();
     for (name, value) in target {
-        if !request.headers.contains_key(name) {
+        if !request.headers.contains_key(name) && !request.header_templates.iter().any(|(n, _)| n == name) {
             headers.append(name.clone(), value.clone());
         }
     }
-    headers.entry(USER_AGENT).or_insert(HeaderValue::from_static(USER_AGENT_VALUE));
-    headers.entry(ACCEPT).or_insert(HeaderValue::from_static("*/*"));
+    for (name, default) in [(USER_AGENT, USER_AGENT_VALUE), (ACCEPT, "*/*")] {
+        if !request.header_templates.iter().any(|(n, _)| *n == name) {
+            headers.entry(name).or_insert(HeaderValue::from_static(default));
+        }
+    }
     headers
 }
 

@@ -196,26 +196,43 @@ pub fn precise_server(delay: std::time::Duration) -> SocketAddr {
 /// idle for `idle_close` (as servers do after their keep-alive timeout),
 /// without a `Connection: close` header.
 pub fn counting_server(idle_close: Option<Duration>) -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            count.fetch_add(1, Ordering::SeqCst);
-            std::thread::spawn(move || answer_until_idle(stream, idle_close));
-        }
-    });
+    let (addr, accepted, _) = serve_counting(idle_close);
     (addr, accepted)
 }
 
-fn answer_until_idle(stream: std::net::TcpStream, idle_close: Option<Duration>) -> std::io::Result<()> {
+/// The heads of the requests a server received, in order.
+pub type Heads = Arc<std::sync::Mutex<Vec<String>>>;
+
+/// As [`counting_server`], also keeping every request's head (request line and header lines).
+pub fn recording_server() -> (SocketAddr, Heads) {
+    let (addr, _, heads) = serve_counting(None);
+    (addr, heads)
+}
+
+fn serve_counting(idle_close: Option<Duration>) -> (SocketAddr, Arc<AtomicUsize>, Heads) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let heads = Heads::default();
+    let (count, recorded) = (accepted.clone(), heads.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            count.fetch_add(1, Ordering::SeqCst);
+            let recorded = recorded.clone();
+            std::thread::spawn(move || answer_until_idle(stream, idle_close, recorded));
+        }
+    });
+    (addr, accepted, heads)
+}
+
+fn answer_until_idle(stream: std::net::TcpStream, idle_close: Option<Duration>, heads: Heads) -> std::io::Result<()> {
     use std::io::Write;
     stream.set_read_timeout(idle_close)?;
     let mut writer = stream.try_clone()?;
     let mut reader = std::io::BufReader::new(stream);
     // EOF, or no request within `idle_close` (an error): the connection closes.
     while let Some((head, _)) = sloprober::demo_target::fixed_delay::read_request(&mut reader)? {
+        heads.lock().unwrap().push(head.clone());
         if let Some(headers) = head.strip_prefix("GET /echo ").and_then(|rest| rest.split_once("\r\n")) {
             let headers = headers.1;
             writer.write_all(
