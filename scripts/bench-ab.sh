@@ -78,16 +78,20 @@ rss() { # build vus
     echo "daemon: {on_end: hold, profile: bench}"
     echo "scenarios: {bench: {sleep: 1s, requests: [{name: health, path: /health}], profiles: {bench: {executor: constant-vus, vus: $vus, duration: 1h}}}}"
   } > "$work/vus.yaml"
-  "$bin" daemon --config "$work/vus.yaml" --listen "127.0.0.1:$(free_port)" --log-level warn &
+  "$bin" daemon --config "$work/vus.yaml" --listen "127.0.0.1:0" --log-level warn &
   pid=$!
   sleep "$vus_seconds"
-  rss_kib "$pid"
+  echo "$(rss_kib "$pid") $(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
-for build in old new; do
-  idle=$(rss "$build" 1)
-  full=$(rss "$build" 10000)
-  echo "{\"build\": \"$build\", \"row\": \"vus10000\", \"rss_mib\": $(( (full - idle) / 1024 ))}" >> "$results"
+# RSS follows how many connections the first wave of 10,000 requests opens,
+# which varies from run to run: interleaved pairs, with the descriptors open.
+for _ in $(seq "$reps"); do
+  for build in old new; do
+    read -r idle _ <<< "$(rss "$build" 1)"
+    read -r full fds <<< "$(rss "$build" 10000)"
+    echo "{\"build\": \"$build\", \"row\": \"vus10000\", \"rss_mib\": $(( (full - idle) / 1024 )), \"fds\": $fds}" >> "$results"
+  done
 done
 
 python3 - "$results" <<'PY'
@@ -113,4 +117,5 @@ for share in (50, 90):
     line(f"arrival {share} %: sends within 1 ms", row, "within_1ms", "{:.2f} %", 100)
     line(f"arrival {share} %: CPU s per 100k", row, "cpu_per_100k", "{:.3f}")
 line("RSS MiB, 10,000 VUs minus 1 VU", "vus10000", "rss_mib", "{:.0f}")
+line("  descriptors open then", "vus10000", "fds", "{:,.0f}")
 PY
