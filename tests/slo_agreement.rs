@@ -23,6 +23,14 @@ use tokio_util::sync::CancellationToken;
 
 /// Largest difference allowed between two SLIs of the same samples: 0.5 percentage points.
 const TOLERANCE: f64 = 0.005;
+/// The same for the daemon's live gauge against Prometheus over the last
+/// 10 s, whose windows are not quite the same samples: the daemon's ends at
+/// its last evaluation (up to 1 s before the scrape, itself up to 1 s before
+/// the query), Prometheus's at the query. A few requests slowed by a stall
+/// of this shared 2-core machine then land in one window and not the other:
+/// 3-4 of the ~690 in a window moved one SLI by 0.52 points in one CI run,
+/// where they agree within 0.1 points otherwise.
+const LIVE_TOLERANCE: f64 = 0.01;
 const PHASE: Duration = Duration::from_secs(15);
 const DOWN_PHASE: Duration = Duration::from_secs(20);
 const WINDOW: Duration = Duration::from_secs(10);
@@ -281,7 +289,7 @@ async fn run_daemon_and_rules_agree_on_every_slo_through_faults() {
             let objective = t.objective.unwrap().ratio;
             match (gauge, rendered) {
                 (Some(g), Some(p)) => {
-                    assert!((g - p).abs() <= TOLERANCE, "{name}: {}: daemon {g} vs prometheus {p}", t.slo);
+                    assert!((g - p).abs() <= LIVE_TOLERANCE, "{name}: {}: daemon {g} vs prometheus {p}", t.slo);
                     if (p - objective).abs() > 0.01 {
                         assert_eq!(compliant, Some(if p >= objective { 1.0 } else { 0.0 }), "{name}: {}", t.slo);
                     }
