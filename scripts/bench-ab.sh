@@ -67,10 +67,8 @@ for share in 50 90; do
 done
 
 echo "== RSS with 10,000 VUs minus 1 VU (think time 1s, demo target)" >&2
-port=$(free_port)
-"$new" demo-target --listen "127.0.0.1:$port" --faults '{"*": {"delay_ms": 0, "jitter_ms": 0}}' 2>/dev/null &
-pids+=($!)
-wait_port "$port"
+start_demo_target "$new"
+port=$demo_port
 rss() { # build vus
   local bin=${!1} vus=$2 pid
   {

@@ -58,6 +58,14 @@ wait_port() {
   return 1
 }
 
+# Starts BIN's demo target, answering at once, on a free port kept in $demo_port.
+start_demo_target() { # BIN
+  demo_port=$(free_port)
+  "$1" demo-target --listen "127.0.0.1:$demo_port" --faults '{"*": {"delay_ms": 0, "jitter_ms": 0}}' 2>/dev/null &
+  pids+=($!)
+  wait_port "$demo_port"
+}
+
 rss_kib() {
   awk '/^VmRSS/ {print $2}' "/proc/$1/status"
 }

@@ -161,10 +161,8 @@ PY
 done
 
 echo "== 6. memory with 10,000 VUs (think time 1s, demo target)" >&2
-port=$(free_port)
-"$bin" demo-target --listen "127.0.0.1:$port" --faults '{"*": {"delay_ms": 0, "jitter_ms": 0}}' 2>/dev/null &
-pids+=($!)
-wait_port "$port"
+start_demo_target "$bin"
+port=$demo_port
 rss_for_vus() {
   local vus=$1 mport
   mport=$(free_port)

@@ -44,7 +44,6 @@ async fn until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bo
     ignore = "needs Prometheus and Alertmanager: scripts/test.sh installs and runs it"
 )]
 async fn alerts_reach_alertmanager_and_resolve_and_dashboards_have_data() {
-    let prometheus_bin = installed(&["prometheus"]);
     let alertmanager_bin = installed(&["prometheus-alertmanager", "alertmanager"]);
     let dir = tempfile::tempdir().unwrap();
     let target = start_target("{}").await;
@@ -68,21 +67,11 @@ async fn alerts_reach_alertmanager_and_resolve_and_dashboards_have_data() {
     sloprober::render::write(&plan, &yaml, dir.path()).unwrap();
     let rules = dir.path().join("prometheus/rules/sloprober.rules.yml");
 
-    let (am_port, prom_port) = (free_port(), free_port());
+    let am_port = free_port();
     let alertmanager = format!("http://127.0.0.1:{am_port}");
-    let prometheus = format!("http://127.0.0.1:{prom_port}");
     std::fs::write(
         dir.path().join("alertmanager.yml"),
         "route: {receiver: quiet, group_wait: 1s, group_interval: 1s, repeat_interval: 1h}\nreceivers: [{name: quiet}]\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("prometheus.yml"),
-        format!(
-            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [{}]\nalerting: {{alertmanagers: [{{static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]}}]}}\nscrape_configs: [{{job_name: sloprober-e2e, static_configs: [{{targets: ['{}']}}]}}]\n",
-            rules.display(),
-            daemon.addr
-        ),
     )
     .unwrap();
     let d = dir.path().display();
@@ -96,18 +85,17 @@ async fn alerts_reach_alertmanager_and_resolve_and_dashboards_have_data() {
         ],
         &dir.path().join("alertmanager.log"),
     );
-    let _prometheus = spawn_logged(
-        prometheus_bin,
-        &[
-            format!("--config.file={d}/prometheus.yml"),
-            format!("--storage.tsdb.path={d}/prom-data"),
-            format!("--web.listen-address=127.0.0.1:{prom_port}"),
-            "--rules.alert.resend-delay=1s".into(),
-        ],
-        &dir.path().join("prometheus.log"),
-    );
+    let (_prometheus, prometheus) = start_prometheus(
+        dir.path(),
+        &format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [{}]\nalerting: {{alertmanagers: [{{static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]}}]}}\nscrape_configs: [{{job_name: sloprober-e2e, static_configs: [{{targets: ['{}']}}]}}]\n",
+            rules.display(),
+            daemon.addr
+        ),
+        &["--rules.alert.resend-delay=1s"],
+    )
+    .await;
     wait_ready(&format!("{alertmanager}/-/ready")).await;
-    wait_ready(&format!("{prometheus}/-/ready")).await;
 
     // Healthy: scraped, rules evaluated, no SLO alert.
     until("the first scrapes and rule evaluations", Duration::from_secs(30), async || {

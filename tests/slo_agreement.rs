@@ -176,7 +176,6 @@ fn run_report(out: &Path) -> BTreeMap<String, Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(feature = "external-tools"), ignore = "needs Prometheus: scripts/test.sh installs and runs it")]
 async fn run_daemon_and_rules_agree_on_every_slo_through_faults() {
-    let prometheus_bin = installed(&["prometheus"]);
     let dir = tempfile::tempdir().unwrap();
     // One target each for the daemon and the run, with the same faults at the
     // same time: each sees its fault shares spread evenly over its own requests.
@@ -204,28 +203,17 @@ async fn run_daemon_and_rules_agree_on_every_slo_through_faults() {
     // Held until Prometheus first scrapes it, so its series start at 0 in Prometheus too.
     let (mut run, run_addr) =
         spawn_run(&config_path, "once", &run_out, &dir.path().join("run.log"), &["--await-first-scrape", "30s"]);
-    let prom_port = free_port();
-    let d = dir.path().display();
-    std::fs::write(
-        dir.path().join("prometheus.yml"),
-        format!(
+    let (_prometheus, url) = start_prometheus(
+        dir.path(),
+        &format!(
             "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [{}]\nscrape_configs:\n  - {{job_name: daemon, static_configs: [{{targets: ['{}']}}]}}\n  - {{job_name: run, static_configs: [{{targets: ['{run_addr}']}}]}}\n",
             rules.display(),
             daemon.addr
         ),
+        &[],
     )
-    .unwrap();
-    let _prometheus = spawn_logged(
-        prometheus_bin,
-        &[
-            format!("--config.file={d}/prometheus.yml"),
-            format!("--storage.tsdb.path={d}/prom-data"),
-            format!("--web.listen-address=127.0.0.1:{prom_port}"),
-        ],
-        &dir.path().join("prometheus.log"),
-    );
-    let prometheus = Prometheus { url: format!("http://127.0.0.1:{prom_port}") };
-    wait_ready(&format!("{}/-/ready", prometheus.url)).await;
+    .await;
+    let prometheus = Prometheus { url };
     let run_plan = plan(&config_path, "once");
 
     // (phase name, faults at its start, length); latency SLOs compared at each phase's end.

@@ -102,7 +102,7 @@ pub fn header_value(
     vars: &BTreeMap<String, String>,
     env: &crate::config::env::EnvVars,
 ) -> Result<HeaderValueTemplate, String> {
-    let template = Template::compile_with_env(written, vars, Some(env)).map_err(|e| e.to_string())?;
+    let template = Template::compile(written, vars, env).map_err(|e| e.to_string())?;
     match template.as_static() {
         Some(text) => {
             let mut value = HeaderValue::from_str(text)
@@ -173,7 +173,7 @@ pub fn compile(
             if !headers.contains_key(CONTENT_TYPE) {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             }
-            match JsonTemplate::compile_with_env(json, cx.vars, Some(cx.env)) {
+            match JsonTemplate::compile(json, cx.vars, cx.env) {
                 Err(e) => {
                     problems.add(format!("{path}.json"), e);
                     RequestBody::None
@@ -184,7 +184,7 @@ pub fn compile(
                 },
             }
         }
-        (None, Some(text)) => match Template::compile_with_env(text, cx.vars, Some(cx.env)) {
+        (None, Some(text)) => match Template::compile(text, cx.vars, cx.env) {
             Err(e) => {
                 problems.add(format!("{path}.body"), e);
                 RequestBody::None
@@ -296,9 +296,8 @@ pub fn compile(
 }
 
 fn compile_url(text: &str, cx: &RequestContext<'_>, path: &str, problems: &mut Problems) -> Option<RequestUrl> {
-    let template = Template::compile_with_env(text, cx.vars, Some(cx.env))
-        .map_err(|e| problems.add(format!("{path}.path"), e))
-        .ok()?;
+    let template =
+        Template::compile(text, cx.vars, cx.env).map_err(|e| problems.add(format!("{path}.path"), e)).ok()?;
     match template.as_static() {
         Some(p) => match Url::parse(&format!("{}{p}", cx.base_url)) {
             Ok(url) => Some(RequestUrl::Static(url)),

@@ -96,25 +96,12 @@ pub struct Template {
 }
 
 impl Template {
-    /// Compiles `text`; `vars` are the config's `vars`, already resolved from the environment.
-    pub fn compile(text: &str, vars: &BTreeMap<String, String>) -> Result<Template, TemplateError> {
-        Template::compile_with_env(text, vars, None)
-    }
-
-    /// Compiles `text`, with each `${VAR}` written outside `{{ }}` resolved
-    /// from `env` first (as everywhere a request sends). The text is parsed
-    /// as written, so a variable's value is never read as a template.
-    pub fn compile_with_env(
-        text: &str,
-        vars: &BTreeMap<String, String>,
-        env: Option<&EnvVars>,
-    ) -> Result<Template, TemplateError> {
-        let written = |piece: &str| -> Result<String, TemplateError> {
-            match env {
-                Some(env) => interpolate(piece, env).map_err(TemplateError::Env),
-                None => Ok(piece.to_string()),
-            }
-        };
+    /// Compiles `text`; `vars` are the config's `vars`, already resolved from
+    /// the environment. Each `${VAR}` written outside `{{ }}` is resolved from
+    /// `env` first; the text is parsed as written, so a variable's value is
+    /// never read as a template.
+    pub fn compile(text: &str, vars: &BTreeMap<String, String>, env: &EnvVars) -> Result<Template, TemplateError> {
+        let written = |piece: &str| interpolate(piece, env).map_err(TemplateError::Env);
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut rest = text;
@@ -257,30 +244,26 @@ pub enum JsonTemplate {
 }
 
 impl JsonTemplate {
-    pub fn compile(value: &Value, vars: &BTreeMap<String, String>) -> Result<JsonTemplate, TemplateError> {
-        JsonTemplate::compile_with_env(value, vars, None)
-    }
-
-    /// As [`Template::compile_with_env`], for every string in the body.
-    pub fn compile_with_env(
+    /// As [`Template::compile`], for every string in the body.
+    pub fn compile(
         value: &Value,
         vars: &BTreeMap<String, String>,
-        env: Option<&EnvVars>,
+        env: &EnvVars,
     ) -> Result<JsonTemplate, TemplateError> {
         Ok(match value {
             Value::String(text) => {
-                let template = Template::compile_with_env(text, vars, env)?;
+                let template = Template::compile(text, vars, env)?;
                 match template.as_static() {
                     Some(text) => JsonTemplate::Literal(Value::String(text.to_string())),
                     None => JsonTemplate::Text(template),
                 }
             }
             Value::Array(items) => JsonTemplate::Array(
-                items.iter().map(|v| JsonTemplate::compile_with_env(v, vars, env)).collect::<Result<_, _>>()?,
+                items.iter().map(|v| JsonTemplate::compile(v, vars, env)).collect::<Result<_, _>>()?,
             ),
             Value::Object(map) => JsonTemplate::Object(
                 map.iter()
-                    .map(|(k, v)| Ok((k.clone(), JsonTemplate::compile_with_env(v, vars, env)?)))
+                    .map(|(k, v)| Ok((k.clone(), JsonTemplate::compile(v, vars, env)?)))
                     .collect::<Result<_, TemplateError>>()?,
             ),
             other => JsonTemplate::Literal(other.clone()),
@@ -332,32 +315,32 @@ mod tests {
 
     #[test]
     fn vars_become_literals() {
-        let t = Template::compile("/tenants/{{ tenant_id }}/x", &vars()).unwrap();
+        let t = Template::compile("/tenants/{{ tenant_id }}/x", &vars(), &EnvVars::new()).unwrap();
         assert_eq!(t.as_static(), Some("/tenants/t-1/x"));
     }
 
     #[test]
     fn dynamic_parts_render() {
-        let t = Template::compile("vu{{vu}}-it{{ iteration }}-c{{counter}}", &vars()).unwrap();
+        let t = Template::compile("vu{{vu}}-it{{ iteration }}-c{{counter}}", &vars(), &EnvVars::new()).unwrap();
         assert_eq!(render(&t), "vu3-it9-c7");
-        let t = Template::compile("{{ random_choice('gpt-3.5-turbo', \"gpt-4\") }}", &vars()).unwrap();
+        let t = Template::compile("{{ random_choice('gpt-3.5-turbo', \"gpt-4\") }}", &vars(), &EnvVars::new()).unwrap();
         assert!(["gpt-3.5-turbo", "gpt-4"].contains(&render(&t).as_str()));
-        let id = render(&Template::compile("{{uuid}}", &vars()).unwrap());
+        let id = render(&Template::compile("{{uuid}}", &vars(), &EnvVars::new()).unwrap());
         assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 4);
     }
 
     #[test]
     fn random_string_and_timestamp() {
-        let s = render(&Template::compile("{{ random_string(12) }}", &vars()).unwrap());
+        let s = render(&Template::compile("{{ random_string(12) }}", &vars(), &EnvVars::new()).unwrap());
         assert!(s.len() == 12 && s.chars().all(|c| c.is_ascii_alphanumeric()), "{s}");
-        let ms: u64 = render(&Template::compile("{{ timestamp }}", &vars()).unwrap()).parse().unwrap();
+        let ms: u64 = render(&Template::compile("{{ timestamp }}", &vars(), &EnvVars::new()).unwrap()).parse().unwrap();
         assert!(ms > 1_700_000_000_000, "unix milliseconds: {ms}");
     }
 
     #[test]
     fn whole_value_keeps_its_json_type() {
         let body = serde_json::json!({"n": "{{ random_int(5, 5) }}", "s": "x{{ random_int(5, 5) }}"});
-        let t = JsonTemplate::compile(&body, &vars()).unwrap();
+        let t = JsonTemplate::compile(&body, &vars(), &EnvVars::new()).unwrap();
         let counter = AtomicU64::new(0);
         let mut rng = SmallRng::seed_from_u64(1);
         let out = t.render(&mut RenderContext { vu: 1, iteration: 0, counter: &counter, rng: &mut rng });
@@ -366,9 +349,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_expression() {
-        let err = Template::compile("{{ tenant }}", &vars()).unwrap_err().to_string();
+        let err = Template::compile("{{ tenant }}", &vars(), &EnvVars::new()).unwrap_err().to_string();
         assert!(err.starts_with("unknown template expression \"tenant\"; known: tenant_id, uuid"), "{err}");
-        assert!(Template::compile("{{ random_int(5, 1) }}", &vars()).is_err());
-        assert!(Template::compile("{{ uuid", &vars()).is_err());
+        assert!(Template::compile("{{ random_int(5, 1) }}", &vars(), &EnvVars::new()).is_err());
+        assert!(Template::compile("{{ uuid", &vars(), &EnvVars::new()).is_err());
     }
 }

@@ -145,14 +145,13 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
         }
     }
     let elapsed = started.elapsed();
-    let executors = load.executor_totals();
-    timeline.sample(elapsed, &intervals, &executors);
+    let snapshot = snapshot_now(elapsed, &load);
+    timeline.sample(elapsed, &intervals, &snapshot.executors);
     progress.finish(elapsed);
     if let Some(server) = server {
         await_final_scrape(server.scrapes()).await;
         server.stop().await;
     }
-    let snapshot = Snapshot::capture(&plan, elapsed, executors, |s, r| totals[s].lock(r).clone());
     let verdicts = plan.thresholds.iter().map(|t| evaluate(t, &snapshot)).collect();
     Ok(RunOutcome { plan, started_at, snapshot, verdicts, aborted_by, timeline })
 }

@@ -309,6 +309,24 @@ pub fn spawn_logged(program: PathBuf, args: &[String], log: &std::path::Path) ->
     )
 }
 
+/// Starts Debian's Prometheus in `dir` with `config` as its prometheus.yml
+/// (and `extra` flags); returns it and its URL once it is ready.
+pub async fn start_prometheus(dir: &std::path::Path, config: &str, extra: &[&str]) -> (Process, String) {
+    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+    let port = free_port();
+    let d = dir.display();
+    let mut args = vec![
+        format!("--config.file={d}/prometheus.yml"),
+        format!("--storage.tsdb.path={d}/prom-data"),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let process = spawn_logged(installed(&["prometheus"]), &args, &dir.join("prometheus.log"));
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{url}/-/ready")).await;
+    (process, url)
+}
+
 /// Waits until `url` answers 2xx, at most 30 s.
 pub async fn wait_ready(url: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
