@@ -16,16 +16,20 @@ pub enum FailReason {
     Body,
     /// The status was fine but another check failed.
     Check,
+    /// The answer did not hold a value the step captures.
+    Capture,
 }
 
 impl FailReason {
-    pub const ALL: [FailReason; 6] = [
+    pub const COUNT: usize = 7;
+    pub const ALL: [FailReason; FailReason::COUNT] = [
         FailReason::Status,
         FailReason::Timeout,
         FailReason::Connect,
         FailReason::Reset,
         FailReason::Body,
         FailReason::Check,
+        FailReason::Capture,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +40,7 @@ impl FailReason {
             FailReason::Reset => "reset",
             FailReason::Body => "body",
             FailReason::Check => "check",
+            FailReason::Capture => "capture",
         }
     }
 }
@@ -59,7 +64,44 @@ pub struct Sample {
     pub schedule_lag: Option<Duration>,
 }
 
-/// Anything that consumes samples: the Prometheus metrics now, SLO windows and reports later.
+/// Why an iteration did not run all its steps: the first reason it met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incomplete {
+    /// A step failed with `on_failure: end_iteration` (the default for a step that captures).
+    StepFailed,
+    /// A step's answer did not hold a value it captures.
+    CaptureFailed,
+    /// A step was skipped: it reads a value an earlier step did not capture.
+    MissingVariable,
+}
+
+impl Incomplete {
+    pub const ALL: [Incomplete; 3] = [Incomplete::StepFailed, Incomplete::CaptureFailed, Incomplete::MissingVariable];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Incomplete::StepFailed => "step_failed",
+            Incomplete::CaptureFailed => "capture_failed",
+            Incomplete::MissingVariable => "missing_variable",
+        }
+    }
+}
+
+/// A timed stretch of an iteration: k6's `iteration_duration` and `group_duration`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Span {
+    /// A whole iteration, its think time included. `journey` indexes the scenario's journeys (0 without any).
+    Iteration { journey: usize, duration: Duration, incomplete: Option<Incomplete> },
+    /// One run of a group (all its passes) that was not cut short; `group` indexes the scenario's groups.
+    Group { group: usize, duration: Duration },
+}
+
+/// Anything that consumes samples: the Prometheus metrics, run statistics, SLO windows.
 pub trait SampleSink: Send + Sync {
     fn record(&self, sample: &Sample);
+
+    /// An iteration or a group ended.
+    fn record_span(&self, span: &Span) {
+        let _ = span;
+    }
 }

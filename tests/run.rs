@@ -5,15 +5,14 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use sloprober::config::ConfigSource;
-use sloprober::run::{self, ProgressMode, RunOptions, RunOutcome};
+use sloprober::run::{self, RunOutcome};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-const ASSESS: &str = r#"      - name: answer
+const ASSESS: &str = r#"      - name: create
         method: POST
-        path: /api/v1/assessments/{{ uuid }}/answers
-        json: {learner_id: "l-1", question_id: "q-{{ random_int(1, 5) }}"}
+        path: /api/v1/assessments
+        json: {title: "Quiz {{ counter }}", questions: 5}
         checks: [{status: 201}]
         rate: errors
 "#;
@@ -25,34 +24,12 @@ async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
     SERIAL.lock().await
 }
 
-fn options(dir: &Path, yaml: &str, scenarios: &[&str]) -> RunOptions {
-    let path = dir.join("run.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    RunOptions {
-        await_first_scrape: None,
-        source: ConfigSource::File(path),
-        profile: Some("test".into()),
-        scenarios: scenarios.iter().map(|s| s.to_string()).collect(),
-        listen: None,
-        progress: ProgressMode::Off,
-        env: [("API_KEY".to_string(), API_KEY.to_string())].into(),
-        vu_threads: common::vu_threads(),
-    }
-}
-
 /// A config whose scenarios run `rate`/s for `seconds` and then end.
 fn finite(scenarios: &[(&str, &str, &str)], rate: u32, seconds: u32, thresholds: &str) -> String {
     config(scenarios, rate, thresholds).replace("duration: 1h", &format!("duration: {seconds}s")).replace(
         "custom: {errors: rate, generate_duration: trend}",
         "custom: {errors: rate, generate_duration: trend, embeddings_duration: trend}",
     )
-}
-
-async fn play(options: &RunOptions) -> (RunOutcome, String) {
-    let metrics = sloprober::metrics::ProberMetrics::shared().unwrap();
-    let plan = run::plan_for(options).unwrap_or_else(|e| panic!("{e}"));
-    let outcome = run::execute(plan, options, metrics.clone()).await.unwrap();
-    (outcome, metrics.render())
 }
 
 fn read_json(path: &Path) -> Value {
@@ -85,7 +62,7 @@ async fn healthy_run_passes_and_its_reports_agree_with_metrics() {
         thresholds,
     );
     let dir = tempfile::tempdir().unwrap();
-    let (outcome, metrics) = play(&options(dir.path(), &yaml, &[])).await;
+    let (outcome, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
     assert!(outcome.passed(), "{}", run::render_summary(&outcome));
     let reports = run::report_dir(dir.path(), outcome.started_at);
     run::write_reports(&outcome, &reports).unwrap();
@@ -156,7 +133,7 @@ async fn injected_latency_fails_exactly_that_slo() {
     let thresholds = "thresholds:\n  generate_duration: [\"p(95)<=300\"]\n  embeddings_duration: [\"p(95)<=200\"]\n  errors: [\"rate<0.01\"]\n";
     let yaml = finite(&[("gateway", &url, &format!("{GENERATE}{embeddings}"))], 30, 2, thresholds);
     let dir = tempfile::tempdir().unwrap();
-    let (outcome, _) = play(&options(dir.path(), &yaml, &[])).await;
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
     assert!(!outcome.passed());
     assert_eq!(failing(&outcome), ["generate_duration_p95"]);
     run::write_reports(&outcome, dir.path()).unwrap();
@@ -184,7 +161,7 @@ async fn abort_on_fail_stops_the_run_early_and_reports_are_still_written() {
     let yaml = finite(&[("gateway", &url, GENERATE)], 20, 60, thresholds);
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let (outcome, _) = play(&options(dir.path(), &yaml, &[])).await;
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
     let took = started.elapsed();
     assert_eq!(outcome.aborted_by.as_deref(), Some("generate_duration_p95"));
     assert!(took < Duration::from_secs(8), "a 60 s run stopped after {took:?}");
@@ -217,7 +194,7 @@ async fn reported_quantiles_match_a_fixed_latency_within_one_percent() {
         "executor: ramping-vus, start_vus: 0, stages: [{duration: 1s, target: 40}, {duration: 4s, target: 40}]",
     );
     let dir = tempfile::tempdir().unwrap();
-    let (outcome, _) = play(&options(dir.path(), &yaml, &[])).await;
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
     assert!(outcome.snapshot.requests[0].stats.count >= 80, "{}", outcome.snapshot.requests[0].stats.count);
     for (threshold, verdict) in outcome.plan.thresholds.iter().zip(&outcome.verdicts) {
         // Verdicts hold base units: seconds for latency.
@@ -237,12 +214,12 @@ async fn scenarios_can_be_selected() {
         "thresholds:\n  \"http_req_duration{scenario:gateway}\": [\"p(95)<500\"]\n  errors: [\"rate<0.01\"]\n";
     let yaml = finite(&[("gateway", &url, GENERATE), ("assessment", &url, ASSESS)], 20, 1, thresholds);
     let dir = tempfile::tempdir().unwrap();
-    let (outcome, metrics) = play(&options(dir.path(), &yaml, &["assessment"])).await;
+    let (outcome, metrics) = play(&run_options(dir.path(), &yaml, &["assessment"])).await;
     let names: Vec<&str> = outcome.plan.scenarios.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["assessment"]);
     assert_eq!(outcome.plan.thresholds.len(), 1, "the gateway-only threshold is dropped with its scenario");
     assert_eq!(value(&metrics, "sloprober_http_reqs_total", &[("scenario", "gateway")]), 0.0);
-    let error = run::plan_for(&options(dir.path(), &yaml, &["search"])).err().unwrap().to_string();
+    let error = run::plan_for(&run_options(dir.path(), &yaml, &["search"])).err().unwrap().to_string();
     assert!(
         error.ends_with("--scenario: no scenario is named \"search\"; defined: assessment, gateway, or all"),
         "{error}"
@@ -266,7 +243,7 @@ async fn connections_are_kept_alive_and_reused() {
     let _serial = serial().await;
     let (addr, accepted) = counting_server(None);
     let dir = tempfile::tempdir().unwrap();
-    let (outcome, _) = play(&options(dir.path(), &closed_model(addr, 3, "0s"), &[])).await;
+    let (outcome, _) = play(&run_options(dir.path(), &closed_model(addr, 3, "0s"), &[])).await;
     let stats = &outcome.snapshot.requests[0].stats;
     assert!(stats.count >= 100, "{} requests", stats.count);
     assert_eq!(stats.failed_total(), 0);
@@ -283,7 +260,7 @@ async fn a_connection_the_server_closed_while_idle_is_replaced_without_a_failure
     let _serial = serial().await;
     let (addr, accepted) = counting_server(Some(Duration::from_millis(30)));
     let dir = tempfile::tempdir().unwrap();
-    let (outcome, _) = play(&options(dir.path(), &closed_model(addr, 1, "100ms"), &[])).await;
+    let (outcome, _) = play(&run_options(dir.path(), &closed_model(addr, 1, "100ms"), &[])).await;
     let stats = &outcome.snapshot.requests[0].stats;
     eprintln!(
         "{} requests, {:?} failed, p50 {} ms, max {} ms, elapsed {:?}",
@@ -309,7 +286,7 @@ async fn a_redirect_is_the_answer_checked_not_followed() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = closed_model(addr, 1, "100ms")
         .replace("path: /\n        checks: [{status: 200}]", "path: /moved\n        checks: [{status: 302}]");
-    let (outcome, _) = play(&options(dir.path(), &yaml, &[])).await;
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
     let stats = &outcome.snapshot.requests[0].stats;
     assert!(stats.count >= 5, "{} requests", stats.count);
     assert_eq!(stats.statuses.keys().collect::<Vec<_>>(), [&302], "no request reached / through the redirect");
@@ -324,7 +301,7 @@ async fn header_checks_read_the_answers_headers_and_data_received_counts_the_hea
     let checks = "[{status: 302}, {header: location, matches: \"^/$\"}, {header: x-absent}]";
     let yaml = closed_model(addr, 1, "100ms")
         .replace("path: /\n        checks: [{status: 200}]", &format!("path: /moved\n        checks: {checks}"));
-    let (outcome, _) = play(&options(dir.path(), &yaml, &[])).await;
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
     let stats = &outcome.snapshot.requests[0].stats;
     assert!(stats.count >= 5, "{} requests", stats.count);
     assert_eq!(stats.checks_passed[..2], [stats.count; 2], "the location header is read");
@@ -350,7 +327,7 @@ async fn request_headers_override_the_targets_and_identify_the_prober() {
         checks.join(", ")
     );
     let yaml = closed_model(addr, 1, "100ms").replace("path: /\n        checks: [{status: 200}]", &request);
-    let (outcome, _) = play(&options(dir.path(), &yaml, &[])).await;
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
     let stats = &outcome.snapshot.requests[0].stats;
     assert!(stats.count >= 5, "{} requests", stats.count);
     assert_eq!(stats.checks_passed[..4], [stats.count; 4], "own headers, user-agent and host are sent");
@@ -385,7 +362,7 @@ scenarios:
       test: {{executor: shared-iterations, vus: 1, iterations: 5, max_duration: 10s}}
 "#
     );
-    let mut options = options(dir.path(), &yaml, &[]);
+    let mut options = run_options(dir.path(), &yaml, &[]);
     options.env.insert("PROBE_USER".into(), "learner-7".into());
     options.env.insert("PROBE_HOME".into(), "/home/probe".into());
     let (outcome, _) = play(&options).await;

@@ -116,8 +116,19 @@ pub fn load(source: &ConfigSource, env: &EnvVars) -> Result<Config, ConfigError>
 fn read_scenario(value: Value, path: &str, problems: &mut Problems) -> Option<Scenario> {
     let file = read::<ScenarioFile>(value, path, problems)?;
     let before = problems.len();
+    match (&file.requests, &file.journeys) {
+        (Some(_), Some(_)) => problems.add(
+            path,
+            "requests and journeys are exclusive: an iteration is one request picked by weight, or one journey",
+        ),
+        (None, None) => problems.add(path, "no requests and no journeys; give one of them"),
+        _ => {}
+    }
+    let journeys =
+        super::journey::read_journeys(file.journeys.unwrap_or_default(), &format!("{path}.journeys"), problems);
     let requests: Vec<RequestConfig> = file
         .requests
+        .unwrap_or_default()
         .into_iter()
         .enumerate()
         .filter_map(|(i, v)| read(v, &format!("{path}.requests[{i}]"), problems))
@@ -133,6 +144,8 @@ fn read_scenario(value: Value, path: &str, problems: &mut Problems) -> Option<Sc
         description: file.description,
         base_url: file.base_url,
         requests,
+        journeys,
+        cookies: file.cookies,
         sleep: file.sleep,
         profiles,
     })
@@ -212,7 +225,7 @@ fn yaml_error_path(text: &str, message: &str) -> String {
     path
 }
 
-fn read<T: DeserializeOwned>(value: Value, path: &str, problems: &mut Problems) -> Option<T> {
+pub(super) fn read<T: DeserializeOwned>(value: Value, path: &str, problems: &mut Problems) -> Option<T> {
     match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(parsed) => Some(parsed),
         Err(err) => {

@@ -6,9 +6,11 @@
 
 pub(crate) mod duration;
 pub mod env;
+mod journey;
 mod load;
 mod problems;
 
+pub use journey::{BlockConfig, CaptureConfig, JourneyConfig, OnFailure, RequestStep, StepConfig};
 pub use load::{load, ConfigSource};
 pub use problems::{ConfigError, Problem, Problems};
 
@@ -109,12 +111,16 @@ impl CustomKind {
     }
 }
 
-/// One scenario: requests picked by weight, think time, and executor settings per profile.
+/// One scenario: its iteration (one request picked by weight, or one
+/// journey picked by weight), think time, and executor settings per profile.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub description: Option<String>,
     pub base_url: Option<String>,
     pub requests: Vec<RequestConfig>,
+    pub journeys: BTreeMap<String, JourneyConfig>,
+    /// Each VU keeps the cookies its answers set and sends them back (as k6).
+    pub cookies: bool,
     pub sleep: Option<ThinkTime>,
     pub profiles: BTreeMap<String, ExecutorSettings>,
 }
@@ -129,8 +135,17 @@ pub(crate) struct ScenarioFile {
     pub sleep: Option<ThinkTime>,
     #[serde(default)]
     pub description: Option<String>,
-    pub requests: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub requests: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    pub journeys: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default = "default_cookies")]
+    pub cookies: bool,
     pub profiles: BTreeMap<String, serde_json::Value>,
+}
+
+fn default_cookies() -> bool {
+    true
 }
 
 /// Think time after each iteration: fixed (`1s`) or uniform (`{min: 0.5s, max: 1.5s}`).

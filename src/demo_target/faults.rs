@@ -6,8 +6,21 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The demo's endpoints, by the names faults and stats use.
-pub const ENDPOINTS: &[&str] =
-    &["health", "generate", "embeddings", "create", "answer", "grade", "suggest", "search", "index"];
+pub const ENDPOINTS: &[&str] = &[
+    "health",
+    "generate",
+    "embeddings",
+    "create",
+    "answer",
+    "grade",
+    "delete_assessment",
+    "suggest",
+    "search",
+    "index",
+    "delete_document",
+    "login",
+    "me",
+];
 
 /// How one endpoint misbehaves. Latency is `delay_ms` plus a uniform `0..jitter_ms`,
 /// plus `slow_ms` for a `slow_rate` share of requests. Shares are spread evenly

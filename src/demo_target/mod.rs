@@ -5,6 +5,7 @@
 mod faults;
 pub mod fixed_delay;
 mod routes;
+pub mod store;
 mod timer_slack;
 
 pub use faults::{Fault, FaultPatch, Faults, ENDPOINTS};
@@ -28,6 +29,8 @@ pub struct DemoTarget {
     arrivals: BTreeMap<&'static str, AtomicU64>,
     injected: BTreeMap<&'static str, [AtomicU64; 3]>,
     unauthorized: AtomicU64,
+    /// Assessments, documents and sessions made through the API.
+    store: store::Store,
 }
 
 /// What the demo target did on purpose, per endpoint.
@@ -47,6 +50,7 @@ impl DemoTarget {
             arrivals: ENDPOINTS.iter().map(|e| (*e, AtomicU64::new(0))).collect(),
             injected: ENDPOINTS.iter().map(|e| (*e, Default::default())).collect(),
             unauthorized: AtomicU64::new(0),
+            store: store::Store::default(),
         })
     }
 
@@ -77,7 +81,8 @@ impl DemoTarget {
     }
 
     /// Requests served per endpoint (including injected failures), the
-    /// failures injected, and requests refused for a wrong or missing token.
+    /// failures injected, requests refused for a wrong or missing token, and
+    /// per kind of object: created, deleted, used with an unknown id.
     pub fn stats(&self) -> serde_json::Value {
         let load = |c: &AtomicU64| serde_json::Value::from(c.load(Ordering::Relaxed));
         let served: serde_json::Map<String, serde_json::Value> =
@@ -91,6 +96,7 @@ impl DemoTarget {
             "resets": injected(Injected::Reset),
             "garbage": injected(Injected::Garbage),
             "unauthorized": load(&self.unauthorized),
+            "objects": self.store.stats(),
         })
     }
 

@@ -1,7 +1,8 @@
 //! The demo's endpoints, shaped like the AIVO k6 suite expects them.
 
+use super::store::{Action, Kind, Refusal, Store};
 use super::{DemoTarget, Injected};
-use crate::server::http::{json, read_body, DropConnection, HttpResponse};
+use crate::server::http::{empty, json, read_body, DropConnection, HttpResponse};
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Value};
@@ -11,21 +12,35 @@ use std::sync::atomic::Ordering;
 const MODELS: &[&str] = &["gpt-3.5-turbo", "gpt-4"];
 const BODY_LIMIT: usize = 1 << 20;
 
-/// Which endpoint a method and path name, if any.
-fn route(method: &Method, path: &str) -> Option<&'static str> {
+/// Which endpoint a method and path name, if any, and the object id in the path.
+fn route<'p>(method: &Method, path: &'p str) -> Option<(&'static str, &'p str)> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     Some(match (method, segments.as_slice()) {
-        (&Method::GET, ["health"] | ["api", "v1", "health"]) => "health",
-        (&Method::POST, ["api", "v1", "generate"]) => "generate",
-        (&Method::POST, ["api", "v1", "embeddings"]) => "embeddings",
-        (&Method::POST, ["api", "v1", "assessments"]) => "create",
-        (&Method::POST, ["api", "v1", "assessments", _, "answers"]) => "answer",
-        (&Method::POST, ["api", "v1", "assessments", _, "grade"]) => "grade",
-        (&Method::GET, ["api", "v1", "search", "suggest"]) => "suggest",
-        (&Method::POST, ["api", "v1", "search"]) => "search",
-        (&Method::POST, ["api", "v1", "search", "index"]) => "index",
+        (&Method::GET, ["health"] | ["api", "v1", "health"]) => ("health", ""),
+        (&Method::POST, ["api", "v1", "generate"]) => ("generate", ""),
+        (&Method::POST, ["api", "v1", "embeddings"]) => ("embeddings", ""),
+        (&Method::POST, ["api", "v1", "assessments"]) => ("create", ""),
+        (&Method::POST, ["api", "v1", "assessments", id, "answers"]) => ("answer", id),
+        (&Method::POST, ["api", "v1", "assessments", id, "grade"]) => ("grade", id),
+        (&Method::DELETE, ["api", "v1", "assessments", id]) => ("delete_assessment", id),
+        (&Method::GET, ["api", "v1", "search", "suggest"]) => ("suggest", ""),
+        (&Method::POST, ["api", "v1", "search"]) => ("search", ""),
+        (&Method::POST, ["api", "v1", "search", "index"]) => ("index", ""),
+        (&Method::DELETE, ["api", "v1", "search", "index", id]) => ("delete_document", id),
+        (&Method::POST, ["api", "v1", "login"]) => ("login", ""),
+        (&Method::GET, ["api", "v1", "me"]) => ("me", ""),
         _ => return None,
     })
+}
+
+/// The `session` cookie's value, if the request carries one.
+fn session_cookie(request: &Request<Incoming>) -> Option<String> {
+    request
+        .headers()
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|line| line.split(';').find_map(|pair| pair.trim().strip_prefix("session=").map(str::to_string)))
 }
 
 pub async fn handle(target: &DemoTarget, request: Request<Incoming>) -> Result<HttpResponse, DropConnection> {
@@ -33,9 +48,11 @@ pub async fn handle(target: &DemoTarget, request: Request<Incoming>) -> Result<H
     if let Some(rest) = path.strip_prefix("/admin/") {
         return Ok(admin(target, rest, request).await);
     }
-    let Some(endpoint) = route(request.method(), &path) else {
+    let Some((endpoint, id)) = route(request.method(), &path) else {
         return Ok(json(StatusCode::NOT_FOUND, &json!({"error": "not found", "path": path})));
     };
+    let id = id.to_string();
+    let session = session_cookie(&request);
     let expected = format!("Bearer {}", target.api_key);
     let authorized =
         request.headers().get(hyper::header::AUTHORIZATION).is_some_and(|v| v.as_bytes() == expected.as_bytes());
@@ -65,14 +82,33 @@ pub async fn handle(target: &DemoTarget, request: Request<Incoming>) -> Result<H
         return Ok(crate::server::http::text(StatusCode::OK, "<html>garbage</html>"));
     }
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    Ok(respond(endpoint, &body, &query))
+    let asked = Asked { endpoint, id: &id, body: &body, query: &query, session: session.as_deref() };
+    Ok(respond(&target.store, &asked))
+}
+
+/// What a request asks of an endpoint.
+struct Asked<'a> {
+    endpoint: &'static str,
+    /// The object id in the path, or "".
+    id: &'a str,
+    body: &'a Value,
+    query: &'a str,
+    session: Option<&'a str>,
+}
+
+fn refused(refusal: Refusal, what: &str) -> HttpResponse {
+    match refusal {
+        Refusal::Unknown => json(StatusCode::NOT_FOUND, &json!({"error": format!("no such {what}")})),
+        Refusal::NoAnswers => json(StatusCode::CONFLICT, &json!({"error": "no answers recorded yet"})),
+    }
 }
 
 fn bad_request(message: &str) -> HttpResponse {
     json(StatusCode::BAD_REQUEST, &json!({"error": message}))
 }
 
-fn respond(endpoint: &str, body: &Value, query: &str) -> HttpResponse {
+fn respond(store: &Store, asked: &Asked<'_>) -> HttpResponse {
+    let Asked { endpoint, body, query, .. } = *asked;
     let id = uuid::Uuid::new_v4().to_string();
     let field = |name: &str| body.get(name).and_then(Value::as_str);
     match endpoint {
@@ -98,17 +134,52 @@ fn respond(endpoint: &str, body: &Value, query: &str) -> HttpResponse {
             }
             None => bad_request("input is required"),
         },
-        "create" => json(StatusCode::CREATED, &json!({"id": id, "status": "created", "title": field("title")})),
+        "create" => {
+            store.create(Kind::Assessment, &id);
+            json(StatusCode::CREATED, &json!({"id": id, "status": "created", "title": field("title")}))
+        }
         "answer" => match (field("learner_id"), field("question_id")) {
-            (Some(learner), Some(question)) => json(
-                StatusCode::CREATED,
-                &json!({"answer_id": id, "learner_id": learner, "question_id": question, "recorded": true}),
-            ),
+            (Some(learner), Some(question)) => match store.touch(Kind::Assessment, asked.id, Action::Answer) {
+                Ok(answers) => json(
+                    StatusCode::CREATED,
+                    &json!({"answer_id": id, "learner_id": learner, "question_id": question, "recorded": true, "answers": answers}),
+                ),
+                Err(refusal) => refused(refusal, "assessment"),
+            },
             _ => bad_request("learner_id and question_id are required"),
         },
-        "grade" => {
-            json(StatusCode::OK, &json!({"status": "graded", "score": 0.8, "mode": field("mode").unwrap_or("auto")}))
-        }
+        "grade" => match store.touch(Kind::Assessment, asked.id, Action::Grade) {
+            Ok(answers) => json(
+                StatusCode::OK,
+                &json!({"status": "graded", "score": 0.8, "answers": answers, "mode": field("mode").unwrap_or("auto")}),
+            ),
+            Err(refusal) => refused(refusal, "assessment"),
+        },
+        "delete_assessment" => match store.delete(Kind::Assessment, asked.id) {
+            Ok(()) => empty(StatusCode::NO_CONTENT),
+            Err(refusal) => refused(refusal, "assessment"),
+        },
+        "delete_document" => match store.delete(Kind::Document, asked.id) {
+            Ok(()) => empty(StatusCode::NO_CONTENT),
+            Err(refusal) => refused(refusal, "document"),
+        },
+        "login" => match field("username") {
+            Some(user) => {
+                store.create(Kind::Session, &id);
+                let mut response = json(StatusCode::OK, &json!({"user": user, "logged_in": true}));
+                if let Ok(cookie) = hyper::header::HeaderValue::from_str(&format!("session={id}; Path=/; HttpOnly")) {
+                    response.headers_mut().append(hyper::header::SET_COOKIE, cookie);
+                }
+                response
+            }
+            None => bad_request("username is required"),
+        },
+        "me" => match asked.session.map(|s| store.touch(Kind::Session, s, Action::Read)) {
+            Some(Ok(_)) => json(StatusCode::OK, &json!({"session": "valid"})),
+            Some(Err(_)) | None => {
+                json(StatusCode::UNAUTHORIZED, &json!({"error": "log in first: no valid session cookie"}))
+            }
+        },
         "suggest" => {
             let q = query.split('&').find_map(|kv| kv.strip_prefix("q=")).unwrap_or("");
             json(
@@ -126,7 +197,11 @@ fn respond(endpoint: &str, body: &Value, query: &str) -> HttpResponse {
             ),
             None => bad_request("query is required"),
         },
-        "index" => json(StatusCode::ACCEPTED, &json!({"id": field("id").unwrap_or(&id), "indexed": true})),
+        "index" => {
+            let doc = field("id").unwrap_or(&id);
+            store.create(Kind::Document, doc);
+            json(StatusCode::ACCEPTED, &json!({"id": doc, "indexed": true}))
+        }
         _ => json(StatusCode::NOT_FOUND, &json!({"error": "not found"})),
     }
 }

@@ -34,11 +34,22 @@ pub struct VuState {
     /// moved forward for each next one: moving a timer later costs one atomic
     /// store, where a new timer per request takes the timer wheel's lock twice.
     pub request_timer: Option<Pin<Box<Sleep>>>,
+    /// The current iteration's journey variables, by slot (empty outside journeys).
+    pub variables: Vec<Option<serde_json::Value>>,
+    /// The cookies the target set during the current iteration.
+    pub cookies: crate::request::CookieJar,
 }
 
 impl VuState {
     pub fn new(id: u64) -> VuState {
-        VuState { id, iterations: 0, rng: SmallRng::from_rng(&mut rand::rng()), request_timer: None }
+        VuState {
+            id,
+            iterations: 0,
+            rng: SmallRng::from_rng(&mut rand::rng()),
+            request_timer: None,
+            variables: Vec::new(),
+            cookies: Default::default(),
+        }
     }
 
     /// The VU's request timer, set to fire at `deadline`.

@@ -4,7 +4,7 @@
 use super::families::{Families, MetricsError};
 use crate::plan::metric::{self as catalog, expected_response_label, CUSTOM_LABELS, CUSTOM_TREND_LABELS, TREND_LABELS};
 use crate::plan::{RequestPlan, ScenarioPlan};
-use crate::sample::{FailReason, Sample, SampleSink};
+use crate::sample::{FailReason, Incomplete, Sample, SampleSink, Span};
 use prometheus::{Counter, Gauge, Histogram, IntCounter, IntCounterVec};
 use std::sync::OnceLock;
 
@@ -72,7 +72,7 @@ impl TrendHandles {
 
 struct RequestHandles {
     statuses: StatusCounters,
-    failed: [IntCounter; 6],
+    failed: [IntCounter; FailReason::COUNT],
     duration: TrendHandles,
     /// (pass, fail) per check.
     checks: Vec<(IntCounter, IntCounter)>,
@@ -89,6 +89,11 @@ pub struct ScenarioMetrics {
     data_sent: IntCounter,
     data_received: IntCounter,
     schedule_lag: Histogram,
+    iteration_duration: Histogram,
+    /// By group index.
+    group_duration: Vec<Histogram>,
+    /// By journey, then reason.
+    incomplete: Vec<[IntCounter; 3]>,
 }
 
 impl ScenarioMetrics {
@@ -122,6 +127,35 @@ impl ScenarioMetrics {
                     SCHEDULE_LAG_BUCKETS,
                 )?
                 .with_label_values(&[s]),
+            iteration_duration: families
+                .histogram(
+                    catalog::ITERATION_DURATION,
+                    "Whole iterations (every step and think time), as k6's iteration_duration.",
+                    &["scenario"],
+                    buckets,
+                )?
+                .with_label_values(&[s]),
+            group_duration: {
+                let family = families.histogram(
+                    catalog::GROUP_DURATION,
+                    "Journey groups run to their end (all passes), as k6's group_duration; group is k6's path (::name).",
+                    &["scenario", "group"],
+                    buckets,
+                )?;
+                scenario.groups.iter().map(|g| family.with_label_values(&[s, g])).collect()
+            },
+            incomplete: {
+                let family = families.int_counter(
+                    catalog::ITERATIONS_INCOMPLETE,
+                    "Journey iterations that did not run every step, by the first reason.",
+                    &["scenario", "journey", "reason"],
+                )?;
+                scenario
+                    .journeys
+                    .iter()
+                    .map(|j| Incomplete::ALL.map(|r| family.with_label_values(&[s, &j.name, r.as_str()])))
+                    .collect()
+            },
         })
     }
 }
@@ -273,5 +307,21 @@ impl SampleSink for ScenarioMetrics {
         }
         self.data_sent.inc_by(sample.bytes_sent);
         self.data_received.inc_by(sample.bytes_received);
+    }
+
+    fn record_span(&self, span: &Span) {
+        match *span {
+            Span::Iteration { journey, duration, incomplete } => {
+                self.iteration_duration.observe(duration.as_secs_f64());
+                if let (Some(reason), Some(counters)) = (incomplete, self.incomplete.get(journey)) {
+                    counters[reason as usize].inc();
+                }
+            }
+            Span::Group { group, duration } => {
+                if let Some(histogram) = self.group_duration.get(group) {
+                    histogram.observe(duration.as_secs_f64());
+                }
+            }
+        }
     }
 }

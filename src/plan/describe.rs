@@ -1,7 +1,8 @@
 //! The resolved plan as `sloprober check` prints it. Header values are shown
 //! as written (`Bearer ${API_KEY}`), never resolved.
 
-use super::{Plan, RequestBody};
+use super::journey::{Op, Passes};
+use super::{Plan, RequestBody, ScenarioPlan};
 use crate::config::duration;
 use std::fmt;
 
@@ -33,9 +34,14 @@ impl fmt::Display for Plan {
                     writeln!(f, "  sleep:    {}..{}", duration::format(sleep.min), duration::format(sleep.max))?;
                 }
             }
+            describe_journeys(f, scenario)?;
             let total: u32 = scenario.requests.iter().map(|r| r.weight).sum();
             for request in &scenario.requests {
-                let share = 100.0 * request.weight as f64 / total.max(1) as f64;
+                let share = if scenario.journeys.is_empty() {
+                    format!("{:>5.1}%", 100.0 * request.weight as f64 / total.max(1) as f64)
+                } else {
+                    "  step".to_string()
+                };
                 let body = match request.body {
                     RequestBody::None => "",
                     RequestBody::Static(_) => " +body",
@@ -43,7 +49,7 @@ impl fmt::Display for Plan {
                 };
                 writeln!(
                     f,
-                    "  request {:<12} {:>5.1}%  {} {}{body}  timeout {}",
+                    "  request {:<12} {}  {} {}{body}  timeout {}",
                     request.name,
                     share,
                     request.method,
@@ -77,4 +83,51 @@ impl fmt::Display for Plan {
         }
         Ok(())
     }
+}
+
+/// Each journey's share and its steps, indented by block.
+fn describe_journeys(f: &mut fmt::Formatter<'_>, scenario: &ScenarioPlan) -> fmt::Result {
+    let total: u32 = scenario.journeys.iter().map(|j| j.weight).sum();
+    for journey in &scenario.journeys {
+        let share = 100.0 * journey.weight as f64 / total.max(1) as f64;
+        writeln!(f, "  journey {} {share:.1}%", journey.name)?;
+        let mut depth = 2;
+        for op in &journey.program {
+            let always = if op.always() && !matches!(op, Op::Leave { .. }) { "  (always)" } else { "" };
+            let pad = "  ".repeat(depth);
+            match op {
+                Op::Request(step) => {
+                    let request = &scenario.requests[step.request];
+                    let captures = if step.captures.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  captures {}", step.captures.len())
+                    };
+                    writeln!(
+                        f,
+                        "{pad}{} {} {}{captures}{always}",
+                        request.name, request.method, request.path_template
+                    )?;
+                }
+                Op::Sleep { think, .. } if think.min == think.max => {
+                    writeln!(f, "{pad}sleep {}{always}", duration::format(think.min))?
+                }
+                Op::Sleep { think, .. } => {
+                    writeln!(f, "{pad}sleep {}..{}{always}", duration::format(think.min), duration::format(think.max))?
+                }
+                Op::Enter(block) => {
+                    let name = block.group.map(|g| format!("group {}", scenario.groups[g])).unwrap_or("block".into());
+                    let passes = match &block.passes {
+                        Passes::Once => String::new(),
+                        Passes::Times { count, .. } => format!(" x{count}"),
+                        Passes::Each { items, .. } => format!(" for each of {} items", items.len()),
+                    };
+                    writeln!(f, "{pad}{name}{passes}{always}")?;
+                    depth += 1;
+                }
+                Op::Leave { .. } => depth -= 1,
+            }
+        }
+    }
+    Ok(())
 }

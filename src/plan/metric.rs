@@ -21,11 +21,13 @@ pub enum Builtin {
     DataReceived,
     Vus,
     VusMax,
+    IterationDuration,
+    GroupDuration,
 }
 
 impl Builtin {
     /// Every built-in, in the order reports list them.
-    const ALL: [Builtin; 10] = [
+    const ALL: [Builtin; 12] = [
         Builtin::HttpReqs,
         Builtin::HttpReqDuration,
         Builtin::HttpReqFailed,
@@ -36,6 +38,8 @@ impl Builtin {
         Builtin::DataReceived,
         Builtin::Vus,
         Builtin::VusMax,
+        Builtin::IterationDuration,
+        Builtin::GroupDuration,
     ];
 
     /// The built-ins reports list (`vus` is a live gauge, listed in none).
@@ -56,6 +60,8 @@ impl Builtin {
             Builtin::DataReceived => "data_received",
             Builtin::Vus => "vus",
             Builtin::VusMax => "vus_max",
+            Builtin::IterationDuration => "iteration_duration",
+            Builtin::GroupDuration => "group_duration",
         }
     }
 
@@ -65,7 +71,7 @@ impl Builtin {
 
     pub fn kind(self) -> CustomKind {
         match self {
-            Builtin::HttpReqDuration => CustomKind::Trend,
+            Builtin::HttpReqDuration | Builtin::IterationDuration | Builtin::GroupDuration => CustomKind::Trend,
             Builtin::HttpReqFailed | Builtin::Checks => CustomKind::Rate,
             Builtin::HttpReqs
             | Builtin::Iterations
@@ -85,10 +91,12 @@ pub enum Tag {
     Check,
     /// k6's `expected_response`: the answer's status was expected and no check failed.
     ExpectedResponse,
+    /// k6's group path (`::record answers`), of `group_duration`.
+    Group,
 }
 
 impl Tag {
-    const ALL: [Tag; 4] = [Tag::Scenario, Tag::Request, Tag::Check, Tag::ExpectedResponse];
+    const ALL: [Tag; 5] = [Tag::Scenario, Tag::Request, Tag::Check, Tag::ExpectedResponse, Tag::Group];
 
     /// The tag's key in a threshold, and its Prometheus label name.
     pub fn key(self) -> &'static str {
@@ -97,6 +105,7 @@ impl Tag {
             Tag::Request => "request",
             Tag::Check => "check",
             Tag::ExpectedResponse => "expected_response",
+            Tag::Group => "group",
         }
     }
 
@@ -217,9 +226,10 @@ impl Metric {
             Metric::Builtin(HttpReqDuration) => &[Tag::Scenario, Tag::Request, Tag::ExpectedResponse],
             Metric::Builtin(HttpReqs | HttpReqFailed) => &[Tag::Scenario, Tag::Request],
             Metric::Builtin(Checks) => &[Tag::Scenario, Tag::Request, Tag::Check],
-            Metric::Builtin(Iterations | DroppedIterations | DataSent | DataReceived | Vus | VusMax) => {
-                &[Tag::Scenario]
-            }
+            Metric::Builtin(
+                Iterations | DroppedIterations | DataSent | DataReceived | Vus | VusMax | IterationDuration,
+            ) => &[Tag::Scenario],
+            Metric::Builtin(GroupDuration) => &[Tag::Scenario, Tag::Group],
             // One series per scenario: a request's own latency or failures are
             // http_req_duration{request:...} and http_req_failed{request:...}.
             Metric::Custom { kind: CustomKind::Trend, .. } => &[Tag::Scenario, Tag::ExpectedResponse],
@@ -238,6 +248,8 @@ impl Metric {
         let fixed = Cow::Borrowed;
         match self {
             Metric::Builtin(HttpReqDuration) => Series::Histogram { family: fixed(HTTP_REQ_DURATION) },
+            Metric::Builtin(IterationDuration) => Series::Histogram { family: fixed(ITERATION_DURATION) },
+            Metric::Builtin(GroupDuration) => Series::Histogram { family: fixed(GROUP_DURATION) },
             Metric::Builtin(HttpReqFailed) => {
                 Series::Rate { trues: fixed(HTTP_REQ_FAILED), trues_matchers: Vec::new(), total: fixed(HTTP_REQS) }
             }
@@ -284,6 +296,9 @@ pub const DATA_SENT: &str = "sloprober_data_sent_bytes_total";
 pub const DATA_RECEIVED: &str = "sloprober_data_received_bytes_total";
 pub const VUS: &str = "sloprober_vus";
 pub const VUS_MAX: &str = "sloprober_vus_max";
+pub const ITERATION_DURATION: &str = "sloprober_iteration_duration_seconds";
+pub const GROUP_DURATION: &str = "sloprober_group_duration_seconds";
+pub const ITERATIONS_INCOMPLETE: &str = "sloprober_iterations_incomplete_total";
 
 /// Labels of `http_req_duration`'s histogram.
 pub const TREND_LABELS: [&str; 3] = ["scenario", "request", "expected_response"];

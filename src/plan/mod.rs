@@ -5,6 +5,7 @@
 //! problems are reported together with their paths.
 
 mod describe;
+pub(crate) mod journey;
 pub(crate) mod metric;
 pub(crate) mod objective;
 pub(crate) mod request;
@@ -12,6 +13,7 @@ pub(crate) mod shard;
 pub(crate) mod template;
 mod thresholds;
 
+pub use journey::{JourneyPlan, Op};
 pub use metric::{Builtin, Metric, Tag, Tags, Unit};
 pub use objective::{GoodEvents, Objective};
 pub use request::{MetricFeed, RequestBody, RequestPlan, RequestUrl};
@@ -57,7 +59,16 @@ pub struct ScenarioPlan {
     pub description: Option<String>,
     pub base_url: String,
     pub executor: ExecutorPlan,
+    /// Every request the scenario sends: those picked by weight, or every step of its journeys.
     pub requests: Vec<RequestPlan>,
+    /// When not empty, an iteration is one of these, picked by weight.
+    pub journeys: Vec<JourneyPlan>,
+    /// k6 group paths of the journeys' groups (`::record answers`).
+    pub groups: Vec<String>,
+    /// Variable slots an iteration keeps.
+    pub variables: usize,
+    /// Each VU keeps a cookie jar.
+    pub cookies: bool,
     pub sleep: Option<ThinkTime>,
     /// Resolved target headers, marked sensitive; sent with every request.
     pub headers: HeaderMap,
@@ -232,8 +243,9 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
             default_templates: &header_templates,
             env,
             timeout: config.target.timeout,
+            variables: template::Variables::none(),
         };
-        if scenario.requests.is_empty() {
+        if scenario.requests.is_empty() && scenario.journeys.is_empty() {
             problems.add(format!("{path}.requests"), "no requests; list at least one");
         }
         let mut seen = BTreeSet::new();
@@ -247,6 +259,8 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
             }
             requests.extend(request::compile(r, &cx, &format!("{path}.requests[{i}]"), &mut problems));
         }
+        let journeys =
+            journey::compile(&scenario.journeys, &cx, &mut requests, &format!("{path}.journeys"), &mut problems);
         if let Some(sleep) = scenario.sleep.filter(|s| s.min > s.max) {
             problems.add(format!("{path}.sleep"), format!("min {:?} is more than max {:?}", sleep.min, sleep.max));
         }
@@ -264,7 +278,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
                 format!("no settings for profile \"{profile}\"; defined: {}", list.join(", ")),
             );
         }
-        requests_by_scenario.push((name.as_str(), requests.clone()));
+        requests_by_scenario.push((name.as_str(), requests.clone(), journeys.groups.clone()));
         if let (Some(executor), Some(base)) = (selected, base.clone()) {
             scenarios.push(ScenarioPlan {
                 name: name.clone(),
@@ -272,6 +286,10 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
                 base_url: base,
                 executor,
                 requests,
+                journeys: journeys.journeys,
+                groups: journeys.groups.clone(),
+                variables: journeys.variables,
+                cookies: scenario.cookies,
                 sleep: scenario.sleep,
                 headers: headers.clone(),
                 timeout: config.target.timeout,
@@ -280,7 +298,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
     }
     let catalog: Vec<thresholds::ScenarioRequests<'_>> = requests_by_scenario
         .iter()
-        .map(|(scenario, requests)| thresholds::ScenarioRequests { scenario, requests })
+        .map(|(scenario, requests, groups)| thresholds::ScenarioRequests { scenario, requests, groups })
         .collect();
     let thresholds = thresholds::plan(config, profile, &catalog, &mut problems);
     let mut buckets: Vec<f64> = defaults::LATENCY_BUCKETS.iter().chain(&config.metrics.buckets).copied().collect();
@@ -349,7 +367,7 @@ fn target_headers(
             problems.add(path, "invalid header name");
             continue;
         };
-        match request::header_value(written, vars, env) {
+        match request::header_value(written, vars, template::Variables::none(), env) {
             Err(e) => problems.add(path, e),
             Ok(request::HeaderValueTemplate::Fixed(mut value)) => {
                 value.set_sensitive(true);

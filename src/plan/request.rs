@@ -1,7 +1,7 @@
 //! A request compiled for the hot path: URL, headers and static bodies built
 //! once; templates compiled; checks and metric feeds resolved.
 
-use super::template::{JsonTemplate, Template};
+use super::template::{JsonTemplate, Template, Variables};
 use crate::check::{Check, JsonPath, NamedCheck};
 use crate::config::{CustomKind, Problems, RequestConfig};
 use bytes::Bytes;
@@ -63,6 +63,10 @@ pub struct RequestPlan {
     pub gauge: Option<MetricFeed>,
     /// Approximate bytes of the request line and headers, for `data_sent`.
     pub head_bytes: u64,
+    /// The journey variable slots its path, headers and body read.
+    pub reads_variables: Vec<usize>,
+    /// A check or a capture reads the answer's headers, so they are kept.
+    pub keeps_headers: bool,
 }
 
 impl RequestPlan {
@@ -93,6 +97,8 @@ pub struct RequestContext<'a> {
     pub default_templates: &'a [(HeaderName, Template)],
     pub env: &'a crate::config::env::EnvVars,
     pub timeout: Duration,
+    /// The journey's variables available at this step; none outside journeys.
+    pub variables: &'a Variables,
 }
 
 /// A header value as written: fixed (its `${VAR}`s resolved, sensitive when
@@ -100,9 +106,10 @@ pub struct RequestContext<'a> {
 pub fn header_value(
     written: &str,
     vars: &BTreeMap<String, String>,
+    variables: &Variables,
     env: &crate::config::env::EnvVars,
 ) -> Result<HeaderValueTemplate, String> {
-    let template = Template::compile(written, vars, env).map_err(|e| e.to_string())?;
+    let template = Template::compile(written, vars, variables, env).map_err(|e| e.to_string())?;
     match template.as_static() {
         Some(text) => {
             let mut value = HeaderValue::from_str(text)
@@ -151,7 +158,7 @@ pub fn compile(
             problems.add(at, "invalid header name");
             continue;
         };
-        match header_value(value, cx.vars, cx.env) {
+        match header_value(value, cx.vars, cx.variables, cx.env) {
             Ok(HeaderValueTemplate::Fixed(value)) => {
                 headers.insert(name, value);
             }
@@ -173,7 +180,7 @@ pub fn compile(
             if !headers.contains_key(CONTENT_TYPE) {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             }
-            match JsonTemplate::compile(json, cx.vars, cx.env) {
+            match JsonTemplate::compile(json, cx.vars, cx.variables, cx.env) {
                 Err(e) => {
                     problems.add(format!("{path}.json"), e);
                     RequestBody::None
@@ -184,7 +191,7 @@ pub fn compile(
                 },
             }
         }
-        (None, Some(text)) => match Template::compile(text, cx.vars, cx.env) {
+        (None, Some(text)) => match Template::compile(text, cx.vars, cx.variables, cx.env) {
             Err(e) => {
                 problems.add(format!("{path}.body"), e);
                 RequestBody::None
@@ -275,7 +282,21 @@ pub fn compile(
             .chain(headers.iter())
             .map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64)
             .sum::<u64>();
+    let mut reads_variables: Vec<usize> = header_templates.iter().flat_map(|(_, t)| t.variables()).collect();
+    if let Some(RequestUrl::Templated { path, .. }) = &url {
+        reads_variables.extend(path.variables());
+    }
+    match &body {
+        RequestBody::Json(t) => reads_variables.extend(t.variables()),
+        RequestBody::Text(t) => reads_variables.extend(t.variables()),
+        RequestBody::None | RequestBody::Static(_) => {}
+    }
+    reads_variables.sort_unstable();
+    reads_variables.dedup();
+    let keeps_headers = checks.iter().any(|c| matches!(c.check, Check::Header(_)));
     Some(RequestPlan {
+        reads_variables,
+        keeps_headers,
         name: config.name.clone(),
         weight: config.weight,
         method,
@@ -296,8 +317,9 @@ pub fn compile(
 }
 
 fn compile_url(text: &str, cx: &RequestContext<'_>, path: &str, problems: &mut Problems) -> Option<RequestUrl> {
-    let template =
-        Template::compile(text, cx.vars, cx.env).map_err(|e| problems.add(format!("{path}.path"), e)).ok()?;
+    let template = Template::compile(text, cx.vars, cx.variables, cx.env)
+        .map_err(|e| problems.add(format!("{path}.path"), e))
+        .ok()?;
     match template.as_static() {
         Some(p) => match Url::parse(&format!("{}{p}", cx.base_url)) {
             Ok(url) => Some(RequestUrl::Static(url)),

@@ -17,6 +17,60 @@ pub struct RenderContext<'a> {
     pub iteration: u64,
     pub counter: &'a AtomicU64,
     pub rng: &'a mut SmallRng,
+    /// This iteration's variables by slot (captured values, loop variables).
+    pub variables: &'a [Option<Value>],
+}
+
+/// The per-iteration variables of a scenario's journeys, by slot, and which
+/// of them a template compiled now may read: a variable is available once a
+/// step before it captured it (or inside its loop, for a loop variable).
+#[derive(Debug, Clone, Default)]
+pub struct Variables {
+    names: Vec<String>,
+    available: Vec<bool>,
+}
+
+impl Variables {
+    /// No variables: requests picked by weight, target headers.
+    pub fn none() -> &'static Variables {
+        static NONE: Variables = Variables { names: Vec::new(), available: Vec::new() };
+        &NONE
+    }
+
+    /// The slot of `name`, made now if it is new; not yet available.
+    pub fn slot(&mut self, name: &str) -> usize {
+        if let Some(slot) = self.names.iter().position(|n| n == name) {
+            return slot;
+        }
+        self.names.push(name.to_string());
+        self.available.push(false);
+        self.names.len() - 1
+    }
+
+    pub fn set_available(&mut self, slot: usize, available: bool) {
+        self.available[slot] = available;
+    }
+
+    pub fn is_available(&self, slot: usize) -> bool {
+        self.available[slot]
+    }
+
+    /// How many slots an iteration keeps.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    pub fn name(&self, slot: usize) -> &str {
+        &self.names[slot]
+    }
+
+    fn lookup(&self, name: &str) -> Option<(usize, bool)> {
+        self.names.iter().position(|n| n == name).map(|slot| (slot, self.available[slot]))
+    }
 }
 
 const BUILTINS: &str =
@@ -33,6 +87,8 @@ enum Expr {
     RandomInt(i64, i64),
     RandomChoice(Vec<Value>),
     RandomString(usize),
+    /// A variable of the iteration (see [`Variables`]).
+    Variable(usize),
 }
 
 impl Expr {
@@ -53,6 +109,7 @@ impl Expr {
             Expr::RandomString(len) => {
                 Value::String((0..*len).map(|_| ctx.rng.sample(rand::distr::Alphanumeric) as char).collect())
             }
+            Expr::Variable(slot) => ctx.variables.get(*slot).cloned().flatten().unwrap_or(Value::Null),
         }
     }
 }
@@ -87,6 +144,8 @@ pub enum TemplateError {
     /// A `${VAR}` in the text that cannot be resolved (the message names the variable, never a value).
     #[error("{0}")]
     Env(String),
+    #[error("\"{{{{ {0} }}}}\" has no value here: no earlier step of the journey captures it, and a loop variable exists only inside its loop")]
+    NotYetCaptured(String),
 }
 
 /// A compiled string template.
@@ -100,7 +159,13 @@ impl Template {
     /// the environment. Each `${VAR}` written outside `{{ }}` is resolved from
     /// `env` first; the text is parsed as written, so a variable's value is
     /// never read as a template.
-    pub fn compile(text: &str, vars: &BTreeMap<String, String>, env: &EnvVars) -> Result<Template, TemplateError> {
+    /// `variables` are the journey's, as available at this step.
+    pub fn compile(
+        text: &str,
+        vars: &BTreeMap<String, String>,
+        variables: &Variables,
+        env: &EnvVars,
+    ) -> Result<Template, TemplateError> {
         let written = |piece: &str| interpolate(piece, env).map_err(TemplateError::Env);
         let mut parts = Vec::new();
         let mut literal = String::new();
@@ -109,7 +174,7 @@ impl Template {
             literal.push_str(&written(&rest[..start])?);
             let after = &rest[start + 2..];
             let end = after.find("}}").ok_or_else(|| TemplateError::Unclosed(text.to_string()))?;
-            match parse_expr(after[..end].trim(), vars)? {
+            match parse_expr(after[..end].trim(), vars, variables)? {
                 Parsed::Literal(value) => literal.push_str(&value),
                 Parsed::Expr(expr) => {
                     if !literal.is_empty() {
@@ -133,6 +198,14 @@ impl Template {
             [Part::Literal(text)] => Some(text),
             _ => None,
         }
+    }
+
+    /// The variable slots the template reads.
+    pub fn variables(&self) -> impl Iterator<Item = usize> + '_ {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Expr(Expr::Variable(slot)) => Some(*slot),
+            _ => None,
+        })
     }
 
     pub fn render(&self, ctx: &mut RenderContext<'_>) -> String {
@@ -166,7 +239,7 @@ enum Parsed {
     Expr(Expr),
 }
 
-fn parse_expr(inner: &str, vars: &BTreeMap<String, String>) -> Result<Parsed, TemplateError> {
+fn parse_expr(inner: &str, vars: &BTreeMap<String, String>, variables: &Variables) -> Result<Parsed, TemplateError> {
     let (name, args) = match inner.find('(') {
         Some(open) => {
             let close = inner
@@ -179,6 +252,10 @@ fn parse_expr(inner: &str, vars: &BTreeMap<String, String>) -> Result<Parsed, Te
     };
     let expr = match (name, args) {
         (name, None) if vars.contains_key(name) => return Ok(Parsed::Literal(vars[name].clone())),
+        (name, None) if variables.lookup(name).is_some() => match variables.lookup(name) {
+            Some((slot, true)) => Expr::Variable(slot),
+            _ => return Err(TemplateError::NotYetCaptured(name.to_string())),
+        },
         ("uuid", None) => Expr::Uuid,
         ("vu", None) => Expr::Vu,
         ("iteration", None) => Expr::Iteration,
@@ -201,6 +278,8 @@ fn parse_expr(inner: &str, vars: &BTreeMap<String, String>) -> Result<Parsed, Te
         },
         _ => {
             let mut known: Vec<&str> = vars.keys().map(String::as_str).collect();
+            known
+                .extend(variables.names.iter().zip(&variables.available).filter(|(_, a)| **a).map(|(n, _)| n.as_str()));
             known.push(BUILTINS);
             return Err(TemplateError::Unknown { expression: inner.to_string(), known: known.join(", ") });
         }
@@ -248,22 +327,23 @@ impl JsonTemplate {
     pub fn compile(
         value: &Value,
         vars: &BTreeMap<String, String>,
+        variables: &Variables,
         env: &EnvVars,
     ) -> Result<JsonTemplate, TemplateError> {
         Ok(match value {
             Value::String(text) => {
-                let template = Template::compile(text, vars, env)?;
+                let template = Template::compile(text, vars, variables, env)?;
                 match template.as_static() {
                     Some(text) => JsonTemplate::Literal(Value::String(text.to_string())),
                     None => JsonTemplate::Text(template),
                 }
             }
             Value::Array(items) => JsonTemplate::Array(
-                items.iter().map(|v| JsonTemplate::compile(v, vars, env)).collect::<Result<_, _>>()?,
+                items.iter().map(|v| JsonTemplate::compile(v, vars, variables, env)).collect::<Result<_, _>>()?,
             ),
             Value::Object(map) => JsonTemplate::Object(
                 map.iter()
-                    .map(|(k, v)| Ok((k.clone(), JsonTemplate::compile(v, vars, env)?)))
+                    .map(|(k, v)| Ok((k.clone(), JsonTemplate::compile(v, vars, variables, env)?)))
                     .collect::<Result<_, TemplateError>>()?,
             ),
             other => JsonTemplate::Literal(other.clone()),
@@ -283,6 +363,16 @@ impl JsonTemplate {
                 .map(|(k, v)| v.as_static().map(|v| (k.clone(), v)))
                 .collect::<Option<serde_json::Map<_, _>>>()
                 .map(Value::Object),
+        }
+    }
+
+    /// The variable slots the body reads.
+    pub fn variables(&self) -> Vec<usize> {
+        match self {
+            JsonTemplate::Literal(_) => Vec::new(),
+            JsonTemplate::Text(t) => t.variables().collect(),
+            JsonTemplate::Array(items) => items.iter().flat_map(JsonTemplate::variables).collect(),
+            JsonTemplate::Object(fields) => fields.iter().flat_map(|(_, v)| v.variables()).collect(),
         }
     }
 
@@ -310,48 +400,62 @@ mod tests {
     fn render(t: &Template) -> String {
         let counter = AtomicU64::new(7);
         let mut rng = SmallRng::seed_from_u64(1);
-        t.render(&mut RenderContext { vu: 3, iteration: 9, counter: &counter, rng: &mut rng })
+        t.render(&mut RenderContext { vu: 3, iteration: 9, counter: &counter, rng: &mut rng, variables: &[] })
     }
 
     #[test]
     fn vars_become_literals() {
-        let t = Template::compile("/tenants/{{ tenant_id }}/x", &vars(), &EnvVars::new()).unwrap();
+        let t = Template::compile("/tenants/{{ tenant_id }}/x", &vars(), Variables::none(), &EnvVars::new()).unwrap();
         assert_eq!(t.as_static(), Some("/tenants/t-1/x"));
     }
 
     #[test]
     fn dynamic_parts_render() {
-        let t = Template::compile("vu{{vu}}-it{{ iteration }}-c{{counter}}", &vars(), &EnvVars::new()).unwrap();
+        let t =
+            Template::compile("vu{{vu}}-it{{ iteration }}-c{{counter}}", &vars(), Variables::none(), &EnvVars::new())
+                .unwrap();
         assert_eq!(render(&t), "vu3-it9-c7");
-        let t = Template::compile("{{ random_choice('gpt-3.5-turbo', \"gpt-4\") }}", &vars(), &EnvVars::new()).unwrap();
+        let t = Template::compile(
+            "{{ random_choice('gpt-3.5-turbo', \"gpt-4\") }}",
+            &vars(),
+            Variables::none(),
+            &EnvVars::new(),
+        )
+        .unwrap();
         assert!(["gpt-3.5-turbo", "gpt-4"].contains(&render(&t).as_str()));
-        let id = render(&Template::compile("{{uuid}}", &vars(), &EnvVars::new()).unwrap());
+        let id = render(&Template::compile("{{uuid}}", &vars(), Variables::none(), &EnvVars::new()).unwrap());
         assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 4);
     }
 
     #[test]
     fn random_string_and_timestamp() {
-        let s = render(&Template::compile("{{ random_string(12) }}", &vars(), &EnvVars::new()).unwrap());
+        let s =
+            render(&Template::compile("{{ random_string(12) }}", &vars(), Variables::none(), &EnvVars::new()).unwrap());
         assert!(s.len() == 12 && s.chars().all(|c| c.is_ascii_alphanumeric()), "{s}");
-        let ms: u64 = render(&Template::compile("{{ timestamp }}", &vars(), &EnvVars::new()).unwrap()).parse().unwrap();
+        let ms: u64 =
+            render(&Template::compile("{{ timestamp }}", &vars(), Variables::none(), &EnvVars::new()).unwrap())
+                .parse()
+                .unwrap();
         assert!(ms > 1_700_000_000_000, "unix milliseconds: {ms}");
     }
 
     #[test]
     fn whole_value_keeps_its_json_type() {
         let body = serde_json::json!({"n": "{{ random_int(5, 5) }}", "s": "x{{ random_int(5, 5) }}"});
-        let t = JsonTemplate::compile(&body, &vars(), &EnvVars::new()).unwrap();
+        let t = JsonTemplate::compile(&body, &vars(), Variables::none(), &EnvVars::new()).unwrap();
         let counter = AtomicU64::new(0);
         let mut rng = SmallRng::seed_from_u64(1);
-        let out = t.render(&mut RenderContext { vu: 1, iteration: 0, counter: &counter, rng: &mut rng });
+        let out =
+            t.render(&mut RenderContext { vu: 1, iteration: 0, counter: &counter, rng: &mut rng, variables: &[] });
         assert_eq!(out, serde_json::json!({"n": 5, "s": "x5"}));
     }
 
     #[test]
     fn errors_name_the_expression() {
-        let err = Template::compile("{{ tenant }}", &vars(), &EnvVars::new()).unwrap_err().to_string();
+        let err =
+            Template::compile("{{ tenant }}", &vars(), Variables::none(), &EnvVars::new()).unwrap_err().to_string();
         assert!(err.starts_with("unknown template expression \"tenant\"; known: tenant_id, uuid"), "{err}");
-        assert!(Template::compile("{{ random_int(5, 1) }}", &vars(), &EnvVars::new()).is_err());
-        assert!(Template::compile("{{ uuid", &vars(), &EnvVars::new()).is_err());
+        assert!(Template::compile("{{ random_int(5, 1) }}", &vars(), Variables::none(), &EnvVars::new()).is_err());
+        assert!(Template::compile("{{ uuid", &vars(), Variables::none(), &EnvVars::new()).is_err());
     }
 }

@@ -40,7 +40,7 @@ impl PlannedThreshold {
     /// latency event). The rendered SLI selects the same labels.
     pub fn selection(&self) -> Tags {
         let mut tags = self.tags.clone();
-        if self.metric.kind() == CustomKind::Trend {
+        if self.metric.tags().contains(&Tag::ExpectedResponse) {
             tags.insert(Tag::ExpectedResponse, "true".to_string());
         }
         tags
@@ -69,6 +69,8 @@ impl fmt::Display for Selector<'_> {
 pub struct ScenarioRequests<'a> {
     pub scenario: &'a str,
     pub requests: &'a [RequestPlan],
+    /// Its journeys' group paths.
+    pub groups: &'a [String],
 }
 
 /// The thresholds in force for `profile`: the top level, with each metric the profile lists replaced.
@@ -239,6 +241,7 @@ fn check_tags(
                 .flat_map(|s| s.requests.iter())
                 .filter(|r| tags.get(&Tag::Request).is_none_or(|name| name == &r.name))
                 .any(|r| r.checks.iter().any(|c| &c.name == value)),
+            Tag::Group => scenarios.iter().filter(in_scope).any(|s| s.groups.contains(value)),
             Tag::ExpectedResponse => match value.as_str() {
                 "true" => true,
                 "false" => {
@@ -265,7 +268,7 @@ fn check_tags(
 
 /// Whether any request as written names `name` as its trend, rate, counter or gauge.
 fn config_feeds(config: &Config, name: &str) -> bool {
-    config.scenarios.values().flat_map(|s| &s.requests).any(|r| {
+    config.scenarios.values().flat_map(|s| s.every_request()).any(|r| {
         [
             r.trend.as_deref(),
             r.rate.as_deref(),
@@ -281,6 +284,8 @@ fn feeding_scenarios<'a>(metric: &Metric, tags: &Tags, scenarios: &[ScenarioRequ
     scenarios
         .iter()
         .filter(|s| tags.get(&Tag::Scenario).is_none_or(|name| name == s.scenario))
+        .filter(|s| tags.get(&Tag::Group).is_none_or(|group| s.groups.contains(group)))
+        .filter(|s| metric != &Metric::Builtin(super::Builtin::GroupDuration) || !s.groups.is_empty())
         .filter(|s| {
             s.requests.iter().any(|r| {
                 let named = tags.get(&Tag::Request).is_none_or(|name| name == &r.name);
@@ -324,8 +329,29 @@ fn aggregation_word(aggregation: Aggregation) -> String {
     }
 }
 
+/// Letters, digits and `_`: each run of other characters (`-`, `.`, a
+/// group's spaces and `::`) becomes one `_`.
 fn sanitize(name: String) -> String {
-    name.replace(['-', '.'], "_")
+    let mut out = String::with_capacity(name.len());
+    let mut replaced = false;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+            replaced = false;
+        } else if !replaced {
+            out.push('_');
+            replaced = true;
+        }
+    }
+    out
+}
+
+/// A tag's value as it goes into an SLO name: a group path without its leading `::`.
+fn name_part(tag: Tag, value: &str) -> &str {
+    match tag {
+        Tag::Group => value.trim_start_matches("::"),
+        _ => value,
+    }
 }
 
 fn short_name(t: &PlannedThreshold) -> String {
@@ -333,7 +359,7 @@ fn short_name(t: &PlannedThreshold) -> String {
     for (tag, value) in &t.tags {
         if *tag != Tag::ExpectedResponse {
             name.push('_');
-            name.push_str(value);
+            name.push_str(name_part(*tag, value));
         }
     }
     sanitize(format!("{name}_{}", aggregation_word(t.condition.aggregation)))
@@ -342,7 +368,7 @@ fn short_name(t: &PlannedThreshold) -> String {
 fn long_name(t: &PlannedThreshold) -> String {
     let mut name = t.metric.name().to_string();
     for (tag, value) in t.tags.iter().filter(|(tag, _)| **tag != Tag::ExpectedResponse) {
-        name.push_str(&format!("_{}_{value}", tag.key()));
+        name.push_str(&format!("_{}_{}", tag.key(), name_part(*tag, value)));
     }
     let operator = match t.condition.operator {
         Operator::Lt => "lt",

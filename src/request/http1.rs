@@ -37,9 +37,28 @@ pub struct Outgoing<'a> {
     pub announce_empty_body: bool,
     /// A HEAD request: the answer has no body whatever its headers say.
     pub is_head: bool,
-    /// The caller reads the answer's headers; otherwise only the few that
-    /// frame the answer are looked at, and [`Response::headers`] is empty.
-    pub keep_headers: bool,
+    /// Which of the answer's headers the caller reads; the few that frame
+    /// the answer are looked at in any case.
+    pub keep_headers: KeepHeaders,
+}
+
+/// Which header lines of an answer end up in [`Response::headers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepHeaders {
+    None,
+    /// Only `set-cookie`, for the VU's cookie jar.
+    SetCookie,
+    All,
+}
+
+impl KeepHeaders {
+    fn keeps(self, name: &[u8]) -> bool {
+        match self {
+            KeepHeaders::None => false,
+            KeepHeaders::SetCookie => name.eq_ignore_ascii_case(b"set-cookie"),
+            KeepHeaders::All => true,
+        }
+    }
 }
 
 /// Bytes read from a connection at a time, at least.
@@ -179,7 +198,7 @@ impl Conn {
     async fn finish(mut self, request: &Outgoing<'_>) -> Result<Response, FailReason> {
         let head = self.read_head(request.is_head, request.keep_headers).await?;
         let mut headers = HeaderMap::new();
-        if request.keep_headers {
+        if request.keep_headers != KeepHeaders::None {
             let head_bytes = self.read.split_to(head.len).freeze();
             headers.reserve(head.headers.len());
             for (name, range) in head.headers {
@@ -198,7 +217,7 @@ impl Conn {
     }
 
     /// Reads until a final (non-1xx) head is complete.
-    async fn read_head(&mut self, is_head_request: bool, keep_headers: bool) -> Result<Head, FailReason> {
+    async fn read_head(&mut self, is_head_request: bool, keep_headers: KeepHeaders) -> Result<Head, FailReason> {
         loop {
             match parse_head(&self.read, is_head_request, keep_headers)? {
                 Some(head) if (100..200).contains(&head.status) && head.status != 101 => {
@@ -292,7 +311,7 @@ impl Conn {
 
 /// Parses the head at the start of `buf`; None while it is incomplete. The
 /// header lines are kept only when asked (`keep_headers`).
-fn parse_head(buf: &[u8], is_head_request: bool, keep_headers: bool) -> Result<Option<Head>, FailReason> {
+fn parse_head(buf: &[u8], is_head_request: bool, keep_headers: KeepHeaders) -> Result<Option<Head>, FailReason> {
     // Uninitialised slots: zeroing 100 of them costs more than parsing a small head.
     let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut []);
@@ -307,7 +326,8 @@ fn parse_head(buf: &[u8], is_head_request: bool, keep_headers: bool) -> Result<O
     let mut length = None;
     let mut chunked = false;
     let mut encoded = false;
-    let mut headers = if keep_headers { Vec::with_capacity(response.headers.len()) } else { Vec::new() };
+    let mut headers =
+        if keep_headers == KeepHeaders::All { Vec::with_capacity(response.headers.len()) } else { Vec::new() };
     for header in response.headers.iter() {
         let (name, value) = (header.name.as_bytes(), header.value);
         if name.eq_ignore_ascii_case(b"content-length") {
@@ -328,7 +348,7 @@ fn parse_head(buf: &[u8], is_head_request: bool, keep_headers: bool) -> Result<O
         {
             keep_alive = false;
         }
-        if keep_headers {
+        if keep_headers.keeps(name) {
             let name = HeaderName::from_bytes(name).map_err(|_| FailReason::Body)?;
             let start = value.as_ptr() as usize - buf.as_ptr() as usize;
             headers.push((name, start..start + value.len()));
@@ -394,7 +414,7 @@ mod tests {
     }
 
     fn get(head: &[u8]) -> Outgoing<'_> {
-        Outgoing { head, body: b"", announce_empty_body: false, is_head: false, keep_headers: true }
+        Outgoing { head, body: b"", announce_empty_body: false, is_head: false, keep_headers: KeepHeaders::All }
     }
 
     const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: test\r\n";
@@ -415,7 +435,7 @@ mod tests {
         assert_eq!(first.headers.get("x-a").unwrap(), "1");
         assert_eq!(first.head_bytes, b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-A: 1\r\n\r\n".len() as u64);
         // Headers not kept: still framed by them, and only the final head counts.
-        let chunked = send(&origin, &Outgoing { keep_headers: false, ..get(GET) }).await.unwrap();
+        let chunked = send(&origin, &Outgoing { keep_headers: KeepHeaders::None, ..get(GET) }).await.unwrap();
         assert_eq!((chunked.status, chunked.body.unwrap()), (201, Bytes::from("hello world")));
         assert!(chunked.headers.is_empty());
         assert_eq!(chunked.head_bytes, b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n".len() as u64);

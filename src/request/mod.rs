@@ -4,19 +4,22 @@
 //! ([`http1`]); https ones over the scenario's pooled reqwest client (TLS,
 //! HTTP/2).
 
+mod cookies;
 mod http1;
+mod journey;
 mod outcome;
 
 use crate::check::ResponseView;
 use crate::config::ThinkTime;
 use crate::executor::{Iteration, VuState};
+use crate::plan::journey::Capture;
 use crate::plan::template::RenderContext;
-use crate::plan::{MetricFeed, RequestBody, RequestPlan, RequestUrl, ScenarioPlan};
-use crate::sample::{FailReason, Sample, SampleSink};
+use crate::plan::{JourneyPlan, MetricFeed, RequestBody, RequestPlan, RequestUrl, ScenarioPlan};
+use crate::sample::{FailReason, Sample, SampleSink, Span};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_LENGTH, HOST, USER_AGENT};
 use http::{HeaderMap, Method};
-use http1::Origin;
+use http1::{KeepHeaders, Origin};
 use rand::distr::weighted::WeightedIndex;
 use rand::distr::Distribution;
 use rand::Rng;
@@ -26,6 +29,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
+pub use cookies::CookieJar;
+
 const USER_AGENT_VALUE: &str = concat!("sloprober/", env!("CARGO_PKG_VERSION"));
 
 /// Runs one scenario's iterations: plain http over connections the VUs
@@ -33,13 +38,19 @@ const USER_AGENT_VALUE: &str = concat!("sloprober/", env!("CARGO_PKG_VERSION"));
 pub struct ScenarioRunner {
     client: reqwest::Client,
     requests: Vec<PreparedRequest>,
+    /// Picks the request of an iteration, or its journey when there are journeys.
     picker: WeightedIndex<u32>,
+    journeys: Vec<JourneyPlan>,
+    /// Variable slots a journey's iteration keeps.
+    variables: usize,
     sleep: Option<ThinkTime>,
     /// `{{ counter }}`: one sequence for the whole scenario.
     counter: AtomicU64,
     sink: Arc<dyn SampleSink>,
     /// Arrival-rate scenarios report how late each iteration started.
     open_model: bool,
+    /// Each VU keeps the cookies of its iteration.
+    cookies: bool,
 }
 
 /// A request of the scenario with what is worked out once for sending it.
@@ -50,7 +61,7 @@ struct PreparedRequest {
     direct_headers: HeaderMap,
     /// Where it goes over plain http, when its URL is fixed.
     fixed_direct: Option<Direct>,
-    /// A check reads the answer's headers, so they are kept.
+    /// A check or a capture reads the answer's headers, so they are kept.
     reads_headers: bool,
 }
 
@@ -61,8 +72,7 @@ impl PreparedRequest {
             RequestUrl::Static(url) => Direct::of(url, &plan.method, &direct_headers),
             RequestUrl::Templated { .. } => None,
         };
-        let reads_headers = plan.checks.iter().any(|c| matches!(c.check, crate::check::Check::Header(_)));
-        PreparedRequest { plan: plan.clone(), direct_headers, fixed_direct, reads_headers }
+        PreparedRequest { plan: plan.clone(), direct_headers, fixed_direct, reads_headers: plan.keeps_headers }
     }
 }
 
@@ -99,12 +109,19 @@ impl ScenarioRunner {
             .no_proxy()
             .build()
             .map_err(|source| RunnerError::Client { scenario: plan.name.clone(), source })?;
-        let picker = WeightedIndex::new(plan.requests.iter().map(|r| r.weight))
-            .map_err(|_| RunnerError::Weights { scenario: plan.name.clone() })?;
+        let weights: Vec<u32> = if plan.journeys.is_empty() {
+            plan.requests.iter().map(|r| r.weight).collect()
+        } else {
+            plan.journeys.iter().map(|j| j.weight).collect()
+        };
+        let picker = WeightedIndex::new(weights).map_err(|_| RunnerError::Weights { scenario: plan.name.clone() })?;
         Ok(ScenarioRunner {
             client,
             requests: plan.requests.iter().map(|r| PreparedRequest::new(r, &plan.headers)).collect(),
             picker,
+            journeys: plan.journeys.clone(),
+            variables: plan.variables,
+            cookies: plan.cookies,
             sleep: plan.sleep,
             counter: AtomicU64::new(0),
             sink,
@@ -116,11 +133,18 @@ impl ScenarioRunner {
         })
     }
 
-    /// Sends request `index` and describes what happened; never fails.
-    pub async fn execute(&self, index: usize, vu: &mut VuState, scheduled: Instant) -> Sample {
+    /// Sends request `index`, takes `captures` from its answer into the VU's
+    /// variables, and describes what happened; never fails.
+    pub async fn execute(&self, index: usize, captures: &[Capture], vu: &mut VuState, scheduled: Instant) -> Sample {
         let request = &self.requests[index];
         let plan = &request.plan;
-        let mut cx = RenderContext { vu: vu.id, iteration: vu.iterations, counter: &self.counter, rng: &mut vu.rng };
+        let mut cx = RenderContext {
+            vu: vu.id,
+            iteration: vu.iterations,
+            counter: &self.counter,
+            rng: &mut vu.rng,
+            variables: &vu.variables,
+        };
         let url = match &plan.url {
             RequestUrl::Static(url) => Ok(Cow::Borrowed(url)),
             RequestUrl::Templated { base, path } => {
@@ -133,11 +157,14 @@ impl ScenarioRunner {
             RequestBody::Json(t) => Some(t.render(&mut cx).to_string().into()),
             RequestBody::Text(t) => Some(t.render(&mut cx).into()),
         };
-        let rendered_headers: Result<Vec<(HeaderName, HeaderValue)>, _> = plan
+        let mut rendered_headers: Result<Vec<(HeaderName, HeaderValue)>, _> = plan
             .header_templates
             .iter()
             .map(|(name, template)| HeaderValue::try_from(template.render(&mut cx)).map(|v| (name.clone(), v)))
             .collect();
+        if let (true, Ok(url), Ok(headers)) = (self.cookies && !vu.cookies.is_empty(), &url, &mut rendered_headers) {
+            headers.extend(vu.cookies.header(url.path()).map(|v| (http::header::COOKIE, v)));
+        }
         let mut sample = Sample {
             request: index,
             latency: Duration::ZERO,
@@ -162,8 +189,14 @@ impl ScenarioRunner {
             Cow::Borrowed(_) => request.fixed_direct.as_ref().map(Cow::Borrowed),
             Cow::Owned(url) => Direct::of(url, &plan.method, &request.direct_headers).map(Cow::Owned),
         };
+        let keep = match (request.reads_headers, self.cookies) {
+            (true, _) => KeepHeaders::All,
+            (false, true) => KeepHeaders::SetCookie,
+            (false, false) => KeepHeaders::None,
+        };
+        let path_for_cookies = self.cookies.then(|| url.path().to_string());
         let received = match direct {
-            Some(direct) => Self::send_direct(request, &direct, &rendered_headers, body, vu).await,
+            Some(direct) => Self::send_direct(request, &direct, &rendered_headers, body, keep, vu).await,
             None => self.send_pooled(plan, url.into_owned(), rendered_headers, body).await,
         };
         sample.latency = scheduled.elapsed();
@@ -174,6 +207,9 @@ impl ScenarioRunner {
                 return sample;
             }
         };
+        if let Some(path) = &path_for_cookies {
+            vu.cookies.store(&headers, path);
+        }
         sample.status = Some(status);
         let body = match body {
             Ok(body) => body,
@@ -200,6 +236,14 @@ impl ScenarioRunner {
         } else {
             None
         };
+        // Values are taken from answers that passed: an error page's fields are not the journey's.
+        for capture in captures {
+            let value = if sample.failure.is_none() { capture.read(&mut view) } else { None };
+            if value.is_none() && sample.failure.is_none() {
+                sample.failure = Some(FailReason::Capture);
+            }
+            vu.variables[capture.slot] = value;
+        }
         sample.counter_delta = plan.counter.as_ref().and_then(|feed| read_feed(feed, &mut view, 1.0));
         sample.gauge_value =
             plan.gauge.as_ref().and_then(|feed| read_feed(feed, &mut view, f64::NAN)).filter(|v| !v.is_nan());
@@ -212,6 +256,7 @@ impl ScenarioRunner {
         direct: &Direct,
         rendered_headers: &[(HeaderName, HeaderValue)],
         body: Option<Bytes>,
+        keep_headers: KeepHeaders,
         vu: &mut VuState,
     ) -> Result<Response, FailReason> {
         let plan = &request.plan;
@@ -232,7 +277,7 @@ impl ScenarioRunner {
             body: body.as_deref().unwrap_or_default(),
             announce_empty_body: matches!(plan.method, Method::POST | Method::PUT | Method::PATCH),
             is_head: plan.method == Method::HEAD,
-            keep_headers: request.reads_headers,
+            keep_headers,
         };
         let timeout = vu.request_timer(Instant::now() + plan.timeout);
         tokio::select! {
@@ -343,18 +388,36 @@ fn read_feed(feed: &MetricFeed, view: &mut ResponseView<'_>, default: f64) -> Op
     }
 }
 
+impl ScenarioRunner {
+    /// Pauses for a think time.
+    async fn think(think: ThinkTime, vu: &mut VuState) {
+        let pause = if think.min == think.max { think.min } else { vu.rng.random_range(think.min..=think.max) };
+        tokio::time::sleep(pause).await;
+    }
+}
+
 impl Iteration for ScenarioRunner {
     async fn run(&self, vu: &mut VuState, scheduled: Instant) {
+        let started = Instant::now();
         let lag = self.open_model.then(|| scheduled.elapsed());
-        let index = self.picker.sample(&mut vu.rng);
-        // Boxed: a thinking VU holds a small future, not a request's state (about
-        // 1.8 KB; 18 MB for 10,000 VUs).
-        let mut sample = Box::pin(self.execute(index, vu, scheduled)).await;
-        sample.schedule_lag = lag;
-        self.sink.record(&sample);
-        if let Some(think) = self.sleep {
-            let pause = if think.min == think.max { think.min } else { vu.rng.random_range(think.min..=think.max) };
-            tokio::time::sleep(pause).await;
+        if self.cookies {
+            vu.cookies.clear();
         }
+        let picked = self.picker.sample(&mut vu.rng);
+        let incomplete = if self.journeys.is_empty() {
+            // Boxed: a thinking VU holds a small future, not a request's state (about
+            // 1.8 KB; 18 MB for 10,000 VUs).
+            let mut sample = Box::pin(self.execute(picked, &[], vu, scheduled)).await;
+            sample.schedule_lag = lag;
+            self.sink.record(&sample);
+            None
+        } else {
+            Box::pin(self.run_journey(picked, vu, scheduled, lag)).await
+        };
+        if let Some(think) = self.sleep {
+            Self::think(think, vu).await;
+        }
+        let journey = if self.journeys.is_empty() { 0 } else { picked };
+        self.sink.record_span(&Span::Iteration { journey, duration: started.elapsed(), incomplete });
     }
 }

@@ -124,7 +124,13 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
     let mut progress = progress::Progress::new(options.progress, planned);
     let mut timeline = Timeline::new(&plan);
     let snapshot_now = |elapsed, load: &engine::Load| {
-        Snapshot::capture(&plan, elapsed, load.executor_totals(), |s, r| totals[s].lock(r).clone())
+        Snapshot::capture(
+            &plan,
+            elapsed,
+            load.executor_totals(),
+            |s, r| totals[s].lock(r).clone(),
+            |s, i| totals[s].span(i).clone(),
+        )
     };
     let mut aborted_by = None;
     let mut next_tick = started + TICK;

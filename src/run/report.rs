@@ -71,8 +71,10 @@ fn applies(threshold: &PlannedThreshold, scenario: &ScenarioPlan) -> bool {
         Tag::Request => scenario.requests.iter().any(|r| &r.name == v),
         Tag::Check => scenario.requests.iter().any(|r| r.checks.iter().any(|c| &c.name == v)),
         Tag::ExpectedResponse => true,
+        Tag::Group => scenario.groups.contains(v),
     });
     let fed = match &threshold.metric {
+        Metric::Builtin(Builtin::GroupDuration) => !scenario.groups.is_empty(),
         Metric::Builtin(_) => true,
         Metric::Custom { name, .. } => scenario.requests.iter().any(|r| r.feeds(name)),
     };

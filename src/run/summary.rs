@@ -78,8 +78,18 @@ pub fn render_summary(outcome: &RunOutcome) -> String {
     metrics.extend(plan.custom.iter().map(|(name, kind)| Metric::Custom { name: name.clone(), kind: *kind }));
     metrics.sort_by(|a, b| a.name().cmp(b.name()));
     // k6 lists latency over expected answers under each Trend, as the thresholds judge it.
+    let mut groups: Vec<&String> = plan.scenarios.iter().flat_map(|s| &s.groups).collect();
+    groups.sort();
+    groups.dedup();
     let mut lines: Vec<(Metric, Tags)> = Vec::new();
     for metric in metrics {
+        if metric == Metric::Builtin(Builtin::GroupDuration) {
+            // One line per group, as k6 reports each group on its own.
+            for group in &groups {
+                lines.push((metric.clone(), Tags::from([(Tag::Group, group.to_string())])));
+            }
+            continue;
+        }
         let expected = metric.tags().contains(&Tag::ExpectedResponse);
         lines.push((metric.clone(), Tags::new()));
         if expected {
@@ -103,7 +113,11 @@ pub fn render_summary(outcome: &RunOutcome) -> String {
         } else {
             "✗"
         };
-        let label = if tags.is_empty() { name.to_string() } else { "  { expected_response:true }".to_string() };
+        let label = match tags.iter().next() {
+            None => name.to_string(),
+            Some((Tag::Group, group)) => format!("{name}{{group:{group}}}"),
+            Some((tag, value)) => format!("  {{ {}:{value} }}", tag.key()),
+        };
         let dots = ".".repeat(32usize.saturating_sub(label.chars().count()));
         let _ = writeln!(out, "  {mark} {label}{dots}: {}", format_figures(name, &figures(&metric, &tags, snapshot)));
     }

@@ -37,6 +37,13 @@ pub fn text(status: StatusCode, body: impl Into<Bytes>) -> HttpResponse {
     response
 }
 
+/// An answer with no body (204, for example).
+pub fn empty(status: StatusCode) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}
+
 pub fn json(status: StatusCode, value: &serde_json::Value) -> HttpResponse {
     let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
     *response.status_mut() = status;

@@ -76,9 +76,26 @@ fn source(metric: &Metric, tags: &Tags, snapshot: &Snapshot) -> Source {
         hits: views().map(|v| v.stats.failed_total()).sum(),
         total: views().map(|v| v.stats.count).sum(),
     };
+    let spans = |groups: bool| {
+        let mut merged: Option<Latency> = None;
+        let chosen = snapshot.spans.iter().filter(|v| {
+            scenario_tag.is_none_or(|s| s == &v.scenario)
+                && v.group.is_some() == groups
+                && tags.get(&Tag::Group).is_none_or(|g| v.group.as_ref() == Some(g))
+        });
+        for view in chosen {
+            match &mut merged {
+                None => merged = Some(view.durations.clone()),
+                Some(m) => m.merge(&view.durations),
+            }
+        }
+        merged
+    };
     match metric {
         Metric::Builtin(b) => match b {
             Builtin::HttpReqDuration => Source::Latency(latency()),
+            Builtin::IterationDuration => Source::Latency(spans(false)),
+            Builtin::GroupDuration => Source::Latency(spans(true)),
             Builtin::HttpReqFailed => failed(),
             Builtin::Checks => {
                 let (mut hits, mut total) = (0, 0);

@@ -34,7 +34,13 @@ impl LiveSlos {
             .map(|(scenario, counters)| ExecutorTotals::read(&scenario.name, counters))
             .collect();
         let covered = since_start.min(self.window.length());
-        let snapshot = Snapshot::capture(&self.plan, covered, executors, |s, r| self.window.merged(s, r));
+        let snapshot = Snapshot::capture(
+            &self.plan,
+            covered,
+            executors,
+            |s, r| self.window.merged(s, r),
+            |s, i| self.window.merged_span(s, i),
+        );
         for threshold in &self.plan.thresholds {
             self.metrics.publish_verdict(threshold, &evaluate(threshold, &snapshot));
         }

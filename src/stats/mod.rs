@@ -11,12 +11,24 @@ pub use snapshot::{ExecutorTotals, RequestView, Snapshot};
 pub use window::SlidingWindow;
 
 use crate::plan::ScenarioPlan;
-use crate::sample::{Sample, SampleSink};
+use crate::sample::{Sample, SampleSink, Span};
 use std::sync::{Mutex, MutexGuard};
 
-/// One scenario's per-request statistics; the scenario's `SampleSink` into them.
+/// One scenario's per-request statistics, and the durations of its
+/// iterations and groups; the scenario's `SampleSink` into them.
 pub struct ScenarioStats {
     requests: Vec<Mutex<RequestStats>>,
+    /// [`span_index`]: the iterations', then each group's.
+    spans: Vec<Mutex<Latency>>,
+}
+
+/// Where a span's durations are kept in [`ScenarioStats`]: the iterations
+/// at 0, group `g` at `g + 1`.
+pub fn span_index(span: &Span) -> usize {
+    match span {
+        Span::Iteration { .. } => 0,
+        Span::Group { group, .. } => group + 1,
+    }
 }
 
 impl ScenarioStats {
@@ -27,7 +39,13 @@ impl ScenarioStats {
                 .iter()
                 .map(|r| Mutex::new(RequestStats::new(r.checks.len(), significant_digits)))
                 .collect(),
+            spans: (0..=plan.groups.len()).map(|_| Mutex::new(Latency::new(significant_digits))).collect(),
         }
+    }
+
+    /// The durations at `index` (see [`span_index`]).
+    pub fn span(&self, index: usize) -> MutexGuard<'_, Latency> {
+        self.spans[index].lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A request's stats; a panic elsewhere cannot leave them half-updated in a way that matters.
@@ -47,6 +65,9 @@ impl ScenarioStats {
         for i in 0..self.requests.len() {
             self.lock(i).reset();
         }
+        for i in 0..self.spans.len() {
+            self.span(i).reset();
+        }
     }
 }
 
@@ -54,6 +75,16 @@ impl SampleSink for ScenarioStats {
     fn record(&self, sample: &Sample) {
         if sample.request < self.requests.len() {
             self.lock(sample.request).record(sample);
+        }
+    }
+
+    fn record_span(&self, span: &Span) {
+        let index = span_index(span);
+        if index < self.spans.len() {
+            let duration = match span {
+                Span::Iteration { duration, .. } | Span::Group { duration, .. } => duration,
+            };
+            self.span(index).record(duration.as_micros().min(u64::MAX as u128) as u64);
         }
     }
 }
@@ -65,6 +96,12 @@ impl SampleSink for Fanout {
     fn record(&self, sample: &Sample) {
         for sink in &self.0 {
             sink.record(sample);
+        }
+    }
+
+    fn record_span(&self, span: &crate::sample::Span) {
+        for sink in &self.0 {
+            sink.record_span(span);
         }
     }
 }

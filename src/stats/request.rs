@@ -26,7 +26,7 @@ impl Latency {
         }
     }
 
-    fn record(&mut self, micros: u64) {
+    pub(crate) fn record(&mut self, micros: u64) {
         self.histogram.saturating_record(micros);
         self.sum_micros += micros as u128;
     }
@@ -37,7 +37,7 @@ impl Latency {
         self.sum_micros += other.sum_micros;
     }
 
-    fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.histogram.reset();
         self.sum_micros = 0;
     }
@@ -88,7 +88,7 @@ pub struct RequestStats {
     pub failed_latency: Option<Box<Latency>>,
     significant_digits: u8,
     pub count: u64,
-    pub failed: [u64; 6],
+    pub failed: [u64; FailReason::COUNT],
     /// Responses by status code; requests without a response are not here.
     pub statuses: BTreeMap<u16, u64>,
     pub checks_passed: Vec<u64>,
@@ -110,7 +110,7 @@ impl RequestStats {
             failed_latency: None,
             significant_digits,
             count: 0,
-            failed: [0; 6],
+            failed: [0; FailReason::COUNT],
             statuses: BTreeMap::new(),
             checks_passed: vec![0; checks],
             checks_failed: vec![0; checks],
@@ -194,7 +194,7 @@ impl RequestStats {
             failed.reset();
         }
         self.count = 0;
-        self.failed = [0; 6];
+        self.failed = [0; FailReason::COUNT];
         self.statuses.clear();
         self.checks_passed.fill(0);
         self.checks_failed.fill(0);

@@ -1,7 +1,7 @@
 //! A point-in-time view of statistics, labelled with what the plan says
 //! about each request (which custom metrics it feeds), for thresholds and reports.
 
-use super::RequestStats;
+use super::{Latency, RequestStats};
 use crate::executor::ExecutorCounters;
 use crate::plan::Plan;
 use std::time::Duration;
@@ -49,22 +49,46 @@ impl ExecutorTotals {
     }
 }
 
+/// The durations of a scenario's iterations (`group` None) or of one of its groups.
+#[derive(Clone)]
+pub struct SpanView {
+    pub scenario: String,
+    /// k6's group path (`::record answers`).
+    pub group: Option<String>,
+    pub durations: Latency,
+}
+
 #[derive(Clone)]
 pub struct Snapshot {
     /// The span the statistics cover (a run's length, or a window's).
     pub elapsed: Duration,
     pub requests: Vec<RequestView>,
+    /// Each scenario's iterations, then its groups.
+    pub spans: Vec<SpanView>,
     pub executors: Vec<ExecutorTotals>,
 }
 
 impl Snapshot {
-    /// Builds a snapshot; `stats(s, r)` gives request `r` of scenario `s` of `plan`.
+    /// Builds a snapshot; `stats(s, r)` gives request `r` of scenario `s` of
+    /// `plan`, `spans(s, i)` the durations at [`super::span_index`] `i`.
     pub fn capture(
         plan: &Plan,
         elapsed: Duration,
         executors: Vec<ExecutorTotals>,
         mut stats: impl FnMut(usize, usize) -> RequestStats,
+        mut spans: impl FnMut(usize, usize) -> Latency,
     ) -> Snapshot {
+        let mut span_views = Vec::new();
+        for (s, scenario) in plan.scenarios.iter().enumerate() {
+            let groups = std::iter::once(None).chain(scenario.groups.iter().map(Some));
+            for (i, group) in groups.enumerate() {
+                span_views.push(SpanView {
+                    scenario: scenario.name.clone(),
+                    group: group.cloned(),
+                    durations: spans(s, i),
+                });
+            }
+        }
         let mut requests = Vec::new();
         for (s, scenario) in plan.scenarios.iter().enumerate() {
             for (r, request) in scenario.requests.iter().enumerate() {
@@ -80,7 +104,7 @@ impl Snapshot {
                 });
             }
         }
-        Snapshot { elapsed, requests, executors }
+        Snapshot { elapsed, requests, spans: span_views, executors }
     }
 
     /// The same snapshot restricted to one scenario.
@@ -88,6 +112,7 @@ impl Snapshot {
         Snapshot {
             elapsed: self.elapsed,
             requests: self.requests.iter().filter(|r| r.scenario == scenario).cloned().collect(),
+            spans: self.spans.iter().filter(|r| r.scenario == scenario).cloned().collect(),
             executors: self.executors.iter().filter(|e| e.scenario == scenario).cloned().collect(),
         }
     }

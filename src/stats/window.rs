@@ -2,9 +2,9 @@
 //! from rotating slots: no samples are stored, and memory is fixed by the
 //! number of requests and slots.
 
-use super::{RequestStats, ScenarioStats};
+use super::{Latency, RequestStats, ScenarioStats};
 use crate::plan::Plan;
-use crate::sample::{Sample, SampleSink};
+use crate::sample::{Sample, SampleSink, Span};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +53,15 @@ impl SlidingWindow {
         merged
     }
 
+    /// Scenario `scenario`'s durations at [`super::span_index`] `index` over the whole window.
+    pub fn merged_span(&self, scenario: usize, index: usize) -> Latency {
+        let mut merged = Latency::new(DIGITS);
+        for slot in &self.slots {
+            merged.merge(&slot[scenario].span(index));
+        }
+        merged
+    }
+
     pub fn length(&self) -> Duration {
         self.slot_length * SLOTS as u32
     }
@@ -67,6 +76,11 @@ impl SampleSink for WindowSink {
     fn record(&self, sample: &Sample) {
         let slot = self.window.current.load(Ordering::Acquire);
         self.window.slots[slot][self.scenario].record(sample);
+    }
+
+    fn record_span(&self, span: &Span) {
+        let slot = self.window.current.load(Ordering::Acquire);
+        self.window.slots[slot][self.scenario].record_span(span);
     }
 }
 

@@ -338,3 +338,27 @@ pub async fn wait_ready(url: &str) {
     }
     panic!("{url} never became ready");
 }
+
+/// Options for `sloprober run` of `yaml` (written under `dir`) with profile `test`, no progress output.
+pub fn run_options(dir: &std::path::Path, yaml: &str, scenarios: &[&str]) -> sloprober::run::RunOptions {
+    let path = dir.join("run.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    sloprober::run::RunOptions {
+        await_first_scrape: None,
+        source: ConfigSource::File(path),
+        profile: Some("test".into()),
+        scenarios: scenarios.iter().map(|s| s.to_string()).collect(),
+        listen: None,
+        progress: sloprober::run::ProgressMode::Off,
+        env: [("API_KEY".to_string(), API_KEY.to_string())].into(),
+        vu_threads: vu_threads(),
+    }
+}
+
+/// Plays a run in-process; its outcome and the final /metrics text.
+pub async fn play(options: &sloprober::run::RunOptions) -> (sloprober::run::RunOutcome, String) {
+    let metrics = ProberMetrics::shared().unwrap();
+    let plan = sloprober::run::plan_for(options).unwrap_or_else(|e| panic!("{e}"));
+    let outcome = sloprober::run::execute(plan, options, metrics.clone()).await.unwrap();
+    (outcome, metrics.render())
+}

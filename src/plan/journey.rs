@@ -1,0 +1,424 @@
+//! Journeys compiled for the hot path: each journey is a flat program of
+//! steps (requests, sleeps, and the enter and leave of blocks) that a VU
+//! walks with a step counter, its requests appended to the scenario's one
+//! request list (a step's name is its `request` label).
+//!
+//! Variables are checked here: a template may read a variable only where an
+//! earlier step captured it, or inside the loop that sets it.
+
+use super::request::{self, RequestContext, RequestPlan};
+use super::template::Variables;
+use crate::check::{JsonPath, ResponseView};
+use crate::config::{BlockConfig, CaptureConfig, JourneyConfig, OnFailure, Problems, StepConfig, ThinkTime};
+use reqwest::header::HeaderName;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One weighted journey of a scenario.
+#[derive(Debug, Clone)]
+pub struct JourneyPlan {
+    pub name: String,
+    pub weight: u32,
+    pub program: Vec<Op>,
+}
+
+/// One instruction of a journey's program.
+#[derive(Debug, Clone)]
+pub enum Op {
+    Request(RequestStep),
+    Sleep {
+        think: ThinkTime,
+        always: bool,
+    },
+    /// The start of a block; `leave` is the index of its [`Op::Leave`].
+    Enter(Block),
+    /// The end of a block; `enter` is the index of its [`Op::Enter`].
+    Leave {
+        enter: usize,
+    },
+}
+
+impl Op {
+    /// Whether the step runs even after the iteration ended early (cleanup).
+    pub fn always(&self) -> bool {
+        match self {
+            Op::Request(step) => step.always,
+            Op::Sleep { always, .. } => *always,
+            Op::Enter(block) => block.always || block.holds_always,
+            Op::Leave { .. } => true,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestStep {
+    /// Index into the scenario's requests.
+    pub request: usize,
+    pub captures: Vec<Capture>,
+    /// A failure of this step (its request, or a capture) skips the rest of
+    /// the iteration but its `always` steps.
+    pub ends_iteration: bool,
+    pub always: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// Index into the scenario's groups; None for an unnamed block.
+    pub group: Option<usize>,
+    pub passes: Passes,
+    pub leave: usize,
+    pub always: bool,
+    /// Some step inside runs always, so an ending iteration still enters the block.
+    pub holds_always: bool,
+}
+
+/// How many times a block's steps run, and the loop variable of each pass.
+#[derive(Debug, Clone)]
+pub enum Passes {
+    Once,
+    /// `index` is 1 on the first pass.
+    Times {
+        count: u32,
+        slot: usize,
+    },
+    Each {
+        items: Vec<Value>,
+        slot: usize,
+    },
+}
+
+impl Passes {
+    pub fn count(&self) -> usize {
+        match self {
+            Passes::Once => 1,
+            Passes::Times { count, .. } => *count as usize,
+            Passes::Each { items, .. } => items.len(),
+        }
+    }
+
+    /// The loop variable's slot and value on pass `pass` (0-based).
+    pub fn variable(&self, pass: usize) -> Option<(usize, Value)> {
+        match self {
+            Passes::Once => None,
+            Passes::Times { slot, .. } => Some((*slot, Value::from(pass as u64 + 1))),
+            Passes::Each { items, slot } => Some((*slot, items[pass].clone())),
+        }
+    }
+}
+
+/// A value a step takes from its answer into a variable.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub slot: usize,
+    pub source: CaptureSource,
+}
+
+#[derive(Debug, Clone)]
+pub enum CaptureSource {
+    JsonPath(JsonPath),
+    Header(HeaderName),
+    /// The first capture group, or the whole match without one.
+    Regex(regex::Regex),
+}
+
+impl Capture {
+    /// The captured value, or None when the answer does not hold it.
+    pub fn read(&self, view: &mut ResponseView<'_>) -> Option<Value> {
+        match &self.source {
+            CaptureSource::JsonPath(path) => {
+                view.json().and_then(|doc| path.lookup(doc)).filter(|v| !v.is_null()).cloned()
+            }
+            CaptureSource::Header(name) => {
+                view.headers.get(name).and_then(|v| v.to_str().ok()).map(|v| Value::String(v.to_string()))
+            }
+            CaptureSource::Regex(regex) => {
+                let text = std::str::from_utf8(view.body).ok()?;
+                let found = regex.captures(text)?;
+                let m = found.get(1).or_else(|| found.get(0))?;
+                Some(Value::String(m.as_str().to_string()))
+            }
+        }
+    }
+
+    /// Whether reading it needs the answer's headers.
+    pub fn reads_headers(&self) -> bool {
+        matches!(self.source, CaptureSource::Header(_))
+    }
+}
+
+/// Names a variable may not take: the template built-ins.
+const BUILTIN_NAMES: [&str; 5] = ["uuid", "vu", "iteration", "counter", "timestamp"];
+
+/// What compiling a scenario's journeys makes besides the journeys.
+pub struct Compiled {
+    pub journeys: Vec<JourneyPlan>,
+    /// k6 group paths (`::record answers`, `::outer::inner`), by index.
+    pub groups: Vec<String>,
+    pub variables: usize,
+}
+
+/// Compiles a scenario's journeys, appending their requests to `requests`.
+pub fn compile(
+    journeys: &BTreeMap<String, JourneyConfig>,
+    cx: &RequestContext<'_>,
+    requests: &mut Vec<RequestPlan>,
+    path: &str,
+    problems: &mut Problems,
+) -> Compiled {
+    let mut compiler = Compiler {
+        cx,
+        requests,
+        names: BTreeSet::new(),
+        groups: Vec::new(),
+        variables: Variables::default(),
+        loop_variables: Vec::new(),
+        problems,
+    };
+    // Every name is known up front, so a use before the capture is told apart from a typo.
+    fn declare(steps: &[StepConfig], variables: &mut Variables) {
+        for step in steps {
+            match step {
+                StepConfig::Request(step) => {
+                    for name in step.capture.keys() {
+                        variables.slot(name);
+                    }
+                }
+                StepConfig::Block(block) => {
+                    let default = if block.repeat.is_some() { "index" } else { "item" };
+                    if block.repeat.is_some() || block.for_each.is_some() {
+                        variables.slot(block.as_name.as_deref().unwrap_or(default));
+                    }
+                    declare(&block.steps, variables);
+                }
+                StepConfig::Sleep(_) => {}
+            }
+        }
+    }
+    for journey in journeys.values() {
+        declare(&journey.steps, &mut compiler.variables);
+    }
+    let mut plans = Vec::new();
+    for (name, journey) in journeys {
+        let at = format!("{path}.{name}");
+        if !super::is_label_safe(name) {
+            compiler.problems.add(&at, super::LABEL_HINT.replace("{}", name));
+        }
+        if journey.weight == 0 {
+            compiler.problems.add(format!("{at}.weight"), "must be at least 1");
+        }
+        // Each journey starts with nothing captured.
+        for slot in 0..compiler.variables.len() {
+            compiler.variables.set_available(slot, false);
+        }
+        let mut program = Vec::new();
+        let before = compiler.requests.len();
+        compiler.steps(&journey.steps, &format!("{at}.steps"), "", false, &mut program);
+        if compiler.requests.len() == before && !journey.steps.is_empty() {
+            compiler.problems.add(format!("{at}.steps"), "a journey needs at least one request");
+        }
+        if journey.steps.is_empty() {
+            compiler.problems.add(format!("{at}.steps"), "no steps; list at least one request");
+        }
+        plans.push(JourneyPlan { name: name.clone(), weight: journey.weight, program });
+    }
+    Compiled { journeys: plans, groups: compiler.groups, variables: compiler.variables.len() }
+}
+
+struct Compiler<'a, 'c> {
+    cx: &'a RequestContext<'c>,
+    requests: &'a mut Vec<RequestPlan>,
+    names: BTreeSet<String>,
+    groups: Vec<String>,
+    variables: Variables,
+    /// Loop variables of the enclosing blocks.
+    loop_variables: Vec<String>,
+    problems: &'a mut Problems,
+}
+
+impl Compiler<'_, '_> {
+    fn steps(&mut self, steps: &[StepConfig], path: &str, group: &str, always: bool, program: &mut Vec<Op>) {
+        for (i, step) in steps.iter().enumerate() {
+            let at = format!("{path}[{i}]");
+            match step {
+                StepConfig::Sleep(think) => {
+                    if think.min > think.max {
+                        self.problems.add(
+                            format!("{at}.sleep"),
+                            format!("min {:?} is more than max {:?}", think.min, think.max),
+                        );
+                    }
+                    program.push(Op::Sleep { think: *think, always });
+                }
+                StepConfig::Request(step) => self.request(step, &at, always, program),
+                StepConfig::Block(block) => self.block(block, &at, group, always, program),
+            }
+        }
+    }
+
+    fn request(&mut self, step: &crate::config::RequestStep, at: &str, always: bool, program: &mut Vec<Op>) {
+        let name = &step.request.name;
+        if !self.names.insert(name.clone()) {
+            self.problems.add(
+                format!("{at}.name"),
+                format!("\"{name}\" is used twice in this scenario; each step has its own name (its request label)"),
+            );
+        }
+        let cx = RequestContext { variables: &self.variables, ..*self.cx };
+        let compiled = request::compile(&step.request, &cx, at, self.problems);
+        let mut captures = Vec::new();
+        for (variable, source) in &step.capture {
+            let capture_at = format!("{at}.capture.{variable}");
+            if let Some(source) = self.capture_source(source, &capture_at) {
+                if self.variable_name_ok(variable, &capture_at) {
+                    captures.push(Capture { slot: self.variables.slot(variable), source });
+                }
+            }
+        }
+        let Some(mut compiled) = compiled else { return };
+        // Captured values are available to the steps after this one.
+        for capture in &captures {
+            self.variables.set_available(capture.slot, true);
+        }
+        if captures.iter().any(Capture::reads_headers) {
+            compiled.keeps_headers = true;
+        }
+        let ends_iteration = match step.on_failure {
+            Some(OnFailure::EndIteration) => true,
+            Some(OnFailure::Continue) => false,
+            // A step that captures nothing fails as a k6 check does: the
+            // journey goes on. One whose values later steps need ends it.
+            None => !captures.is_empty(),
+        };
+        self.requests.push(compiled);
+        program.push(Op::Request(RequestStep {
+            request: self.requests.len() - 1,
+            captures,
+            ends_iteration,
+            always: always || step.always,
+        }));
+    }
+
+    fn capture_source(&mut self, source: &CaptureConfig, at: &str) -> Option<CaptureSource> {
+        let given = [&source.json_path, &source.header, &source.regex].iter().filter(|s| s.is_some()).count();
+        if given != 1 {
+            self.problems.add(at, "a capture takes exactly one of json_path, header, regex");
+            return None;
+        }
+        if let Some(path) = &source.json_path {
+            return JsonPath::parse(path)
+                .map(CaptureSource::JsonPath)
+                .map_err(|e| self.problems.add(format!("{at}.json_path"), e))
+                .ok();
+        }
+        if let Some(name) = &source.header {
+            return HeaderName::from_bytes(name.as_bytes())
+                .map(CaptureSource::Header)
+                .map_err(|_| self.problems.add(format!("{at}.header"), format!("\"{name}\" is not a header name")))
+                .ok();
+        }
+        let pattern = source.regex.as_deref().unwrap_or_default();
+        regex::Regex::new(pattern)
+            .map(CaptureSource::Regex)
+            .map_err(|e| self.problems.add(format!("{at}.regex"), crate::check::regex_error(pattern, &e)))
+            .ok()
+    }
+
+    /// A variable is a plain name that is neither a config var nor a template built-in.
+    fn variable_name_ok(&mut self, name: &str, at: &str) -> bool {
+        let mut chars = name.chars();
+        let plain = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let problem = if !plain {
+            format!("\"{name}\" is not a variable name; use letters, digits and \"_\"")
+        } else if self.cx.vars.contains_key(name) {
+            format!("\"{name}\" is already a config var; pick another name")
+        } else if BUILTIN_NAMES.contains(&name) || name.starts_with("random_") {
+            format!("\"{name}\" is a template built-in; pick another name")
+        } else if self.loop_variables.iter().any(|v| v == name) {
+            format!("\"{name}\" is the loop variable of an enclosing block; pick another name")
+        } else {
+            return true;
+        };
+        self.problems.add(at, problem);
+        false
+    }
+
+    fn block(&mut self, block: &BlockConfig, at: &str, parent: &str, always: bool, program: &mut Vec<Op>) {
+        let always = always || block.always;
+        let group_path = match &block.group {
+            Some(name) if !is_group_name(name) => {
+                self.problems.add(
+                    format!("{at}.group"),
+                    format!("\"{name}\" is not a group name; use letters, digits, spaces, \"_\", \"-\" and \".\" (at most 64)"),
+                );
+                parent.to_string()
+            }
+            Some(name) => format!("{parent}::{name}"),
+            None => parent.to_string(),
+        };
+        let group = block.group.as_ref().filter(|n| is_group_name(n)).map(|_| {
+            self.groups.iter().position(|g| *g == group_path).unwrap_or_else(|| {
+                self.groups.push(group_path.clone());
+                self.groups.len() - 1
+            })
+        });
+        let variable = match (&block.repeat, &block.for_each) {
+            (Some(_), Some(_)) => {
+                self.problems.add(at, "repeat and for_each are exclusive; give one");
+                None
+            }
+            (Some(0), None) => {
+                self.problems.add(format!("{at}.repeat"), "must be at least 1");
+                None
+            }
+            (None, Some(items)) if items.is_empty() => {
+                self.problems.add(format!("{at}.for_each"), "no items; list at least one");
+                None
+            }
+            (Some(_), None) => Some(block.as_name.as_deref().unwrap_or("index")),
+            (None, Some(_)) => Some(block.as_name.as_deref().unwrap_or("item")),
+            (None, None) => {
+                if block.as_name.is_some() {
+                    self.problems
+                        .add(format!("{at}.as"), "names the loop variable of repeat or for_each; neither is given");
+                }
+                None
+            }
+        };
+        let slot = variable.filter(|v| self.variable_name_ok(v, &format!("{at}.as"))).map(|v| self.variables.slot(v));
+        let passes = match (slot, block.repeat, &block.for_each) {
+            (Some(slot), Some(count), _) => Passes::Times { count, slot },
+            (Some(slot), None, Some(items)) => Passes::Each { items: items.clone(), slot },
+            _ => Passes::Once,
+        };
+        if block.steps.is_empty() {
+            self.problems.add(format!("{at}.steps"), "no steps; list at least one");
+        }
+        let enter = program.len();
+        program.push(Op::Enter(Block { group, passes, leave: 0, always, holds_always: false }));
+        if let (Some(slot), Some(name)) = (slot, variable) {
+            self.variables.set_available(slot, true);
+            self.loop_variables.push(name.to_string());
+        }
+        self.steps(&block.steps, &format!("{at}.steps"), &group_path, always, program);
+        if let Some(slot) = slot {
+            self.variables.set_available(slot, false);
+            self.loop_variables.pop();
+        }
+        let leave = program.len();
+        let holds_always = program[enter + 1..].iter().any(|op| !matches!(op, Op::Leave { .. }) && op.always());
+        program.push(Op::Leave { enter });
+        if let Op::Enter(block) = &mut program[enter] {
+            block.leave = leave;
+            block.holds_always = holds_always;
+        }
+    }
+}
+
+/// Group names are label values and k6 tag values; `::` separates nesting levels.
+fn is_group_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.trim() == name
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.'))
+}

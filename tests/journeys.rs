@@ -1,0 +1,263 @@
+//! Journeys against the stateful demo target: captured ids reach later
+//! steps, cleanup always runs, cookies stay per VU, and k6's
+//! iteration_duration and group_duration are measured and judged.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+/// One at a time: these tests compare exact counts on a shared machine.
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    SERIAL.lock().await
+}
+
+/// A one-scenario config at `url` whose iteration is `journeys`, played by `executor`.
+fn journey_config(url: &str, journeys: &str, executor: &str, extra: &str) -> String {
+    format!(
+        "target:\n  base_url: {url}\n  headers: {{Authorization: \"Bearer ${{API_KEY}}\"}}\n  timeout: 2s\n\
+         scenarios:\n  flow:\n{extra}    journeys:\n{journeys}    profiles:\n      test: {executor}\n"
+    )
+}
+
+const SHARED_40: &str = "{executor: shared-iterations, vus: 4, iterations: 40, max_duration: 20s}";
+
+/// The assessment journey of config/aivo.yaml, without think time.
+const ASSESSMENT: &str = r#"      take_assessment:
+        steps:
+          - name: create
+            method: POST
+            path: /api/v1/assessments
+            json: {title: "Quiz {{ counter }}", questions: 5}
+            checks: [{status: 201}]
+            capture: {assessment_id: {json_path: $.id}}
+          - group: record answers
+            repeat: 5
+            steps:
+              - name: answer
+                method: POST
+                path: /api/v1/assessments/{{ assessment_id }}/answers
+                json: {learner_id: l-1, question_id: "q-{{ index }}", answer: B}
+                checks: [{status: 201}]
+          - name: grade
+            method: POST
+            path: /api/v1/assessments/{{ assessment_id }}/grade
+            json: {learner_id: l-1}
+            checks: [{status: 200}, {json_path: $.answers, equals: 5}]
+          - name: delete
+            method: DELETE
+            path: /api/v1/assessments/{{ assessment_id }}
+            checks: [{status: 204}]
+            always: true
+"#;
+
+fn objects(target: &Target, kind: &str, count: &str) -> u64 {
+    target.state.stats()["objects"][kind][count].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_assessment_journey_uses_only_ids_it_created_and_deletes_them() {
+    let _serial = serial().await;
+    let target = start_target("{}").await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = journey_config(&target.url(), ASSESSMENT, SHARED_40, "");
+    let (outcome, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let count = |request: &str| value(&metrics, "sloprober_http_reqs_total", &[("request", request)]);
+    assert_eq!(value(&metrics, "sloprober_http_req_failed_total", &[]), 0.0, "{metrics}");
+    assert_eq!(count("create"), 40.0);
+    assert_eq!(count("answer"), 200.0, "five answers per assessment");
+    assert_eq!(count("grade"), 40.0);
+    assert_eq!(count("delete"), 40.0);
+    assert_eq!(objects(&target, "assessments", "unknown_id"), 0, "every answer and grade went to a created id");
+    assert_eq!(objects(&target, "assessments", "created"), 40);
+    assert_eq!(objects(&target, "assessments", "deleted"), 40, "cleanup deleted what the journey created");
+    assert_eq!(objects(&target, "assessments", "live"), 0);
+    assert_eq!(value(&metrics, "sloprober_iteration_duration_seconds_count", &[("scenario", "flow")]), 40.0);
+    let group = [("scenario", "flow"), ("group", "::record answers")];
+    assert_eq!(value(&metrics, "sloprober_group_duration_seconds_count", &group), 40.0, "one per iteration");
+    assert_eq!(value(&metrics, "sloprober_iterations_incomplete_total", &[]), 0.0);
+    assert!(outcome.passed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn captures_and_loop_variables_render_in_later_steps() {
+    let _serial = serial().await;
+    let (addr, heads) = recording_server();
+    let dir = tempfile::tempdir().unwrap();
+    // /moved answers `location: /`; /echo answers with the request's header lines.
+    let journeys = r#"      walk:
+        steps:
+          - name: moved
+            path: /moved
+            checks: [{status: 302}]
+            capture: {next: {header: location}}
+          - name: echo
+            path: /echo
+            headers: {X-Token: "tok-{{ vu }}-{{ iteration }}"}
+            capture: {token: {regex: "x-token: (tok-[0-9]+-[0-9]+)"}}
+          - for_each: [x, y]
+            as: item
+            steps:
+              - name: item
+                path: "/items/{{ item }}?from={{ next }}&token={{ token }}"
+          - repeat: 2
+            steps:
+              - name: numbered
+                path: /n/{{ index }}
+                headers: {X-Token: "{{ token }}"}
+"#;
+    let yaml = journey_config(
+        &format!("http://{addr}"),
+        journeys,
+        "{executor: per-vu-iterations, vus: 1, iterations: 2, max_duration: 10s}",
+        "",
+    );
+    let (_, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    assert_eq!(value(&metrics, "sloprober_http_req_failed_total", &[]), 0.0, "{metrics}");
+    let lines: Vec<String> = heads.lock().unwrap().iter().map(|h| h.lines().next().unwrap().to_string()).collect();
+    let mut expected = Vec::new();
+    for iteration in 0..2 {
+        let token = format!("tok-1-{iteration}");
+        expected.extend([
+            "GET /moved HTTP/1.1".to_string(),
+            "GET /echo HTTP/1.1".to_string(),
+            format!("GET /items/x?from=/&token={token} HTTP/1.1"),
+            format!("GET /items/y?from=/&token={token} HTTP/1.1"),
+            "GET /n/1 HTTP/1.1".to_string(),
+            "GET /n/2 HTTP/1.1".to_string(),
+        ]);
+    }
+    assert_eq!(lines, expected);
+    let numbered = heads.lock().unwrap().iter().filter(|h| h.contains("x-token: tok-1-")).count();
+    assert_eq!(numbered, 2 * 3, "echo sends its own token, then each numbered step the captured one");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_that_finds_nothing_ends_the_iteration_and_cleanup_still_runs() {
+    let _serial = serial().await;
+    let target = start_target("{}").await;
+    let dir = tempfile::tempdir().unwrap();
+    let journeys = ASSESSMENT.replace(
+        "capture: {assessment_id: {json_path: $.id}}",
+        "capture: {assessment_id: {json_path: $.id}, owner: {json_path: $.owner}}",
+    );
+    let yaml = journey_config(&target.url(), &journeys, SHARED_40, "");
+    let (_, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let count = |request: &str| value(&metrics, "sloprober_http_reqs_total", &[("request", request)]);
+    assert_eq!(
+        value(&metrics, "sloprober_http_req_failed_total", &[("request", "create"), ("reason", "capture")]),
+        40.0,
+        "the answer has no owner: each create fails with reason capture"
+    );
+    assert_eq!(count("answer") + count("grade"), 0.0, "the rest of the journey is skipped");
+    assert_eq!(count("delete"), 40.0, "the cleanup step runs anyway");
+    assert_eq!(objects(&target, "assessments", "deleted"), 40, "with the id that was captured");
+    let incomplete = [("journey", "take_assessment"), ("reason", "capture_failed")];
+    assert_eq!(value(&metrics, "sloprober_iterations_incomplete_total", &incomplete), 40.0);
+    assert_eq!(
+        value(&metrics, "sloprober_group_duration_seconds_count", &[]),
+        0.0,
+        "a group that was skipped is not timed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_goes_on_after_a_failure_skips_only_what_needs_its_value() {
+    let _serial = serial().await;
+    let target = start_target(r#"{"create": {"error_rate": 1.0, "error_status": 503}}"#).await;
+    let dir = tempfile::tempdir().unwrap();
+    let journeys = ASSESSMENT.replace(
+        "capture: {assessment_id: {json_path: $.id}}",
+        "capture: {assessment_id: {json_path: $.id}}\n            on_failure: continue",
+    ) + "          - name: health\n            path: /health\n";
+    let yaml = journey_config(&target.url(), &journeys, SHARED_40, "");
+    let (_, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let count = |request: &str| value(&metrics, "sloprober_http_reqs_total", &[("request", request)]);
+    assert_eq!(count("create"), 40.0);
+    assert_eq!(count("answer") + count("grade") + count("delete"), 0.0, "they need the id");
+    assert_eq!(count("health"), 40.0, "a step that needs nothing still runs");
+    let incomplete = [("journey", "take_assessment"), ("reason", "missing_variable")];
+    assert_eq!(value(&metrics, "sloprober_iterations_incomplete_total", &incomplete), 40.0);
+    assert_eq!(objects(&target, "assessments", "unknown_id"), 0);
+}
+
+const LOGIN: &str = r#"      session:
+        steps:
+          - name: login
+            method: POST
+            path: /api/v1/login
+            json: {username: "learner-{{ vu }}"}
+            checks: [{status: 200}]
+          - name: me
+            path: /api/v1/me
+            checks: [{status: 200}]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_vu_sends_back_the_cookies_it_was_given_unless_the_jar_is_off() {
+    let _serial = serial().await;
+    let target = start_target("{}").await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = journey_config(&target.url(), LOGIN, SHARED_40, "");
+    let (_, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    assert_eq!(value(&metrics, "sloprober_http_reqs_total", &[("request", "me"), ("status", "200")]), 40.0);
+    assert_eq!(objects(&target, "sessions", "created"), 40);
+
+    let yaml = journey_config(&target.url(), LOGIN, SHARED_40, "    cookies: false\n");
+    let (_, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    assert_eq!(
+        value(&metrics, "sloprober_http_reqs_total", &[("request", "me"), ("status", "401")]),
+        40.0,
+        "without a jar the session cookie is never sent"
+    );
+}
+
+/// Every request takes exactly 20 ms; a journey of three (one in a group
+/// repeated twice) and a 30 ms sleep lasts 20 + 2 x 20 + 30 = 90 ms.
+fn timed_journey(addr: std::net::SocketAddr, thresholds: &str) -> String {
+    let journeys = r#"      timed:
+        steps:
+          - name: first
+            path: /a
+          - group: pair
+            repeat: 2
+            steps:
+              - name: second
+                path: /b
+          - sleep: 30ms
+"#;
+    journey_config(
+        &format!("http://{addr}"),
+        journeys,
+        "{executor: per-vu-iterations, vus: 2, iterations: 10, max_duration: 20s}",
+        "",
+    ) + thresholds
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_and_iteration_duration_thresholds_pass_and_fail_as_k6_judges_them() {
+    let _serial = serial().await;
+    let addr = precise_server(Duration::from_millis(20));
+    let dir = tempfile::tempdir().unwrap();
+    let thresholds = "thresholds:\n  \"group_duration{group:::pair}\": [\"p(95)<60\", \"p(95)>35\"]\n  iteration_duration: [\"p(95)<110\", \"avg>85\"]\n";
+    let (outcome, metrics) = play(&run_options(dir.path(), &timed_journey(addr, thresholds), &[])).await;
+    assert!(outcome.passed(), "{}", sloprober::run::render_summary(&outcome));
+    assert_eq!(value(&metrics, "sloprober_group_duration_seconds_count", &[("group", "::pair")]), 20.0);
+    assert_eq!(value(&metrics, "sloprober_iteration_duration_seconds_count", &[]), 20.0);
+    let summary = sloprober::run::render_summary(&outcome);
+    assert!(summary.contains("group_duration{group:::pair}"), "{summary}");
+
+    let failing =
+        "thresholds:\n  \"group_duration{group:::pair}\": [\"p(95)<35\"]\n  iteration_duration: [\"p(95)<80\"]\n";
+    let (outcome, _) = play(&run_options(dir.path(), &timed_journey(addr, failing), &[])).await;
+    let failed: Vec<&str> = outcome
+        .plan
+        .thresholds
+        .iter()
+        .zip(&outcome.verdicts)
+        .filter(|(_, v)| !v.passed)
+        .map(|(t, _)| t.slo.as_str())
+        .collect();
+    assert_eq!(failed, ["group_duration_pair_p95", "iteration_duration_p95"]);
+}
