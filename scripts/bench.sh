@@ -65,6 +65,7 @@ m = s["metrics"]
 d = m["http_req_duration"]
 lag = s.get("schedule_lag", {})
 print(json.dumps({"row": row, "tool": "sloprober", "requests": m["http_reqs"]["count"], "seconds": s["duration_seconds"],
+    "iterations": m["iterations"]["count"],
     "rps": m["http_reqs"]["count"] / s["duration_seconds"], "cpu": cpu, "p50": d.get("med"), "p95": d.get("p(95)"),
     "p99": d.get("p(99)"), "within_1ms": lag.get("within_1ms_ratio"), "lag_p99": lag.get("p99_ms")}))
 PY
@@ -182,6 +183,61 @@ rss_for_vus() {
 }
 rss_for_vus 1
 rss_for_vus 10000
+
+echo "== 6b. journeys: a three-step journey with one capture against one request, 50 VUs, interleaved" >&2
+journey_config() { # file executor-settings [sleep] [target]: login (a cookie), a captured value, two steps that use it
+  {
+    echo "target: {base_url: \"${4:-$target}\", headers: {Authorization: \"Bearer demo-key\"}, timeout: 30s}"
+    echo "daemon: {on_end: hold, profile: bench}"
+    echo "scenarios:"
+    echo "  bench:"
+    [ -n "${3:-}" ] && echo "    sleep: $3"
+    echo "    journeys:"
+    echo "      three:"
+    echo "        steps:"
+    echo "          - {name: first, path: /, capture: {word: {regex: \"([a-z]+)\"}}}"
+    echo "          - {name: second, path: \"/next?w={{ word }}\"}"
+    echo "          - {name: third, path: \"/last/{{ word }}\", headers: {X-Word: \"{{ word }}\"}}"
+    echo "    profiles:"
+    echo "      bench: {$2}"
+  } > "$1"
+}
+journey_config "$work/journey.yaml" "executor: constant-vus, vus: 50, duration: ${duration}s"
+for _ in $(seq 1 "$reps"); do
+  run_sloprober single "$work/closed.yaml"
+  run_sloprober journey "$work/journey.yaml"
+done
+
+echo "== 6c. memory with 10,000 VUs playing a login journey (cookie jar, a capture; think time 1s, demo target)" >&2
+rss_for_journeys() {
+  local vus=$1 mport
+  mport=$(free_port)
+  {
+    echo "target: {base_url: \"http://127.0.0.1:$port\", headers: {Authorization: \"Bearer demo-key\"}, timeout: 30s}"
+    echo "daemon: {on_end: hold, profile: bench}"
+    echo "scenarios:"
+    echo "  bench:"
+    echo "    sleep: 1s"
+    echo "    journeys:"
+    echo "      session:"
+    echo "        steps:"
+    echo "          - {name: login, method: POST, path: /api/v1/login, json: {username: \"u{{ vu }}\"}, capture: {user: {json_path: \$.user}}}"
+    echo "          - {name: me, path: \"/api/v1/me?u={{ user }}\", checks: [{status: 200}]}"
+    echo "    profiles:"
+    echo "      bench: {executor: constant-vus, vus: $vus, duration: 1h}"
+  } > "$work/journey$vus.yaml"
+  "$bin" daemon --config "$work/journey$vus.yaml" --listen "127.0.0.1:$mport" --log-level warn &
+  local pid=$!
+  sleep "$vus_seconds"
+  local rss reqs ok
+  rss=$(rss_kib "$pid")
+  reqs=$(curl -s "127.0.0.1:$mport/metrics" | awk '/^sloprober_http_reqs_total\{/ {s += $2} END {print s}')
+  ok=$(curl -s "127.0.0.1:$mport/metrics" | awk '/^sloprober_http_reqs_total\{.*request="me".*status="200"/ {s += $2} END {print s}')
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "{\"row\": \"journeys$vus\", \"rss_kib\": $rss, \"requests\": ${reqs:-0}, \"me_ok\": ${ok:-0}, \"seconds\": $vus_seconds}" >> "$results"
+}
+rss_for_journeys 1
+rss_for_journeys 10000
 
 echo "== 7. /metrics render, 20 scenarios x 10 requests (criterion)" >&2
 render=$(cargo bench --quiet --profile "${BENCH_CARGO_PROFILE:-bench}" --manifest-path "$root/Cargo.toml" --bench metrics_render -- --noplot "${criterion_args[@]}" 2>/dev/null | grep -A1 "render_20x10" | grep -o "time:.*" || true)

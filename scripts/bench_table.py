@@ -55,6 +55,17 @@ for share in (50, 90):
 idle, many = runs("vus1")[0], runs("vus10000")[0]
 extra = (many["rss_kib"] - idle["rss_kib"]) / 1024
 add("RSS, 10,000 VUs minus idle", f"{extra:.1f} MiB", f"({many['requests']:,.0f} requests in {many.get('seconds', 20)} s)", f"{extra * 1024 / 10000:.1f} KiB/VU", "<= 100 MB", extra * 1.048576 <= 100)
+def cpu_per_iteration(row):
+    values = [r["cpu"] / r["iterations"] for r in runs(row, "sloprober") if r.get("iterations")]
+    return statistics.median(values) if values else None
+
+
+one, three = cpu_per_iteration("single"), cpu_per_iteration("journey")
+if one and three:
+    add("CPU per iteration, 3-step journey with a capture", f"{three * 1e6:.1f} µs", f"one request {one * 1e6:.1f} µs", f"{three / one:.2f}x", "<= 3.3x", three / one <= 3.3)
+idle, many = runs("journeys1")[0], runs("journeys10000")[0]
+extra = (many["rss_kib"] - idle["rss_kib"]) / 1024
+add("RSS, 10,000 VUs in journeys (cookies, captures) minus idle", f"{extra:.1f} MiB", f"({many['requests']:,.0f} requests, {many['me_ok']:,.0f} cookie calls ok)", f"{extra * 1024 / 10000:.1f} KiB/VU", "<= 100 MB", extra * 1.048576 <= 100)
 for delay in (10, 100, 300):
     r = runs(f"delay{delay}")[0]
     worst = max(abs(r[k] - delay) for k in ("p50", "p95", "p99"))

@@ -216,6 +216,12 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
+                // A variable is read in place rather than cloned.
+                Part::Expr(Expr::Variable(slot)) => match ctx.variables.get(*slot).and_then(Option::as_ref) {
+                    Some(Value::String(s)) => out.push_str(s),
+                    Some(other) => out.push_str(&other.to_string()),
+                    None => {}
+                },
                 Part::Expr(expr) => match expr.render(ctx) {
                     Value::String(s) => out.push_str(&s),
                     other => out.push_str(&other.to_string()),

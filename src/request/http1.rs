@@ -198,7 +198,9 @@ impl Conn {
     async fn finish(mut self, request: &Outgoing<'_>) -> Result<Response, FailReason> {
         let head = self.read_head(request.is_head, request.keep_headers).await?;
         let mut headers = HeaderMap::new();
-        if request.keep_headers != KeepHeaders::None {
+        // Only when a header was kept: splitting the head off would make the
+        // read buffer allocate anew for the next answer.
+        if !head.headers.is_empty() {
             let head_bytes = self.read.split_to(head.len).freeze();
             headers.reserve(head.headers.len());
             for (name, range) in head.headers {

@@ -5,6 +5,7 @@
 //! HTTP/2).
 
 mod cookies;
+mod direct;
 mod http1;
 mod journey;
 mod outcome;
@@ -17,7 +18,8 @@ use crate::plan::template::RenderContext;
 use crate::plan::{JourneyPlan, MetricFeed, RequestBody, RequestPlan, RequestUrl, ScenarioPlan};
 use crate::sample::{FailReason, Sample, SampleSink, Span};
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_LENGTH, HOST, USER_AGENT};
+use direct::{Direct, DirectTemplate};
+use http::header::{HeaderName, HeaderValue, ACCEPT, USER_AGENT};
 use http::{HeaderMap, Method};
 use http1::{KeepHeaders, Origin};
 use rand::distr::weighted::WeightedIndex;
@@ -61,6 +63,10 @@ struct PreparedRequest {
     direct_headers: HeaderMap,
     /// Where it goes over plain http, when its URL is fixed.
     fixed_direct: Option<Direct>,
+    /// Over plain http, when its path is rendered per request.
+    templated_direct: Option<DirectTemplate>,
+    /// The base URL's path (no trailing `/`), before a rendered path: for cookies.
+    base_path: String,
     /// A check or a capture reads the answer's headers, so they are kept.
     reads_headers: bool,
 }
@@ -68,12 +74,28 @@ struct PreparedRequest {
 impl PreparedRequest {
     fn new(plan: &RequestPlan, target_headers: &HeaderMap) -> PreparedRequest {
         let direct_headers = direct_headers(plan, target_headers);
-        let fixed_direct = match &plan.url {
-            RequestUrl::Static(url) => Direct::of(url, &plan.method, &direct_headers),
-            RequestUrl::Templated { .. } => None,
+        let (fixed_direct, templated_direct, base_path) = match &plan.url {
+            RequestUrl::Static(url) => (Direct::of(url, &plan.method, &direct_headers), None, String::new()),
+            RequestUrl::Templated { base, .. } => {
+                let base_path = reqwest::Url::parse(base).map(|u| u.path().trim_end_matches('/').to_string());
+                (None, DirectTemplate::of(base, &plan.method, &direct_headers), base_path.unwrap_or_default())
+            }
         };
-        PreparedRequest { plan: plan.clone(), direct_headers, fixed_direct, reads_headers: plan.keeps_headers }
+        PreparedRequest {
+            plan: plan.clone(),
+            direct_headers,
+            fixed_direct,
+            templated_direct,
+            base_path,
+            reads_headers: plan.keeps_headers,
+        }
     }
+}
+
+/// Where one request goes: over plain http with its head, or through the pooled client.
+enum Destination<'r> {
+    Direct { origin: Cow<'r, Origin>, head: Cow<'r, [u8]> },
+    Pooled(reqwest::Url),
 }
 
 /// A response, whichever way it came: status and headers, then the body or
@@ -145,11 +167,9 @@ impl ScenarioRunner {
             rng: &mut vu.rng,
             variables: &vu.variables,
         };
-        let url = match &plan.url {
-            RequestUrl::Static(url) => Ok(Cow::Borrowed(url)),
-            RequestUrl::Templated { base, path } => {
-                reqwest::Url::parse(&format!("{base}{}", path.render(&mut cx))).map(Cow::Owned)
-            }
+        let rendered_path = match &plan.url {
+            RequestUrl::Static(_) => None,
+            RequestUrl::Templated { path, .. } => Some(path.render(&mut cx)),
         };
         let body = match &plan.body {
             RequestBody::None => None,
@@ -162,8 +182,18 @@ impl ScenarioRunner {
             .iter()
             .map(|(name, template)| HeaderValue::try_from(template.render(&mut cx)).map(|v| (name.clone(), v)))
             .collect();
-        if let (true, Ok(url), Ok(headers)) = (self.cookies && !vu.cookies.is_empty(), &url, &mut rendered_headers) {
-            headers.extend(vu.cookies.header(url.path()).map(|v| (http::header::COOKIE, v)));
+        // The path cookies are matched against (a query or a URL parser's rewrite does not change it).
+        let cookie_path = || -> Cow<'_, str> {
+            match (&plan.url, &rendered_path) {
+                (RequestUrl::Static(url), _) => Cow::Borrowed(url.path()),
+                (_, rendered) => {
+                    let rendered = rendered.as_deref().unwrap_or_default();
+                    Cow::Owned(format!("{}{}", request.base_path, rendered.split('?').next().unwrap_or_default()))
+                }
+            }
+        };
+        if let (true, Ok(headers)) = (self.cookies && !vu.cookies.is_empty(), &mut rendered_headers) {
+            headers.extend(vu.cookies.header(&cookie_path()).map(|v| (http::header::COOKIE, v)));
         }
         let mut sample = Sample {
             request: index,
@@ -177,27 +207,24 @@ impl ScenarioRunner {
             gauge_value: None,
             schedule_lag: None,
         };
-        let (Ok(url), Ok(rendered_headers)) = (url, rendered_headers) else {
+        let destination = self.destination(request, rendered_path.as_deref());
+        let (Some(destination), Ok(rendered_headers)) = (destination, rendered_headers) else {
             // A templated path that renders to an invalid URL, or a header
             // template to an invalid value: the request never leaves.
             sample.failure = Some(FailReason::Connect);
             return sample;
         };
         sample.bytes_sent += rendered_headers.iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
-        // A fixed URL's destination was worked out at start-up.
-        let direct = match &url {
-            Cow::Borrowed(_) => request.fixed_direct.as_ref().map(Cow::Borrowed),
-            Cow::Owned(url) => Direct::of(url, &plan.method, &request.direct_headers).map(Cow::Owned),
-        };
         let keep = match (request.reads_headers, self.cookies) {
             (true, _) => KeepHeaders::All,
             (false, true) => KeepHeaders::SetCookie,
             (false, false) => KeepHeaders::None,
         };
-        let path_for_cookies = self.cookies.then(|| url.path().to_string());
-        let received = match direct {
-            Some(direct) => Self::send_direct(request, &direct, &rendered_headers, body, keep, vu).await,
-            None => self.send_pooled(plan, url.into_owned(), rendered_headers, body).await,
+        let received = match destination {
+            Destination::Direct { origin, head } => {
+                Self::send_direct(request, &origin, head, &rendered_headers, body, keep, vu).await
+            }
+            Destination::Pooled(url) => self.send_pooled(plan, url, rendered_headers, body).await,
         };
         sample.latency = scheduled.elapsed();
         let Response { status, head_bytes, headers, body } = match received {
@@ -207,8 +234,8 @@ impl ScenarioRunner {
                 return sample;
             }
         };
-        if let Some(path) = &path_for_cookies {
-            vu.cookies.store(&headers, path);
+        if self.cookies && !headers.is_empty() {
+            vu.cookies.store(&headers, &cookie_path());
         }
         sample.status = Some(status);
         let body = match body {
@@ -250,10 +277,44 @@ impl ScenarioRunner {
         sample
     }
 
+    /// Where request `request` goes this time: its head worked out at
+    /// start-up, a rendered path spliced into its head, or (for a path the
+    /// URL parser rewrites, or https) a parsed URL. None for a path that makes no URL.
+    fn destination<'r>(&self, request: &'r PreparedRequest, rendered: Option<&str>) -> Option<Destination<'r>> {
+        let plan = &request.plan;
+        let url = match (&plan.url, rendered) {
+            (RequestUrl::Static(url), _) => {
+                return Some(match &request.fixed_direct {
+                    Some(direct) => {
+                        Destination::Direct { origin: Cow::Borrowed(&direct.origin), head: Cow::Borrowed(&direct.head) }
+                    }
+                    None => Destination::Pooled(url.clone()),
+                });
+            }
+            (RequestUrl::Templated { base, .. }, rendered) => {
+                let rendered = rendered.unwrap_or_default();
+                if let Some(template) = &request.templated_direct {
+                    if let Some(head) = template.head(rendered) {
+                        return Some(Destination::Direct {
+                            origin: Cow::Borrowed(&template.origin),
+                            head: Cow::Owned(head),
+                        });
+                    }
+                }
+                reqwest::Url::parse(&format!("{base}{rendered}")).ok()?
+            }
+        };
+        Some(match Direct::of(&url, &plan.method, &request.direct_headers) {
+            Some(direct) => Destination::Direct { origin: Cow::Owned(direct.origin), head: Cow::Owned(direct.head) },
+            None => Destination::Pooled(url),
+        })
+    }
+
     /// Over a keep-alive connection of this thread, within the request's timeout.
     async fn send_direct(
         request: &PreparedRequest,
-        direct: &Direct,
+        origin: &Origin,
+        head: Cow<'_, [u8]>,
         rendered_headers: &[(HeaderName, HeaderValue)],
         body: Option<Bytes>,
         keep_headers: KeepHeaders,
@@ -261,9 +322,9 @@ impl ScenarioRunner {
     ) -> Result<Response, FailReason> {
         let plan = &request.plan;
         let head = if rendered_headers.is_empty() {
-            Cow::Borrowed(direct.head.as_slice())
+            head
         } else {
-            let mut head = direct.head.clone();
+            let mut head = head.into_owned();
             for (name, value) in rendered_headers {
                 head.extend_from_slice(name.as_str().as_bytes());
                 head.extend_from_slice(b": ");
@@ -282,7 +343,7 @@ impl ScenarioRunner {
         let timeout = vu.request_timer(Instant::now() + plan.timeout);
         tokio::select! {
             biased;
-            response = http1::send(&direct.origin, &outgoing) => response,
+            response = http1::send(origin, &outgoing) => response,
             () = timeout => Err(FailReason::Timeout),
         }
     }
@@ -332,52 +393,6 @@ fn direct_headers(request: &RequestPlan, target: &HeaderMap) -> HeaderMap {
         }
     }
     headers
-}
-
-/// A plain-http request's destination and head: where to connect, and the
-/// request line and header lines as written on the wire.
-#[derive(Clone)]
-struct Direct {
-    origin: Origin,
-    head: Vec<u8>,
-}
-
-impl Direct {
-    /// None unless `url` is plain http. `headers` are all the request's
-    /// headers but `host`, which comes from the URL unless they set it.
-    fn of(url: &reqwest::Url, method: &Method, headers: &HeaderMap) -> Option<Direct> {
-        if url.scheme() != "http" {
-            return None;
-        }
-        let host = match url.host()? {
-            url::Host::Domain(name) => name.to_string(),
-            url::Host::Ipv4(ip) => ip.to_string(),
-            url::Host::Ipv6(ip) => ip.to_string(),
-        };
-        let port = url.port_or_known_default()?;
-        let mut head = Vec::with_capacity(256);
-        let line = |head: &mut Vec<u8>, parts: &[&[u8]]| {
-            parts.iter().for_each(|part| head.extend_from_slice(part));
-            head.extend_from_slice(b"\r\n");
-        };
-        let target = match url.query() {
-            Some(query) => format!("{}?{query}", url.path()),
-            None => url.path().to_string(),
-        };
-        line(&mut head, &[method.as_str().as_bytes(), b" ", target.as_bytes(), b" HTTP/1.1"]);
-        if !headers.contains_key(HOST) {
-            let authority = match url.port() {
-                Some(port) => format!("{}:{port}", url.host_str()?),
-                None => url.host_str()?.to_string(),
-            };
-            line(&mut head, &[b"host: ", authority.as_bytes()]);
-        }
-        // The body's length is announced when the request is sent.
-        for (name, value) in headers.iter().filter(|(name, _)| **name != CONTENT_LENGTH) {
-            line(&mut head, &[name.as_str().as_bytes(), b": ", value.as_bytes()]);
-        }
-        Some(Direct { origin: Origin { host, port }, head })
-    }
 }
 
 /// The number a feed reads from the response; `default` when it has no JSON path.
