@@ -96,17 +96,39 @@ impl Prepared {
                 (scenario.runner, scenario.counters.clone(), self.threads.clone(), stop.clone());
             let name = scenario.name.clone();
             tasks.spawn(async move {
-                loop {
-                    let started = tokio::time::Instant::now();
-                    run_pass(&executor, runner.clone(), &counters, &threads, &stop).await;
-                    if passes == Passes::Once || stop.is_cancelled() {
-                        break;
+                // Once per run, or per daemon generation; then on its interval in the daemon.
+                runner.run_setup().await;
+                let refresh = async {
+                    match (passes, runner.setup_every()) {
+                        (Passes::Forever(_), Some(every)) => loop {
+                            tokio::select! {
+                                _ = tokio::time::sleep(every) => runner.run_setup().await,
+                                _ = stop.cancelled() => std::future::pending::<()>().await,
+                            }
+                        },
+                        _ => std::future::pending::<()>().await,
                     }
-                    tracing::debug!(scenario = %name, "schedule finished; starting it again");
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(started + MIN_PASS) => {}
-                        _ = stop.cancelled() => break,
+                };
+                let load = async {
+                    loop {
+                        let started = tokio::time::Instant::now();
+                        run_pass(&executor, runner.clone(), &counters, &threads, &stop).await;
+                        if passes == Passes::Once || stop.is_cancelled() {
+                            break;
+                        }
+                        tracing::debug!(scenario = %name, "schedule finished; starting it again");
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(started + MIN_PASS) => {}
+                            _ = stop.cancelled() => break,
+                        }
                     }
+                };
+                tokio::select! {
+                    () = load => {}
+                    () = refresh => {}
+                }
+                if passes == Passes::Once {
+                    runner.run_teardown().await;
                 }
             });
             scenarios.push((scenario.name, scenario.counters));

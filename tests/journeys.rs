@@ -261,3 +261,76 @@ async fn group_and_iteration_duration_thresholds_pass_and_fail_as_k6_judges_them
         .collect();
     assert_eq!(failed, ["group_duration_pair_p95", "iteration_duration_p95"]);
 }
+
+/// A setup that logs in and creates an assessment; iterations use both; the teardown deletes it.
+const WITH_SETUP: &str = r#"    cookies: false
+    setup:
+      every: 1s
+      steps:
+        - name: login
+          method: POST
+          path: /api/v1/login
+          json: {username: prober}
+          capture: {token: {json_path: $.token}}
+        - name: create
+          method: POST
+          path: /api/v1/assessments
+          json: {title: shared}
+          capture: {assessment_id: {json_path: $.id}}
+    teardown:
+      steps:
+        - name: delete
+          method: DELETE
+          path: /api/v1/assessments/{{ assessment_id }}
+          checks: [{status: 204}]
+"#;
+
+const USES_SETUP: &str = r#"      use:
+        steps:
+          - name: me
+            path: /api/v1/me
+            headers: {X-Session: "{{ token }}"}
+            checks: [{status: 200}]
+          - name: answer
+            method: POST
+            path: /api/v1/assessments/{{ assessment_id }}/answers
+            json: {learner_id: "l-{{ vu }}", question_id: q-1}
+            checks: [{status: 201}]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_setup_captures_reaches_every_vu_and_the_teardown_runs_once() {
+    let _serial = serial().await;
+    let target = start_target("{}").await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = journey_config(&target.url(), USES_SETUP, SHARED_40, WITH_SETUP);
+    let (_, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    assert_eq!(value(&metrics, "sloprober_http_req_failed_total", &[]), 0.0, "{metrics}");
+    assert_eq!(value(&metrics, "sloprober_http_reqs_total", &[("request", "me"), ("status", "200")]), 40.0);
+    assert_eq!(value(&metrics, "sloprober_http_reqs_total", &[("request", "answer"), ("status", "201")]), 40.0);
+    assert_eq!(objects(&target, "sessions", "created"), 1, "a run plays its setup once (every: is the daemon's)");
+    assert_eq!(objects(&target, "assessments", "created"), 1);
+    assert_eq!(objects(&target, "assessments", "deleted"), 1, "the teardown ran, with the setup's id");
+    assert_eq!(objects(&target, "assessments", "unknown_id"), 0);
+    assert_eq!(
+        value(&metrics, "sloprober_iteration_duration_seconds_count", &[]),
+        40.0,
+        "setup and teardown are not iterations"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_plays_its_setup_again_on_its_interval() {
+    let _serial = serial().await;
+    let target = start_target("{}").await;
+    let executor = "{executor: constant-arrival-rate, rate: 20, duration: 1h, pre_allocated_vus: 4, max_vus: 20}";
+    let yaml = journey_config(&target.url(), USES_SETUP, executor, WITH_SETUP);
+    let daemon = start_daemon(&yaml, "test").await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let metrics = daemon.stop().await;
+    let logins = objects(&target, "sessions", "created");
+    assert!((3..=5).contains(&logins), "setup at start, then every second: {logins} logins in 3.5 s");
+    assert_eq!(value(&metrics, "sloprober_http_reqs_total", &[("request", "me"), ("status", "401")]), 0.0);
+    assert!(value(&metrics, "sloprober_http_reqs_total", &[("request", "me"), ("status", "200")]) >= 40.0);
+    assert_eq!(objects(&target, "assessments", "deleted"), 0, "a daemon has no teardown");
+}

@@ -5,11 +5,47 @@
 //! block (a named `group`, repeated or once per item), anything else is a
 //! request with its step options (`capture`, `on_failure`, `always`).
 
+use super::duration;
 use super::load::read;
 use super::{Problems, RequestConfig, Scenario, ThinkTime};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+/// A scenario's setup: steps run once before its load (and again every
+/// `every` in the daemon, for tokens that expire).
+#[derive(Debug, Clone)]
+pub struct SetupConfig {
+    pub every: Option<std::time::Duration>,
+    pub steps: Vec<StepConfig>,
+}
+
+/// Reads `scenarios.<name>.setup`: `{every: 10m, steps: [...]}`.
+pub(super) fn read_setup(value: Value, path: &str, problems: &mut Problems) -> Option<SetupConfig> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        #[serde(default, deserialize_with = "duration::optional")]
+        every: Option<std::time::Duration>,
+        steps: Vec<Value>,
+    }
+    let file = read::<File>(value, path, problems)?;
+    if file.every.is_some_and(|every| every < std::time::Duration::from_secs(1)) {
+        problems.add(format!("{path}.every"), "must be at least 1s");
+    }
+    Some(SetupConfig { every: file.every, steps: read_steps(file.steps, &format!("{path}.steps"), problems) })
+}
+
+/// Reads `scenarios.<name>.teardown`: `{steps: [...]}`.
+pub(super) fn read_teardown(value: Value, path: &str, problems: &mut Problems) -> Option<Vec<StepConfig>> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        steps: Vec<Value>,
+    }
+    let file = read::<File>(value, path, problems)?;
+    Some(read_steps(file.steps, &format!("{path}.steps"), problems))
+}
 
 /// One weighted journey of a scenario.
 #[derive(Debug, Clone)]
@@ -84,8 +120,14 @@ impl Scenario {
             }
         }
         let mut out: Vec<&RequestConfig> = self.requests.iter().collect();
+        if let Some(setup) = &self.setup {
+            walk(&setup.steps, &mut out);
+        }
         for journey in self.journeys.values() {
             walk(&journey.steps, &mut out);
+        }
+        if let Some(teardown) = &self.teardown {
+            walk(teardown, &mut out);
         }
         out
     }

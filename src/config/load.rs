@@ -126,6 +126,8 @@ fn read_scenario(value: Value, path: &str, problems: &mut Problems) -> Option<Sc
     }
     let journeys =
         super::journey::read_journeys(file.journeys.unwrap_or_default(), &format!("{path}.journeys"), problems);
+    let setup = file.setup.and_then(|v| super::journey::read_setup(v, &format!("{path}.setup"), problems));
+    let teardown = file.teardown.and_then(|v| super::journey::read_teardown(v, &format!("{path}.teardown"), problems));
     let requests: Vec<RequestConfig> = file
         .requests
         .unwrap_or_default()
@@ -145,6 +147,8 @@ fn read_scenario(value: Value, path: &str, problems: &mut Problems) -> Option<Sc
         base_url: file.base_url,
         requests,
         journeys,
+        setup,
+        teardown,
         cookies: file.cookies,
         sleep: file.sleep,
         profiles,

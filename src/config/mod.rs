@@ -10,7 +10,7 @@ mod journey;
 mod load;
 mod problems;
 
-pub use journey::{BlockConfig, CaptureConfig, JourneyConfig, OnFailure, RequestStep, StepConfig};
+pub use journey::{BlockConfig, CaptureConfig, JourneyConfig, OnFailure, RequestStep, SetupConfig, StepConfig};
 pub use load::{load, ConfigSource};
 pub use problems::{ConfigError, Problem, Problems};
 
@@ -119,6 +119,10 @@ pub struct Scenario {
     pub base_url: Option<String>,
     pub requests: Vec<RequestConfig>,
     pub journeys: BTreeMap<String, JourneyConfig>,
+    /// Steps run once before the load; what they capture every VU reads.
+    pub setup: Option<SetupConfig>,
+    /// Steps run once after a run's load.
+    pub teardown: Option<Vec<StepConfig>>,
     /// Each VU keeps the cookies its answers set and sends them back (as k6).
     pub cookies: bool,
     pub sleep: Option<ThinkTime>,
@@ -139,6 +143,10 @@ pub(crate) struct ScenarioFile {
     pub requests: Option<Vec<serde_json::Value>>,
     #[serde(default)]
     pub journeys: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default)]
+    pub setup: Option<serde_json::Value>,
+    #[serde(default)]
+    pub teardown: Option<serde_json::Value>,
     #[serde(default = "default_cookies")]
     pub cookies: bool,
     pub profiles: BTreeMap<String, serde_json::Value>,

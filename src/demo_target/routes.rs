@@ -33,14 +33,15 @@ fn route<'p>(method: &Method, path: &'p str) -> Option<(&'static str, &'p str)> 
     })
 }
 
-/// The `session` cookie's value, if the request carries one.
+/// The session a request carries: its `session` cookie, else an `x-session` header.
 fn session_cookie(request: &Request<Incoming>) -> Option<String> {
-    request
-        .headers()
+    let headers = request.headers();
+    let cookie = headers
         .get_all(hyper::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|line| line.split(';').find_map(|pair| pair.trim().strip_prefix("session=").map(str::to_string)))
+        .find_map(|line| line.split(';').find_map(|pair| pair.trim().strip_prefix("session=").map(str::to_string)));
+    cookie.or_else(|| headers.get("x-session").and_then(|v| v.to_str().ok()).map(str::to_string))
 }
 
 pub async fn handle(target: &DemoTarget, request: Request<Incoming>) -> Result<HttpResponse, DropConnection> {
@@ -166,7 +167,7 @@ fn respond(store: &Store, asked: &Asked<'_>) -> HttpResponse {
         "login" => match field("username") {
             Some(user) => {
                 store.create(Kind::Session, &id);
-                let mut response = json(StatusCode::OK, &json!({"user": user, "logged_in": true}));
+                let mut response = json(StatusCode::OK, &json!({"user": user, "logged_in": true, "token": id}));
                 if let Ok(cookie) = hyper::header::HeaderValue::from_str(&format!("session={id}; Path=/; HttpOnly")) {
                     response.headers_mut().append(hyper::header::SET_COOKIE, cookie);
                 }
@@ -176,9 +177,10 @@ fn respond(store: &Store, asked: &Asked<'_>) -> HttpResponse {
         },
         "me" => match asked.session.map(|s| store.touch(Kind::Session, s, Action::Read)) {
             Some(Ok(_)) => json(StatusCode::OK, &json!({"session": "valid"})),
-            Some(Err(_)) | None => {
-                json(StatusCode::UNAUTHORIZED, &json!({"error": "log in first: no valid session cookie"}))
-            }
+            Some(Err(_)) | None => json(
+                StatusCode::UNAUTHORIZED,
+                &json!({"error": "log in first: no valid session cookie or x-session header"}),
+            ),
         },
         "suggest" => {
             let q = query.split('&').find_map(|kv| kv.strip_prefix("q=")).unwrap_or("");

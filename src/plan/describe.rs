@@ -35,9 +35,9 @@ impl fmt::Display for Plan {
                 }
             }
             describe_journeys(f, scenario)?;
-            let total: u32 = scenario.requests.iter().map(|r| r.weight).sum();
-            for request in &scenario.requests {
-                let share = if scenario.journeys.is_empty() {
+            let total: u32 = scenario.requests[scenario.weighted.clone()].iter().map(|r| r.weight).sum();
+            for (i, request) in scenario.requests.iter().enumerate() {
+                let share = if scenario.weighted.contains(&i) {
                     format!("{:>5.1}%", 100.0 * request.weight as f64 / total.max(1) as f64)
                 } else {
                     "  step".to_string()
@@ -85,48 +85,58 @@ impl fmt::Display for Plan {
     }
 }
 
-/// Each journey's share and its steps, indented by block.
+/// The setup, each journey's share and its steps, and the teardown, indented by block.
 fn describe_journeys(f: &mut fmt::Formatter<'_>, scenario: &ScenarioPlan) -> fmt::Result {
+    if let Some(setup) = &scenario.setup {
+        let every = setup.every.map(|e| format!(", again every {} (daemon)", duration::format(e))).unwrap_or_default();
+        writeln!(f, "  setup (once before the load{every})")?;
+        describe_program(f, scenario, &setup.program)?;
+    }
     let total: u32 = scenario.journeys.iter().map(|j| j.weight).sum();
     for journey in &scenario.journeys {
         let share = 100.0 * journey.weight as f64 / total.max(1) as f64;
         writeln!(f, "  journey {} {share:.1}%", journey.name)?;
-        let mut depth = 2;
-        for op in &journey.program {
-            let always = if op.always() && !matches!(op, Op::Leave { .. }) { "  (always)" } else { "" };
-            let pad = "  ".repeat(depth);
-            match op {
-                Op::Request(step) => {
-                    let request = &scenario.requests[step.request];
-                    let captures = if step.captures.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  captures {}", step.captures.len())
-                    };
-                    writeln!(
-                        f,
-                        "{pad}{} {} {}{captures}{always}",
-                        request.name, request.method, request.path_template
-                    )?;
-                }
-                Op::Sleep { think, .. } if think.min == think.max => {
-                    writeln!(f, "{pad}sleep {}{always}", duration::format(think.min))?
-                }
-                Op::Sleep { think, .. } => {
-                    writeln!(f, "{pad}sleep {}..{}{always}", duration::format(think.min), duration::format(think.max))?
-                }
-                Op::Enter(block) => {
-                    let name = block.group.map(|g| format!("group {}", scenario.groups[g])).unwrap_or("block".into());
-                    let passes = match &block.passes {
-                        Passes::Once => String::new(),
-                        Passes::Times { count, .. } => format!(" x{count}"),
-                        Passes::Each { items, .. } => format!(" for each of {} items", items.len()),
-                    };
-                    writeln!(f, "{pad}{name}{passes}{always}")?;
-                    depth += 1;
-                }
-                Op::Leave { .. } => depth -= 1,
+        describe_program(f, scenario, &journey.program)?;
+    }
+    if let Some(teardown) = &scenario.teardown {
+        writeln!(f, "  teardown (once after a run)")?;
+        describe_program(f, scenario, teardown)?;
+    }
+    Ok(())
+}
+
+fn describe_program(f: &mut fmt::Formatter<'_>, scenario: &ScenarioPlan, program: &[Op]) -> fmt::Result {
+    let mut depth = 2;
+    for op in program {
+        let always = if op.always() && !matches!(op, Op::Leave { .. }) { "  (always)" } else { "" };
+        let pad = "  ".repeat(depth);
+        match op {
+            Op::Request(step) => {
+                let request = &scenario.requests[step.request];
+                let captures = if step.captures.is_empty() {
+                    String::new()
+                } else {
+                    format!("  captures {}", step.captures.len())
+                };
+                writeln!(f, "{pad}{} {} {}{captures}{always}", request.name, request.method, request.path_template)?;
             }
+            Op::Sleep { think, .. } if think.min == think.max => {
+                writeln!(f, "{pad}sleep {}{always}", duration::format(think.min))?
+            }
+            Op::Sleep { think, .. } => {
+                writeln!(f, "{pad}sleep {}..{}{always}", duration::format(think.min), duration::format(think.max))?
+            }
+            Op::Enter(block) => {
+                let name = block.group.map(|g| format!("group {}", scenario.groups[g])).unwrap_or("block".into());
+                let passes = match &block.passes {
+                    Passes::Once => String::new(),
+                    Passes::Times { count, .. } => format!(" x{count}"),
+                    Passes::Each { items, .. } => format!(" for each of {} items", items.len()),
+                };
+                writeln!(f, "{pad}{name}{passes}{always}")?;
+                depth += 1;
+            }
+            Op::Leave { .. } => depth -= 1,
         }
     }
     Ok(())

@@ -9,10 +9,10 @@
 use super::request::{self, RequestContext, RequestPlan};
 use super::template::Variables;
 use crate::check::{JsonPath, ResponseView};
-use crate::config::{BlockConfig, CaptureConfig, JourneyConfig, OnFailure, Problems, StepConfig, ThinkTime};
+use crate::config::{BlockConfig, CaptureConfig, OnFailure, Problems, RequestConfig, Scenario, StepConfig, ThinkTime};
 use reqwest::header::HeaderName;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// One weighted journey of a scenario.
 #[derive(Debug, Clone)]
@@ -149,25 +149,36 @@ impl Capture {
 /// Names a variable may not take: the template built-ins.
 const BUILTIN_NAMES: [&str; 5] = ["uuid", "vu", "iteration", "counter", "timestamp"];
 
-/// What compiling a scenario's journeys makes besides the journeys.
+/// A scenario's setup: a program run once before its load, and what it captures.
+#[derive(Debug, Clone)]
+pub struct SetupPlan {
+    pub program: Vec<Op>,
+    /// Daemon: run it again this often.
+    pub every: Option<std::time::Duration>,
+    /// The variable slots it captures, which every iteration then reads.
+    pub slots: Vec<usize>,
+}
+
+/// A scenario's iteration compiled: its requests (by weight, or every step),
+/// journeys, setup and teardown.
 pub struct Compiled {
+    pub requests: Vec<RequestPlan>,
+    /// Where the requests picked by weight are in `requests` (after the setup's).
+    pub weighted: std::ops::Range<usize>,
     pub journeys: Vec<JourneyPlan>,
     /// k6 group paths (`::record answers`, `::outer::inner`), by index.
     pub groups: Vec<String>,
     pub variables: usize,
+    pub setup: Option<SetupPlan>,
+    pub teardown: Option<Vec<Op>>,
 }
 
-/// Compiles a scenario's journeys, appending their requests to `requests`.
-pub fn compile(
-    journeys: &BTreeMap<String, JourneyConfig>,
-    cx: &RequestContext<'_>,
-    requests: &mut Vec<RequestPlan>,
-    path: &str,
-    problems: &mut Problems,
-) -> Compiled {
+/// Compiles a scenario's requests, setup, journeys and teardown; `path` is the scenario's.
+pub fn compile(scenario: &Scenario, cx: &RequestContext<'_>, path: &str, problems: &mut Problems) -> Compiled {
+    let mut requests = Vec::new();
     let mut compiler = Compiler {
         cx,
-        requests,
+        requests: &mut requests,
         names: BTreeSet::new(),
         groups: Vec::new(),
         variables: Variables::default(),
@@ -194,22 +205,44 @@ pub fn compile(
             }
         }
     }
-    for journey in journeys.values() {
-        declare(&journey.steps, &mut compiler.variables);
+    let all_steps = scenario
+        .setup
+        .iter()
+        .map(|s| &s.steps)
+        .chain(scenario.journeys.values().map(|j| &j.steps))
+        .chain(scenario.teardown.iter());
+    for steps in all_steps {
+        declare(steps, &mut compiler.variables);
     }
+    let setup = scenario.setup.as_ref().map(|setup| {
+        let mut program = Vec::new();
+        compiler.steps(&setup.steps, &format!("{path}.setup.steps"), "", false, &mut program);
+        let slots = (0..compiler.variables.len()).filter(|s| compiler.variables.is_available(*s)).collect();
+        SetupPlan { program, every: setup.every, slots }
+    });
+    let setup_slots: Vec<usize> = setup.as_ref().map(|s| s.slots.clone()).unwrap_or_default();
+    // Each iteration starts with only the setup's values.
+    let fresh = |compiler: &mut Compiler<'_, '_>| {
+        for slot in 0..compiler.variables.len() {
+            compiler.variables.set_available(slot, setup_slots.contains(&slot));
+        }
+    };
+    fresh(&mut compiler);
+    let first = compiler.requests.len();
+    for (i, request) in scenario.requests.iter().enumerate() {
+        compiler.weighted_request(request, &format!("{path}.requests[{i}]"));
+    }
+    let weighted = first..compiler.requests.len();
     let mut plans = Vec::new();
-    for (name, journey) in journeys {
-        let at = format!("{path}.{name}");
+    for (name, journey) in &scenario.journeys {
+        let at = format!("{path}.journeys.{name}");
         if !super::is_label_safe(name) {
             compiler.problems.add(&at, super::LABEL_HINT.replace("{}", name));
         }
         if journey.weight == 0 {
             compiler.problems.add(format!("{at}.weight"), "must be at least 1");
         }
-        // Each journey starts with nothing captured.
-        for slot in 0..compiler.variables.len() {
-            compiler.variables.set_available(slot, false);
-        }
+        fresh(&mut compiler);
         let mut program = Vec::new();
         let before = compiler.requests.len();
         compiler.steps(&journey.steps, &format!("{at}.steps"), "", false, &mut program);
@@ -221,7 +254,14 @@ pub fn compile(
         }
         plans.push(JourneyPlan { name: name.clone(), weight: journey.weight, program });
     }
-    Compiled { journeys: plans, groups: compiler.groups, variables: compiler.variables.len() }
+    let teardown = scenario.teardown.as_ref().map(|steps| {
+        fresh(&mut compiler);
+        let mut program = Vec::new();
+        compiler.steps(steps, &format!("{path}.teardown.steps"), "", false, &mut program);
+        program
+    });
+    let (groups, variables) = (compiler.groups, compiler.variables.len());
+    Compiled { requests, weighted, journeys: plans, groups, variables, setup, teardown }
 }
 
 struct Compiler<'a, 'c> {
@@ -236,6 +276,15 @@ struct Compiler<'a, 'c> {
 }
 
 impl Compiler<'_, '_> {
+    /// A request picked by weight: it reads the setup's values, captures nothing.
+    fn weighted_request(&mut self, config: &RequestConfig, at: &str) {
+        if !self.names.insert(config.name.clone()) {
+            self.problems.add(format!("{at}.name"), format!("\"{}\" is used twice in this scenario", config.name));
+        }
+        let cx = RequestContext { variables: &self.variables, ..*self.cx };
+        self.requests.extend(request::compile(config, &cx, at, self.problems));
+    }
+
     fn steps(&mut self, steps: &[StepConfig], path: &str, group: &str, always: bool, program: &mut Vec<Op>) {
         for (i, step) in steps.iter().enumerate() {
             let at = format!("{path}[{i}]");

@@ -59,14 +59,21 @@ pub struct ScenarioPlan {
     pub description: Option<String>,
     pub base_url: String,
     pub executor: ExecutorPlan,
-    /// Every request the scenario sends: those picked by weight, or every step of its journeys.
+    /// Every request the scenario sends: its setup's steps, those picked by
+    /// weight, every step of its journeys, its teardown's.
     pub requests: Vec<RequestPlan>,
+    /// Where the requests picked by weight are in `requests` (empty with journeys).
+    pub weighted: std::ops::Range<usize>,
     /// When not empty, an iteration is one of these, picked by weight.
     pub journeys: Vec<JourneyPlan>,
     /// k6 group paths of the journeys' groups (`::record answers`).
     pub groups: Vec<String>,
     /// Variable slots an iteration keeps.
     pub variables: usize,
+    /// Run once before the load; its captures are every iteration's.
+    pub setup: Option<journey::SetupPlan>,
+    /// Run once after a run's load.
+    pub teardown: Option<Vec<Op>>,
     /// Each VU keeps a cookie jar.
     pub cookies: bool,
     pub sleep: Option<ThinkTime>,
@@ -248,19 +255,8 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
         if scenario.requests.is_empty() && scenario.journeys.is_empty() {
             problems.add(format!("{path}.requests"), "no requests; list at least one");
         }
-        let mut seen = BTreeSet::new();
-        let mut requests = Vec::new();
-        for (i, r) in scenario.requests.iter().enumerate() {
-            if !seen.insert(r.name.as_str()) {
-                problems.add(
-                    format!("{path}.requests[{i}].name"),
-                    format!("\"{}\" is used twice in this scenario", r.name),
-                );
-            }
-            requests.extend(request::compile(r, &cx, &format!("{path}.requests[{i}]"), &mut problems));
-        }
-        let journeys =
-            journey::compile(&scenario.journeys, &cx, &mut requests, &format!("{path}.journeys"), &mut problems);
+        let compiled = journey::compile(scenario, &cx, &path, &mut problems);
+        let requests = compiled.requests.clone();
         if let Some(sleep) = scenario.sleep.filter(|s| s.min > s.max) {
             problems.add(format!("{path}.sleep"), format!("min {:?} is more than max {:?}", sleep.min, sleep.max));
         }
@@ -278,7 +274,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
                 format!("no settings for profile \"{profile}\"; defined: {}", list.join(", ")),
             );
         }
-        requests_by_scenario.push((name.as_str(), requests.clone(), journeys.groups.clone()));
+        requests_by_scenario.push((name.as_str(), requests.clone(), compiled.groups.clone()));
         if let (Some(executor), Some(base)) = (selected, base.clone()) {
             scenarios.push(ScenarioPlan {
                 name: name.clone(),
@@ -286,9 +282,12 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
                 base_url: base,
                 executor,
                 requests,
-                journeys: journeys.journeys,
-                groups: journeys.groups.clone(),
-                variables: journeys.variables,
+                weighted: compiled.weighted.clone(),
+                journeys: compiled.journeys,
+                groups: compiled.groups.clone(),
+                variables: compiled.variables,
+                setup: compiled.setup,
+                teardown: compiled.teardown,
                 cookies: scenario.cookies,
                 sleep: scenario.sleep,
                 headers: headers.clone(),

@@ -6,8 +6,60 @@ use super::ScenarioRunner;
 use crate::executor::VuState;
 use crate::plan::journey::Op;
 use crate::sample::{FailReason, Incomplete, Span};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+
+impl ScenarioRunner {
+    /// Empties the VU's variables but for what the setup captured.
+    pub(super) fn start_iteration(&self, vu: &mut VuState) {
+        vu.variables.clear();
+        if self.setup.is_some() {
+            let shared = self.setup_values.read().unwrap_or_else(|p| p.into_inner()).clone();
+            vu.variables.extend(shared.iter().cloned());
+        }
+        vu.variables.resize(self.variables, None);
+    }
+
+    /// Plays the setup once (VU 0, as k6's setup) and keeps what it captured
+    /// for every iteration. A value it failed to capture this time keeps the
+    /// one it had, if any, and the failure is logged.
+    pub async fn run_setup(&self) {
+        let Some(setup) = &self.setup else { return };
+        let mut vu = VuState::new(0);
+        let incomplete = self.run_journey(&setup.program, &mut vu, Instant::now(), None).await;
+        let mut values = self.setup_values.read().unwrap_or_else(|p| p.into_inner()).as_ref().clone();
+        values.resize(self.variables, None);
+        let mut missing = Vec::new();
+        for &slot in &setup.slots {
+            match vu.variables[slot].take() {
+                Some(value) => values[slot] = Some(value),
+                None => missing.push(slot),
+            }
+        }
+        if incomplete.is_some() || !missing.is_empty() {
+            tracing::warn!(
+                scenario = %self.name,
+                missing = missing.len(),
+                reason = incomplete.map_or("", |r| r.as_str()),
+                "setup did not capture every value; steps that need one are skipped"
+            );
+        }
+        *self.setup_values.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(values);
+    }
+
+    /// How often the daemon runs the setup again, if configured.
+    pub fn setup_every(&self) -> Option<Duration> {
+        self.setup.as_ref().and_then(|s| s.every)
+    }
+
+    /// Plays the teardown once (VU 0), with the setup's values.
+    pub async fn run_teardown(&self) {
+        let Some(teardown) = &self.teardown else { return };
+        let mut vu = VuState::new(0);
+        self.run_journey(teardown, &mut vu, Instant::now(), None).await;
+    }
+}
 
 /// A block being run: when it began and which pass it is on.
 struct Frame {
@@ -21,14 +73,12 @@ impl ScenarioRunner {
     /// before it). Returns why the iteration did not run all its steps, if so.
     pub(super) async fn run_journey(
         &self,
-        index: usize,
+        program: &[Op],
         vu: &mut VuState,
         scheduled: Instant,
         lag: Option<Duration>,
     ) -> Option<Incomplete> {
-        let program = &self.journeys[index].program;
-        vu.variables.clear();
-        vu.variables.resize(self.variables, None);
+        self.start_iteration(vu);
         let mut incomplete = None;
         // Set once a step ended the iteration: from then on only `always` steps run.
         let mut ending = false;

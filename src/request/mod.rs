@@ -13,8 +13,9 @@ mod outcome;
 use crate::check::ResponseView;
 use crate::config::ThinkTime;
 use crate::executor::{Iteration, VuState};
-use crate::plan::journey::Capture;
+use crate::plan::journey::{Capture, SetupPlan};
 use crate::plan::template::RenderContext;
+use crate::plan::Op;
 use crate::plan::{JourneyPlan, MetricFeed, RequestBody, RequestPlan, RequestUrl, ScenarioPlan};
 use crate::sample::{FailReason, Sample, SampleSink, Span};
 use bytes::Bytes;
@@ -38,13 +39,20 @@ const USER_AGENT_VALUE: &str = concat!("sloprober/", env!("CARGO_PKG_VERSION"));
 /// Runs one scenario's iterations: plain http over connections the VUs
 /// drive themselves, https over one shared client.
 pub struct ScenarioRunner {
+    name: String,
     client: reqwest::Client,
     requests: Vec<PreparedRequest>,
     /// Picks the request of an iteration, or its journey when there are journeys.
     picker: WeightedIndex<u32>,
     journeys: Vec<JourneyPlan>,
+    /// The index of the first request picked by weight (the setup's come before).
+    first_weighted: usize,
     /// Variable slots a journey's iteration keeps.
     variables: usize,
+    setup: Option<SetupPlan>,
+    teardown: Option<Vec<Op>>,
+    /// What the setup captured, by slot: every iteration starts with these.
+    setup_values: std::sync::RwLock<Arc<Vec<Option<serde_json::Value>>>>,
     sleep: Option<ThinkTime>,
     /// `{{ counter }}`: one sequence for the whole scenario.
     counter: AtomicU64,
@@ -132,17 +140,22 @@ impl ScenarioRunner {
             .build()
             .map_err(|source| RunnerError::Client { scenario: plan.name.clone(), source })?;
         let weights: Vec<u32> = if plan.journeys.is_empty() {
-            plan.requests.iter().map(|r| r.weight).collect()
+            plan.requests[plan.weighted.clone()].iter().map(|r| r.weight).collect()
         } else {
             plan.journeys.iter().map(|j| j.weight).collect()
         };
         let picker = WeightedIndex::new(weights).map_err(|_| RunnerError::Weights { scenario: plan.name.clone() })?;
         Ok(ScenarioRunner {
+            name: plan.name.clone(),
             client,
             requests: plan.requests.iter().map(|r| PreparedRequest::new(r, &plan.headers)).collect(),
             picker,
             journeys: plan.journeys.clone(),
+            first_weighted: plan.weighted.start,
             variables: plan.variables,
+            setup: plan.setup.clone(),
+            teardown: plan.teardown.clone(),
+            setup_values: Default::default(),
             cookies: plan.cookies,
             sleep: plan.sleep,
             counter: AtomicU64::new(0),
@@ -420,14 +433,17 @@ impl Iteration for ScenarioRunner {
         }
         let picked = self.picker.sample(&mut vu.rng);
         let incomplete = if self.journeys.is_empty() {
+            if self.setup.is_some() {
+                self.start_iteration(vu);
+            }
             // Boxed: a thinking VU holds a small future, not a request's state (about
             // 1.8 KB; 18 MB for 10,000 VUs).
-            let mut sample = Box::pin(self.execute(picked, &[], vu, scheduled)).await;
+            let mut sample = Box::pin(self.execute(self.first_weighted + picked, &[], vu, scheduled)).await;
             sample.schedule_lag = lag;
             self.sink.record(&sample);
             None
         } else {
-            Box::pin(self.run_journey(picked, vu, scheduled, lag)).await
+            Box::pin(self.run_journey(&self.journeys[picked].program, vu, scheduled, lag)).await
         };
         if let Some(think) = self.sleep {
             Self::think(think, vu).await;
