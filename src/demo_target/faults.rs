@@ -150,6 +150,10 @@ impl Default for Faults {
             ("suggest", 2.0, 4.0),
             ("search", 10.0, 10.0),
             ("index", 25.0, 25.0),
+            ("delete_assessment", 3.0, 2.0),
+            ("delete_document", 3.0, 2.0),
+            ("login", 5.0, 5.0),
+            ("me", 1.0, 2.0),
         ];
         Faults(table.iter().map(|(name, delay, jitter)| (name.to_string(), Fault::healthy(*delay, *jitter))).collect())
     }
