@@ -50,8 +50,25 @@ async fn alerts_reach_alertmanager_and_resolve_and_dashboards_have_data() {
     let url = target.url();
     let embeddings =
         EMBEDDINGS.replace("        rate: errors\n", "        rate: errors\n        trend: embeddings_duration\n");
-    let extra = "thresholds:\n  generate_duration: [\"p(95)<=300\"]\n  embeddings_duration: [\"p(95)<=200\"]\n  errors: [\"rate<0.05\"]\nalerts: {fast_window: 10s, fast_for: 0s, job: sloprober-e2e}\n";
-    let yaml = config(&[("gateway", &url, &format!("{GENERATE}{embeddings}"))], 20, extra).replace(
+    // A journey scenario too, so the journey panels have data.
+    let journey = format!(
+        r#"  assessment:
+    base_url: {url}
+    journeys:
+      take:
+        steps:
+          - {{name: create, method: POST, path: /api/v1/assessments, json: {{title: q}}, capture: {{id: {{json_path: $.id}}}}}}
+          - group: record answers
+            repeat: 2
+            steps:
+              - {{name: answer, method: POST, path: "/api/v1/assessments/{{{{ id }}}}/answers", json: {{learner_id: l, question_id: q}}}}
+          - {{name: delete, method: DELETE, path: "/api/v1/assessments/{{{{ id }}}}", always: true}}
+    profiles:
+      test: {{executor: constant-arrival-rate, rate: 2, duration: 1h, pre_allocated_vus: 5, max_vus: 20}}
+"#
+    );
+    let extra = format!("{journey}thresholds:\n  generate_duration: [\"p(95)<=300\"]\n  embeddings_duration: [\"p(95)<=200\"]\n  errors: [\"rate<0.05\"]\nalerts: {{fast_window: 10s, fast_for: 0s, job: sloprober-e2e}}\n");
+    let yaml = config(&[("gateway", &url, &format!("{GENERATE}{embeddings}"))], 20, &extra).replace(
         "custom: {errors: rate, generate_duration: trend}",
         "custom: {errors: rate, generate_duration: trend, embeddings_duration: trend}",
     );

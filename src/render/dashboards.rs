@@ -197,6 +197,15 @@ fn load_view() -> Value {
     let sent = rate(catalog::DATA_SENT, "scenario");
     let received = rate(catalog::DATA_RECEIVED, "scenario");
     let per_instance = rate(catalog::HTTP_REQS, "instance");
+    let iteration_p95 = format!(
+        "histogram_quantile(0.95, sum by (scenario, le) (rate({}_bucket{{{f}}}[$__rate_interval])))",
+        catalog::ITERATION_DURATION
+    );
+    let group_p95 = format!(
+        "histogram_quantile(0.95, sum by (scenario, group, le) (rate({}_bucket{{{f}}}[$__rate_interval])))",
+        catalog::GROUP_DURATION
+    );
+    let incomplete = rate(catalog::ITERATIONS_INCOMPLETE, "scenario, journey, reason");
     let mut heatmap = panel(
         5,
         "heatmap",
@@ -254,7 +263,7 @@ fn load_view() -> Value {
             6,
             "timeseries",
             "Failed requests by reason",
-            "status, timeout, connect, reset, body, check.",
+            "status, timeout, connect, reset, body, check, capture.",
             (0, 16, 8, 8),
             "reqps",
             &[(&failed, "{{scenario}} {{reason}}")],
@@ -285,6 +294,24 @@ fn load_view() -> Value {
             (0, 24, 24, 6),
             "Bps",
             &[(&sent, "{{scenario}} sent"), (&received, "{{scenario}} received")],
+        ),
+        panel(
+            10,
+            "timeseries",
+            "Iteration and group duration p95",
+            "k6's iteration_duration (think time included) per scenario, and group_duration per journey group.",
+            (0, 30, 12, 8),
+            "s",
+            &[(&iteration_p95, "{{scenario}} iteration p95"), (&group_p95, "{{scenario}} {{group}} p95")],
+        ),
+        panel(
+            11,
+            "timeseries",
+            "Incomplete journey iterations",
+            "Iterations that did not run every step, by the first reason: step_failed, capture_failed, missing_variable.",
+            (12, 30, 12, 8),
+            "ops",
+            &[(&incomplete, "{{scenario}}/{{journey}} {{reason}}")],
         ),
     ];
     dashboard(
