@@ -47,6 +47,7 @@ fn render(c: &mut Criterion) {
                     counter_delta: None,
                     gauge_value: None,
                     schedule_lag: Some(Duration::from_micros(50)),
+                    retried: false,
                 });
             }
         }

@@ -62,6 +62,8 @@ pub struct Sample {
     pub gauge_value: Option<f64>,
     /// Arrival-rate executors: how late the iteration started after its scheduled instant.
     pub schedule_lag: Option<Duration>,
+    /// Sent again on a fresh connection: the reused one closed before any byte of an answer.
+    pub retried: bool,
 }
 
 /// Why an iteration did not run all its steps: the first reason it met.

@@ -279,6 +279,37 @@ async fn a_connection_the_server_closed_while_idle_is_replaced_without_a_failure
     );
 }
 
+/// 2 VUs without think time for a second against a server that closes every
+/// connection after its first answer, unannounced: the next request on it
+/// races the close.
+fn against_closing_server(addr: std::net::SocketAddr, method: &str) -> String {
+    format!(
+        "target:\n  base_url: http://{addr}\nscenarios:\n  s:\n    requests: [{{name: r, method: {method}, path: /, checks: [{{status: 200}}]}}]\n    profiles:\n      test: {{executor: constant-vus, vus: 2, duration: 1s}}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_connection_closed_unanswered_is_retried_once_for_idempotent_methods() {
+    let _serial = serial().await;
+    let (addr, served) = closing_server();
+    let dir = tempfile::tempdir().unwrap();
+    let (outcome, metrics) = play(&run_options(dir.path(), &against_closing_server(addr, "GET"), &[])).await;
+    let stats = &outcome.snapshot.requests[0].stats;
+    eprintln!("GET: {} requests, {} retried, {:?} failed", stats.count, stats.retries, stats.failed);
+    assert!(stats.count >= 100, "{} requests", stats.count);
+    assert_eq!(stats.failed_total(), 0, "curl sees no failure here either: {:?}", stats.failed);
+    assert!(stats.retries > 0, "the race was met");
+    assert_eq!(value(&metrics, "sloprober_http_req_retries_total", &[("request", "r")]), stats.retries as f64);
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst) as u64, stats.count, "each served once");
+
+    let (addr, served) = closing_server();
+    let (outcome, _) = play(&run_options(dir.path(), &against_closing_server(addr, "POST"), &[])).await;
+    let stats = &outcome.snapshot.requests[0].stats;
+    eprintln!("POST: {} requests, {:?} failed", stats.count, stats.failed);
+    assert_eq!(stats.retries, 0, "a POST is never sent twice");
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst) as u64, stats.count - stats.failed_total());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_is_the_answer_checked_not_followed() {
     let _serial = serial().await;

@@ -72,6 +72,7 @@ impl TrendHandles {
 
 struct RequestHandles {
     statuses: StatusCounters,
+    retries: IntCounter,
     failed: [IntCounter; FailReason::COUNT],
     duration: TrendHandles,
     /// (pass, fail) per check.
@@ -261,7 +262,14 @@ impl RequestHandles {
                     .map(|g| g.with_label_values(&[scenario]))
             })
             .transpose()?;
-        Ok(RequestHandles { statuses, failed, duration, checks, trend, rate, counter, gauge })
+        let retries = families
+            .int_counter(
+                catalog::HTTP_REQ_RETRIES,
+                "Requests sent a second time on a fresh connection: the reused one closed before any byte of an answer.",
+                &["scenario", "request"],
+            )?
+            .with_label_values(&labels);
+        Ok(RequestHandles { statuses, retries, failed, duration, checks, trend, rate, counter, gauge })
     }
 }
 
@@ -274,6 +282,9 @@ impl SampleSink for ScenarioMetrics {
         }
         if let Some(reason) = sample.failure {
             r.failed[reason as usize].inc();
+        }
+        if sample.retried {
+            r.retries.inc();
         }
         let seconds = sample.latency.as_secs_f64();
         let failed = sample.failure.is_some();

@@ -40,6 +40,9 @@ pub struct Outgoing<'a> {
     /// Which of the answer's headers the caller reads; the few that frame
     /// the answer are looked at in any case.
     pub keep_headers: KeepHeaders,
+    /// The method is idempotent (RFC 9110 9.2.2): sending it twice has the
+    /// effect of sending it once, so it may be repeated when nothing answered.
+    pub retry_safe: bool,
 }
 
 /// Which header lines of an answer end up in [`Response::headers`].
@@ -83,17 +86,45 @@ thread_local! {
 /// new one when there is none or the server closed them while idle. A
 /// connection goes back to the idle list only after a complete exchange that
 /// leaves it open: one that failed, timed out or was interrupted is closed.
+///
+/// A reused connection can be closed by the server just as a request goes
+/// out (its keep-alive timeout, or a close after each answer that it did not
+/// announce). A write that fails then reached nothing, so the request goes
+/// out once more on a fresh connection. A request written but answered by
+/// nothing at all (the connection closed before the first byte of an
+/// answer) is sent again likewise when it is safe to repeat
+/// ([`Outgoing::retry_safe`]); the answer then says it was retried.
 pub async fn send(origin: &Origin, request: &Outgoing<'_>) -> Result<Response, FailReason> {
+    let mut retried = false;
     if let Some(mut conn) = take_idle(origin) {
-        // A write that fails means the server closed the connection just
-        // before: nothing reached it, so a fresh connection may send the request.
         if conn.write(request).await.is_ok() {
-            return conn.finish(request).await;
+            match conn.finish(request).await {
+                Err(Unanswered::Nothing) if request.retry_safe => retried = true,
+                other => return other.map_err(Unanswered::reason),
+            }
         }
     }
     let mut conn = Conn::connect(origin).await?;
     conn.write(request).await?;
-    conn.finish(request).await
+    let mut response = conn.finish(request).await.map_err(Unanswered::reason)?;
+    response.retried = retried;
+    Ok(response)
+}
+
+/// Why an exchange produced no answer: the connection closed before any
+/// byte of one arrived, or something went wrong later.
+enum Unanswered {
+    Nothing,
+    Failed(FailReason),
+}
+
+impl Unanswered {
+    fn reason(self) -> FailReason {
+        match self {
+            Unanswered::Nothing => FailReason::Reset,
+            Unanswered::Failed(reason) => reason,
+        }
+    }
 }
 
 /// The most recently used idle connection to `origin` that is still open.
@@ -137,6 +168,8 @@ struct Conn {
     write: Vec<u8>,
     /// The server closed its side: a read returned nothing.
     eof: bool,
+    /// A byte of an answer to the current request arrived (a `1xx` head counts).
+    answered: bool,
     idle_since: Instant,
 }
 
@@ -169,6 +202,7 @@ impl Conn {
             read: BytesMut::new(),
             write: Vec::new(),
             eof: false,
+            answered: false,
             idle_since: Instant::now(),
         })
     }
@@ -181,6 +215,7 @@ impl Conn {
 
     /// Writes the whole request in one call where the socket takes it.
     async fn write(&mut self, request: &Outgoing<'_>) -> Result<(), FailReason> {
+        self.answered = false;
         self.write.clear();
         self.write.extend_from_slice(request.head);
         if !request.body.is_empty() || request.announce_empty_body {
@@ -195,8 +230,12 @@ impl Conn {
 
     /// Reads the answer to the request just written; the connection goes back
     /// to the idle list when it may carry another.
-    async fn finish(mut self, request: &Outgoing<'_>) -> Result<Response, FailReason> {
-        let head = self.read_head(request.is_head, request.keep_headers).await?;
+    async fn finish(mut self, request: &Outgoing<'_>) -> Result<Response, Unanswered> {
+        let head = match self.read_head(request.is_head, request.keep_headers).await {
+            Ok(head) => head,
+            Err(FailReason::Reset) if self.read.is_empty() && !self.answered => return Err(Unanswered::Nothing),
+            Err(reason) => return Err(Unanswered::Failed(reason)),
+        };
         let mut headers = HeaderMap::new();
         // Only when a header was kept: splitting the head off would make the
         // read buffer allocate anew for the next answer.
@@ -204,7 +243,8 @@ impl Conn {
             let head_bytes = self.read.split_to(head.len).freeze();
             headers.reserve(head.headers.len());
             for (name, range) in head.headers {
-                let value = HeaderValue::from_maybe_shared(head_bytes.slice(range)).map_err(|_| FailReason::Body)?;
+                let value = HeaderValue::from_maybe_shared(head_bytes.slice(range))
+                    .map_err(|_| Unanswered::Failed(FailReason::Body))?;
                 headers.append(name, value);
             }
         } else {
@@ -215,7 +255,7 @@ impl Conn {
         if body.is_ok() && reusable {
             put_idle(self);
         }
-        Ok(Response { status: head.status, head_bytes: head.len as u64, headers, body })
+        Ok(Response { status: head.status, head_bytes: head.len as u64, headers, body, retried: false })
     }
 
     /// Reads until a final (non-1xx) head is complete.
@@ -305,7 +345,10 @@ impl Conn {
                 self.eof = true;
                 Err(FailReason::Reset)
             }
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.answered = true;
+                Ok(())
+            }
             Err(_) => Err(FailReason::Reset),
         }
     }
@@ -416,7 +459,14 @@ mod tests {
     }
 
     fn get(head: &[u8]) -> Outgoing<'_> {
-        Outgoing { head, body: b"", announce_empty_body: false, is_head: false, keep_headers: KeepHeaders::All }
+        Outgoing {
+            head,
+            body: b"",
+            announce_empty_body: false,
+            is_head: false,
+            keep_headers: KeepHeaders::All,
+            retry_safe: true,
+        }
     }
 
     const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: test\r\n";

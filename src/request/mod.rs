@@ -115,6 +115,8 @@ pub(crate) struct Response {
     /// Empty over plain http unless a check reads them.
     pub headers: HeaderMap,
     pub body: Result<Bytes, FailReason>,
+    /// Sent a second time, on a fresh connection, after the reused one closed unanswered.
+    pub retried: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -219,6 +221,7 @@ impl ScenarioRunner {
             counter_delta: None,
             gauge_value: None,
             schedule_lag: None,
+            retried: false,
         };
         let destination = self.destination(request, rendered_path.as_deref());
         let (Some(destination), Ok(rendered_headers)) = (destination, rendered_headers) else {
@@ -240,13 +243,14 @@ impl ScenarioRunner {
             Destination::Pooled(url) => self.send_pooled(plan, url, rendered_headers, body).await,
         };
         sample.latency = scheduled.elapsed();
-        let Response { status, head_bytes, headers, body } = match received {
+        let Response { status, head_bytes, headers, body, retried } = match received {
             Ok(received) => received,
             Err(reason) => {
                 sample.failure = Some(reason);
                 return sample;
             }
         };
+        sample.retried = retried;
         if self.cookies && !headers.is_empty() {
             vu.cookies.store(&headers, &cookie_path());
         }
@@ -352,6 +356,10 @@ impl ScenarioRunner {
             announce_empty_body: matches!(plan.method, Method::POST | Method::PUT | Method::PATCH),
             is_head: plan.method == Method::HEAD,
             keep_headers,
+            retry_safe: matches!(
+                plan.method,
+                Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+            ),
         };
         let timeout = vu.request_timer(Instant::now() + plan.timeout);
         tokio::select! {
@@ -386,7 +394,7 @@ impl ScenarioRunner {
         // The head as HTTP/1.1 would carry it (status line, `name: value` lines, blank line).
         let head_bytes = 17 + headers.iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
         let body = response.bytes().await.map_err(|e| outcome::classify(&e));
-        Ok(Response { status, head_bytes, headers, body })
+        Ok(Response { status, head_bytes, headers, body, retried: false })
     }
 }
 

@@ -126,6 +126,7 @@ fn summary_json(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Value {
             view.request.clone(),
             json!({
                 "http_reqs": s.count,
+                "retries": s.retries,
                 "failed": failed,
                 "statuses": statuses,
                 "checks": checks,

@@ -88,6 +88,8 @@ pub struct RequestStats {
     pub failed_latency: Option<Box<Latency>>,
     significant_digits: u8,
     pub count: u64,
+    /// Requests sent a second time after a reused connection closed unanswered.
+    pub retries: u64,
     pub failed: [u64; FailReason::COUNT],
     /// Responses by status code; requests without a response are not here.
     pub statuses: BTreeMap<u16, u64>,
@@ -110,6 +112,7 @@ impl RequestStats {
             failed_latency: None,
             significant_digits,
             count: 0,
+            retries: 0,
             failed: [0; FailReason::COUNT],
             statuses: BTreeMap::new(),
             checks_passed: vec![0; checks],
@@ -126,6 +129,7 @@ impl RequestStats {
     pub fn record(&mut self, sample: &Sample) {
         let micros = (sample.latency.as_micros() as u64).max(1);
         self.count += 1;
+        self.retries += u64::from(sample.retried);
         match sample.failure {
             None => self.expected.record(micros),
             Some(reason) => {
@@ -165,6 +169,7 @@ impl RequestStats {
             self.failed_latency.get_or_insert_with(|| Box::new(Latency::new(digits))).merge(theirs);
         }
         self.count += other.count;
+        self.retries += other.retries;
         for (mine, theirs) in self.failed.iter_mut().zip(other.failed) {
             *mine += theirs;
         }
@@ -194,6 +199,7 @@ impl RequestStats {
             failed.reset();
         }
         self.count = 0;
+        self.retries = 0;
         self.failed = [0; FailReason::COUNT];
         self.statuses.clear();
         self.checks_passed.fill(0);

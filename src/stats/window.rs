@@ -108,6 +108,7 @@ mod tests {
             counter_delta: None,
             gauge_value: None,
             schedule_lag: None,
+            retried: false,
         }
     }
 

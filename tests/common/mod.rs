@@ -247,6 +247,32 @@ fn answer_until_idle(stream: std::net::TcpStream, idle_close: Option<Duration>, 
     Ok(())
 }
 
+/// A server that answers each connection's first request with `200 ok` and
+/// then closes it without saying so (no `Connection: close`), as a server
+/// whose keep-alive is off or broken does. It counts the requests it read.
+pub fn closing_server() -> (SocketAddr, Arc<AtomicUsize>) {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let count = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let count = count.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut writer = stream.try_clone()?;
+                let mut reader = std::io::BufReader::new(stream);
+                if sloprober::demo_target::fixed_delay::read_request(&mut reader)?.is_some() {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")?;
+                }
+                Ok(())
+            });
+        }
+    });
+    (addr, requests)
+}
+
 /// A child process (Prometheus, Alertmanager, a `sloprober run`) killed when dropped.
 pub struct Process(pub std::process::Child);
 
