@@ -7,7 +7,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::time::Duration;
@@ -53,10 +53,28 @@ pub fn json(status: StatusCode, value: &serde_json::Value) -> HttpResponse {
     response
 }
 
+/// How long a client may take to send a request head: a connection that
+/// opens and sends half a head (slowloris) is closed after this, rather than
+/// held open for ever.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves connections until `shutdown` resolves, then gives open connections
-/// up to `drain` to finish.
+/// up to `drain` to finish. A request head must arrive within [`HEAD_TIMEOUT`].
 pub async fn serve<H, F>(listener: TcpListener, handler: H, shutdown: impl Future<Output = ()>, drain: Duration)
 where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<HttpResponse, DropConnection>> + Send + 'static,
+{
+    serve_with_head_timeout(listener, handler, shutdown, drain, HEAD_TIMEOUT).await
+}
+
+async fn serve_with_head_timeout<H, F>(
+    listener: TcpListener,
+    handler: H,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+    head_timeout: Duration,
+) where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<HttpResponse, DropConnection>> + Send + 'static,
 {
@@ -74,6 +92,8 @@ where
                 let handler = handler.clone();
                 let connection = http1::Builder::new()
                     .keep_alive(true)
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(head_timeout)
                     .serve_connection(TokioIo::new(stream), service_fn(handler));
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
@@ -91,4 +111,37 @@ pub async fn read_body(request: Request<Incoming>, limit: usize) -> Option<Bytes
     use http_body_util::BodyExt;
     let limited = http_body_util::Limited::new(request.into_body(), limit);
     limited.collect().await.ok().map(|c| c.to_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn a_head_that_never_ends_is_closed_and_a_whole_one_is_answered() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handler = |_request: Request<Incoming>| async { Ok::<_, DropConnection>(text(StatusCode::OK, "ok")) };
+        let server = tokio::spawn(serve_with_head_timeout(
+            listener,
+            handler,
+            std::future::pending(),
+            Duration::ZERO,
+            Duration::from_millis(200),
+        ));
+        let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n").await.unwrap();
+        let mut whole = tokio::net::TcpStream::connect(addr).await.unwrap();
+        whole.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+        let mut answer = [0u8; 64];
+        let n = whole.read(&mut answer).await.unwrap();
+        assert!(answer[..n].starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&answer[..n]));
+        let started = std::time::Instant::now();
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "the half-sent head is still open after 5 s");
+        assert!(started.elapsed() < Duration::from_secs(2), "closed after {:?}", started.elapsed());
+        server.abort();
+    }
 }
