@@ -38,7 +38,7 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Keep the configured load going and serve /metrics (reload: SIGHUP or POST /-/reload).
+    /// Keep the configured load going and serve /metrics (reload: SIGHUP, or POST /-/reload with --web.enable-lifecycle).
     Daemon(DaemonArgs),
     /// Play a profile once (CI gate): summary, reports, exit 99 when a threshold fails.
     Run(RunArgs),
@@ -63,6 +63,9 @@ pub struct DaemonArgs {
     /// Metrics address; overrides metrics.listen (default 0.0.0.0:9469).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// Let `POST /-/reload` reload the config, as Prometheus' flag of the same name (SIGHUP always does).
+    #[arg(long = "web.enable-lifecycle")]
+    pub web_enable_lifecycle: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -152,6 +155,7 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
                 listen: args.listen,
                 vu_threads: VuThreads::start(vu_thread_count(&env)?),
                 env,
+                http_reload: args.web_enable_lifecycle,
             };
             commands::daemon::daemon(options).await
         }

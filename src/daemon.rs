@@ -30,6 +30,8 @@ pub struct DaemonOptions {
     pub listen: Option<SocketAddr>,
     pub env: EnvVars,
     pub vu_threads: VuThreads,
+    /// `POST /-/reload` reloads the config (`--web.enable-lifecycle`); SIGHUP always does.
+    pub http_reload: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +85,11 @@ pub async fn run(
     // Every series exists before the first scrape can happen.
     let mut generation = Generation::start(&plan, &metrics, &options.vu_threads)?;
     metrics.record_reload(true);
-    let server = server::start(listener, metrics.clone(), Some(reload_tx), Duration::from_secs(5));
+    let http_reload =
+        if options.http_reload { server::HttpReload::Enabled(reload_tx.clone()) } else { server::HttpReload::Disabled };
+    // Kept so the reload channel stays open whether or not HTTP may use it.
+    let _reload_tx = reload_tx;
+    let server = server::start(listener, metrics.clone(), http_reload, Duration::from_secs(5));
     server.set_ready(true);
     let trimming = tokio::spawn(crate::sys::memory::release_freed_memory_periodically());
     tracing::info!(

@@ -21,9 +21,19 @@ fn signal(child: &Child, name: &str) {
 }
 
 fn get(url: &str) -> Option<(u16, String)> {
+    fetch(reqwest::Method::GET, url)
+}
+
+/// POST with no body: (status, body).
+fn post(url: &str) -> Option<(u16, String)> {
+    fetch(reqwest::Method::POST, url)
+}
+
+/// One request on a runtime of its own.
+fn fetch(method: reqwest::Method, url: &str) -> Option<(u16, String)> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let response = reqwest::Client::new().get(url).timeout(Duration::from_secs(2)).send().await.ok()?;
+        let response = reqwest::Client::new().request(method, url).timeout(Duration::from_secs(2)).send().await.ok()?;
         Some((response.status().as_u16(), response.text().await.ok()?))
     })
 }
@@ -85,6 +95,7 @@ fn secrets_stay_out_of_logs_metrics_and_check_output_and_signals_work() {
         "listen",
     );
     let logs = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let metrics_addr = metrics;
     let metrics_url = format!("http://{metrics}/metrics");
     wait_for(&format!("http://{metrics}/ready"));
     std::thread::sleep(Duration::from_millis(1500));
@@ -94,6 +105,10 @@ fn secrets_stay_out_of_logs_metrics_and_check_output_and_signals_work() {
         "the target accepted the key: {metrics}"
     );
     assert!(!metrics.contains("status=\"401\""), "no request was refused");
+    // Without --web.enable-lifecycle, HTTP cannot reload the config (SIGHUP still does).
+    let (status, body) = post(&format!("http://{metrics_addr}/-/reload")).expect("an answer");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("--web.enable-lifecycle"), "{body}");
 
     // A reload that fails on the header holding the key must not print it.
     let broken = config(target_port, &["first"]).replace("\"${API_KEY}\"", "\"${API_KEY}\\u0001\"");

@@ -34,6 +34,7 @@ pub async fn demo(options: DemoOptions, env: EnvVars) -> Result<(), CommandError
         listen: Some(options.listen),
         vu_threads: options.vu_threads,
         env,
+        http_reload: false,
     };
     let result = super::daemon::daemon(daemon).await;
     target_stop.cancel();

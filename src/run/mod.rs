@@ -105,7 +105,7 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
         Some(addr) => {
             let listener = server::bind(addr).await?;
             tracing::info!(listen = %listener.local_addr().unwrap_or(addr), "serving /metrics while the run plays");
-            let server = server::start(listener, metrics.clone(), None, Duration::from_secs(1));
+            let server = server::start(listener, metrics.clone(), server::HttpReload::OneShot, Duration::from_secs(1));
             server.set_ready(true);
             Some(server)
         }

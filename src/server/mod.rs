@@ -39,15 +39,19 @@ pub struct Server {
     task: JoinHandle<()>,
 }
 
-/// Serves `metrics` on `listener`. Reload requests go to `reload`; without
-/// one (a one-shot run) they are refused. Open connections get `drain` to
-/// finish at the stop.
-pub fn start(
-    listener: TcpListener,
-    metrics: Arc<ProberMetrics>,
-    reload: Option<mpsc::Sender<ReloadRequest>>,
-    drain: Duration,
-) -> Server {
+/// What `POST /-/reload` does.
+pub enum HttpReload {
+    /// A daemon started with `--web.enable-lifecycle`: requests go here.
+    Enabled(mpsc::Sender<ReloadRequest>),
+    /// A daemon without it: refused with 403, as Prometheus does.
+    Disabled,
+    /// A one-shot run: it has no config to reload.
+    OneShot,
+}
+
+/// Serves `metrics` on `listener`; `reload` says what `POST /-/reload`
+/// does. Open connections get `drain` to finish at the stop.
+pub fn start(listener: TcpListener, metrics: Arc<ProberMetrics>, reload: HttpReload, drain: Duration) -> Server {
     let endpoints = Arc::new(Endpoints { metrics, ready: false.into(), reload, scrapes: Scrapes::default() });
     let stop = CancellationToken::new();
     let serving = endpoints.clone();
@@ -83,7 +87,7 @@ pub struct Endpoints {
     metrics: Arc<ProberMetrics>,
     /// Config loaded and executors running.
     ready: AtomicBool,
-    reload: Option<mpsc::Sender<ReloadRequest>>,
+    reload: HttpReload,
     scrapes: Scrapes,
 }
 
@@ -149,8 +153,15 @@ impl Endpoints {
     }
 
     async fn reload(&self) -> HttpResponse {
-        let Some(reload) = &self.reload else {
-            return text(StatusCode::BAD_REQUEST, "a one-shot run does not reload its config\n");
+        let reload = match &self.reload {
+            HttpReload::Enabled(reload) => reload,
+            HttpReload::Disabled => {
+                return text(
+                    StatusCode::FORBIDDEN,
+                    "reload over HTTP is off; start the daemon with --web.enable-lifecycle, or send SIGHUP\n",
+                )
+            }
+            HttpReload::OneShot => return text(StatusCode::BAD_REQUEST, "a one-shot run does not reload its config\n"),
         };
         let (tx, rx) = oneshot::channel();
         if reload.send(tx).await.is_err() {

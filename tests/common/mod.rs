@@ -96,6 +96,7 @@ pub async fn start_daemon_with_env(yaml: &str, profile: &str, extra: &[(&str, &s
         listen: Some("127.0.0.1:0".parse().unwrap()),
         env,
         vu_threads: vu_threads(),
+        http_reload: true,
     };
     let plan = options.plan().unwrap_or_else(|e| panic!("{e}"));
     let listener = daemon::bind(&plan).await.unwrap();
