@@ -239,6 +239,29 @@ rss_for_journeys() {
 rss_for_journeys 1
 rss_for_journeys 10000
 
+echo "== 6d. 200 MB answers, 4 VUs, status check only: peak RSS, with curl's for one download" >&2
+mkdir -p "$work/big"
+truncate -s 200M "$work/big/big.bin"
+big_port=$(free_port)
+(cd "$work/big" && exec python3 -m http.server "$big_port" --bind 127.0.0.1 >/dev/null 2>&1) &
+big_server=$!
+wait_port "$big_port"
+{
+  echo "target: {base_url: \"http://127.0.0.1:$big_port\", timeout: 60s}"
+  echo "scenarios: {bench: {requests: [{name: big, path: /big.bin, checks: [{status: 200}]}], profiles: {bench: {executor: per-vu-iterations, vus: 4, iterations: 2}}}}"
+} > "$work/big.yaml"
+/usr/bin/time -f "%M" -o "$work/big-rss" "$bin" run --config "$work/big.yaml" --profile bench --no-progress --out "$work/big-out" > /dev/null 2>&1 || true
+big_summary=$(ls "$work"/big-out/*/bench-summary.json)
+/usr/bin/time -f "%M" -o "$work/curl-rss" curl -s -o /dev/null "http://127.0.0.1:$big_port/big.bin"
+kill "$big_server"; wait "$big_server" 2>/dev/null || true
+python3 - "$(tail -n1 "$work/big-rss")" "$(tail -n1 "$work/curl-rss")" "$big_summary" >> "$results" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[3]))["metrics"]
+print(json.dumps({"row": "big-bodies", "rss_kib": int(sys.argv[1]), "curl_rss_kib": int(sys.argv[2]),
+    "requests": s["http_reqs"]["count"], "failed": s["http_req_failed"]["trues"],
+    "received": s["data_received"]["count"]}))
+PY
+
 echo "== 7. /metrics render, 20 scenarios x 10 requests (criterion)" >&2
 render=$(cargo bench --quiet --profile "${BENCH_CARGO_PROFILE:-bench}" --manifest-path "$root/Cargo.toml" --bench metrics_render -- --noplot "${criterion_args[@]}" 2>/dev/null | grep -A1 "render_20x10" | grep -o "time:.*" || true)
 echo "{\"row\": \"render\", \"criterion\": \"${render}\"}" >> "$results"

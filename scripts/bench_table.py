@@ -66,6 +66,9 @@ if one and three:
 idle, many = runs("journeys1")[0], runs("journeys10000")[0]
 extra = (many["rss_kib"] - idle["rss_kib"]) / 1024
 add("RSS, 10,000 VUs in journeys (cookies, captures) minus idle", f"{extra:.1f} MiB", f"({many['requests']:,.0f} requests, {many['me_ok']:,.0f} cookie calls ok)", f"{extra * 1024 / 10000:.1f} KiB/VU", "<= 100 MB", extra * 1.048576 <= 100)
+big = runs("big-bodies")[0]
+big_rss = big["rss_kib"] / 1024
+add("peak RSS, 200 MB answers, 4 VUs, status check only", f"{big_rss:.1f} MiB", f"curl one download {big['curl_rss_kib'] / 1024:.1f} MiB; {big['requests']:.0f} requests, {big['failed']:.0f} failed, {big['received'] / 1e6:,.0f} MB received", "", "< 50 MB", big_rss * 1.048576 < 50 and big["failed"] == 0)
 for delay in (10, 100, 300):
     r = runs(f"delay{delay}")[0]
     worst = max(abs(r[k] - delay) for k in ("p50", "p95", "p99"))

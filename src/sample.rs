@@ -12,8 +12,11 @@ pub enum FailReason {
     Connect,
     /// The connection was closed or reset before a full response.
     Reset,
-    /// The response could not be read or parsed as HTTP.
+    /// The answer's body could not be read: bad chunked framing, or an
+    /// encoding it does not hold.
     Body,
+    /// The answer's head is not HTTP a client can read (its status is kept when it had one).
+    Header,
     /// The status was fine but another check failed.
     Check,
     /// The answer did not hold a value the step captures.
@@ -21,13 +24,14 @@ pub enum FailReason {
 }
 
 impl FailReason {
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 8;
     pub const ALL: [FailReason; FailReason::COUNT] = [
         FailReason::Status,
         FailReason::Timeout,
         FailReason::Connect,
         FailReason::Reset,
         FailReason::Body,
+        FailReason::Header,
         FailReason::Check,
         FailReason::Capture,
     ];
@@ -39,6 +43,7 @@ impl FailReason {
             FailReason::Connect => "connect",
             FailReason::Reset => "reset",
             FailReason::Body => "body",
+            FailReason::Header => "header",
             FailReason::Check => "check",
             FailReason::Capture => "capture",
         }

@@ -7,12 +7,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-/// One at a time: these tests compare exact counts on a shared machine.
-async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
-    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    SERIAL.lock().await
-}
-
 /// A one-scenario config at `url` whose iteration is `journeys`, played by `executor`.
 fn journey_config(url: &str, journeys: &str, executor: &str, extra: &str) -> String {
     format!(

@@ -17,13 +17,6 @@ const ASSESS: &str = r#"      - name: create
         rate: errors
 "#;
 
-/// These tests measure latency and rates: run them one at a time, so one test's
-/// load does not show up in another's figures on a 2-core machine.
-async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
-    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    SERIAL.lock().await
-}
-
 /// A config whose scenarios run `rate`/s for `seconds` and then end.
 fn finite(scenarios: &[(&str, &str, &str)], rate: u32, seconds: u32, thresholds: &str) -> String {
     config(scenarios, rate, thresholds).replace("duration: 1h", &format!("duration: {seconds}s")).replace(

@@ -9,6 +9,7 @@ pub mod env;
 mod journey;
 mod load;
 mod problems;
+mod size;
 
 pub use journey::{BlockConfig, CaptureConfig, JourneyConfig, OnFailure, RequestStep, SetupConfig, StepConfig};
 pub use load::{load, ConfigSource};
@@ -24,6 +25,8 @@ pub mod defaults {
     pub const METRICS_LISTEN: &str = "0.0.0.0:9469";
     pub const DEMO_TARGET_LISTEN: &str = "127.0.0.1:8080";
     pub const TIMEOUT: Duration = Duration::from_secs(10);
+    /// The most of an answer's body kept for checks, captures and metric feeds.
+    pub const MAX_BODY: usize = 1 << 20;
     pub const GRACEFUL_STOP: Duration = Duration::from_secs(30);
     pub const GRACEFUL_RAMP_DOWN: Duration = Duration::from_secs(30);
     pub const TIME_UNIT: Duration = Duration::from_secs(1);
@@ -61,6 +64,14 @@ pub struct Target {
     pub headers: BTreeMap<String, String>,
     #[serde(default = "default_timeout", deserialize_with = "duration::required")]
     pub timeout: Duration,
+    /// The most of an answer's body kept (decoded) for what reads it; the
+    /// rest is read, counted and dropped as it arrives.
+    #[serde(default = "default_max_body", deserialize_with = "size::required")]
+    pub max_body: usize,
+}
+
+fn default_max_body() -> usize {
+    defaults::MAX_BODY
 }
 
 fn default_timeout() -> Duration {

@@ -331,6 +331,9 @@ impl Compiler<'_, '_> {
         if captures.iter().any(Capture::reads_headers) {
             compiled.keeps_headers = true;
         }
+        if captures.iter().any(|c| !c.reads_headers()) {
+            compiled.keep_body = self.cx.max_body;
+        }
         let ends_iteration = match step.on_failure {
             Some(OnFailure::EndIteration) => true,
             Some(OnFailure::Continue) => false,

@@ -250,6 +250,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
             default_templates: &header_templates,
             env,
             timeout: config.target.timeout,
+            max_body: config.target.max_body,
             variables: template::Variables::none(),
         };
         if scenario.requests.is_empty() && scenario.journeys.is_empty() {

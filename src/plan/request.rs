@@ -67,6 +67,9 @@ pub struct RequestPlan {
     pub reads_variables: Vec<usize>,
     /// A check or a capture reads the answer's headers, so they are kept.
     pub keeps_headers: bool,
+    /// How much of the answer's body is kept: 0 when nothing reads it,
+    /// else the target's `max_body`.
+    pub keep_body: usize,
 }
 
 impl RequestPlan {
@@ -97,6 +100,8 @@ pub struct RequestContext<'a> {
     pub default_templates: &'a [(HeaderName, Template)],
     pub env: &'a crate::config::env::EnvVars,
     pub timeout: Duration,
+    /// See [`crate::config::Target::max_body`].
+    pub max_body: usize,
     /// The journey's variables available at this step; none outside journeys.
     pub variables: &'a Variables,
 }
@@ -294,9 +299,13 @@ pub fn compile(
     reads_variables.sort_unstable();
     reads_variables.dedup();
     let keeps_headers = checks.iter().any(|c| matches!(c.check, Check::Header(_)));
+    let reads_body = checks.iter().any(|c| matches!(c.check, Check::JsonPath(_) | Check::BodyRegex(_)))
+        || counter.as_ref().is_some_and(|c| c.json_path.is_some())
+        || gauge.as_ref().is_some_and(|g| g.json_path.is_some());
     Some(RequestPlan {
         reads_variables,
         keeps_headers,
+        keep_body: if reads_body { cx.max_body } else { 0 },
         name: config.name.clone(),
         weight: config.weight,
         method,

@@ -10,6 +10,7 @@
 //! thus holds as many connections as it ever had requests in flight at once,
 //! not one per VU.
 
+use super::encoding::Encoding;
 use super::Response;
 use crate::sample::FailReason;
 use bytes::{Buf, Bytes, BytesMut};
@@ -43,6 +44,8 @@ pub struct Outgoing<'a> {
     /// The method is idempotent (RFC 9110 9.2.2): sending it twice has the
     /// effect of sending it once, so it may be repeated when nothing answered.
     pub retry_safe: bool,
+    /// How many bytes of the answer's body to keep; the rest is read and dropped.
+    pub keep_body: usize,
 }
 
 /// Which header lines of an answer end up in [`Response::headers`].
@@ -66,10 +69,15 @@ impl KeepHeaders {
 
 /// Bytes read from a connection at a time, at least.
 const READ_CHUNK: usize = 4096;
-/// The most header lines an answer may have (as hyper).
-const MAX_HEADERS: usize = 100;
-/// A head longer than this is not HTTP worth waiting for.
-const MAX_HEAD: usize = 64 * 1024;
+/// Header lines parsed without allocating; a head with more gets room for all.
+const HEADER_SLOTS: usize = 100;
+/// A head longer than this is not HTTP worth waiting for (curl allows 100 KB).
+const MAX_HEAD: usize = 100 * 1024;
+/// A body up to this long is read whole even when little of it is kept; a
+/// longer one is read, counted and dropped a buffer at a time.
+const READ_WHOLE: usize = 64 * 1024;
+/// The most of a body that is being dropped read at a time.
+const DROP_CHUNK: usize = 256 * 1024;
 /// An idle connection unused this long is closed, as reqwest's pool does.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// A connection idle at least this long is checked for a close from the
@@ -170,6 +178,8 @@ struct Conn {
     eof: bool,
     /// A byte of an answer to the current request arrived (a `1xx` head counts).
     answered: bool,
+    /// Bytes read since the current request was written.
+    received: u64,
     idle_since: Instant,
 }
 
@@ -190,6 +200,13 @@ struct Head {
     headers: Vec<(HeaderName, Range<usize>)>,
     framing: Framing,
     keep_alive: bool,
+    encoding: Encoding,
+}
+
+/// A head that cannot be read, with its status when the status line was.
+#[derive(Debug, PartialEq)]
+struct BadHead {
+    status: Option<u16>,
 }
 
 impl Conn {
@@ -203,6 +220,7 @@ impl Conn {
             write: Vec::new(),
             eof: false,
             answered: false,
+            received: 0,
             idle_since: Instant::now(),
         })
     }
@@ -216,6 +234,7 @@ impl Conn {
     /// Writes the whole request in one call where the socket takes it.
     async fn write(&mut self, request: &Outgoing<'_>) -> Result<(), FailReason> {
         self.answered = false;
+        self.received = 0;
         self.write.clear();
         self.write.extend_from_slice(request.head);
         if !request.body.is_empty() || request.announce_empty_body {
@@ -233,8 +252,14 @@ impl Conn {
     async fn finish(mut self, request: &Outgoing<'_>) -> Result<Response, Unanswered> {
         let head = match self.read_head(request.is_head, request.keep_headers).await {
             Ok(head) => head,
-            Err(FailReason::Reset) if self.read.is_empty() && !self.answered => return Err(Unanswered::Nothing),
-            Err(reason) => return Err(Unanswered::Failed(reason)),
+            Err(HeadFailure::Read(FailReason::Reset)) if self.read.is_empty() && !self.answered => {
+                return Err(Unanswered::Nothing)
+            }
+            Err(HeadFailure::Read(reason)) => return Err(Unanswered::Failed(reason)),
+            Err(HeadFailure::Bad(BadHead { status: None })) => return Err(Unanswered::Failed(FailReason::Header)),
+            Err(HeadFailure::Bad(BadHead { status: Some(status) })) => {
+                return Ok(self.answer(status, HeaderMap::new(), Err(FailReason::Header), Encoding::Identity))
+            }
         };
         let mut headers = HeaderMap::new();
         // Only when a header was kept: splitting the head off would make the
@@ -243,81 +268,125 @@ impl Conn {
             let head_bytes = self.read.split_to(head.len).freeze();
             headers.reserve(head.headers.len());
             for (name, range) in head.headers {
-                let value = HeaderValue::from_maybe_shared(head_bytes.slice(range))
-                    .map_err(|_| Unanswered::Failed(FailReason::Body))?;
-                headers.append(name, value);
+                let bytes = head_bytes.slice(range);
+                // A folded line (obs-fold) keeps its line breaks in the value; each becomes a space.
+                let value = if bytes.iter().any(|b| matches!(b, b'\r' | b'\n')) {
+                    let unfolded: Vec<u8> =
+                        bytes.iter().map(|&b| if matches!(b, b'\r' | b'\n') { b' ' } else { b }).collect();
+                    HeaderValue::from_bytes(&unfolded)
+                } else {
+                    HeaderValue::from_maybe_shared(bytes)
+                };
+                match value {
+                    Ok(value) => headers.append(name, value),
+                    Err(_) => return Ok(self.answer(head.status, headers, Err(FailReason::Header), head.encoding)),
+                };
             }
         } else {
             self.read.advance(head.len);
         }
-        let body = self.read_body(&head.framing).await;
+        let body = self.read_body(&head.framing, request.keep_body).await;
         let reusable = head.keep_alive && head.framing != Framing::UntilClose && self.read.is_empty();
-        if body.is_ok() && reusable {
+        let response = self.answer(head.status, headers, body, head.encoding);
+        if response.body.is_ok() && reusable {
             put_idle(self);
         }
-        Ok(Response { status: head.status, head_bytes: head.len as u64, headers, body, retried: false })
+        Ok(response)
+    }
+
+    fn answer(&self, status: u16, headers: HeaderMap, body: Result<Bytes, FailReason>, encoding: Encoding) -> Response {
+        Response { status, received: self.received, headers, body, encoding, retried: false }
     }
 
     /// Reads until a final (non-1xx) head is complete.
-    async fn read_head(&mut self, is_head_request: bool, keep_headers: KeepHeaders) -> Result<Head, FailReason> {
+    async fn read_head(&mut self, is_head_request: bool, keep_headers: KeepHeaders) -> Result<Head, HeadFailure> {
         loop {
-            match parse_head(&self.read, is_head_request, keep_headers)? {
+            match parse_head(&self.read, is_head_request, keep_headers).map_err(HeadFailure::Bad)? {
                 Some(head) if (100..200).contains(&head.status) && head.status != 101 => {
                     self.read.advance(head.len);
                 }
                 Some(head) => return Ok(head),
-                None if self.read.len() > MAX_HEAD => return Err(FailReason::Body),
-                None => self.fill(READ_CHUNK).await?,
+                None if self.read.len() > MAX_HEAD => {
+                    return Err(HeadFailure::Bad(BadHead { status: status_line(&self.read) }))
+                }
+                None => self.fill(READ_CHUNK).await.map_err(HeadFailure::Read)?,
             }
         }
     }
 
-    async fn read_body(&mut self, framing: &Framing) -> Result<Bytes, FailReason> {
+    /// The body as `framing` delimits it, its first `keep` bytes kept.
+    async fn read_body(&mut self, framing: &Framing, keep: usize) -> Result<Bytes, FailReason> {
+        let mut kept = BytesMut::new();
         match *framing {
-            Framing::Empty => Ok(Bytes::new()),
-            Framing::Length(len) => {
+            Framing::Empty => return Ok(Bytes::new()),
+            Framing::Length(len) if len <= keep.max(READ_WHOLE) => {
                 while self.read.len() < len {
                     self.fill(len - self.read.len()).await?;
                 }
-                Ok(self.read.split_to(len).freeze())
+                let mut body = self.read.split_to(len).freeze();
+                body.truncate(keep);
+                return Ok(body);
             }
-            Framing::Chunked => self.read_chunks().await,
+            Framing::Length(len) => self.read_part(len, &mut kept, keep).await?,
+            Framing::Chunked => self.read_chunks(&mut kept, keep).await?,
             Framing::UntilClose => loop {
-                match self.fill(READ_CHUNK).await {
+                let available = self.read.len();
+                self.take(available, &mut kept, keep);
+                match self.fill(DROP_CHUNK).await {
                     Ok(()) => {}
-                    Err(_) if self.eof => return Ok(self.read.split().freeze()),
+                    Err(_) if self.eof => break,
                     Err(reason) => return Err(reason),
                 }
             },
         }
+        Ok(kept.freeze())
     }
 
-    /// A chunked body, its trailer fields skipped.
-    async fn read_chunks(&mut self) -> Result<Bytes, FailReason> {
-        let mut body = BytesMut::new();
+    /// The next `len` bytes of a body, as many of them added to `kept` as fit in `keep`.
+    async fn read_part(&mut self, mut len: usize, kept: &mut BytesMut, keep: usize) -> Result<(), FailReason> {
+        while len > 0 {
+            if self.read.is_empty() {
+                self.fill(len.min(DROP_CHUNK)).await?;
+            }
+            let n = len.min(self.read.len());
+            self.take(n, kept, keep);
+            len -= n;
+        }
+        Ok(())
+    }
+
+    /// Moves `n` read bytes off the buffer, into `kept` while it holds fewer than `keep`.
+    fn take(&mut self, n: usize, kept: &mut BytesMut, keep: usize) {
+        let room = keep.saturating_sub(kept.len()).min(n);
+        kept.extend_from_slice(&self.read[..room]);
+        self.read.advance(n);
+    }
+
+    /// A chunked body, its trailer fields skipped; a chunk of any size is read a buffer at a time.
+    async fn read_chunks(&mut self, kept: &mut BytesMut, keep: usize) -> Result<(), FailReason> {
         loop {
             let (line, size) = match httparse::parse_chunk_size(&self.read) {
                 Ok(httparse::Status::Complete(found)) => found,
+                Ok(httparse::Status::Partial) if self.read.len() > MAX_HEAD => return Err(FailReason::Body),
                 Ok(httparse::Status::Partial) => {
                     self.fill(READ_CHUNK).await?;
                     continue;
                 }
                 Err(_) => return Err(FailReason::Body),
             };
+            self.read.advance(line);
             if size == 0 {
-                self.read.advance(line);
-                return self.skip_trailers().await.map(|()| body.freeze());
+                return self.skip_trailers().await;
             }
             let size = usize::try_from(size).map_err(|_| FailReason::Body)?;
-            let end = line.checked_add(size).and_then(|n| n.checked_add(2)).ok_or(FailReason::Body)?;
-            while self.read.len() < end {
-                self.fill(end - self.read.len()).await?;
+            self.read_part(size, kept, keep).await?;
+            while self.read.len() < 2 {
+                self.fill(2).await?;
             }
-            if &self.read[end - 2..end] != b"\r\n" {
+            if &self.read[..2] != b"\r\n" {
                 return Err(FailReason::Body);
             }
-            body.extend_from_slice(&self.read[line..end - 2]);
-            self.read.advance(end);
+            self.read.advance(2);
         }
     }
 
@@ -345,8 +414,9 @@ impl Conn {
                 self.eof = true;
                 Err(FailReason::Reset)
             }
-            Ok(_) => {
+            Ok(n) => {
                 self.answered = true;
+                self.received += n as u64;
                 Ok(())
             }
             Err(_) => Err(FailReason::Reset),
@@ -354,33 +424,71 @@ impl Conn {
     }
 }
 
+/// Why no head was read: the connection failed, or what arrived is not a head.
+enum HeadFailure {
+    Read(FailReason),
+    Bad(BadHead),
+}
+
 /// Parses the head at the start of `buf`; None while it is incomplete. The
-/// header lines are kept only when asked (`keep_headers`).
-fn parse_head(buf: &[u8], is_head_request: bool, keep_headers: KeepHeaders) -> Result<Option<Head>, FailReason> {
+/// header lines are kept only when asked (`keep_headers`). Like curl, it
+/// takes folded lines, any number of lines within [`MAX_HEAD`], and a
+/// `content-length` repeated with one value.
+fn parse_head(buf: &[u8], is_head_request: bool, keep_headers: KeepHeaders) -> Result<Option<Head>, BadHead> {
     // Uninitialised slots: zeroing 100 of them costs more than parsing a small head.
-    let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut slots = [const { std::mem::MaybeUninit::uninit() }; HEADER_SLOTS];
+    match parse_into(buf, &mut slots, is_head_request, keep_headers) {
+        Err(HeadProblem::TooManyLines) => {
+            let lines = buf.iter().filter(|b| **b == b'\n').count();
+            let mut slots: Vec<_> = (0..lines).map(|_| std::mem::MaybeUninit::uninit()).collect();
+            parse_into(buf, &mut slots, is_head_request, keep_headers)
+        }
+        parsed => parsed,
+    }
+    .map_err(|_| BadHead { status: status_line(buf) })
+}
+
+enum HeadProblem {
+    TooManyLines,
+    Invalid,
+}
+
+fn parse_into<'b>(
+    buf: &'b [u8],
+    slots: &mut [std::mem::MaybeUninit<httparse::Header<'b>>],
+    is_head_request: bool,
+    keep_headers: KeepHeaders,
+) -> Result<Option<Head>, HeadProblem> {
     let mut response = httparse::Response::new(&mut []);
-    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut response, buf, &mut slots)
-    {
+    let parsed = httparse::ParserConfig::default()
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .parse_response_with_uninit_headers(&mut response, buf, slots);
+    let len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
-        Err(_) => return Err(FailReason::Body),
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadProblem::TooManyLines),
+        Err(_) => return Err(HeadProblem::Invalid),
     };
-    let status = response.code.ok_or(FailReason::Body)?;
-    let mut keep_alive = response.version == Some(1);
+    let status = response.code.ok_or(HeadProblem::Invalid)?;
+    // An unrequested switch of protocols ends HTTP on this connection.
+    let mut keep_alive = response.version == Some(1) && status != 101;
     let mut length = None;
     let mut chunked = false;
     let mut encoded = false;
+    let mut encoding = Encoding::Identity;
     let mut headers =
         if keep_headers == KeepHeaders::All { Vec::with_capacity(response.headers.len()) } else { Vec::new() };
     for header in response.headers.iter() {
         let (name, value) = (header.name.as_bytes(), header.value);
         if name.eq_ignore_ascii_case(b"content-length") {
-            let parsed = std::str::from_utf8(value).ok().and_then(|v| v.trim().parse::<usize>().ok());
-            match (parsed, length) {
-                (None, _) => return Err(FailReason::Body),
-                (Some(n), Some(seen)) if n != seen => return Err(FailReason::Body),
-                (n, _) => length = n,
+            // `11, 11` is one length (RFC 9110 8.6); different ones are an error.
+            for item in value.split(|b| *b == b',') {
+                let parsed = std::str::from_utf8(item).ok().and_then(|v| v.trim().parse::<usize>().ok());
+                match (parsed, length) {
+                    (None, _) => return Err(HeadProblem::Invalid),
+                    (Some(n), Some(seen)) if n != seen => return Err(HeadProblem::Invalid),
+                    (n, _) => length = n,
+                }
             }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             encoded = true;
@@ -388,13 +496,15 @@ fn parse_head(buf: &[u8], is_head_request: bool, keep_headers: KeepHeaders) -> R
                 .rsplit(|b| *b == b',')
                 .next()
                 .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case(b"content-encoding") {
+            encoding = Encoding::of(value);
         } else if name.eq_ignore_ascii_case(b"connection")
             && value.split(|b| *b == b',').any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
         {
             keep_alive = false;
         }
         if keep_headers.keeps(name) {
-            let name = HeaderName::from_bytes(name).map_err(|_| FailReason::Body)?;
+            let name = HeaderName::from_bytes(name).map_err(|_| HeadProblem::Invalid)?;
             let start = value.as_ptr() as usize - buf.as_ptr() as usize;
             headers.push((name, start..start + value.len()));
         }
@@ -410,7 +520,15 @@ fn parse_head(buf: &[u8], is_head_request: bool, keep_headers: KeepHeaders) -> R
     } else {
         Framing::UntilClose
     };
-    Ok(Some(Head { len, status, headers, framing, keep_alive }))
+    Ok(Some(Head { len, status, headers, framing, keep_alive, encoding }))
+}
+
+/// The status of a status line at the start of `buf` (`HTTP/1.x NNN`), when it has one.
+fn status_line(buf: &[u8]) -> Option<u16> {
+    let line = buf.strip_prefix(b"HTTP/1.")?;
+    let code = line.get(2..5).filter(|_| line.get(1) == Some(&b' '))?;
+    let code = std::str::from_utf8(code).ok()?.parse().ok()?;
+    (100..1000).contains(&code).then_some(code)
 }
 
 /// `n` in decimal, written into `buf`.
@@ -466,6 +584,7 @@ mod tests {
             is_head: false,
             keep_headers: KeepHeaders::All,
             retry_safe: true,
+            keep_body: 1 << 20,
         }
     }
 
@@ -485,12 +604,14 @@ mod tests {
         let first = send(&origin, &get(GET)).await.unwrap();
         assert_eq!((first.status, first.body.unwrap()), (200, Bytes::from("hello world")));
         assert_eq!(first.headers.get("x-a").unwrap(), "1");
-        assert_eq!(first.head_bytes, b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-A: 1\r\n\r\n".len() as u64);
+        assert_eq!(first.received, b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-A: 1\r\n\r\nhello world".len() as u64);
         // Headers not kept: still framed by them, and only the final head counts.
         let chunked = send(&origin, &Outgoing { keep_headers: KeepHeaders::None, ..get(GET) }).await.unwrap();
         assert_eq!((chunked.status, chunked.body.unwrap()), (201, Bytes::from("hello world")));
         assert!(chunked.headers.is_empty());
-        assert_eq!(chunked.head_bytes, b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n".len() as u64);
+        // Every byte on the wire counts: the 1xx head, the chunk framing, the trailer.
+        let wire = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-trailer: 1\r\n\r\n";
+        assert_eq!(chunked.received, wire.len() as u64);
         let empty = send(&origin, &get(GET)).await.unwrap();
         assert_eq!((empty.status, empty.body.unwrap()), (204, Bytes::new()));
         let unmodified = send(&origin, &get(GET)).await.unwrap();
@@ -515,23 +636,66 @@ mod tests {
 
     #[tokio::test]
     async fn broken_answers_are_told_apart() {
-        let cases: [(&'static [u8], FailReason); 4] = [
-            (b"this is not HTTP at all\r\n\r\n", FailReason::Body),
-            (b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", FailReason::Reset),
-            (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", FailReason::Body),
-            (b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab", FailReason::Body),
+        let cases: [(&'static [u8], FailReason, Option<u16>); 6] = [
+            (b"this is not HTTP at all\r\n\r\n", FailReason::Header, None),
+            (b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", FailReason::Reset, Some(200)),
+            (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", FailReason::Body, Some(200)),
+            (b"HTTP/1.1 503 No\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab", FailReason::Header, Some(503)),
+            (b"HTTP/1.1 404 No\r\ncontent-length: 1, 2\r\n\r\nab", FailReason::Header, Some(404)),
+            (b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n", FailReason::Header, Some(200)),
         ];
-        for (answer, reason) in cases {
+        for (answer, reason, status) in cases {
             let (origin, _server) = serve(vec![vec![answer]]);
-            let outcome = send(&origin, &get(GET)).await;
-            let got = match outcome {
-                Err(reason) => reason,
-                Ok(answer) => answer.body.unwrap_err(),
+            let got = match send(&origin, &get(GET)).await {
+                Err(reason) => (reason, None),
+                Ok(answer) => (answer.body.unwrap_err(), Some(answer.status)),
             };
-            assert_eq!(got, reason, "{}", String::from_utf8_lossy(answer));
+            assert_eq!(got, (reason, status), "{}", String::from_utf8_lossy(answer));
         }
         let (origin, _server) = serve(vec![vec![]]);
         assert_eq!(send(&origin, &get(GET)).await.err(), Some(FailReason::Reset), "closed without an answer");
+    }
+
+    #[tokio::test]
+    async fn heads_curl_reads_are_read() {
+        let many: &'static [u8] = Box::leak(
+            format!("HTTP/1.1 200 OK\r\n{}content-length: 2\r\n\r\nok", "x-many: 1\r\n".repeat(150))
+                .into_bytes()
+                .into(),
+        );
+        let (origin, server) = serve(vec![
+            vec![many],
+            vec![b"HTTP/1.1 200 OK\r\nx-folded: one\r\n  two\r\ncontent-length: 11, 11\r\n\r\nhello world"],
+            vec![b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n"],
+            vec![b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"],
+        ]);
+        let crowded = send(&origin, &get(GET)).await.unwrap();
+        assert_eq!((crowded.headers.get_all("x-many").iter().count(), crowded.body.unwrap()), (150, Bytes::from("ok")));
+        let folded = send(&origin, &get(GET)).await.unwrap();
+        assert_eq!(folded.headers.get("x-folded").unwrap(), "one    two");
+        assert_eq!(folded.body.unwrap(), Bytes::from("hello world"));
+        assert_eq!(send(&origin, &get(GET)).await.unwrap().status, 101);
+        // The 101 ended HTTP on that connection: the next request opens another.
+        let after = send(&origin, &get(GET)).await;
+        assert!(after.is_err(), "the test server accepts one connection only");
+        assert_eq!(server.join().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_long_body_is_counted_whole_and_kept_only_in_part() {
+        let long: &'static [u8] = Box::leak(vec![b'x'; 3 << 20].into_boxed_slice());
+        let chunk_head: &'static [u8] = Box::leak(format!("{:x}\r\n", long.len()).into_bytes().into());
+        let (origin, _server) = serve(vec![
+            vec![b"HTTP/1.1 200 OK\r\ncontent-length: 3145728\r\n\r\n", long],
+            vec![b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n", chunk_head, long, b"\r\n0\r\n\r\n"],
+            vec![b"HTTP/1.1 200 OK\r\n\r\n", long],
+        ]);
+        for (keep, framing) in [(10, "length"), (0, "chunked"), (100, "until close")] {
+            let answer = send(&origin, &Outgoing { keep_body: keep, ..get(GET) }).await.unwrap();
+            let body = answer.body.unwrap();
+            assert_eq!((body.len(), &body[..]), (keep, &long[..keep]), "{framing}");
+            assert!(answer.received > long.len() as u64, "{framing}: {} bytes counted", answer.received);
+        }
     }
 
     #[test]

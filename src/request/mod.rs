@@ -6,6 +6,7 @@
 
 mod cookies;
 mod direct;
+mod encoding;
 mod http1;
 mod journey;
 mod outcome;
@@ -20,7 +21,8 @@ use crate::plan::{JourneyPlan, MetricFeed, RequestBody, RequestPlan, RequestUrl,
 use crate::sample::{FailReason, Sample, SampleSink, Span};
 use bytes::Bytes;
 use direct::{Direct, DirectTemplate};
-use http::header::{HeaderName, HeaderValue, ACCEPT, USER_AGENT};
+use encoding::Encoding;
+use http::header::{HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, USER_AGENT};
 use http::{HeaderMap, Method};
 use http1::{KeepHeaders, Origin};
 use rand::distr::weighted::WeightedIndex;
@@ -77,6 +79,8 @@ struct PreparedRequest {
     base_path: String,
     /// A check or a capture reads the answer's headers, so they are kept.
     reads_headers: bool,
+    /// Idempotent (RFC 9110 9.2.2), so sent once more when a reused connection closes unanswered.
+    retry_safe: bool,
 }
 
 impl PreparedRequest {
@@ -96,6 +100,10 @@ impl PreparedRequest {
             templated_direct,
             base_path,
             reads_headers: plan.keeps_headers,
+            retry_safe: matches!(
+                plan.method,
+                Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+            ),
         }
     }
 }
@@ -110,11 +118,16 @@ enum Destination<'r> {
 /// why it could not be read.
 pub(crate) struct Response {
     pub status: u16,
-    /// Bytes of the head: as received over plain http, as HTTP/1.1 would carry it otherwise.
-    pub head_bytes: u64,
+    /// Bytes of the answer before decoding: over plain http every byte read
+    /// (1xx heads, chunk framing and trailers included); otherwise the head
+    /// as HTTP/1.1 would carry it plus the body as received.
+    pub received: u64,
     /// Empty over plain http unless a check reads them.
     pub headers: HeaderMap,
+    /// The body's first bytes as received (as many as the request keeps), or why it could not be read.
     pub body: Result<Bytes, FailReason>,
+    /// Its `content-encoding`: decoded only when something reads the body.
+    pub encoding: Encoding,
     /// Sent a second time, on a fresh connection, after the reused one closed unanswered.
     pub retried: bool,
 }
@@ -131,8 +144,10 @@ impl ScenarioRunner {
     pub fn new(plan: &ScenarioPlan, sink: Arc<dyn SampleSink>) -> Result<ScenarioRunner, RunnerError> {
         // Redirects are answers like any other (the 3xx is what gets checked), and
         // the target is reached directly: the same on both transports.
+        let mut default_headers = plan.headers.clone();
+        default_headers.entry(ACCEPT_ENCODING).or_insert(HeaderValue::from_static(encoding::ACCEPTED));
         let client = reqwest::Client::builder()
-            .default_headers(plan.headers.clone())
+            .default_headers(default_headers)
             .user_agent(USER_AGENT_VALUE)
             .tcp_nodelay(true)
             .connect_timeout(plan.timeout)
@@ -243,7 +258,7 @@ impl ScenarioRunner {
             Destination::Pooled(url) => self.send_pooled(plan, url, rendered_headers, body).await,
         };
         sample.latency = scheduled.elapsed();
-        let Response { status, head_bytes, headers, body, retried } = match received {
+        let Response { status, received, headers, body, encoding, retried } = match received {
             Ok(received) => received,
             Err(reason) => {
                 sample.failure = Some(reason);
@@ -251,19 +266,24 @@ impl ScenarioRunner {
             }
         };
         sample.retried = retried;
+        sample.bytes_received = received;
         if self.cookies && !headers.is_empty() {
             vu.cookies.store(&headers, &cookie_path());
         }
         sample.status = Some(status);
-        let body = match body {
+        let body = match body.and_then(|body| match plan.keep_body {
+            0 => Ok(body),
+            keep => {
+                let cut_short = body.len() >= keep;
+                encoding.decode(body, keep, cut_short)
+            }
+        }) {
             Ok(body) => body,
             Err(reason) => {
-                sample.bytes_received = head_bytes;
                 sample.failure = Some(reason);
                 return sample;
             }
         };
-        sample.bytes_received = head_bytes + body.len() as u64;
         let mut view = ResponseView::new(status, &headers, &body);
         let mut all_passed = true;
         for (i, check) in plan.checks.iter().enumerate() {
@@ -356,10 +376,8 @@ impl ScenarioRunner {
             announce_empty_body: matches!(plan.method, Method::POST | Method::PUT | Method::PATCH),
             is_head: plan.method == Method::HEAD,
             keep_headers,
-            retry_safe: matches!(
-                plan.method,
-                Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-            ),
+            retry_safe: request.retry_safe,
+            keep_body: plan.keep_body,
         };
         let timeout = vu.request_timer(Instant::now() + plan.timeout);
         tokio::select! {
@@ -391,16 +409,29 @@ impl ScenarioRunner {
         let mut response = request.send().await.map_err(|e| outcome::classify(&e))?;
         let status = response.status().as_u16();
         let headers = std::mem::take(response.headers_mut());
+        let encoding = headers.get(CONTENT_ENCODING).map_or(Encoding::Identity, |v| Encoding::of(v.as_bytes()));
         // The head as HTTP/1.1 would carry it (status line, `name: value` lines, blank line).
-        let head_bytes = 17 + headers.iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
-        let body = response.bytes().await.map_err(|e| outcome::classify(&e));
-        Ok(Response { status, head_bytes, headers, body, retried: false })
+        let mut received = 17 + headers.iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
+        // Read a piece at a time: only the first `keep_body` bytes are kept.
+        let mut kept = bytes::BytesMut::new();
+        let body = loop {
+            match response.chunk().await {
+                Ok(Some(piece)) => {
+                    received += piece.len() as u64;
+                    let room = plan.keep_body.saturating_sub(kept.len()).min(piece.len());
+                    kept.extend_from_slice(&piece[..room]);
+                }
+                Ok(None) => break Ok(kept.freeze()),
+                Err(e) => break Err(outcome::classify(&e)),
+            }
+        };
+        Ok(Response { status, received, headers, body, encoding, retried: false })
     }
 }
 
 /// A request's own fixed headers, then the target's where the request sets
-/// no header of that name (fixed or templated), then user-agent and accept
-/// unless set. Templated headers are added per request.
+/// no header of that name (fixed or templated), then user-agent, accept and
+/// accept-encoding unless set. Templated headers are added per request.
 fn direct_headers(request: &RequestPlan, target: &HeaderMap) -> HeaderMap {
     let mut headers = request.headers.clone();
     for (name, value) in target {
@@ -408,7 +439,7 @@ fn direct_headers(request: &RequestPlan, target: &HeaderMap) -> HeaderMap {
             headers.append(name.clone(), value.clone());
         }
     }
-    for (name, default) in [(USER_AGENT, USER_AGENT_VALUE), (ACCEPT, "*/*")] {
+    for (name, default) in [(USER_AGENT, USER_AGENT_VALUE), (ACCEPT, "*/*"), (ACCEPT_ENCODING, encoding::ACCEPTED)] {
         if !request.header_templates.iter().any(|(n, _)| *n == name) {
             headers.entry(name).or_insert(HeaderValue::from_static(default));
         }

@@ -252,26 +252,43 @@ fn answer_until_idle(stream: std::net::TcpStream, idle_close: Option<Duration>, 
 /// then closes it without saying so (no `Connection: close`), as a server
 /// whose keep-alive is off or broken does. It counts the requests it read.
 pub fn closing_server() -> (SocketAddr, Arc<AtomicUsize>) {
+    answering_server(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec(), false)
+}
+
+/// A server that answers every request with `answer`, on a connection it
+/// keeps open for the next when `keep_alive`, else closes; it counts the requests.
+pub fn answering_server(answer: Vec<u8>, keep_alive: bool) -> (SocketAddr, Arc<AtomicUsize>) {
     use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let requests = Arc::new(AtomicUsize::new(0));
     let count = requests.clone();
+    let answer: Arc<[u8]> = answer.into();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let count = count.clone();
+            let (count, answer) = (count.clone(), answer.clone());
             std::thread::spawn(move || -> std::io::Result<()> {
                 let mut writer = stream.try_clone()?;
                 let mut reader = std::io::BufReader::new(stream);
-                if sloprober::demo_target::fixed_delay::read_request(&mut reader)?.is_some() {
+                while sloprober::demo_target::fixed_delay::read_request(&mut reader)?.is_some() {
                     count.fetch_add(1, Ordering::SeqCst);
-                    writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")?;
+                    writer.write_all(&answer)?;
+                    if !keep_alive {
+                        break;
+                    }
                 }
                 Ok(())
             });
         }
     });
     (addr, requests)
+}
+
+/// One test of a file at a time: they measure latency and rates and compare
+/// exact counts, and one test's load would show in another's on a 2-core machine.
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    SERIAL.lock().await
 }
 
 /// A child process (Prometheus, Alertmanager, a `sloprober run`) killed when dropped.

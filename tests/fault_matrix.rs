@@ -1,0 +1,106 @@
+//! Servers that misbehave one way each, on 127.0.0.1: sloprober's counts
+//! equal what the server did, and its verdict is curl's on the same server
+//! (curl decides what a correct client sees).
+
+mod common;
+
+use common::*;
+use std::io::Write;
+
+/// One case: what the server answers, the checks, and the verdict both tools must give.
+struct Case {
+    name: &'static str,
+    answer: Vec<u8>,
+    checks: &'static str,
+    /// None: no request fails. Some: every one fails with this reason.
+    failure: Option<&'static str>,
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn cases() -> Vec<Case> {
+    let json = br#"{"status":"ok","items":[1,2,3]}"#;
+    let zipped = gzip(json);
+    let mut gzip_answer = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\n\r\n",
+        zipped.len()
+    )
+    .into_bytes();
+    gzip_answer.extend_from_slice(&zipped);
+    let many_lines = format!("HTTP/1.1 200 OK\r\n{}content-length: 2\r\n\r\nok", "x-line: 1\r\n".repeat(150));
+    vec![
+        Case {
+            name: "gzip JSON read by a json_path check",
+            answer: gzip_answer,
+            checks: "[{status: 200}, {json_path: $.status, equals: ok}]",
+            failure: None,
+        },
+        Case {
+            name: "content-length repeated with one value",
+            answer: b"HTTP/1.1 200 OK\r\ncontent-length: 11, 11\r\n\r\nhello world".to_vec(),
+            checks: "[{status: 200}, {body_regex: \"^hello world$\"}]",
+            failure: None,
+        },
+        Case { name: "150 header lines", answer: many_lines.into_bytes(), checks: "[{status: 200}]", failure: None },
+        Case {
+            name: "a folded header line",
+            answer: b"HTTP/1.1 200 OK\r\nx-folded: one\r\n two\r\ncontent-length: 2\r\n\r\nok".to_vec(),
+            checks: "[{status: 200}, {header: x-folded, matches: \"^one +two$\"}]",
+            failure: None,
+        },
+        Case {
+            name: "a content-length that is not a number",
+            answer: b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\nok".to_vec(),
+            checks: "[{status: 200}]",
+            failure: Some("header"),
+        },
+        Case {
+            name: "a header line without a colon",
+            answer: b"HTTP/1.1 200 OK\r\nbad header\r\ncontent-length: 2\r\n\r\nok".to_vec(),
+            checks: "[{status: 200}]",
+            failure: Some("header"),
+        },
+    ]
+}
+
+/// curl's verdict on one request to `addr`: it got an answer (exit 0) and, for gzip, decoded it.
+fn curl_succeeds(addr: std::net::SocketAddr) -> bool {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--compressed", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://{addr}/")])
+        .output()
+        .expect("curl runs");
+    out.status.success() && out.stdout == b"200"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_misbehaviour_gets_curls_verdict_and_exact_counts() {
+    let _serial = serial().await;
+    let dir = tempfile::tempdir().unwrap();
+    for case in cases() {
+        let (addr, served) = answering_server(case.answer.clone(), true);
+        let curl_ok = curl_succeeds(addr);
+        served.store(0, std::sync::atomic::Ordering::SeqCst);
+        let yaml = format!(
+            "target:\n  base_url: http://{addr}\nscenarios:\n  s:\n    requests: [{{name: r, path: /, checks: {}}}]\n    profiles:\n      test: {{executor: per-vu-iterations, vus: 2, iterations: 10}}\n",
+            case.checks
+        );
+        let (outcome, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+        let stats = &outcome.snapshot.requests[0].stats;
+        let name = case.name;
+        assert_eq!(stats.count, 20, "{name}");
+        assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst) as u64, 20, "{name}: each request served once");
+        assert_eq!(curl_ok, case.failure.is_none(), "{name}: curl's verdict is the one expected");
+        match case.failure {
+            None => assert_eq!(stats.failed_total(), 0, "{name}: {:?}", stats.failed),
+            Some(reason) => {
+                let failed = value(&metrics, "sloprober_http_req_failed_total", &[("reason", reason)]);
+                assert_eq!(failed, 20.0, "{name}: every request fails with reason {reason}: {:?}", stats.failed);
+                assert_eq!(stats.statuses.keys().collect::<Vec<_>>(), [&200], "{name}: the status read is kept");
+            }
+        }
+    }
+}
