@@ -126,7 +126,7 @@ async fn broken_targets_are_counted_by_reason_and_never_stop_the_daemon() {
         ("timeout", slow.url(), "timeout"),
         ("garbage", garbage_json.url(), "check"),
         ("down", format!("http://{closed}"), "connect"),
-        ("nothttp", format!("http://{not_http_addr}"), "body"),
+        ("nothttp", format!("http://{not_http_addr}"), "header"),
     ];
     let list: Vec<(&str, &str, &str)> = scenarios.iter().map(|(n, u, _)| (*n, u.as_str(), GENERATE)).collect();
     let yaml = config(&list, 10, "").replace("timeout: 2s", "timeout: 300ms");
@@ -156,7 +156,7 @@ async fn every_declared_series_exists_at_zero_from_start() {
     let yaml = config(&[("gateway", &url, GENERATE)], 1, "");
     let daemon = start_daemon(&yaml, "test").await;
     let text = daemon.scrape().await;
-    for reason in ["status", "timeout", "connect", "reset", "body", "check"] {
+    for reason in ["status", "timeout", "connect", "reset", "header", "body", "check"] {
         let line = format!(
             "sloprober_http_req_failed_total{{reason=\"{reason}\",request=\"generate\",scenario=\"gateway\"}} 0"
         );
