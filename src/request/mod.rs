@@ -4,9 +4,9 @@
 //! ([`http1`]); https ones over the scenario's pooled reqwest client (TLS,
 //! HTTP/2).
 
+mod body;
 mod cookies;
 mod direct;
-mod encoding;
 mod http1;
 mod journey;
 mod outcome;
@@ -19,9 +19,9 @@ use crate::plan::template::RenderContext;
 use crate::plan::Op;
 use crate::plan::{JourneyPlan, MetricFeed, RequestBody, RequestPlan, RequestUrl, ScenarioPlan};
 use crate::sample::{FailReason, Sample, SampleSink, Span};
+use body::Encoding;
 use bytes::Bytes;
 use direct::{Direct, DirectTemplate};
-use encoding::Encoding;
 use http::header::{HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, USER_AGENT};
 use http::{HeaderMap, Method};
 use http1::{KeepHeaders, Origin};
@@ -145,7 +145,7 @@ impl ScenarioRunner {
         // Redirects are answers like any other (the 3xx is what gets checked), and
         // the target is reached directly: the same on both transports.
         let mut default_headers = plan.headers.clone();
-        default_headers.entry(ACCEPT_ENCODING).or_insert(HeaderValue::from_static(encoding::ACCEPTED));
+        default_headers.entry(ACCEPT_ENCODING).or_insert(HeaderValue::from_static(body::ACCEPTED));
         let client = reqwest::Client::builder()
             .default_headers(default_headers)
             .user_agent(USER_AGENT_VALUE)
@@ -418,8 +418,7 @@ impl ScenarioRunner {
             match response.chunk().await {
                 Ok(Some(piece)) => {
                     received += piece.len() as u64;
-                    let room = plan.keep_body.saturating_sub(kept.len()).min(piece.len());
-                    kept.extend_from_slice(&piece[..room]);
+                    body::keep_prefix(&mut kept, &piece, plan.keep_body);
                 }
                 Ok(None) => break Ok(kept.freeze()),
                 Err(e) => break Err(outcome::classify(&e)),
@@ -439,7 +438,7 @@ fn direct_headers(request: &RequestPlan, target: &HeaderMap) -> HeaderMap {
             headers.append(name.clone(), value.clone());
         }
     }
-    for (name, default) in [(USER_AGENT, USER_AGENT_VALUE), (ACCEPT, "*/*"), (ACCEPT_ENCODING, encoding::ACCEPTED)] {
+    for (name, default) in [(USER_AGENT, USER_AGENT_VALUE), (ACCEPT, "*/*"), (ACCEPT_ENCODING, body::ACCEPTED)] {
         if !request.header_templates.iter().any(|(n, _)| *n == name) {
             headers.entry(name).or_insert(HeaderValue::from_static(default));
         }

@@ -10,14 +10,16 @@
 //! thus holds as many connections as it ever had requests in flight at once,
 //! not one per VU.
 
-use super::encoding::Encoding;
+mod head;
+
+use super::body::{keep_prefix, Encoding};
 use super::Response;
 use crate::sample::FailReason;
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{HeaderName, HeaderValue};
+pub use head::KeepHeaders;
+use head::{parse_head, status_line, BadHead, Framing, Head, MAX_HEAD};
 use http::HeaderMap;
 use std::cell::RefCell;
-use std::ops::Range;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -48,31 +50,8 @@ pub struct Outgoing<'a> {
     pub keep_body: usize,
 }
 
-/// Which header lines of an answer end up in [`Response::headers`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeepHeaders {
-    None,
-    /// Only `set-cookie`, for the VU's cookie jar.
-    SetCookie,
-    All,
-}
-
-impl KeepHeaders {
-    fn keeps(self, name: &[u8]) -> bool {
-        match self {
-            KeepHeaders::None => false,
-            KeepHeaders::SetCookie => name.eq_ignore_ascii_case(b"set-cookie"),
-            KeepHeaders::All => true,
-        }
-    }
-}
-
 /// Bytes read from a connection at a time, at least.
 const READ_CHUNK: usize = 4096;
-/// Header lines parsed without allocating; a head with more gets room for all.
-const HEADER_SLOTS: usize = 100;
-/// A head longer than this is not HTTP worth waiting for (curl allows 100 KB).
-const MAX_HEAD: usize = 100 * 1024;
 /// A body up to this long is read whole even when little of it is kept; a
 /// longer one is read, counted and dropped a buffer at a time.
 const READ_WHOLE: usize = 64 * 1024;
@@ -183,32 +162,6 @@ struct Conn {
     idle_since: Instant,
 }
 
-/// How the body of an answer is delimited.
-#[derive(Debug, PartialEq)]
-enum Framing {
-    Empty,
-    Length(usize),
-    Chunked,
-    /// Until the server closes the connection.
-    UntilClose,
-}
-
-/// What the head of an answer says, with header values as ranges of the head.
-struct Head {
-    len: usize,
-    status: u16,
-    headers: Vec<(HeaderName, Range<usize>)>,
-    framing: Framing,
-    keep_alive: bool,
-    encoding: Encoding,
-}
-
-/// A head that cannot be read, with its status when the status line was.
-#[derive(Debug, PartialEq)]
-struct BadHead {
-    status: Option<u16>,
-}
-
 impl Conn {
     async fn connect(origin: &Origin) -> Result<Conn, FailReason> {
         let stream = TcpStream::connect((origin.host.as_str(), origin.port)).await.map_err(|_| FailReason::Connect)?;
@@ -268,16 +221,7 @@ impl Conn {
             let head_bytes = self.read.split_to(head.len).freeze();
             headers.reserve(head.headers.len());
             for (name, range) in head.headers {
-                let bytes = head_bytes.slice(range);
-                // A folded line (obs-fold) keeps its line breaks in the value; each becomes a space.
-                let value = if bytes.iter().any(|b| matches!(b, b'\r' | b'\n')) {
-                    let unfolded: Vec<u8> =
-                        bytes.iter().map(|&b| if matches!(b, b'\r' | b'\n') { b' ' } else { b }).collect();
-                    HeaderValue::from_bytes(&unfolded)
-                } else {
-                    HeaderValue::from_maybe_shared(bytes)
-                };
-                match value {
+                match head::header_value(head_bytes.slice(range)) {
                     Ok(value) => headers.append(name, value),
                     Err(_) => return Ok(self.answer(head.status, headers, Err(FailReason::Header), head.encoding)),
                 };
@@ -355,10 +299,9 @@ impl Conn {
         Ok(())
     }
 
-    /// Moves `n` read bytes off the buffer, into `kept` while it holds fewer than `keep`.
+    /// Moves `n` read bytes off the buffer, keeping what fits in `keep`.
     fn take(&mut self, n: usize, kept: &mut BytesMut, keep: usize) {
-        let room = keep.saturating_sub(kept.len()).min(n);
-        kept.extend_from_slice(&self.read[..room]);
+        keep_prefix(kept, &self.read[..n], keep);
         self.read.advance(n);
     }
 
@@ -428,107 +371,6 @@ impl Conn {
 enum HeadFailure {
     Read(FailReason),
     Bad(BadHead),
-}
-
-/// Parses the head at the start of `buf`; None while it is incomplete. The
-/// header lines are kept only when asked (`keep_headers`). Like curl, it
-/// takes folded lines, any number of lines within [`MAX_HEAD`], and a
-/// `content-length` repeated with one value.
-fn parse_head(buf: &[u8], is_head_request: bool, keep_headers: KeepHeaders) -> Result<Option<Head>, BadHead> {
-    // Uninitialised slots: zeroing 100 of them costs more than parsing a small head.
-    let mut slots = [const { std::mem::MaybeUninit::uninit() }; HEADER_SLOTS];
-    match parse_into(buf, &mut slots, is_head_request, keep_headers) {
-        Err(HeadProblem::TooManyLines) => {
-            let lines = buf.iter().filter(|b| **b == b'\n').count();
-            let mut slots: Vec<_> = (0..lines).map(|_| std::mem::MaybeUninit::uninit()).collect();
-            parse_into(buf, &mut slots, is_head_request, keep_headers)
-        }
-        parsed => parsed,
-    }
-    .map_err(|_| BadHead { status: status_line(buf) })
-}
-
-enum HeadProblem {
-    TooManyLines,
-    Invalid,
-}
-
-fn parse_into<'b>(
-    buf: &'b [u8],
-    slots: &mut [std::mem::MaybeUninit<httparse::Header<'b>>],
-    is_head_request: bool,
-    keep_headers: KeepHeaders,
-) -> Result<Option<Head>, HeadProblem> {
-    let mut response = httparse::Response::new(&mut []);
-    let parsed = httparse::ParserConfig::default()
-        .allow_obsolete_multiline_headers_in_responses(true)
-        .parse_response_with_uninit_headers(&mut response, buf, slots);
-    let len = match parsed {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(HeadProblem::TooManyLines),
-        Err(_) => return Err(HeadProblem::Invalid),
-    };
-    let status = response.code.ok_or(HeadProblem::Invalid)?;
-    // An unrequested switch of protocols ends HTTP on this connection.
-    let mut keep_alive = response.version == Some(1) && status != 101;
-    let mut length = None;
-    let mut chunked = false;
-    let mut encoded = false;
-    let mut encoding = Encoding::Identity;
-    let mut headers =
-        if keep_headers == KeepHeaders::All { Vec::with_capacity(response.headers.len()) } else { Vec::new() };
-    for header in response.headers.iter() {
-        let (name, value) = (header.name.as_bytes(), header.value);
-        if name.eq_ignore_ascii_case(b"content-length") {
-            // `11, 11` is one length (RFC 9110 8.6); different ones are an error.
-            for item in value.split(|b| *b == b',') {
-                let parsed = std::str::from_utf8(item).ok().and_then(|v| v.trim().parse::<usize>().ok());
-                match (parsed, length) {
-                    (None, _) => return Err(HeadProblem::Invalid),
-                    (Some(n), Some(seen)) if n != seen => return Err(HeadProblem::Invalid),
-                    (n, _) => length = n,
-                }
-            }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            encoded = true;
-            chunked = value
-                .rsplit(|b| *b == b',')
-                .next()
-                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        } else if name.eq_ignore_ascii_case(b"content-encoding") {
-            encoding = Encoding::of(value);
-        } else if name.eq_ignore_ascii_case(b"connection")
-            && value.split(|b| *b == b',').any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
-        {
-            keep_alive = false;
-        }
-        if keep_headers.keeps(name) {
-            let name = HeaderName::from_bytes(name).map_err(|_| HeadProblem::Invalid)?;
-            let start = value.as_ptr() as usize - buf.as_ptr() as usize;
-            headers.push((name, start..start + value.len()));
-        }
-    }
-    let framing = if is_head_request || (100..200).contains(&status) || status == 204 || status == 304 {
-        Framing::Empty
-    } else if chunked {
-        Framing::Chunked
-    } else if encoded {
-        Framing::UntilClose
-    } else if let Some(len) = length {
-        Framing::Length(len)
-    } else {
-        Framing::UntilClose
-    };
-    Ok(Some(Head { len, status, headers, framing, keep_alive, encoding }))
-}
-
-/// The status of a status line at the start of `buf` (`HTTP/1.x NNN`), when it has one.
-fn status_line(buf: &[u8]) -> Option<u16> {
-    let line = buf.strip_prefix(b"HTTP/1.")?;
-    let code = line.get(2..5).filter(|_| line.get(1) == Some(&b' '))?;
-    let code = std::str::from_utf8(code).ok()?.parse().ok()?;
-    (100..1000).contains(&code).then_some(code)
 }
 
 /// `n` in decimal, written into `buf`.

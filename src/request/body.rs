@@ -1,9 +1,16 @@
-//! `Content-Encoding` of an answer, and decoding a kept body for the checks
-//! that read it (gzip, deflate, br: what the requests ask for by default).
+//! An answer's body as checks see it: the first bytes kept as it arrives,
+//! then decoded from its `Content-Encoding` (gzip, deflate, br: what the
+//! requests ask for by default).
 
 use crate::sample::FailReason;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::io::Read;
+
+/// Adds to `kept` as much of `piece` as fits in `keep` bytes; the rest is dropped.
+pub fn keep_prefix(kept: &mut BytesMut, piece: &[u8], keep: usize) {
+    let room = keep.saturating_sub(kept.len()).min(piece.len());
+    kept.extend_from_slice(&piece[..room]);
+}
 
 /// What `accept-encoding` asks for unless a request sets its own (as k6).
 pub const ACCEPTED: &str = "gzip, deflate, br";
