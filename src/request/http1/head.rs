@@ -17,6 +17,7 @@ pub enum KeepHeaders {
 }
 
 impl KeepHeaders {
+    #[inline]
     pub(super) fn keeps(self, name: &[u8]) -> bool {
         match self {
             KeepHeaders::None => false,
@@ -65,41 +66,43 @@ pub(super) fn parse_head(
     is_head_request: bool,
     keep_headers: KeepHeaders,
 ) -> Result<Option<Head>, BadHead> {
-    // Uninitialised slots: zeroing 100 of them costs more than parsing a small head.
+    // The common head first, strictly, in uninitialised slots on the stack
+    // (zeroing 100 of them costs more than parsing a small head). Only a head
+    // that fails so is parsed again with folding allowed and a slot per line.
     let mut slots = [const { std::mem::MaybeUninit::uninit() }; HEADER_SLOTS];
-    match parse_into(buf, &mut slots, is_head_request, keep_headers) {
-        Err(HeadProblem::TooManyLines) => {
+    match parse_into(buf, &mut slots, false, is_head_request, keep_headers) {
+        Err(Invalid) => {
             let lines = buf.iter().filter(|b| **b == b'\n').count();
             let mut slots: Vec<_> = (0..lines).map(|_| std::mem::MaybeUninit::uninit()).collect();
-            parse_into(buf, &mut slots, is_head_request, keep_headers)
+            parse_into(buf, &mut slots, true, is_head_request, keep_headers)
         }
         parsed => parsed,
     }
-    .map_err(|_| BadHead { status: status_line(buf) })
+    .map_err(|Invalid| BadHead { status: status_line(buf) })
 }
 
-enum HeadProblem {
-    TooManyLines,
-    Invalid,
-}
+/// What `parse_into` found is not a head it reads.
+struct Invalid;
 
+// Inlined into the strict first parse: moving a `Head` out costs more than the call.
+#[inline(always)]
 fn parse_into<'b>(
     buf: &'b [u8],
     slots: &mut [std::mem::MaybeUninit<httparse::Header<'b>>],
+    folding: bool,
     is_head_request: bool,
     keep_headers: KeepHeaders,
-) -> Result<Option<Head>, HeadProblem> {
+) -> Result<Option<Head>, Invalid> {
     let mut response = httparse::Response::new(&mut []);
     let parsed = httparse::ParserConfig::default()
-        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_obsolete_multiline_headers_in_responses(folding)
         .parse_response_with_uninit_headers(&mut response, buf, slots);
     let len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(HeadProblem::TooManyLines),
-        Err(_) => return Err(HeadProblem::Invalid),
+        Err(_) => return Err(Invalid),
     };
-    let status = response.code.ok_or(HeadProblem::Invalid)?;
+    let status = response.code.ok_or(Invalid)?;
     // An unrequested switch of protocols ends HTTP on this connection.
     let mut keep_alive = response.version == Some(1) && status != 101;
     let mut length = None;
@@ -115,8 +118,8 @@ fn parse_into<'b>(
             for item in value.split(|b| *b == b',') {
                 let parsed = std::str::from_utf8(item).ok().and_then(|v| v.trim().parse::<usize>().ok());
                 match (parsed, length) {
-                    (None, _) => return Err(HeadProblem::Invalid),
-                    (Some(n), Some(seen)) if n != seen => return Err(HeadProblem::Invalid),
+                    (None, _) => return Err(Invalid),
+                    (Some(n), Some(seen)) if n != seen => return Err(Invalid),
                     (n, _) => length = n,
                 }
             }
@@ -134,7 +137,7 @@ fn parse_into<'b>(
             keep_alive = false;
         }
         if keep_headers.keeps(name) {
-            let name = HeaderName::from_bytes(name).map_err(|_| HeadProblem::Invalid)?;
+            let name = HeaderName::from_bytes(name).map_err(|_| Invalid)?;
             let start = value.as_ptr() as usize - buf.as_ptr() as usize;
             headers.push((name, start..start + value.len()));
         }

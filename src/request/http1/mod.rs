@@ -229,7 +229,13 @@ impl Conn {
         } else {
             self.read.advance(head.len);
         }
-        let body = self.read_body(&head.framing, request.keep_body).await;
+        let body = match head.framing {
+            // A small answer that arrived whole with its head: no await.
+            Framing::Length(len) if len <= self.read.len() && len <= request.keep_body.max(READ_WHOLE) => {
+                Ok(self.split_body(len, request.keep_body))
+            }
+            _ => self.read_body(&head.framing, request.keep_body).await,
+        };
         let reusable = head.keep_alive && head.framing != Framing::UntilClose && self.read.is_empty();
         let response = self.answer(head.status, headers, body, head.encoding);
         if response.body.is_ok() && reusable {
@@ -267,9 +273,7 @@ impl Conn {
                 while self.read.len() < len {
                     self.fill(len - self.read.len()).await?;
                 }
-                let mut body = self.read.split_to(len).freeze();
-                body.truncate(keep);
-                return Ok(body);
+                return Ok(self.split_body(len, keep));
             }
             Framing::Length(len) => self.read_part(len, &mut kept, keep).await?,
             Framing::Chunked => self.read_chunks(&mut kept, keep).await?,
@@ -284,6 +288,18 @@ impl Conn {
             },
         }
         Ok(kept.freeze())
+    }
+
+    /// A body of `len` bytes that is all in the buffer, without a copy; its first `keep` bytes.
+    fn split_body(&mut self, len: usize, keep: usize) -> Bytes {
+        if keep == 0 {
+            // Nothing reads it: splitting would share the buffer, and the next read allocate anew.
+            self.read.advance(len);
+            return Bytes::new();
+        }
+        let mut body = self.read.split_to(len).freeze();
+        body.truncate(keep);
+        body
     }
 
     /// The next `len` bytes of a body, as many of them added to `kept` as fit in `keep`.
