@@ -10,6 +10,9 @@ pub enum FailReason {
     Timeout,
     /// No connection could be made.
     Connect,
+    /// The TLS handshake failed: a certificate not trusted, expired or for
+    /// another name, a client certificate refused, no common protocol.
+    Tls,
     /// The connection was closed or reset before a full response.
     Reset,
     /// The answer's body could not be read: bad chunked framing, or an
@@ -24,11 +27,12 @@ pub enum FailReason {
 }
 
 impl FailReason {
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 9;
     pub const ALL: [FailReason; FailReason::COUNT] = [
         FailReason::Status,
         FailReason::Timeout,
         FailReason::Connect,
+        FailReason::Tls,
         FailReason::Reset,
         FailReason::Body,
         FailReason::Header,
@@ -41,6 +45,7 @@ impl FailReason {
             FailReason::Status => "status",
             FailReason::Timeout => "timeout",
             FailReason::Connect => "connect",
+            FailReason::Tls => "tls",
             FailReason::Reset => "reset",
             FailReason::Body => "body",
             FailReason::Header => "header",
@@ -110,5 +115,11 @@ pub trait SampleSink: Send + Sync {
     /// An iteration or a group ended.
     fn record_span(&self, span: &Span) {
         let _ = span;
+    }
+
+    /// A server named `server_name` presented a certificate chain whose
+    /// earliest `notAfter` is `expiry` (seconds since the Unix epoch).
+    fn record_certificate(&self, server_name: &str, expiry: u64) {
+        let _ = (server_name, expiry);
     }
 }

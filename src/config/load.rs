@@ -151,6 +151,7 @@ fn read_scenario(value: Value, path: &str, problems: &mut Problems) -> Option<Sc
         teardown,
         cookies: file.cookies,
         sleep: file.sleep,
+        tls: file.tls,
         profiles,
     })
 }

@@ -68,6 +68,26 @@ pub struct Target {
     /// rest is read, counted and dropped as it arrives.
     #[serde(default = "default_max_body", deserialize_with = "size::required")]
     pub max_body: usize,
+    /// How https requests verify the server and present themselves.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// A `tls` block (the names of Prometheus' and blackbox_exporter's
+/// `tls_config`). Paths may use `${ENV_VAR}` and are read relative to the
+/// working directory, at start and at every reload.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM CA certificates trusted instead of the system store.
+    pub ca_file: Option<String>,
+    /// PEM client certificate (chain), presented when the server asks for one.
+    pub cert_file: Option<String>,
+    /// PEM private key of `cert_file`.
+    pub key_file: Option<String>,
+    /// Accept any server certificate (logged loudly at start).
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
 }
 
 fn default_max_body() -> usize {
@@ -137,6 +157,8 @@ pub struct Scenario {
     /// Each VU keeps the cookies its answers set and sends them back (as k6).
     pub cookies: bool,
     pub sleep: Option<ThinkTime>,
+    /// Replaces the target's `tls` block for this scenario.
+    pub tls: Option<TlsConfig>,
     pub profiles: BTreeMap<String, ExecutorSettings>,
 }
 
@@ -160,6 +182,8 @@ pub(crate) struct ScenarioFile {
     pub teardown: Option<serde_json::Value>,
     #[serde(default = "default_cookies")]
     pub cookies: bool,
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
     pub profiles: BTreeMap<String, serde_json::Value>,
 }
 
@@ -482,6 +506,9 @@ pub struct AlertsConfig {
     /// How long an SLO's SLI must see no events before its no-data alert fires.
     #[serde(default = "default_no_data_for", deserialize_with = "duration::required")]
     pub no_data_for: Duration,
+    /// A server certificate that expires within this long raises `SloproberCertificateExpiringSoon`.
+    #[serde(default = "default_cert_expires_within", deserialize_with = "duration::required")]
+    pub cert_expires_within: Duration,
 }
 
 /// Fire when the error budget burns `factor` times too fast over both windows.
@@ -508,8 +535,13 @@ impl Default for AlertsConfig {
             runbook_url: default_runbook_url(),
             job: default_job(),
             no_data_for: default_no_data_for(),
+            cert_expires_within: default_cert_expires_within(),
         }
     }
+}
+
+fn default_cert_expires_within() -> Duration {
+    Duration::from_secs(14 * 24 * 3600)
 }
 
 fn default_no_data_for() -> Duration {

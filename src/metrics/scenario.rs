@@ -5,7 +5,7 @@ use super::families::{Families, MetricsError};
 use crate::plan::metric::{self as catalog, expected_response_label, CUSTOM_LABELS, CUSTOM_TREND_LABELS, TREND_LABELS};
 use crate::plan::{RequestPlan, ScenarioPlan};
 use crate::sample::{FailReason, Incomplete, Sample, SampleSink, Span};
-use prometheus::{Counter, Gauge, Histogram, IntCounter, IntCounterVec};
+use prometheus::{Counter, Gauge, GaugeVec, Histogram, IntCounter, IntCounterVec};
 use std::sync::OnceLock;
 
 const FIRST_STATUS: u16 = 100;
@@ -95,6 +95,9 @@ pub struct ScenarioMetrics {
     group_duration: Vec<Histogram>,
     /// By journey, then reason.
     incomplete: Vec<[IntCounter; 3]>,
+    /// By server name, set at each full TLS handshake.
+    cert_expiry: GaugeVec,
+    scenario: String,
 }
 
 impl ScenarioMetrics {
@@ -157,6 +160,13 @@ impl ScenarioMetrics {
                     .map(|j| Incomplete::ALL.map(|r| family.with_label_values(&[s, &j.name, r.as_str()])))
                     .collect()
             },
+            cert_expiry: families.gauge(
+                catalog::TLS_CERT_EXPIRY,
+                "When the earliest certificate of the chain a server presented expires (seconds since the epoch), \
+                 as blackbox_exporter's probe_ssl_earliest_cert_expiry; set at each full TLS handshake.",
+                &["scenario", "server_name"],
+            )?,
+            scenario: s.to_string(),
         })
     }
 }
@@ -334,5 +344,9 @@ impl SampleSink for ScenarioMetrics {
                 }
             }
         }
+    }
+
+    fn record_certificate(&self, server_name: &str, expiry: u64) {
+        self.cert_expiry.with_label_values(&[&self.scenario, server_name]).set(expiry as f64);
     }
 }

@@ -300,6 +300,8 @@ pub const HTTP_REQ_RETRIES: &str = "sloprober_http_req_retries_total";
 pub const ITERATION_DURATION: &str = "sloprober_iteration_duration_seconds";
 pub const GROUP_DURATION: &str = "sloprober_group_duration_seconds";
 pub const ITERATIONS_INCOMPLETE: &str = "sloprober_iterations_incomplete_total";
+/// Seconds since the epoch when the earliest certificate of a server's chain expires.
+pub const TLS_CERT_EXPIRY: &str = "sloprober_tls_earliest_cert_expiry_timestamp_seconds";
 
 /// Labels of `http_req_duration`'s histogram.
 pub const TREND_LABELS: [&str; 3] = ["scenario", "request", "expected_response"];

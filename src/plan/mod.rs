@@ -12,6 +12,7 @@ pub(crate) mod request;
 pub(crate) mod shard;
 pub(crate) mod template;
 mod thresholds;
+pub mod tls;
 
 pub use journey::{JourneyPlan, Op};
 pub use metric::{Builtin, Metric, Tag, Tags, Unit};
@@ -80,6 +81,8 @@ pub struct ScenarioPlan {
     /// Resolved target headers, marked sensitive; sent with every request.
     pub headers: HeaderMap,
     pub timeout: Duration,
+    /// The scenario's `tls` block, else the target's.
+    pub tls: tls::TlsPlan,
 }
 
 /// Label values come from the config; keep them plain so they are safe in PromQL and file names.
@@ -194,6 +197,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
         .collect();
     let (headers, header_templates) = target_headers(config, &vars, env, &mut problems);
     let base_url = resolve_base_url(&config.target.base_url, "target.base_url", env, &mut problems);
+    let target_tls = config.target.tls.as_ref().map(|t| tls::TlsPlan::read(t, "target.tls", env, &mut problems));
     for (name, _) in config.metrics.custom.iter() {
         if !is_metric_name(name) {
             problems.add(
@@ -219,6 +223,9 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
         if !is_label_safe(&burn.severity) {
             problems.add(format!("{path}.severity"), LABEL_HINT.replace("{}", &burn.severity));
         }
+    }
+    if config.alerts.cert_expires_within < Duration::from_secs(24 * 3600) {
+        problems.add("alerts.cert_expires_within", "must be at least 1d (renewals take days)");
     }
     if config.alerts.fast_window < Duration::from_secs(2) {
         problems.add("alerts.fast_window", "must be at least 2s (two scrapes)");
@@ -257,6 +264,10 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
             problems.add(format!("{path}.requests"), "no requests; list at least one");
         }
         let compiled = journey::compile(scenario, &cx, &path, &mut problems);
+        let tls = match &scenario.tls {
+            Some(own) => tls::TlsPlan::read(own, &format!("{path}.tls"), env, &mut problems),
+            None => target_tls.clone().unwrap_or_default(),
+        };
         let requests = compiled.requests.clone();
         if let Some(sleep) = scenario.sleep.filter(|s| s.min > s.max) {
             problems.add(format!("{path}.sleep"), format!("min {:?} is more than max {:?}", sleep.min, sleep.max));
@@ -293,6 +304,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
                 sleep: scenario.sleep,
                 headers: headers.clone(),
                 timeout: config.target.timeout,
+                tls,
             });
         }
     }

@@ -4,7 +4,8 @@
 
 use super::promql::prom_duration;
 use super::rules::{
-    burn_annotations, burn_labels, fast_annotations, ratio_record, service, slos, BURN_ALERT, FAST_ALERT,
+    burn_annotations, burn_labels, cert_annotations, fast_annotations, ratio_record, service, slos, BURN_ALERT,
+    CERT_ALERT, FAST_ALERT,
 };
 use crate::plan::metric::Series;
 use crate::plan::{GoodEvents, Plan, PlannedThreshold, Tag};
@@ -133,6 +134,7 @@ pub fn rule_tests(plan: &Plan, rules_path: &str) -> Value {
             tests.push(test);
         }
     }
+    tests.push(cert_case(plan));
     json!({"rule_files": [rules_path], "evaluation_interval": prom_duration(STEP), "tests": tests})
 }
 
@@ -173,4 +175,55 @@ fn long_windows_case(plan: &Plan, t: &PlannedThreshold, bad_ratio: f64, eval: Du
         }
     }
     Value::Array(checks)
+}
+
+/// Two replicas see a server whose chain expires just inside
+/// `alerts.cert_expires_within`, and one whose chain lasts twice as long:
+/// the first fires once (per server, not per replica), the second not.
+fn cert_case(plan: &Plan) -> Value {
+    let within = plan.alerts.cert_expires_within.as_secs();
+    let eval = Duration::from_secs(2 * 3600);
+    // Inside the window from the first minute on, so past the alert's `for: 1h` at `eval`.
+    let soon = within;
+    let later = eval.as_secs() + 2 * within;
+    let metric = crate::plan::metric::TLS_CERT_EXPIRY;
+    let input = |instance: &str, server: &str, expiry: u64| {
+        json!({
+            "series": format!("{metric}{{instance=\"{instance}\",scenario=\"s\",server_name=\"{server}\"}}"),
+            "values": format!("{expiry}+0x200"),
+        })
+    };
+    let mut annotations = cert_annotations(plan);
+    let left = humanize_duration(within - eval.as_secs());
+    annotations["summary"] = format!("The TLS certificate of soon.example expires in {left}").into();
+    annotations["description"] = annotations["description"]
+        .as_str()
+        .unwrap_or_default()
+        .replace("{{ $labels.server_name }}", "soon.example")
+        .into();
+    json!({
+        "name": "a certificate expiring soon fires once per server",
+        "interval": prom_duration(STEP),
+        "input_series": [
+            input("a:9469", "soon.example", soon),
+            input("b:9469", "soon.example", soon),
+            input("a:9469", "later.example", later),
+        ],
+        "alert_rule_test": [{
+            "eval_time": prom_duration(eval),
+            "alertname": CERT_ALERT,
+            "exp_alerts": [{"exp_labels": {"severity": "warning", "server_name": "soon.example"}, "exp_annotations": annotations}],
+        }],
+    })
+}
+
+/// Prometheus' `humanizeDuration` of whole seconds.
+fn humanize_duration(seconds: u64) -> String {
+    let (d, h, m, s) = (seconds / 86400, seconds / 3600 % 24, seconds / 60 % 60, seconds % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m {s}s"),
+        _ => format!("{d}d {h}h {m}m {s}s"),
+    }
 }

@@ -184,6 +184,26 @@ pub fn rules(plan: &Plan) -> Value {
     ]})
 }
 
+pub const CERT_ALERT: &str = "SloproberCertificateExpiringSoon";
+
+/// Per server, whichever replica or scenario saw it: the one certificate expires once.
+pub fn cert_expiry_expr(plan: &Plan) -> String {
+    format!(
+        "min by (server_name) ({}) - time() < {}",
+        crate::plan::metric::TLS_CERT_EXPIRY,
+        plan.alerts.cert_expires_within.as_secs()
+    )
+}
+
+pub fn cert_annotations(plan: &Plan) -> Value {
+    let within = prom_duration(plan.alerts.cert_expires_within);
+    json!({
+        "summary": "The TLS certificate of {{ $labels.server_name }} expires in {{ $value | humanizeDuration }}",
+        "description": format!("The earliest certificate of the chain {{{{ $labels.server_name }}}} presents expires within {within} (a negative time: it has expired). Renew it before probes and users get TLS failures."),
+        "runbook_url": format!("{}#{}", plan.alerts.runbook_url, anchor(CERT_ALERT)),
+    })
+}
+
 fn prober_alerts(plan: &Plan) -> Vec<Value> {
     let runbook = |alert: &str| format!("{}#{}", plan.alerts.runbook_url, anchor(alert));
     let job = &plan.alerts.job;
@@ -220,6 +240,13 @@ fn prober_alerts(plan: &Plan) -> Vec<Value> {
                 "description": "Iterations of scenario {{ $labels.scenario }} are being dropped because every VU is busy: the target is slow or max_vus is too low, and the load is below what the config asks.",
                 "runbook_url": runbook("SloproberDroppedIterations"),
             },
+        }),
+        json!({
+            "alert": CERT_ALERT,
+            "expr": cert_expiry_expr(plan),
+            "for": "1h",
+            "labels": {"severity": "warning"},
+            "annotations": cert_annotations(plan),
         }),
         json!({
             "alert": "SloproberConfigReloadFailed",

@@ -10,6 +10,7 @@ mod direct;
 mod http1;
 mod journey;
 mod outcome;
+mod tls;
 
 use crate::check::ResponseView;
 use crate::config::ThinkTime;
@@ -136,6 +137,8 @@ pub(crate) struct Response {
 pub enum RunnerError {
     #[error("scenario {scenario}: cannot build the HTTP client: {source}")]
     Client { scenario: String, source: reqwest::Error },
+    #[error("scenario {scenario}: cannot set up TLS: {source}")]
+    Tls { scenario: String, source: rustls::Error },
     #[error("scenario {scenario}: request weights are invalid")]
     Weights { scenario: String },
 }
@@ -146,7 +149,17 @@ impl ScenarioRunner {
         // the target is reached directly: the same on both transports.
         let mut default_headers = plan.headers.clone();
         default_headers.entry(ACCEPT_ENCODING).or_insert(HeaderValue::from_static(body::ACCEPTED));
+        if plan.tls.insecure_skip_verify {
+            tracing::warn!(
+                scenario = %plan.name,
+                "tls.insecure_skip_verify is set: https servers of this scenario are NOT verified; \
+                 anyone on the path can answer for them"
+            );
+        }
+        let tls = tls::client_config(&plan.tls, sink.clone())
+            .map_err(|source| RunnerError::Tls { scenario: plan.name.clone(), source })?;
         let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
             .default_headers(default_headers)
             .user_agent(USER_AGENT_VALUE)
             .tcp_nodelay(true)

@@ -8,6 +8,11 @@ pub fn classify(error: &reqwest::Error) -> FailReason {
     if error.is_timeout() {
         return FailReason::Timeout;
     }
+    // Before connect: under TLS 1.3 a refused client certificate shows at the
+    // first read (and over HTTP/2 only as a reset: h2 keeps the text alone).
+    if tls_in_chain(error.source()) {
+        return FailReason::Tls;
+    }
     if error.is_connect() {
         return FailReason::Connect;
     }
@@ -16,6 +21,22 @@ pub fn classify(error: &reqwest::Error) -> FailReason {
     } else {
         FailReason::Reset
     })
+}
+
+/// A rustls error is among the causes. I/O errors wrap it (in hyper-rustls,
+/// twice) and their `source()` skips what they wrap, so they are opened
+/// with `get_ref`.
+fn tls_in_chain(mut source: Option<&(dyn std::error::Error + 'static)>) -> bool {
+    while let Some(cause) = source {
+        if cause.is::<rustls::Error>() {
+            return true;
+        }
+        source = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
+    }
+    false
 }
 
 /// The reason named by the first hyper or I/O error in a chain of causes.

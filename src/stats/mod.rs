@@ -104,4 +104,10 @@ impl SampleSink for Fanout {
             sink.record_span(span);
         }
     }
+
+    fn record_certificate(&self, server_name: &str, expiry: u64) {
+        for sink in &self.0 {
+            sink.record_certificate(server_name, expiry);
+        }
+    }
 }

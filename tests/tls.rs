@@ -1,0 +1,260 @@
+//! https targets behind a CA made in the test (rcgen), served by rustls and
+//! hyper on 127.0.0.1: verified against the `ca_file` and refused without
+//! it (as curl), `insecure_skip_verify`, a client certificate the server
+//! requires, HTTP/2 by ALPN or HTTP/1.1, the system store read from
+//! `SSL_CERT_FILE`, and the expiry metric.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use http_body_util::Full;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A CA and what it signed, written as PEM files under a temp dir.
+struct Pki {
+    dir: tempfile::TempDir,
+    ca: rcgen::Certificate,
+    ca_key: KeyPair,
+    /// When the CA expires: earlier than the server's certificate, so the chain's earliest expiry is the CA's.
+    ca_expiry: i64,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, "sloprober test CA");
+        params.not_after = rcgen::date_time_ymd(2030, 3, 1);
+        let ca_expiry = params.not_after.unix_timestamp();
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = params.self_signed(&ca_key).unwrap();
+        let pki = Pki { dir: tempfile::tempdir().unwrap(), ca, ca_key, ca_expiry };
+        std::fs::write(pki.path("ca.pem"), pki.ca.pem()).unwrap();
+        pki
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A leaf certificate for `names`, signed by the CA; (certificate, key).
+    fn issue(&self, names: &[&str], client: bool) -> (rcgen::Certificate, KeyPair) {
+        let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+        params.not_after = rcgen::date_time_ymd(2031, 6, 1);
+        params.extended_key_usages = vec![if client {
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth
+        } else {
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth
+        }];
+        let key = KeyPair::generate().unwrap();
+        (params.signed_by(&key, &self.ca, &self.ca_key).unwrap(), key)
+    }
+
+    /// A client certificate and key as `client.pem` / `client-key.pem`.
+    fn client_files(&self) -> (PathBuf, PathBuf) {
+        let (cert, key) = self.issue(&["sloprober-client"], true);
+        std::fs::write(self.path("client.pem"), cert.pem()).unwrap();
+        std::fs::write(self.path("client-key.pem"), key.serialize_pem()).unwrap();
+        (self.path("client.pem"), self.path("client-key.pem"))
+    }
+}
+
+/// How the test server runs TLS.
+struct Serve<'a> {
+    names: &'a [&'a str],
+    alpn: &'a [&'a [u8]],
+    require_client_certificate: bool,
+}
+
+/// An https server on 127.0.0.1 answering every request `ok` with the HTTP
+/// version it saw in `x-http-version`; it presents its certificate and the CA's.
+fn serve(pki: &Pki, how: Serve<'_>) -> SocketAddr {
+    let (cert, key) = pki.issue(how.names, false);
+    let chain = vec![cert.der().clone(), CertificateDer::from(pki.ca.der().to_vec())];
+    let key = PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder =
+        rustls::ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().unwrap();
+    let builder = if how.require_client_certificate {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(pki.ca.der().clone()).unwrap();
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build().unwrap();
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let mut config = builder.with_single_cert(chain, key).unwrap();
+    config.alpn_protocols = how.alpn.iter().map(|p| p.to_vec()).collect();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let service = hyper::service::service_fn(|request: hyper::Request<hyper::body::Incoming>| async move {
+                    let version = format!("{:?}", request.version());
+                    hyper::Response::builder()
+                        .header("x-http-version", version)
+                        .body(Full::new(Bytes::from_static(b"ok")))
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+const H2_OR_1: &[&[u8]] = &[b"h2", b"http/1.1"];
+
+/// A run of 2 VUs x 5 requests of scenario `scenario` to `https://localhost:PORT/`.
+fn run_yaml(scenario: &str, addr: SocketAddr, tls: &str, version: &str) -> String {
+    format!(
+        "target:\n  base_url: https://localhost:{port}\n  tls: {tls}\nscenarios:\n  {scenario}:\n    requests:\n      - name: hello\n        path: /\n        checks: [{{status: 200}}, {{header: x-http-version, matches: \"^{version}$\"}}]\n    profiles:\n      test: {{executor: per-vu-iterations, vus: 2, iterations: 5}}\nthresholds:\n  http_req_failed: [\"rate==0\"]\n  checks: [\"rate==1\"]\n",
+        port = addr.port()
+    )
+}
+
+/// curl's verdict on `https://localhost:PORT/` with `args`: exit 0.
+fn curl_succeeds(addr: SocketAddr, args: &[&str]) -> bool {
+    std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "--max-time", "5"])
+        .args(args)
+        .arg(format!("https://localhost:{}/", addr.port()))
+        .status()
+        .expect("curl runs")
+        .success()
+}
+
+fn failed(metrics: &str, scenario: &str, reason: &str) -> f64 {
+    value(metrics, "sloprober_http_req_failed_total", &[("scenario", scenario), ("reason", reason)])
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_ca_is_trusted_from_its_file_and_nothing_else_is() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let addr = serve(&pki, Serve { names: &["localhost"], alpn: H2_OR_1, require_client_certificate: false });
+    let ca = path(&pki.path("ca.pem"));
+
+    let yaml = run_yaml("private_ca", addr, &format!("{{ca_file: \"{ca}\"}}"), "HTTP/2.0");
+    let (outcome, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let stats = &outcome.snapshot.requests[0].stats;
+    assert_eq!((stats.count, stats.failed_total()), (10, 0), "{:?}", stats.failed);
+    assert!(outcome.passed(), "every check passed, over HTTP/2");
+    assert!(curl_succeeds(addr, &["--cacert", &ca]), "curl agrees");
+    let expiry = value(
+        &metrics,
+        "sloprober_tls_earliest_cert_expiry_timestamp_seconds",
+        &[("scenario", "private_ca"), ("server_name", "localhost")],
+    );
+    assert_eq!(expiry, pki.ca_expiry as f64, "the chain's earliest notAfter is the CA's (2030-03-01)");
+
+    // The system store does not hold the test CA: every request fails the handshake, as curl's does.
+    let yaml = run_yaml("no_ca", addr, "{}", "HTTP/2.0");
+    let (outcome, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    assert_eq!(failed(&metrics, "no_ca", "tls"), 10.0, "{:?}", outcome.snapshot.requests[0].stats.failed);
+    assert!(!outcome.passed());
+    assert!(!curl_succeeds(addr, &[]), "curl refuses it too");
+
+    // A certificate for another name, from the trusted CA: refused (curl exits 60).
+    let other = serve(&pki, Serve { names: &["other.test"], alpn: H2_OR_1, require_client_certificate: false });
+    let yaml = run_yaml("wrong_name", other, &format!("{{ca_file: \"{ca}\"}}"), "HTTP/2.0");
+    let (_, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    assert_eq!(failed(&metrics, "wrong_name", "tls"), 10.0);
+    assert!(!curl_succeeds(other, &["--cacert", &ca]));
+
+    // Verification off: answered, and the expiry still reported.
+    let yaml = run_yaml("skip_verify", other, "{insecure_skip_verify: true}", "HTTP/2.0");
+    let (outcome, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    assert!(outcome.passed(), "{:?}", outcome.snapshot.requests[0].stats.failed);
+    assert!(curl_succeeds(other, &["--insecure"]));
+    let expiry = value(
+        &metrics,
+        "sloprober_tls_earliest_cert_expiry_timestamp_seconds",
+        &[("scenario", "skip_verify"), ("server_name", "localhost")],
+    );
+    assert_eq!(expiry, pki.ca_expiry as f64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_1_1_is_spoken_when_the_server_offers_only_that() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let addr = serve(&pki, Serve { names: &["localhost"], alpn: &[b"http/1.1"], require_client_certificate: false });
+    let ca = path(&pki.path("ca.pem"));
+    let yaml = run_yaml("http11", addr, &format!("{{ca_file: \"{ca}\"}}"), "HTTP/1.1");
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
+    assert!(outcome.passed(), "{:?}", outcome.snapshot.requests[0].stats.failed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_requires_a_client_certificate_gets_it_from_the_scenario() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let addr = serve(&pki, Serve { names: &["localhost"], alpn: H2_OR_1, require_client_certificate: true });
+    let ca = path(&pki.path("ca.pem"));
+    let (cert, key) = pki.client_files();
+    let (cert, key) = (path(&cert), path(&key));
+
+    let yaml = run_yaml("no_client_cert", addr, &format!("{{ca_file: \"{ca}\"}}"), "HTTP/2.0");
+    let (outcome, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let stats = &outcome.snapshot.requests[0].stats;
+    assert_eq!(stats.failed_total(), 10, "refused without a certificate: {:?}", stats.failed);
+    // TLS 1.3: the server's refusal arrives after the client's side of the
+    // handshake, at the first read (curl exits 56, a receive error, not 35);
+    // over HTTP/2 it reaches the client only as a closed stream.
+    let refused = failed(&metrics, "no_client_cert", "tls") + failed(&metrics, "no_client_cert", "reset");
+    assert_eq!(refused, 10.0, "{:?}", stats.failed);
+    assert!(!curl_succeeds(addr, &["--cacert", &ca]), "curl is refused too");
+
+    // Per scenario: the scenario's block replaces the target's.
+    let yaml = run_yaml("client_cert", addr, "{insecure_skip_verify: true}", "HTTP/2.0").replace(
+        "    requests:",
+        &format!("    tls: {{ca_file: \"{ca}\", cert_file: \"{cert}\", key_file: \"{key}\"}}\n    requests:"),
+    );
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
+    assert!(outcome.passed(), "{:?}", outcome.snapshot.requests[0].stats.failed);
+    assert!(curl_succeeds(addr, &["--cacert", &ca, "--cert", &cert, "--key", &key]), "curl agrees");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_system_store_is_read_from_ssl_cert_file() {
+    let pki = Pki::new();
+    let addr = serve(&pki, Serve { names: &["localhost"], alpn: H2_OR_1, require_client_certificate: false });
+    let config = pki.path("run.yaml");
+    std::fs::write(&config, run_yaml("system_store", addr, "{}", "HTTP/2.0")).unwrap();
+    let run = |cert_file: Option<PathBuf>| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sloprober"));
+            command.args(["run", "--profile", "test", "--config"]).arg(&config).env_remove("SSL_CERT_DIR");
+            match cert_file {
+                Some(file) => command.env("SSL_CERT_FILE", file),
+                None => command.env_remove("SSL_CERT_FILE"),
+            };
+            let out = command.output().unwrap();
+            (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
+        })
+    };
+    let (code, stdout) = run(Some(pki.path("ca.pem"))).await.unwrap();
+    assert_eq!(code, Some(0), "the CA in SSL_CERT_FILE is trusted:\n{stdout}");
+    let (code, stdout) = run(None).await.unwrap();
+    assert_eq!(code, Some(99), "without it the system store does not hold the test CA:\n{stdout}");
+}
