@@ -10,6 +10,8 @@
 //! thus holds as many connections as it ever had requests in flight at once,
 //! not one per VU.
 
+#[cfg(test)]
+mod fuzz;
 mod head;
 
 use super::body::{keep_prefix, Encoding};
