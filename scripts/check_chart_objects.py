@@ -55,6 +55,13 @@ check(pod["spec"]["securityContext"].get("runAsNonRoot") is True, "must run as n
 check(container["livenessProbe"]["httpGet"]["path"] == "/health", "liveness probe on /health")
 check(container["readinessProbe"]["httpGet"]["path"] == "/ready", "readiness probe on /ready")
 check("checksum/config" in pod["metadata"]["annotations"], "checksum/config annotation rolls pods on config change")
+for arg in values.get("extraArgs") or []:
+    check(arg in container["args"], f"extraArgs: {arg} is not passed to the daemon")
+mounts = {m["name"]: m for m in container["volumeMounts"]}
+volumes = {v["name"] for v in pod["spec"]["volumes"]}
+for mount in values.get("extraVolumeMounts") or []:
+    check(mounts.get(mount["name"]) == mount, f"extraVolumeMounts: {mount['name']} is not mounted as given")
+    check(mount["name"] in volumes, f"extraVolumeMounts: no volume {mount['name']}")
 config_name = pod["spec"]["volumes"][0]["configMap"]["name"]
 if values.get("existingConfigMap"):
     check(config_name == values["existingConfigMap"], "existingConfigMap must be mounted")
@@ -71,6 +78,8 @@ if monitor:
     check(all(service["metadata"]["labels"].get(k) == v for k, v in selector.items()), "ServiceMonitor selector must match the Service")
     ports = {p["name"] for p in service["spec"]["ports"]}
     check(all(e["port"] in ports for e in monitor["spec"]["endpoints"]), "ServiceMonitor endpoints must name a Service port")
+    for k, v in (values["serviceMonitor"].get("endpoint") or {}).items():
+        check(monitor["spec"]["endpoints"][0].get(k) == v, f"ServiceMonitor endpoint lacks {k}")
     for k, v in values["serviceMonitor"]["additionalLabels"].items():
         check(monitor["metadata"]["labels"].get(k) == v, f"ServiceMonitor lacks label {k}={v}")
 

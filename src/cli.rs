@@ -66,6 +66,30 @@ pub struct DaemonArgs {
     /// Let `POST /-/reload` reload the config, as Prometheus' flag of the same name (SIGHUP always does).
     #[arg(long = "web.enable-lifecycle")]
     pub web_enable_lifecycle: bool,
+    #[command(flatten)]
+    pub web: WebArgs,
+}
+
+/// How /metrics is served: the flags of Prometheus' exporters.
+#[derive(Debug, clap::Args)]
+pub struct WebArgs {
+    /// TLS and basic auth for the endpoints: an exporter-toolkit web config
+    /// (tls_server_config, basic_auth_users with bcrypt hashes).
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
+    /// Open connections to the endpoints at most; more wait to be accepted.
+    #[arg(long = "web.max-connections", default_value_t = crate::server::http::MAX_CONNECTIONS)]
+    pub web_max_connections: usize,
+}
+
+impl WebArgs {
+    fn web(&self) -> Result<crate::server::Web, CommandError> {
+        let config = match &self.web_config_file {
+            Some(file) => crate::server::WebConfig::load(file)?,
+            None => Default::default(),
+        };
+        Ok(crate::server::Web { config, max_connections: self.web_max_connections })
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -91,6 +115,8 @@ pub struct RunArgs {
     /// No live progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    #[command(flatten)]
+    pub web: WebArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -156,6 +182,7 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
                 vu_threads: VuThreads::start(vu_thread_count(&env)?),
                 env,
                 http_reload: args.web_enable_lifecycle,
+                web: args.web.web()?,
             };
             commands::daemon::daemon(options).await
         }
@@ -169,6 +196,7 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
                 progress: if args.no_progress { ProgressMode::Off } else { ProgressMode::Auto },
                 vu_threads: VuThreads::start(vu_thread_count(&env)?),
                 env,
+                web: args.web.web()?,
             };
             commands::run::run(options, args.out.as_deref()).await
         }

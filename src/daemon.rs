@@ -32,6 +32,8 @@ pub struct DaemonOptions {
     pub vu_threads: VuThreads,
     /// `POST /-/reload` reloads the config (`--web.enable-lifecycle`); SIGHUP always does.
     pub http_reload: bool,
+    /// TLS, basic auth and the connection limit of the endpoints.
+    pub web: server::Web,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +91,7 @@ pub async fn run(
         if options.http_reload { server::HttpReload::Enabled(reload_tx.clone()) } else { server::HttpReload::Disabled };
     // Kept so the reload channel stays open whether or not HTTP may use it.
     let _reload_tx = reload_tx;
-    let server = server::start(listener, metrics.clone(), http_reload, Duration::from_secs(5));
+    let server = server::start(listener, metrics.clone(), http_reload, Duration::from_secs(5), &options.web);
     server.set_ready(true);
     let trimming = tokio::spawn(crate::sys::memory::release_freed_memory_periodically());
     tracing::info!(

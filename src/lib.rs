@@ -27,7 +27,7 @@ pub mod render;
 mod request;
 pub mod run;
 pub mod sample;
-mod server;
+pub mod server;
 mod slo;
 mod stats;
 #[allow(unsafe_code)]

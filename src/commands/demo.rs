@@ -35,6 +35,7 @@ pub async fn demo(options: DemoOptions, env: EnvVars) -> Result<(), CommandError
         vu_threads: options.vu_threads,
         env,
         http_reload: false,
+        web: Default::default(),
     };
     let result = super::daemon::daemon(daemon).await;
     target_stop.cancel();

@@ -48,6 +48,8 @@ pub enum CommandError {
     Drift(Vec<PathBuf>),
     #[error(transparent)]
     Listen(#[from] ListenError),
+    #[error(transparent)]
+    WebConfig(#[from] crate::server::web_config::WebConfigError),
     #[error("cannot serve on {addr}: {source}")]
     Serve { addr: std::net::SocketAddr, source: std::io::Error },
     #[error("run aborted: threshold {slo} failed (abort_on_fail)")]
@@ -62,6 +64,7 @@ impl CommandError {
         match self {
             CommandError::Config(_)
             | CommandError::Flag { .. }
+            | CommandError::WebConfig(_)
             | CommandError::Daemon(DaemonError::Config(_))
             | CommandError::Run(RunError::Config(_)) => exit::CONFIG,
             CommandError::Aborted { .. } | CommandError::ThresholdsFailed { .. } => exit::THRESHOLDS_FAILED,

@@ -107,5 +107,11 @@ impl DemoTarget {
 
 /// Serves the demo target until `shutdown` resolves.
 pub async fn serve(listener: TcpListener, target: Arc<DemoTarget>, shutdown: impl Future<Output = ()>) {
-    http_server::serve(listener, move |request| target.clone().handle(request), shutdown, Duration::from_secs(2)).await
+    // As many connections as the load under test opens: the prober's limit is its own.
+    let how = http_server::Listening {
+        max_connections: tokio::sync::Semaphore::MAX_PERMITS,
+        ..http_server::Listening::default()
+    };
+    http_server::serve(listener, move |request| target.clone().handle(request), shutdown, Duration::from_secs(2), how)
+        .await
 }

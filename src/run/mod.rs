@@ -48,6 +48,8 @@ pub struct RunOptions {
     pub progress: ProgressMode,
     pub env: EnvVars,
     pub vu_threads: VuThreads,
+    /// With `listen`: TLS, basic auth and the connection limit of the endpoints.
+    pub web: server::Web,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +107,13 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
         Some(addr) => {
             let listener = server::bind(addr).await?;
             tracing::info!(listen = %listener.local_addr().unwrap_or(addr), "serving /metrics while the run plays");
-            let server = server::start(listener, metrics.clone(), server::HttpReload::OneShot, Duration::from_secs(1));
+            let server = server::start(
+                listener,
+                metrics.clone(),
+                server::HttpReload::OneShot,
+                Duration::from_secs(1),
+                &options.web,
+            );
             server.set_ready(true);
             Some(server)
         }

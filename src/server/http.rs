@@ -10,6 +10,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -58,29 +59,47 @@ pub fn json(status: StatusCode, value: &serde_json::Value) -> HttpResponse {
 /// held open for ever.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves connections until `shutdown` resolves, then gives open connections
-/// up to `drain` to finish. A request head must arrive within [`HEAD_TIMEOUT`].
-pub async fn serve<H, F>(listener: TcpListener, handler: H, shutdown: impl Future<Output = ()>, drain: Duration)
-where
-    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Result<HttpResponse, DropConnection>> + Send + 'static,
-{
-    serve_with_head_timeout(listener, handler, shutdown, drain, HEAD_TIMEOUT).await
+/// Prometheus' default for `--web.max-connections`.
+pub const MAX_CONNECTIONS: usize = 512;
+
+/// How connections are served.
+#[derive(Clone)]
+pub struct Listening {
+    /// Open connections at most; a further one waits to be accepted until one closes.
+    pub max_connections: usize,
+    /// Served over TLS (`--web.config.file`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// A request head (and a TLS handshake) must arrive within this.
+    pub head_timeout: Duration,
 }
 
-async fn serve_with_head_timeout<H, F>(
+impl Default for Listening {
+    fn default() -> Self {
+        Listening { max_connections: MAX_CONNECTIONS, tls: None, head_timeout: HEAD_TIMEOUT }
+    }
+}
+
+/// Serves connections until `shutdown` resolves, then gives open connections
+/// up to `drain` to finish.
+pub async fn serve<H, F>(
     listener: TcpListener,
     handler: H,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
-    head_timeout: Duration,
+    how: Listening,
 ) where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<HttpResponse, DropConnection>> + Send + 'static,
 {
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(how.max_connections.max(1)));
+    let tls = how.tls.map(tokio_rustls::TlsAcceptor::from);
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+            _ = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else {
@@ -89,15 +108,27 @@ async fn serve_with_head_timeout<H, F>(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let handler = handler.clone();
-                let connection = http1::Builder::new()
-                    .keep_alive(true)
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(head_timeout)
-                    .serve_connection(TokioIo::new(stream), service_fn(handler));
-                let connection = graceful.watch(connection);
+                let (handler, tls, watcher) = (handler.clone(), tls.clone(), graceful.watcher());
+                let builder = {
+                    let mut builder = http1::Builder::new();
+                    builder.keep_alive(true).timer(TokioTimer::new()).header_read_timeout(how.head_timeout);
+                    builder
+                };
                 tokio::spawn(async move {
-                    let _ = connection.await;
+                    let _slot = slot;
+                    match tls {
+                        None => {
+                            let connection = builder.serve_connection(TokioIo::new(stream), service_fn(handler));
+                            let _ = watcher.watch(connection).await;
+                        }
+                        Some(tls) => {
+                            let Ok(Ok(stream)) = tokio::time::timeout(how.head_timeout, tls.accept(stream)).await else {
+                                return;
+                            };
+                            let connection = builder.serve_connection(TokioIo::new(stream), service_fn(handler));
+                            let _ = watcher.watch(connection).await;
+                        }
+                    }
                 });
             }
             _ = &mut shutdown => break,
@@ -123,13 +154,8 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let handler = |_request: Request<Incoming>| async { Ok::<_, DropConnection>(text(StatusCode::OK, "ok")) };
-        let server = tokio::spawn(serve_with_head_timeout(
-            listener,
-            handler,
-            std::future::pending(),
-            Duration::ZERO,
-            Duration::from_millis(200),
-        ));
+        let how = Listening { head_timeout: Duration::from_millis(200), ..Listening::default() };
+        let server = tokio::spawn(serve(listener, handler, std::future::pending(), Duration::ZERO, how));
         let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
         slow.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n").await.unwrap();
         let mut whole = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -142,6 +168,26 @@ mod tests {
         let closed = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut rest)).await;
         assert!(closed.is_ok(), "the half-sent head is still open after 5 s");
         assert!(started.elapsed() < Duration::from_secs(2), "closed after {:?}", started.elapsed());
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn past_the_connection_limit_a_connection_waits_for_a_free_slot() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handler = |_request: Request<Incoming>| async { Ok::<_, DropConnection>(text(StatusCode::OK, "ok")) };
+        let how = Listening { max_connections: 1, ..Listening::default() };
+        let server = tokio::spawn(serve(listener, handler, std::future::pending(), Duration::ZERO, how));
+        let holder = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut waiting = tokio::net::TcpStream::connect(addr).await.unwrap();
+        waiting.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+        let mut answer = [0u8; 64];
+        let early = tokio::time::timeout(Duration::from_millis(500), waiting.read(&mut answer)).await;
+        assert!(early.is_err(), "answered while the only slot was taken");
+        drop(holder);
+        let n = tokio::time::timeout(Duration::from_secs(5), waiting.read(&mut answer)).await.unwrap().unwrap();
+        assert!(answer[..n].starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&answer[..n]));
         server.abort();
     }
 }

@@ -2,6 +2,7 @@
 //! served the same way by the daemon and by `run --listen`.
 
 pub mod http;
+pub mod web_config;
 
 use crate::metrics::ProberMetrics;
 use http::{text, DropConnection, HttpResponse};
@@ -16,6 +17,8 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use web_config::BasicAuth;
+pub use web_config::WebConfig;
 
 /// A reload request; the answer is Ok or the problems found in the new config.
 pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
@@ -49,18 +52,46 @@ pub enum HttpReload {
     OneShot,
 }
 
+/// How the endpoints are served: `--web.config.file` and `--web.max-connections`.
+#[derive(Clone)]
+pub struct Web {
+    pub config: WebConfig,
+    pub max_connections: usize,
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Web { config: WebConfig::default(), max_connections: http::MAX_CONNECTIONS }
+    }
+}
+
 /// Serves `metrics` on `listener`; `reload` says what `POST /-/reload`
 /// does. Open connections get `drain` to finish at the stop.
-pub fn start(listener: TcpListener, metrics: Arc<ProberMetrics>, reload: HttpReload, drain: Duration) -> Server {
-    let endpoints = Arc::new(Endpoints { metrics, ready: false.into(), reload, scrapes: Scrapes::default() });
+pub fn start(
+    listener: TcpListener,
+    metrics: Arc<ProberMetrics>,
+    reload: HttpReload,
+    drain: Duration,
+    web: &Web,
+) -> Server {
+    let endpoints = Arc::new(Endpoints {
+        metrics,
+        ready: false.into(),
+        reload,
+        scrapes: Scrapes::default(),
+        auth: web.config.auth.clone(),
+    });
     let stop = CancellationToken::new();
     let serving = endpoints.clone();
     let stopped = stop.clone();
+    let how =
+        http::Listening { max_connections: web.max_connections, tls: web.config.tls.clone(), ..Default::default() };
     let task = tokio::spawn(http::serve(
         listener,
         move |request| serving.clone().handle(request),
         async move { stopped.cancelled().await },
         drain,
+        how,
     ));
     Server { endpoints, stop, task }
 }
@@ -89,6 +120,8 @@ pub struct Endpoints {
     ready: AtomicBool,
     reload: HttpReload,
     scrapes: Scrapes,
+    /// `basic_auth_users`: every endpoint but `/health` and `/ready` asks for them.
+    auth: Option<Arc<BasicAuth>>,
 }
 
 /// Scrapes of /metrics seen, so a run can wait for its final counts to be scraped.
@@ -129,6 +162,17 @@ impl Scrapes {
 
 impl Endpoints {
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Result<HttpResponse, DropConnection> {
+        let probe = matches!(request.uri().path(), "/health" | "/ready");
+        if let (Some(auth), false) = (&self.auth, probe) {
+            if !auth.clone().allows(request.headers().get(hyper::header::AUTHORIZATION)).await {
+                let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+                response.headers_mut().insert(
+                    hyper::header::WWW_AUTHENTICATE,
+                    hyper::header::HeaderValue::from_static("Basic realm=\"sloprober\""),
+                );
+                return Ok(response);
+            }
+        }
         let response = match (request.method(), request.uri().path()) {
             (&Method::GET, "/metrics") => {
                 self.scrapes.record();

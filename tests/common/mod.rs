@@ -97,6 +97,7 @@ pub async fn start_daemon_with_env(yaml: &str, profile: &str, extra: &[(&str, &s
         env,
         vu_threads: vu_threads(),
         http_reload: true,
+        web: Default::default(),
     };
     let plan = options.plan().unwrap_or_else(|e| panic!("{e}"));
     let listener = daemon::bind(&plan).await.unwrap();
@@ -396,6 +397,7 @@ pub fn run_options(dir: &std::path::Path, yaml: &str, scenarios: &[&str]) -> slo
         progress: sloprober::run::ProgressMode::Off,
         env: [("API_KEY".to_string(), API_KEY.to_string())].into(),
         vu_threads: vu_threads(),
+        web: Default::default(),
     }
 }
 

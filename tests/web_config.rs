@@ -1,0 +1,167 @@
+//! `--web.config.file` on the real binary: /metrics over TLS behind basic
+//! auth (bcrypt), as Prometheus' exporters serve it; a real Prometheus
+//! scrapes it with the right password and fails with a wrong one; a bad
+//! web config is refused at start, naming the key.
+
+mod common;
+
+use common::*;
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+const PASSWORD: &str = "s3cret-scrape";
+
+/// A CA, a server certificate for 127.0.0.1 signed by it, and a web config
+/// naming them by relative paths; returns the CA's PEM file.
+fn write_web_config(dir: &Path, users: &str) -> std::path::PathBuf {
+    let mut params = CertificateParams::new(Vec::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    std::fs::create_dir_all(dir.join("certs")).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("certs/server.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("certs/server-key.pem"), key.serialize_pem()).unwrap();
+    std::fs::write(
+        dir.join("web.yml"),
+        format!(
+            "tls_server_config:\n  cert_file: certs/server.pem\n  key_file: certs/server-key.pem\nbasic_auth_users:\n{users}"
+        ),
+    )
+    .unwrap();
+    dir.join("ca.pem")
+}
+
+/// `$2y$` as htpasswd -B writes it (the exporter-toolkit docs' tool).
+fn bcrypt_2y(password: &str) -> String {
+    bcrypt::hash_with_result(password, 10).unwrap().format_for_version(bcrypt::Version::TwoY)
+}
+
+const CONFIG: &str = "target:\n  base_url: http://127.0.0.1:9\nscenarios:\n  idle:\n    requests: [{name: r, path: /}]\n    profiles:\n      continuous: {executor: constant-arrival-rate, rate: 1, duration: 1h, pre_allocated_vus: 1}\n";
+
+fn start(dir: &Path, web_config: &Path) -> (Process, std::net::SocketAddr) {
+    std::fs::write(dir.join("sloprober.yaml"), CONFIG).unwrap();
+    spawn_listening(
+        Command::new(env!("CARGO_BIN_EXE_sloprober"))
+            .args(["daemon", "--listen", "127.0.0.1:0", "--config"])
+            .arg(dir.join("sloprober.yaml"))
+            .arg("--web.config.file")
+            .arg(web_config),
+        &dir.join("daemon.log"),
+        "listen",
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_over_tls_to_the_right_password_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write_web_config(dir.path(), &format!("  Prometheus: {}\n", bcrypt_2y(PASSWORD)));
+    let (_daemon, addr) = start(dir.path(), &dir.path().join("web.yml"));
+    let pem = std::fs::read(&ca).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{}", addr.port());
+    let status = |user: Option<(&'static str, &'static str)>, path: &'static str| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let mut request = client.get(format!("{url}{path}"));
+            if let Some((user, password)) = user {
+                request = request.basic_auth(user, Some(password));
+            }
+            let response = request.send().await.unwrap();
+            let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_string());
+            (response.status().as_u16(), challenge, response.text().await.unwrap())
+        }
+    };
+    let (code, challenge, _) = status(None, "/metrics").await;
+    assert_eq!((code, challenge.as_deref()), (401, Some("Basic realm=\"sloprober\"")));
+    assert_eq!(status(Some(("Prometheus", "wrong")), "/metrics").await.0, 401);
+    assert_eq!(status(Some(("nobody", PASSWORD)), "/metrics").await.0, 401);
+    assert_eq!(status(Some(("prometheus", PASSWORD)), "/metrics").await.0, 401, "user names are case-sensitive");
+    let (code, _, body) = status(Some(("Prometheus", PASSWORD)), "/metrics").await;
+    assert_eq!(code, 200);
+    assert!(body.contains("sloprober_build_info"), "{body}");
+    // Twice: the second is answered from the remembered check.
+    assert_eq!(status(Some(("Prometheus", PASSWORD)), "/metrics").await.0, 200);
+    assert_eq!(status(None, "/health").await.0, 200, "probes need no password");
+    assert!(reqwest::get(format!("http://127.0.0.1:{}/metrics", addr.port())).await.is_err(), "no plain http");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "external-tools"), ignore = "needs prometheus (scripts/install-test-tools.sh)")]
+async fn a_real_prometheus_scrapes_over_tls_with_basic_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write_web_config(dir.path(), &format!("  Prometheus: {}\n", bcrypt_2y(PASSWORD)));
+    let (_daemon, addr) = start(dir.path(), &dir.path().join("web.yml"));
+    let job = |name: &str, password: &str| {
+        format!(
+            "  - job_name: {name}\n    scheme: https\n    tls_config: {{ca_file: {ca}}}\n    basic_auth: {{username: Prometheus, password: {password}}}\n    static_configs: [{{targets: [\"127.0.0.1:{port}\"]}}]\n",
+            ca = ca.display(),
+            port = addr.port()
+        )
+    };
+    let config = format!(
+        "global: {{scrape_interval: 1s}}\nscrape_configs:\n{}{}",
+        job("right", PASSWORD),
+        job("wrong", "guess")
+    );
+    let prom_dir = dir.path().join("prometheus");
+    std::fs::create_dir_all(&prom_dir).unwrap();
+    let (_prometheus, url) = start_prometheus(&prom_dir, &config, &[]).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let up = loop {
+        let (_, body) = get(&format!("{url}/api/v1/query?query=up")).await;
+        let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let by_job: std::collections::BTreeMap<String, String> = parsed["data"]["result"]
+            .as_array()
+            .map(|results| {
+                results
+                    .iter()
+                    .map(|r| (r["metric"]["job"].as_str().unwrap().to_string(), r["value"][1].as_str().unwrap().into()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if by_job.len() == 2 || std::time::Instant::now() > deadline {
+            break by_job;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(up.get("right").map(String::as_str), Some("1"), "scraped with the right password: {up:?}");
+    assert_eq!(up.get("wrong").map(String::as_str), Some("0"), "refused with a wrong one: {up:?}");
+    let (_, body) = get(&format!("{url}/api/v1/query?query=sloprober_build_info")).await;
+    assert!(body.contains("\"job\":\"right\""), "the scraped series arrived: {body}");
+}
+
+#[test]
+fn a_bad_web_config_stops_the_start_and_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sloprober.yaml"), CONFIG).unwrap();
+    let cases = [
+        ("basic_auth_users:\n  alice: plaintext\n", "basic_auth_users.alice: not a bcrypt hash"),
+        ("tls_server_config:\n  cert_file: missing.pem\n  key_file: missing-key.pem\n", "tls_server_config.cert_file"),
+        ("tls_server_config:\n  cert_file: a\n  key_file: b\n  cipher_suites: [x]\n", "cipher_suites"),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(dir.path().join("web.yml"), text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_sloprober"))
+            .args(["daemon", "--listen", "127.0.0.1:0", "--config"])
+            .arg(dir.path().join("sloprober.yaml"))
+            .arg("--web.config.file")
+            .arg(dir.path().join("web.yml"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{text}: {stderr}");
+        assert!(stderr.contains(expected) && stderr.contains("web.yml"), "{text}: {stderr}");
+    }
+}
