@@ -1,6 +1,7 @@
 //! Servers that misbehave one way each, on 127.0.0.1: sloprober's counts
 //! equal what the server did, and its verdict is curl's on the same server
-//! (curl decides what a correct client sees).
+//! (curl decides what a correct client sees); and a server that answers
+//! 413 while a 16 MiB body is still going out.
 
 mod common;
 
@@ -103,4 +104,63 @@ async fn each_misbehaviour_gets_curls_verdict_and_exact_counts() {
             }
         }
     }
+}
+
+/// A server that answers 413 once it has read the head and 64 KiB of a
+/// body, then closes without reading the rest; it counts its answers.
+fn refusing_server() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = answered.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let count = count.clone();
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 16 * 1024];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") || seen.len() < 64 * 1024 {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let answer =
+                    b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 9\r\nconnection: close\r\n\r\ntoo large";
+                if stream.write_all(answer).is_ok() {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            });
+        }
+    });
+    (addr, answered)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_sent_while_a_large_body_goes_out_is_read_as_curl_reads_it() {
+    let _serial = serial().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, answered) = refusing_server();
+    let body = "x".repeat(16 << 20);
+    std::fs::write(dir.path().join("body"), &body).unwrap();
+    let curl = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--data-binary"])
+        .arg(format!("@{}", dir.path().join("body").display()))
+        .arg(format!("http://{addr}/upload"))
+        .output()
+        .expect("curl runs");
+    assert_eq!(String::from_utf8_lossy(&curl.stdout), "413", "curl reads the early answer");
+    answered.store(0, std::sync::atomic::Ordering::SeqCst);
+    let yaml = format!(
+        "target:\n  base_url: http://{addr}\nscenarios:\n  s:\n    requests: [{{name: upload, method: POST, path: /upload, body: \"{body}\", checks: [{{status: 413}}, {{body_regex: \"^too large$\"}}]}}]\n    profiles:\n      test: {{executor: per-vu-iterations, vus: 2, iterations: 3}}\n"
+    );
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let stats = &outcome.snapshot.requests[0].stats;
+    assert_eq!(stats.count, 6);
+    assert_eq!(stats.failed_total(), 0, "every 413 read and checked: {:?}", stats.failed);
+    assert_eq!(stats.statuses.get(&413).copied(), Some(6), "{:?}", stats.statuses);
+    assert_eq!(answered.load(std::sync::atomic::Ordering::SeqCst), 6, "one answer per request, none sent twice");
 }

@@ -59,6 +59,8 @@ const READ_CHUNK: usize = 4096;
 const READ_WHOLE: usize = 64 * 1024;
 /// The most of a body that is being dropped read at a time.
 const DROP_CHUNK: usize = 256 * 1024;
+/// A request longer than this is written while watching for an early answer.
+const WATCH_WHILE_WRITING: usize = 64 * 1024;
 /// An idle connection unused this long is closed, as reqwest's pool does.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// A connection idle at least this long is checked for a close from the
@@ -161,6 +163,8 @@ struct Conn {
     answered: bool,
     /// Bytes read since the current request was written.
     received: u64,
+    /// The whole current request went out (a long one may get an answer before).
+    sent_whole: bool,
     idle_since: Instant,
 }
 
@@ -176,6 +180,7 @@ impl Conn {
             eof: false,
             answered: false,
             received: 0,
+            sent_whole: false,
             idle_since: Instant::now(),
         })
     }
@@ -199,7 +204,59 @@ impl Conn {
         }
         self.write.extend_from_slice(b"\r\n");
         self.write.extend_from_slice(request.body);
-        self.stream.write_all(&self.write).await.map_err(|_| FailReason::Reset)
+        if self.write.len() <= WATCH_WHILE_WRITING {
+            self.sent_whole = true;
+            return self.stream.write_all(&self.write).await.map_err(|_| FailReason::Reset);
+        }
+        // Boxed: its state would otherwise make every request's future larger.
+        Box::pin(self.write_watching()).await
+    }
+
+    /// Writes a long request while watching for an answer: a server may
+    /// answer (a 413, a 401) before it has taken the whole body, and stop
+    /// reading. The first bytes of such an answer end the write, and the
+    /// answer is read as any other; the connection is not used again.
+    async fn write_watching(&mut self) -> Result<(), FailReason> {
+        let Conn { stream, read, write, eof, answered, received, sent_whole, .. } = self;
+        *sent_whole = false;
+        let (reader, mut writer) = stream.split();
+        let sending = writer.write_all(write);
+        tokio::pin!(sending);
+        // Some(true): answer bytes arrived; Some(false): the server closed; None: nothing yet.
+        let mut early = |reader: &tokio::net::tcp::ReadHalf<'_>| {
+            read.reserve(READ_CHUNK);
+            match reader.try_read_buf(read) {
+                Ok(0) => {
+                    *eof = true;
+                    Some(false)
+                }
+                Ok(n) => {
+                    *answered = true;
+                    *received += n as u64;
+                    Some(true)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+                Err(_) => Some(false),
+            }
+        };
+        let mut watching = true;
+        loop {
+            tokio::select! {
+                sent = &mut sending => {
+                    if sent.is_err() {
+                        // Refused mid-way: an answer may be waiting all the same.
+                        return if early(&reader) == Some(true) { Ok(()) } else { Err(FailReason::Reset) };
+                    }
+                    *sent_whole = true;
+                    return Ok(());
+                }
+                Ok(()) = reader.readable(), if watching => match early(&reader) {
+                    Some(true) => return Ok(()),
+                    Some(false) => watching = false,
+                    None => {}
+                },
+            }
+        }
     }
 
     /// Reads the answer to the request just written; the connection goes back
@@ -238,7 +295,8 @@ impl Conn {
             }
             _ => self.read_body(&head.framing, request.keep_body).await,
         };
-        let reusable = head.keep_alive && head.framing != Framing::UntilClose && self.read.is_empty();
+        let reusable =
+            head.keep_alive && head.framing != Framing::UntilClose && self.read.is_empty() && self.sent_whole;
         let response = self.answer(head.status, headers, body, head.encoding);
         if response.body.is_ok() && reusable {
             put_idle(self);
