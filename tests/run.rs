@@ -406,3 +406,18 @@ scenarios:
         assert_eq!(head.matches("\r\nx-request-id:").count() + head.matches("\r\nX-Request-ID:").count(), 1, "{head}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_keeps_as_much_body_as_its_own_max_body_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, _) = answering_server(b"HTTP/1.1 200 OK\r\ncontent-length: 16\r\n\r\n0123456789abcdef".to_vec(), true);
+    let yaml = format!(
+        "target:\n  base_url: http://{addr}\n  max_body: 1MiB\nscenarios:\n  bodies:\n    requests:\n      - {{name: short, path: /, max_body: 10, checks: [{{body_regex: \"abc\"}}]}}\n      - {{name: whole, path: /, checks: [{{body_regex: \"abc\"}}]}}\n    profiles:\n      test: {{executor: per-vu-iterations, vus: 1, iterations: 20}}\n"
+    );
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let by_name = |name: &str| &outcome.snapshot.requests.iter().find(|r| r.request == name).unwrap().stats;
+    let (short, whole) = (by_name("short"), by_name("whole"));
+    assert!(short.count > 0 && whole.count > 0, "both picked: {} {}", short.count, whole.count);
+    assert_eq!(short.failed_total(), short.count, "the check sees only 0123456789: {:?}", short.failed);
+    assert_eq!(whole.failed_total(), 0, "the target's 1MiB keeps all of it: {:?}", whole.failed);
+}

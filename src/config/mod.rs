@@ -244,6 +244,9 @@ pub struct RequestConfig {
     pub body: Option<String>,
     #[serde(default, deserialize_with = "duration::optional")]
     pub timeout: Option<Duration>,
+    /// Replaces `target.max_body` for this request.
+    #[serde(default, deserialize_with = "size::optional")]
+    pub max_body: Option<usize>,
     #[serde(default)]
     pub checks: Vec<CheckConfig>,
     /// A Trend fed with this request's latency.

@@ -41,6 +41,11 @@ pub fn required<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::
     }
 }
 
+/// serde `deserialize_with` for an optional size (`#[serde(default)]` gives None).
+pub fn optional<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<usize>, D::Error> {
+    required(deserializer).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -332,7 +332,7 @@ impl Compiler<'_, '_> {
             compiled.keeps_headers = true;
         }
         if captures.iter().any(|c| !c.reads_headers()) {
-            compiled.keep_body = self.cx.max_body;
+            compiled.keep_body = compiled.max_body;
         }
         let ends_iteration = match step.on_failure {
             Some(OnFailure::EndIteration) => true,

@@ -68,8 +68,10 @@ pub struct RequestPlan {
     /// A check or a capture reads the answer's headers, so they are kept.
     pub keeps_headers: bool,
     /// How much of the answer's body is kept: 0 when nothing reads it,
-    /// else the target's `max_body`.
+    /// else `max_body`.
     pub keep_body: usize,
+    /// Its own `max_body`, else the target's.
+    pub max_body: usize,
 }
 
 impl RequestPlan {
@@ -305,7 +307,8 @@ pub fn compile(
     Some(RequestPlan {
         reads_variables,
         keeps_headers,
-        keep_body: if reads_body { cx.max_body } else { 0 },
+        keep_body: if reads_body { config.max_body.unwrap_or(cx.max_body) } else { 0 },
+        max_body: config.max_body.unwrap_or(cx.max_body),
         name: config.name.clone(),
         weight: config.weight,
         method,
