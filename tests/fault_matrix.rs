@@ -15,6 +15,8 @@ struct Case {
     checks: &'static str,
     /// None: no request fails. Some: every one fails with this reason.
     failure: Option<&'static str>,
+    /// The server closes the connection after each answer (without saying so).
+    closes: bool,
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -39,31 +41,84 @@ fn cases() -> Vec<Case> {
             answer: gzip_answer,
             checks: "[{status: 200}, {json_path: $.status, equals: ok}]",
             failure: None,
+            closes: false,
         },
         Case {
             name: "content-length repeated with one value",
             answer: b"HTTP/1.1 200 OK\r\ncontent-length: 11, 11\r\n\r\nhello world".to_vec(),
             checks: "[{status: 200}, {body_regex: \"^hello world$\"}]",
             failure: None,
+            closes: false,
         },
-        Case { name: "150 header lines", answer: many_lines.into_bytes(), checks: "[{status: 200}]", failure: None },
+        Case {
+            name: "150 header lines",
+            answer: many_lines.into_bytes(),
+            checks: "[{status: 200}]",
+            failure: None,
+            closes: false,
+        },
         Case {
             name: "a folded header line",
             answer: b"HTTP/1.1 200 OK\r\nx-folded: one\r\n two\r\ncontent-length: 2\r\n\r\nok".to_vec(),
             checks: "[{status: 200}, {header: x-folded, matches: \"^one +two$\"}]",
             failure: None,
+            closes: false,
         },
         Case {
             name: "a content-length that is not a number",
             answer: b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\nok".to_vec(),
             checks: "[{status: 200}]",
             failure: Some("header"),
+            closes: false,
         },
         Case {
             name: "a header line without a colon",
             answer: b"HTTP/1.1 200 OK\r\nbad header\r\ncontent-length: 2\r\n\r\nok".to_vec(),
             checks: "[{status: 200}]",
             failure: Some("header"),
+            closes: false,
+        },
+        Case {
+            name: "a close after each answer that the head did not announce",
+            answer: b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec(),
+            checks: "[{status: 200}, {body_regex: \"^ok$\"}]",
+            failure: None,
+            closes: true,
+        },
+        Case {
+            name: "a body cut short by a close",
+            answer: b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello".to_vec(),
+            checks: "[{status: 200}]",
+            failure: Some("reset"),
+            closes: true,
+        },
+        Case {
+            name: "a chunked body with extensions and trailers",
+            answer: b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;ext=\"a b\"\r\nhello\r\n6;x\r\n world\r\n0\r\nx-trailer: 1\r\n\r\n".to_vec(),
+            checks: "[{status: 200}, {body_regex: \"^hello world$\"}]",
+            failure: None,
+            closes: false,
+        },
+        Case {
+            name: "a chunked body cut short by a close",
+            answer: b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhel".to_vec(),
+            checks: "[{status: 200}]",
+            failure: Some("reset"),
+            closes: true,
+        },
+        Case {
+            name: "a 103 and a 100 before the answer",
+            answer: b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec(),
+            checks: "[{status: 200}, {body_regex: \"^ok$\"}]",
+            failure: None,
+            closes: false,
+        },
+        Case {
+            name: "a body read until the server closes",
+            answer: b"HTTP/1.1 200 OK\r\n\r\nuntil close".to_vec(),
+            checks: "[{status: 200}, {body_regex: \"^until close$\"}]",
+            failure: None,
+            closes: true,
         },
     ]
 }
@@ -82,7 +137,7 @@ async fn each_misbehaviour_gets_curls_verdict_and_exact_counts() {
     let _serial = serial().await;
     let dir = tempfile::tempdir().unwrap();
     for case in cases() {
-        let (addr, served) = answering_server(case.answer.clone(), true);
+        let (addr, served) = answering_server(case.answer.clone(), !case.closes);
         let curl_ok = curl_succeeds(addr);
         served.store(0, std::sync::atomic::Ordering::SeqCst);
         let yaml = format!(
