@@ -82,7 +82,7 @@ impl TlsPlan {
     }
 }
 
-fn read_roots(file: &str) -> Result<RootCertStore, String> {
+pub(crate) fn read_roots(file: &str) -> Result<RootCertStore, String> {
     let certs = read_certificates(file)?;
     let mut roots = RootCertStore::empty();
     let (added, ignored) = roots.add_parsable_certificates(certs);
@@ -93,7 +93,7 @@ fn read_roots(file: &str) -> Result<RootCertStore, String> {
     }
 }
 
-fn read_certificates(file: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+pub(crate) fn read_certificates(file: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_file_iter(file)
         .map_err(|e| format!("{file}: {}", pem_error(e)))?
         .collect::<Result<Vec<_>, _>>()

@@ -4,9 +4,10 @@
 //! and `basic_auth_users` (bcrypt hashes). Read at start; relative paths
 //! are read from the file's own directory, as the toolkit does.
 
+use crate::plan::tls::{read_certificates, read_roots};
 use base64::Engine;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::PrivateKeyDer;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -92,12 +93,8 @@ fn resolve(dir: &Path, file: &str) -> PathBuf {
 
 fn server_tls(config: &TlsServerConfig, dir: &Path) -> Result<rustls::ServerConfig, String> {
     let cert_file = resolve(dir, &config.cert_file);
-    let chain = CertificateDer::pem_file_iter(&cert_file)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("tls_server_config.cert_file: {}: {e:?}", cert_file.display()))?;
-    if chain.is_empty() {
-        return Err(format!("tls_server_config.cert_file: {}: no PEM certificate in it", cert_file.display()));
-    }
+    let chain =
+        read_certificates(&cert_file.display().to_string()).map_err(|e| format!("tls_server_config.cert_file: {e}"))?;
     let key_file = resolve(dir, &config.key_file);
     let key = PrivateKeyDer::from_pem_file(&key_file)
         .map_err(|e| format!("tls_server_config.key_file: {}: {e:?}", key_file.display()))?;
@@ -110,15 +107,8 @@ fn server_tls(config: &TlsServerConfig, dir: &Path) -> Result<rustls::ServerConf
         let Some(ca) = &config.client_ca_file else {
             return Err("tls_server_config.client_ca_file: needed to verify client certificates".into());
         };
-        let ca = resolve(dir, ca);
-        let mut roots = rustls::RootCertStore::empty();
-        let certs = CertificateDer::pem_file_iter(&ca)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| format!("tls_server_config.client_ca_file: {}: {e:?}", ca.display()))?;
-        if roots.add_parsable_certificates(certs).0 == 0 {
-            return Err(format!("tls_server_config.client_ca_file: {}: no CA certificate in it", ca.display()));
-        }
-        Ok(Arc::new(roots))
+        let ca = resolve(dir, ca).display().to_string();
+        read_roots(&ca).map(Arc::new).map_err(|e| format!("tls_server_config.client_ca_file: {e}"))
     };
     let verifier = |roots, optional: bool| {
         let builder = rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
