@@ -5,9 +5,11 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_nginx DIR PORT: 1 worker, keep-alive, a small static body; prints the master pid.
+# start_nginx DIR PORT [TLS_DIR]: 1 worker, keep-alive, a small static body; with
+# TLS_DIR (cert.pem, key.pem there) over https, HTTP/1.1 only. Prints the master pid.
 start_nginx() {
-  local dir=$1 port=$2
+  local dir=$1 port=$2 tls=""
+  [ -n "${3:-}" ] && tls=" ssl; ssl_certificate $3/cert.pem; ssl_certificate_key $3/key.pem; ssl_protocols TLSv1.2 TLSv1.3"
   mkdir -p "$dir"
   cat > "$dir/nginx.conf" <<NGINX
 worker_processes 1;
@@ -25,7 +27,7 @@ http {
   uwsgi_temp_path $dir/uwsgi;
   scgi_temp_path $dir/scgi;
   server {
-    listen 127.0.0.1:$port;
+    listen 127.0.0.1:$port$tls;
     location / { default_type text/plain; return 200 "ok\n"; }
   }
 }

@@ -71,9 +71,9 @@ print(json.dumps({"row": row, "tool": "sloprober", "requests": m["http_reqs"]["c
 PY
 }
 
-run_wrk() { # row connections [seconds]
-  local row=$1 conns=$2 secs=${3:-$duration} cpu
-  cpu=$(timed wrk -t2 -c"$conns" -d"${secs}s" --latency "$target/")
+run_wrk() { # row connections [seconds] [url]
+  local row=$1 conns=$2 secs=${3:-$duration} url=${4:-$target} cpu
+  cpu=$(timed wrk -t2 -c"$conns" -d"${secs}s" --latency "$url/")
   cp "$work/cmd.out" "$root/target/bench/wrk-$row.txt"
   python3 - "$row" "$cpu" "$work/cmd.out" >> "$results" <<'PY'
 import json, re, sys
@@ -86,9 +86,9 @@ print(json.dumps({"row": row, "tool": "wrk", "requests": n, "rps": rps, "cpu": c
 PY
 }
 
-run_oha() { # row connections
-  local row=$1 conns=$2 cpu
-  cpu=$(timed oha -c "$conns" -z "${duration}s" --no-tui --output-format json "$target/")
+run_oha() { # row connections [url, verified against nothing]
+  local row=$1 conns=$2 url=${3:-$target} cpu
+  cpu=$(timed oha -c "$conns" -z "${duration}s" --no-tui --output-format json --insecure "$url/")
   python3 - "$row" "$cpu" "$work/cmd.out" >> "$results" <<'PY'
 import json, sys
 row, cpu, o = sys.argv[1], float(sys.argv[2]), json.load(open(sys.argv[3]))
@@ -112,6 +112,24 @@ wrk_max=$(python3 -c "
 import json, statistics
 r = [json.loads(l) for l in open('$results')]
 print(statistics.median(x['rps'] for x in r if x['row'] == 'closed' and x['tool'] == 'wrk'))")
+
+echo "== 1b. https (nginx, TLS, HTTP/1.1), closed model, 50 VUs/connections, ${duration}s x $reps, interleaved" >&2
+# A self-signed certificate as openssl makes it (CA:TRUE), trusted by sloprober as its ca_file.
+tls_dir=$work/tls
+mkdir -p "$tls_dir"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost -keyout "$tls_dir/key.pem" -out "$tls_dir/cert.pem" 2>/dev/null
+tls_port=$(free_port)
+pids+=("$(start_nginx "$work/nginx-tls" "$tls_port" "$tls_dir")")
+wait_port "$tls_port"
+tls_target=https://localhost:$tls_port
+bench_config "$work/https.yaml" "$tls_target" "executor: constant-vus, vus: 50, duration: ${duration}s"
+sed -i "s|timeout: 30s}|timeout: 30s, tls: {ca_file: \"$tls_dir/cert.pem\"}}|" "$work/https.yaml"
+for _ in $(seq 1 "$reps"); do
+  run_sloprober https "$work/https.yaml"
+  [ "$have_oha" = 1 ] && run_oha https 50 "$tls_target"
+  run_wrk https 50 "$duration" "$tls_target"
+done
 
 echo "== 2. constant-arrival-rate at 50 % and 90 % of wrk's max (${wrk_max%.*}/s)" >&2
 for share in 50 90; do

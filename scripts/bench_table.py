@@ -46,6 +46,14 @@ if t_rps and o_rps:
     o_cpu = cpu_per_100k("closed", "oha")
     add(f"  same, SLOPROBER_VU_THREADS={os.cpu_count()}", f"{t_rps:,.0f} req/s, {t_cpu:.2f} CPU s/100k", f"oha {o_rps:,.0f}, {o_cpu:.2f}",
         f"{t_rps / o_rps:.2f}x, {t_cpu / o_cpu:.2f}x", ">= 1.0x, <= oha", t_rps >= o_rps and t_cpu <= o_cpu)
+h_rps, hw_rps = median("https", "sloprober", "rps"), median("https", "wrk", "rps")
+h_cpu, hw_cpu = cpu_per_100k("https", "sloprober"), cpu_per_100k("https", "wrk")
+ho_rps = median("https", "oha", "rps") if have_oha else None
+others = f"wrk {hw_rps:,.0f}" + (f", oha {ho_rps:,.0f}" if ho_rps else ", oha not installed")
+add("https req/s, 50 VUs (vs wrk)", f"{h_rps:,.0f}", others, f"{h_rps / hw_rps:.2f}x", ">= 0.9x", h_rps >= 0.9 * hw_rps)
+ho_cpu = cpu_per_100k("https", "oha") if have_oha else None
+others = f"wrk {hw_cpu:.2f}" + (f", oha {ho_cpu:.2f}" if ho_cpu else "")
+add("  https CPU s per 100k requests", f"{h_cpu:.2f}", others, f"{h_cpu / hw_cpu:.2f}x wrk", "<= oha" if ho_cpu else "-", ho_cpu is None or h_cpu <= ho_cpu)
 for share in (50, 90):
     target = runs(f"open{share}-target")[0]["rate"]
     achieved = median(f"open{share}", "sloprober", "rps")

@@ -74,6 +74,50 @@ pub struct Sample {
     pub schedule_lag: Option<Duration>,
     /// Sent again on a fresh connection: the reused one closed before any byte of an answer.
     pub retried: bool,
+    /// Where the time of an answered request went; None when no answer came.
+    pub phases: Option<Phases>,
+}
+
+/// k6's phases of one exchange, from the moment the request was ready to
+/// send to the last byte of its answer. Together they add up to that time;
+/// the request's latency also counts what came before (an arrival-rate
+/// iteration's wait for its VU, the think time of journeys' earlier steps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    /// Waiting for a connection: a name lookup, an attempt on a reused
+    /// connection that closed unanswered, an HTTP/2 stream slot.
+    Blocked,
+    /// The TCP connect of a new connection (0 on a reused one).
+    Connecting,
+    /// The TLS handshake of a new https connection.
+    TlsHandshaking,
+    /// Writing the request (over HTTP/2 it leaves as the stream opens: 0).
+    Sending,
+    /// From the request sent to the first byte of the answer (time to first byte).
+    Waiting,
+    /// From the first byte of the answer to its last.
+    Receiving,
+}
+
+/// The time of each [`Phase`], by `Phase as usize`.
+pub type Phases = [std::time::Duration; Phase::COUNT];
+
+impl Phase {
+    pub const COUNT: usize = 6;
+    pub const ALL: [Phase; Phase::COUNT] =
+        [Phase::Blocked, Phase::Connecting, Phase::TlsHandshaking, Phase::Sending, Phase::Waiting, Phase::Receiving];
+
+    /// k6's metric name, which thresholds and summaries use.
+    pub fn metric_name(self) -> &'static str {
+        match self {
+            Phase::Blocked => "http_req_blocked",
+            Phase::Connecting => "http_req_connecting",
+            Phase::TlsHandshaking => "http_req_tls_handshaking",
+            Phase::Sending => "http_req_sending",
+            Phase::Waiting => "http_req_waiting",
+            Phase::Receiving => "http_req_receiving",
+        }
+    }
 }
 
 /// Why an iteration did not run all its steps: the first reason it met.

@@ -421,3 +421,72 @@ async fn a_request_keeps_as_much_body_as_its_own_max_body_says() {
     assert_eq!(short.failed_total(), short.count, "the check sees only 0123456789: {:?}", short.failed);
     assert_eq!(whole.failed_total(), 0, "the target's 1MiB keeps all of it: {:?}", whole.failed);
 }
+
+/// Figures of the phase `name` ("http_req_waiting") of scenario `plain`.
+struct PhaseFigures {
+    count: u64,
+    zeros: u64,
+    min_ms: f64,
+    p50_ms: f64,
+    p95_ms: f64,
+    avg_ms: f64,
+    max_ms: f64,
+}
+
+fn phase(outcome: &RunOutcome, name: &str) -> PhaseFigures {
+    let view = outcome.snapshot.phases.iter().find(|p| p.scenario == "plain" && p.phase.metric_name() == name);
+    let d = &view.unwrap_or_else(|| panic!("no {name}")).durations;
+    PhaseFigures {
+        count: d.count(),
+        zeros: d.count_within(0.0),
+        min_ms: d.min_ms(),
+        p50_ms: d.percentile_ms(50.0),
+        p95_ms: d.percentile_ms(95.0),
+        avg_ms: d.avg_ms(),
+        max_ms: d.max_ms(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_answer_says_where_its_time_went_in_k6s_phases() {
+    let _serial = serial().await;
+    let addr = precise_server(Duration::from_millis(20));
+    let thresholds =
+        "thresholds:\n  http_req_waiting: [\"p(95)<19\"]\n  \"http_req_connecting{scenario:plain}\": [\"max<1000\"]\n";
+    let yaml = format!("{}{thresholds}", closed_model(addr, 2, "0s"));
+    let dir = tempfile::tempdir().unwrap();
+    let (outcome, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let stats = &outcome.snapshot.requests[0].stats;
+    let count = stats.count;
+    assert!(count >= 40 && stats.failed_total() == 0, "{count} requests, {:?} failed", stats.failed);
+
+    // The server waits 20 ms before its first byte: that is waiting, not sending or receiving.
+    let waiting = phase(&outcome, "http_req_waiting");
+    assert_eq!(waiting.count, count, "one waiting time per answered request");
+    // (A VU preempted between its write and reading the clock sees a little less: the minimum has room.)
+    assert!(waiting.p50_ms >= 19.9 && waiting.min_ms >= 15.0, "time to first byte {} ms", waiting.p50_ms);
+    for quick in ["http_req_sending", "http_req_receiving", "http_req_blocked"] {
+        assert!(phase(&outcome, quick).p95_ms < 5.0, "{quick}: {} ms", phase(&outcome, quick).p95_ms);
+    }
+    // Two VUs open two connections, then reuse them: connecting is 0 on every other request.
+    let connecting = phase(&outcome, "http_req_connecting");
+    assert_eq!(connecting.count - connecting.zeros, 2, "two new connections of {count}");
+    assert!(connecting.max_ms > 0.0);
+    assert_eq!(phase(&outcome, "http_req_tls_handshaking").zeros, count, "no TLS on plain http");
+    // The phases are parts of the latency.
+    let parts: f64 =
+        ["http_req_blocked", "http_req_connecting", "http_req_sending", "http_req_waiting", "http_req_receiving"]
+            .iter()
+            .map(|name| phase(&outcome, name).avg_ms)
+            .sum();
+    let latency = stats.expected.avg_ms();
+    assert!(parts <= latency + 0.01 && parts >= latency * 0.9, "phases {parts} ms of a {latency} ms latency");
+
+    // A threshold on a phase judges it, and the same samples are on /metrics.
+    assert_eq!(failing(&outcome), ["http_req_waiting_p95"], "20 ms to first byte is not under 19 ms");
+    let exported = value(&metrics, "sloprober_http_req_waiting_seconds_count", &[("scenario", "plain")]);
+    assert_eq!(exported, count as f64);
+    let within =
+        value(&metrics, "sloprober_http_req_waiting_seconds_bucket", &[("scenario", "plain"), ("le", "0.019")]);
+    assert_eq!(within, 0.0, "the threshold's bound is a bucket boundary, and no answer came within it");
+}

@@ -97,6 +97,7 @@ thresholds:
   generate_duration: ["p(95)<=300"]
   "http_req_duration{{request:embeddings}}": ["p(90)<=200"]
   "http_req_duration{{scenario:search}}": ["p(99)<=100"]
+  "http_req_waiting{{scenario:search}}": ["p(99)<=100"]
   "http_req_failed{{request:embeddings}}": ["rate<0.05"]
   errors: ["rate<0.05"]
   http_req_failed: ["rate<0.01"]

@@ -77,6 +77,19 @@ struct Serve<'a> {
 fn serve(pki: &Pki, how: Serve<'_>) -> SocketAddr {
     let (cert, key) = pki.issue(how.names, false);
     let chain = vec![cert.der().clone(), CertificateDer::from(pki.ca.der().to_vec())];
+    serve_chain(pki, chain, key, how, None)
+}
+
+/// As [`serve`], presenting `chain`; with `goaway_after`, each HTTP/2
+/// connection is shut down gracefully (GOAWAY) after that many requests.
+/// Every request is counted in `served`.
+fn serve_chain(
+    pki: &Pki,
+    chain: Vec<CertificateDer<'static>>,
+    key: KeyPair,
+    how: Serve<'_>,
+    goaway_after: Option<(usize, Arc<std::sync::atomic::AtomicUsize>)>,
+) -> SocketAddr {
     let key = PrivateKeyDer::Pkcs8(key.serialize_der().into());
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder =
@@ -100,17 +113,37 @@ fn serve(pki: &Pki, how: Serve<'_>) -> SocketAddr {
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
+            let goaway_after = goaway_after.clone();
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else { return };
-                let service = hyper::service::service_fn(|request: hyper::Request<hyper::body::Incoming>| async move {
-                    let version = format!("{:?}", request.version());
-                    hyper::Response::builder()
-                        .header("x-http-version", version)
-                        .body(Full::new(Bytes::from_static(b"ok")))
+                let on_this_connection = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                let enough = Arc::new(tokio::sync::Notify::new());
+                let (count, limit, notify) = (on_this_connection.clone(), goaway_after.clone(), enough.clone());
+                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                    let (count, limit, notify) = (count.clone(), limit.clone(), notify.clone());
+                    async move {
+                        if let Some((after, served)) = &limit {
+                            served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            if count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == *after {
+                                notify.notify_one();
+                            }
+                        }
+                        let version = format!("{:?}", request.version());
+                        hyper::Response::builder()
+                            .header("x-http-version", version)
+                            .body(Full::new(Bytes::from_static(b"ok")))
+                    }
                 });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tls), service)
-                    .await;
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let connection = builder.serve_connection(TokioIo::new(tls), service);
+                tokio::pin!(connection);
+                tokio::select! {
+                    _ = connection.as_mut() => {}
+                    () = enough.notified() => {
+                        connection.as_mut().graceful_shutdown();
+                        let _ = connection.await;
+                    }
+                }
             });
         }
     });
@@ -158,6 +191,10 @@ async fn a_private_ca_is_trusted_from_its_file_and_nothing_else_is() {
     let stats = &outcome.snapshot.requests[0].stats;
     assert_eq!((stats.count, stats.failed_total()), (10, 0), "{:?}", stats.failed);
     assert!(outcome.passed(), "every check passed, over HTTP/2");
+    // Over HTTP/2 a request leaves as its stream opens (sending 0); one handshake per session.
+    assert_eq!(phase(&outcome, "http_req_sending"), (0, 10));
+    let handshakes = phase(&outcome, "http_req_tls_handshaking");
+    assert!((1..=2).contains(&handshakes.0), "{handshakes:?}");
     assert!(curl_succeeds(addr, &["--cacert", &ca]), "curl agrees");
     let expiry = value(
         &metrics,
@@ -202,6 +239,17 @@ async fn http_1_1_is_spoken_when_the_server_offers_only_that() {
     let yaml = run_yaml("http11", addr, &format!("{{ca_file: \"{ca}\"}}"), "HTTP/1.1");
     let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
     assert!(outcome.passed(), "{:?}", outcome.snapshot.requests[0].stats.failed);
+    // The same exchange as plain http, over TLS: a handshake per new connection, none on reuse.
+    let (handshakes, writes) = (phase(&outcome, "http_req_tls_handshaking"), phase(&outcome, "http_req_sending"));
+    assert!((1..=2).contains(&handshakes.0), "{handshakes:?}: 2 VUs, 10 requests, at most 2 connections");
+    assert_eq!(handshakes.1, 10, "{handshakes:?}");
+    assert_eq!(writes.0, 10, "every HTTP/1.1 request takes a moment to write");
+}
+
+/// Of the phase `name` of the run's only scenario: (how many took time, how many in all).
+fn phase(outcome: &sloprober::run::RunOutcome, name: &str) -> (u64, u64) {
+    let view = outcome.snapshot.phases.iter().find(|p| p.phase.metric_name() == name).unwrap();
+    (view.durations.count() - view.durations.count_within(0.0), view.durations.count())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,4 +305,102 @@ async fn the_system_store_is_read_from_ssl_cert_file() {
     assert_eq!(code, Some(0), "the CA in SSL_CERT_FILE is trusted:\n{stdout}");
     let (code, stdout) = run(None).await.unwrap();
     assert_eq!(code, Some(99), "without it the system store does not hold the test CA:\n{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_signed_ca_certificate_served_as_its_own_is_trusted_as_curl_trusts_it() {
+    // What `openssl req -x509` makes: self-signed, CA:TRUE, the server's name in it.
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let key = KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(pki.path("self.pem"), cert.pem()).unwrap();
+    let how = Serve { names: &[], alpn: H2_OR_1, require_client_certificate: false };
+    let addr = serve_chain(&pki, vec![cert.der().clone()], key, how, None);
+    let ca = path(&pki.path("self.pem"));
+    assert!(curl_succeeds(addr, &["--cacert", &ca]), "curl trusts it");
+    let yaml = run_yaml("self_signed", addr, &format!("{{ca_file: \"{ca}\"}}"), "HTTP/2.0");
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
+    assert!(outcome.passed(), "{:?}", outcome.snapshot.requests[0].stats.failed);
+
+    // Its name is still checked: for another name it is refused, by both.
+    let yaml = run_yaml(
+        "self_signed_other_name",
+        addr,
+        &format!("{{ca_file: \"{ca}\", server_name: other.test}}"),
+        "HTTP/2.0",
+    );
+    let (_, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    assert_eq!(failed(&metrics, "self_signed_other_name", "tls"), 10.0);
+    let port = addr.port();
+    let other = format!("https://other.test:{port}/");
+    let resolve = format!("other.test:{port}:127.0.0.1");
+    let curl_other = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "--max-time", "5", "--cacert", &ca, "--resolve", &resolve, &other])
+        .status()
+        .unwrap();
+    assert!(!curl_other.success(), "curl refuses it for other.test too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_name_is_sent_and_verified_instead_of_the_address() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let addr = serve(&pki, Serve { names: &["probe.internal"], alpn: H2_OR_1, require_client_certificate: false });
+    let ca = path(&pki.path("ca.pem"));
+    let by_address = |scenario: &str, tls: &str| {
+        run_yaml(scenario, addr, tls, "HTTP/2.0").replace("https://localhost:", "https://127.0.0.1:")
+    };
+
+    // The certificate is for probe.internal, not 127.0.0.1: refused, by both.
+    let (_, metrics) =
+        play(&run_options(dir.path(), &by_address("by_address", &format!("{{ca_file: \"{ca}\"}}")), &[])).await;
+    assert_eq!(failed(&metrics, "by_address", "tls"), 10.0);
+    let direct = format!("https://127.0.0.1:{}/", addr.port());
+    let curl = |args: &[&str]| {
+        std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "--max-time", "5"])
+            .args(args)
+            .status()
+            .unwrap()
+    };
+    assert!(!curl(&["--cacert", &ca, &direct]).success());
+
+    // With server_name it is asked for and verified as probe.internal, as curl --resolve does.
+    let tls = format!("{{ca_file: \"{ca}\", server_name: probe.internal}}");
+    let (outcome, metrics) = play(&run_options(dir.path(), &by_address("by_name", &tls), &[])).await;
+    assert!(outcome.passed(), "{:?}", outcome.snapshot.requests[0].stats.failed);
+    let expiry = value(
+        &metrics,
+        "sloprober_tls_earliest_cert_expiry_timestamp_seconds",
+        &[("scenario", "by_name"), ("server_name", "probe.internal")],
+    );
+    assert_eq!(expiry, pki.ca_expiry as f64);
+    let resolve = format!("probe.internal:{}:127.0.0.1", addr.port());
+    let named = format!("https://probe.internal:{}/", addr.port());
+    assert!(curl(&["--cacert", &ca, "--resolve", &resolve, &named]).success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_session_shut_down_with_goaway_loses_no_request_and_repeats_none() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (cert, key) = pki.issue(&["localhost"], false);
+    let chain = vec![cert.der().clone(), CertificateDer::from(pki.ca.der().to_vec())];
+    let how = Serve { names: &[], alpn: H2_OR_1, require_client_certificate: false };
+    let addr = serve_chain(&pki, chain, key, how, Some((3, served.clone())));
+    let ca = path(&pki.path("ca.pem"));
+    // POST: never sent twice unless the server says it did not process it.
+    let yaml = run_yaml("goaway", addr, &format!("{{ca_file: \"{ca}\"}}"), "HTTP/2.0")
+        .replace("path: /", "method: POST\n        path: /")
+        .replace("vus: 2, iterations: 5", "vus: 4, iterations: 30");
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let stats = &outcome.snapshot.requests[0].stats;
+    assert_eq!((stats.count, stats.failed_total()), (120, 0), "{:?}", stats.failed);
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 120, "each request served once");
+    eprintln!("goaway: {} of 120 sent again after a GOAWAY", stats.retries);
+    assert!(outcome.passed());
 }

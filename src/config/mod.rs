@@ -88,6 +88,9 @@ pub struct TlsConfig {
     /// Accept any server certificate (logged loudly at start).
     #[serde(default)]
     pub insecure_skip_verify: bool,
+    /// The name sent as SNI and verified in the server's certificate,
+    /// instead of the URL's host (a DNS name or an IP address).
+    pub server_name: Option<String>,
 }
 
 fn default_max_body() -> usize {

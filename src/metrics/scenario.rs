@@ -4,7 +4,7 @@
 use super::families::{Families, MetricsError};
 use crate::plan::metric::{self as catalog, expected_response_label, CUSTOM_LABELS, CUSTOM_TREND_LABELS, TREND_LABELS};
 use crate::plan::{RequestPlan, ScenarioPlan};
-use crate::sample::{FailReason, Incomplete, Sample, SampleSink, Span};
+use crate::sample::{FailReason, Incomplete, Phase, Sample, SampleSink, Span};
 use prometheus::{Counter, Gauge, GaugeVec, Histogram, IntCounter, IntCounterVec};
 use std::sync::OnceLock;
 
@@ -91,6 +91,9 @@ pub struct ScenarioMetrics {
     data_received: IntCounter,
     schedule_lag: Histogram,
     iteration_duration: Histogram,
+    /// By `Phase as usize`: the phases of answered requests, per scenario
+    /// (not per request: six histograms per request would multiply the series).
+    phases: [Histogram; Phase::COUNT],
     /// By group index.
     group_duration: Vec<Histogram>,
     /// By journey, then reason.
@@ -139,6 +142,16 @@ impl ScenarioMetrics {
                     buckets,
                 )?
                 .with_label_values(&[s]),
+            phases: {
+                let [blocked, connecting, tls, sending, waiting, receiving] = Phase::ALL.map(|phase| {
+                    let help = format!(
+                        "k6's {}: that phase of answered requests, per scenario (see README, Request phases).",
+                        phase.metric_name()
+                    );
+                    families.histogram(catalog::phase_family(phase), &help, &["scenario"], buckets)
+                });
+                [blocked?, connecting?, tls?, sending?, waiting?, receiving?].map(|f| f.with_label_values(&[s]))
+            },
             group_duration: {
                 let family = families.histogram(
                     catalog::GROUP_DURATION,
@@ -325,6 +338,11 @@ impl SampleSink for ScenarioMetrics {
         }
         if let Some(lag) = sample.schedule_lag {
             self.schedule_lag.observe(lag.as_secs_f64());
+        }
+        if let Some(phases) = &sample.phases {
+            for (histogram, time) in self.phases.iter().zip(phases) {
+                histogram.observe(time.as_secs_f64());
+            }
         }
         self.data_sent.inc_by(sample.bytes_sent);
         self.data_received.inc_by(sample.bytes_received);

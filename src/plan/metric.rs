@@ -4,6 +4,7 @@
 //! dashboards all read a metric's meaning from here.
 
 use crate::config::CustomKind;
+use crate::sample::Phase;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,11 +24,13 @@ pub enum Builtin {
     VusMax,
     IterationDuration,
     GroupDuration,
+    /// k6's `http_req_blocked` ... `http_req_receiving`, per scenario.
+    Phase(Phase),
 }
 
 impl Builtin {
     /// Every built-in, in the order reports list them.
-    const ALL: [Builtin; 12] = [
+    const ALL: [Builtin; 18] = [
         Builtin::HttpReqs,
         Builtin::HttpReqDuration,
         Builtin::HttpReqFailed,
@@ -40,6 +43,12 @@ impl Builtin {
         Builtin::VusMax,
         Builtin::IterationDuration,
         Builtin::GroupDuration,
+        Builtin::Phase(Phase::Blocked),
+        Builtin::Phase(Phase::Connecting),
+        Builtin::Phase(Phase::TlsHandshaking),
+        Builtin::Phase(Phase::Sending),
+        Builtin::Phase(Phase::Waiting),
+        Builtin::Phase(Phase::Receiving),
     ];
 
     /// The built-ins reports list (`vus` is a live gauge, listed in none).
@@ -62,6 +71,7 @@ impl Builtin {
             Builtin::VusMax => "vus_max",
             Builtin::IterationDuration => "iteration_duration",
             Builtin::GroupDuration => "group_duration",
+            Builtin::Phase(phase) => phase.metric_name(),
         }
     }
 
@@ -71,7 +81,9 @@ impl Builtin {
 
     pub fn kind(self) -> CustomKind {
         match self {
-            Builtin::HttpReqDuration | Builtin::IterationDuration | Builtin::GroupDuration => CustomKind::Trend,
+            Builtin::HttpReqDuration | Builtin::IterationDuration | Builtin::GroupDuration | Builtin::Phase(_) => {
+                CustomKind::Trend
+            }
             Builtin::HttpReqFailed | Builtin::Checks => CustomKind::Rate,
             Builtin::HttpReqs
             | Builtin::Iterations
@@ -227,7 +239,7 @@ impl Metric {
             Metric::Builtin(HttpReqs | HttpReqFailed) => &[Tag::Scenario, Tag::Request],
             Metric::Builtin(Checks) => &[Tag::Scenario, Tag::Request, Tag::Check],
             Metric::Builtin(
-                Iterations | DroppedIterations | DataSent | DataReceived | Vus | VusMax | IterationDuration,
+                Iterations | DroppedIterations | DataSent | DataReceived | Vus | VusMax | IterationDuration | Phase(_),
             ) => &[Tag::Scenario],
             Metric::Builtin(GroupDuration) => &[Tag::Scenario, Tag::Group],
             // One series per scenario: a request's own latency or failures are
@@ -250,6 +262,7 @@ impl Metric {
             Metric::Builtin(HttpReqDuration) => Series::Histogram { family: fixed(HTTP_REQ_DURATION) },
             Metric::Builtin(IterationDuration) => Series::Histogram { family: fixed(ITERATION_DURATION) },
             Metric::Builtin(GroupDuration) => Series::Histogram { family: fixed(GROUP_DURATION) },
+            Metric::Builtin(Phase(phase)) => Series::Histogram { family: fixed(phase_family(*phase)) },
             Metric::Builtin(HttpReqFailed) => {
                 Series::Rate { trues: fixed(HTTP_REQ_FAILED), trues_matchers: Vec::new(), total: fixed(HTTP_REQS) }
             }
@@ -302,6 +315,18 @@ pub const GROUP_DURATION: &str = "sloprober_group_duration_seconds";
 pub const ITERATIONS_INCOMPLETE: &str = "sloprober_iterations_incomplete_total";
 /// Seconds since the epoch when the earliest certificate of a server's chain expires.
 pub const TLS_CERT_EXPIRY: &str = "sloprober_tls_earliest_cert_expiry_timestamp_seconds";
+
+/// The histogram of a phase: `sloprober_http_req_waiting_seconds`, by scenario only.
+pub fn phase_family(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Blocked => "sloprober_http_req_blocked_seconds",
+        Phase::Connecting => "sloprober_http_req_connecting_seconds",
+        Phase::TlsHandshaking => "sloprober_http_req_tls_handshaking_seconds",
+        Phase::Sending => "sloprober_http_req_sending_seconds",
+        Phase::Waiting => "sloprober_http_req_waiting_seconds",
+        Phase::Receiving => "sloprober_http_req_receiving_seconds",
+    }
+}
 
 /// Labels of `http_req_duration`'s histogram.
 pub const TREND_LABELS: [&str; 3] = ["scenario", "request", "expected_response"];

@@ -52,6 +52,11 @@ impl Plan {
     pub fn peak_vus(&self) -> u64 {
         self.scenarios.iter().map(|s| s.executor.peak_vus()).sum()
     }
+
+    /// Whether a threshold reads a request phase (`http_req_waiting`, ...).
+    pub fn reads_phases(&self) -> bool {
+        self.thresholds.iter().any(|t| matches!(t.metric, metric::Metric::Builtin(metric::Builtin::Phase(_))))
+    }
 }
 
 #[derive(Debug, Clone)]

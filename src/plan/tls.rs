@@ -6,7 +6,7 @@
 use crate::config::env::{interpolate, EnvVars};
 use crate::config::{Problems, TlsConfig};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::RootCertStore;
 use std::fmt;
 use std::sync::Arc;
@@ -16,9 +16,15 @@ use std::sync::Arc;
 pub struct TlsPlan {
     /// Trusted instead of the system store (`ca_file`).
     pub roots: Option<Arc<RootCertStore>>,
+    /// The certificates of `ca_file` as written: a server presenting one of
+    /// them itself (a self-signed certificate made as a CA, as `openssl req
+    /// -x509` makes them) is trusted as curl and Go trust it.
+    pub ca_certificates: Arc<Vec<CertificateDer<'static>>>,
     /// Presented when the server asks for a certificate.
     pub client: Option<Arc<ClientCertificate>>,
     pub insecure_skip_verify: bool,
+    /// Sent as SNI and verified instead of the URL's host.
+    pub server_name: Option<ServerName<'static>>,
 }
 
 /// A client certificate chain and its key.
@@ -34,6 +40,7 @@ impl fmt::Debug for TlsPlan {
             .field("ca_roots", &self.roots.as_ref().map(|r| r.len()))
             .field("client_certificates", &self.client.as_ref().map(|c| c.chain.len()))
             .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .field("server_name", &self.server_name)
             .finish()
     }
 }
@@ -50,8 +57,12 @@ impl TlsPlan {
             file("cert_file", &config.cert_file),
             file("key_file", &config.key_file),
         );
-        let roots = ca_file.and_then(|ca| match read_roots(&ca) {
-            Ok(roots) => Some(Arc::new(roots)),
+        let mut ca_certificates = Vec::new();
+        let roots = ca_file.and_then(|ca| match read_certificates(&ca).and_then(|certs| roots_of(&ca, certs)) {
+            Ok((roots, certs)) => {
+                ca_certificates = certs;
+                Some(Arc::new(roots))
+            }
             Err(e) => {
                 problems.add(format!("{path}.ca_file"), e);
                 None
@@ -78,17 +89,37 @@ impl TlsPlan {
         if config.insecure_skip_verify && config.ca_file.is_some() {
             problems.add(format!("{path}.insecure_skip_verify"), "ca_file is set too: verify against it, or skip");
         }
-        TlsPlan { roots, client, insecure_skip_verify: config.insecure_skip_verify }
+        let server_name = config.server_name.as_ref().and_then(|name| match ServerName::try_from(name.clone()) {
+            Ok(name) => Some(name),
+            Err(_) => {
+                problems.add(format!("{path}.server_name"), format!("\"{name}\" is not a DNS name or an IP address"));
+                None
+            }
+        });
+        TlsPlan {
+            roots,
+            ca_certificates: Arc::new(ca_certificates),
+            client,
+            insecure_skip_verify: config.insecure_skip_verify,
+            server_name,
+        }
     }
 }
 
 pub(crate) fn read_roots(file: &str) -> Result<RootCertStore, String> {
-    let certs = read_certificates(file)?;
+    roots_of(file, read_certificates(file)?).map(|(roots, _)| roots)
+}
+
+/// The trust anchors of `certs` (read from `file`), and the certificates themselves.
+fn roots_of(
+    file: &str,
+    certs: Vec<CertificateDer<'static>>,
+) -> Result<(RootCertStore, Vec<CertificateDer<'static>>), String> {
     let mut roots = RootCertStore::empty();
-    let (added, ignored) = roots.add_parsable_certificates(certs);
+    let (added, ignored) = roots.add_parsable_certificates(certs.iter().cloned());
     match (added, ignored) {
         (0, _) => Err(format!("{file}: no usable CA certificate in it")),
-        (_, 0) => Ok(roots),
+        (_, 0) => Ok((roots, certs)),
         (_, ignored) => Err(format!("{file}: {ignored} of its certificates cannot be used as a CA")),
     }
 }
@@ -186,6 +217,10 @@ mod tests {
                 "target.tls.insecure_skip_verify: ",
             ),
             (TlsConfig { ca_file: Some("${NO_SUCH_VAR}".into()), ..Default::default() }, "target.tls.ca_file: "),
+            (
+                TlsConfig { server_name: Some("not a name!".into()), ..Default::default() },
+                "target.tls.server_name: \"not a name!\" is not a DNS name",
+            ),
         ];
         for (config, expected) in cases {
             let problems = problems_of(&config);

@@ -5,6 +5,7 @@ use super::promql::prom_duration;
 use super::rules::ratio_record;
 use crate::plan::metric as catalog;
 use crate::plan::Plan;
+use crate::sample::Phase;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -206,6 +207,17 @@ fn load_view() -> Value {
         catalog::GROUP_DURATION
     );
     let incomplete = rate(catalog::ITERATIONS_INCOMPLETE, "scenario, journey, reason");
+    let phase_p95: Vec<(String, String)> = Phase::ALL
+        .iter()
+        .map(|phase| {
+            let expr = format!(
+                "histogram_quantile(0.95, sum by (scenario, le) (rate({}_bucket{{{f}}}[$__rate_interval])))",
+                catalog::phase_family(*phase)
+            );
+            (expr, format!("{{{{scenario}}}} {} p95", phase.metric_name().trim_start_matches("http_req_")))
+        })
+        .collect();
+    let phase_targets: Vec<(&str, &str)> = phase_p95.iter().map(|(e, l)| (e.as_str(), l.as_str())).collect();
     let mut heatmap = panel(
         5,
         "heatmap",
@@ -312,6 +324,16 @@ fn load_view() -> Value {
             (12, 30, 12, 8),
             "ops",
             &[(&incomplete, "{{scenario}}/{{journey}} {{reason}}")],
+        ),
+        panel(
+            12,
+            "timeseries",
+            "Where request time goes (phase p95)",
+            "k6's phases of answered requests per scenario: blocked, connecting, tls_handshaking, sending, waiting \
+             (time to first byte), receiving. Connecting and TLS take time only on new connections.",
+            (0, 38, 24, 8),
+            "s",
+            &phase_targets,
         ),
     ];
     dashboard(

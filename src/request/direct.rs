@@ -1,11 +1,14 @@
-//! Plain-http destinations: where to connect and the request head as written
-//! on the wire, worked out once per request of the plan. A templated path is
+//! Destinations: where to connect (with the TLS settings of an https
+//! origin) and the request head as written on the wire, worked out once per
+//! request of the plan. A templated path is
 //! spliced into the head per request ([`DirectTemplate`]) rather than parsed
 //! into a URL and laid out again.
 
-use super::http1::Origin;
+use super::connect::{Origin, TlsOrigin};
+use super::tls::TlsContext;
 use http::header::{CONTENT_LENGTH, HOST};
 use http::{HeaderMap, Method};
+use rustls::pki_types::ServerName;
 
 /// Where one request goes and its head up to the last header.
 #[derive(Clone)]
@@ -14,7 +17,7 @@ pub(super) struct Direct {
     pub head: Vec<u8>,
 }
 
-/// A plain-http request whose path is rendered per request: the head before
+/// A request whose path is rendered per request: the head before
 /// and after the request target.
 #[derive(Clone)]
 pub(super) struct DirectTemplate {
@@ -26,10 +29,11 @@ pub(super) struct DirectTemplate {
 }
 
 impl Direct {
-    /// None unless `url` is plain http. `headers` are all the request's
-    /// headers but `host`, which comes from the URL unless they set it.
-    pub fn of(url: &reqwest::Url, method: &Method, headers: &HeaderMap) -> Option<Direct> {
-        let template = DirectTemplate::at(url, method, headers, "")?;
+    /// None unless `url` is http, or https with `tls` given. `headers` are
+    /// all the request's headers but `host`, which comes from the URL unless
+    /// they set it.
+    pub fn of(url: &reqwest::Url, method: &Method, headers: &HeaderMap, tls: Option<&TlsContext>) -> Option<Direct> {
+        let template = DirectTemplate::at(url, method, headers, "", tls)?;
         let target = match url.query() {
             Some(query) => format!("{}?{query}", url.path()),
             None => url.path().to_string(),
@@ -39,21 +43,35 @@ impl Direct {
 }
 
 impl DirectTemplate {
-    /// For paths appended to `base` (an http URL without a trailing `/`); None unless plain http.
-    pub fn of(base: &str, method: &Method, headers: &HeaderMap) -> Option<DirectTemplate> {
+    /// For paths appended to `base` (a URL without a trailing `/`), as [`Direct::of`].
+    pub fn of(base: &str, method: &Method, headers: &HeaderMap, tls: Option<&TlsContext>) -> Option<DirectTemplate> {
         let url = reqwest::Url::parse(base).ok()?;
         let base_path = url.path().trim_end_matches('/').to_string();
-        DirectTemplate::at(&url, method, headers, &base_path)
+        DirectTemplate::at(&url, method, headers, &base_path, tls)
     }
 
-    fn at(url: &reqwest::Url, method: &Method, headers: &HeaderMap, base_path: &str) -> Option<DirectTemplate> {
-        if url.scheme() != "http" {
-            return None;
-        }
+    fn at(
+        url: &reqwest::Url,
+        method: &Method,
+        headers: &HeaderMap,
+        base_path: &str,
+        tls: Option<&TlsContext>,
+    ) -> Option<DirectTemplate> {
         let host = match url.host()? {
             url::Host::Domain(name) => name.to_string(),
             url::Host::Ipv4(ip) => ip.to_string(),
             url::Host::Ipv6(ip) => ip.to_string(),
+        };
+        let tls = match (url.scheme(), tls) {
+            ("http", _) => None,
+            ("https", Some(tls)) => Some(TlsOrigin {
+                config: tls.config.clone(),
+                server_name: match &tls.server_name {
+                    Some(name) => name.clone(),
+                    None => ServerName::try_from(host.clone()).ok()?,
+                },
+            }),
+            _ => return None,
         };
         let port = url.port_or_known_default()?;
         let mut before_target = Vec::with_capacity(16 + base_path.len());
@@ -78,7 +96,7 @@ impl DirectTemplate {
             line(&mut after, &[name.as_str().as_bytes(), b": ", value.as_bytes()]);
         }
         after.extend_from_slice(b"\r\n");
-        Some(DirectTemplate { origin: Origin { host, port }, before_target, after_target: after })
+        Some(DirectTemplate { origin: Origin { host, port, tls }, before_target, after_target: after })
     }
 
     /// The head for a rendered path and query, or None when the URL parser
@@ -112,10 +130,10 @@ mod tests {
     #[test]
     fn a_spliced_head_is_the_head_the_url_would_make() {
         for base in ["http://127.0.0.1:8080", "http://example.test/api", "http://[::1]:81/v1/"] {
-            let template = DirectTemplate::of(base.trim_end_matches('/'), &Method::POST, &headers()).unwrap();
+            let template = DirectTemplate::of(base.trim_end_matches('/'), &Method::POST, &headers(), None).unwrap();
             for path in ["/a/b?x=1&y=%20", "/items/42", "/q?from=/&t=a:b@c"] {
                 let url = reqwest::Url::parse(&format!("{}{path}", base.trim_end_matches('/'))).unwrap();
-                let direct = Direct::of(&url, &Method::POST, &headers()).unwrap();
+                let direct = Direct::of(&url, &Method::POST, &headers(), None).unwrap();
                 assert_eq!(template.head(path).unwrap(), direct.head, "{base} {path}");
                 assert_eq!(template.origin, direct.origin);
             }
@@ -124,10 +142,10 @@ mod tests {
 
     #[test]
     fn paths_the_url_parser_would_rewrite_are_left_to_it() {
-        let template = DirectTemplate::of("http://127.0.0.1:1", &Method::GET, &headers()).unwrap();
+        let template = DirectTemplate::of("http://127.0.0.1:1", &Method::GET, &headers(), None).unwrap();
         for path in ["/a b", "/a/../b", "/caf\u{e9}", "/a#frag", "/a\r\nx: y", "relative"] {
             assert!(template.head(path).is_none(), "{path:?}");
         }
-        assert!(DirectTemplate::of("https://127.0.0.1:1", &Method::GET, &headers()).is_none());
+        assert!(DirectTemplate::of("https://127.0.0.1:1", &Method::GET, &headers(), None).is_none(), "https needs TLS");
     }
 }

@@ -1,16 +1,19 @@
 //! The request runner: one iteration picks a request by weight, renders it,
 //! sends it, checks the response, records one `Sample`, then thinks.
-//! Plain-http requests go over keep-alive connections the VU drives itself
-//! ([`http1`]); https ones over the scenario's pooled reqwest client (TLS,
-//! HTTP/2).
+//! Requests go over keep-alive HTTP/1.1 connections the VU drives itself
+//! ([`http1`]), plain or over TLS ([`connect`]), or over an HTTP/2 session
+//! where a server's TLS handshake picks it ([`h2`]); [`transport`] chooses.
 
 mod body;
+mod connect;
 mod cookies;
 mod direct;
+mod h2;
 mod http1;
 mod journey;
 mod outcome;
 mod tls;
+mod transport;
 
 use crate::check::ResponseView;
 use crate::config::ThinkTime;
@@ -19,13 +22,14 @@ use crate::plan::journey::{Capture, SetupPlan};
 use crate::plan::template::RenderContext;
 use crate::plan::Op;
 use crate::plan::{JourneyPlan, MetricFeed, RequestBody, RequestPlan, RequestUrl, ScenarioPlan};
-use crate::sample::{FailReason, Sample, SampleSink, Span};
+use crate::sample::{FailReason, Phases, Sample, SampleSink, Span};
 use body::Encoding;
 use bytes::Bytes;
+use connect::Origin;
 use direct::{Direct, DirectTemplate};
-use http::header::{HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, USER_AGENT};
+use http::header::{HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, USER_AGENT};
 use http::{HeaderMap, Method};
-use http1::{KeepHeaders, Origin};
+use http1::KeepHeaders;
 use rand::distr::weighted::WeightedIndex;
 use rand::distr::Distribution;
 use rand::Rng;
@@ -33,17 +37,19 @@ use std::borrow::Cow;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
+use tls::TlsContext;
 use tokio::time::Instant;
 
 pub use cookies::CookieJar;
 
 const USER_AGENT_VALUE: &str = concat!("sloprober/", env!("CARGO_PKG_VERSION"));
 
-/// Runs one scenario's iterations: plain http over connections the VUs
-/// drive themselves, https over one shared client.
+/// Runs one scenario's iterations.
 pub struct ScenarioRunner {
     name: String,
-    client: reqwest::Client,
+    /// How its https origins connect (None for a plain-http base URL: no
+    /// trust store is read for it).
+    tls: Option<TlsContext>,
     requests: Vec<PreparedRequest>,
     /// Picks the request of an iteration, or its journey when there are journeys.
     picker: WeightedIndex<u32>,
@@ -69,12 +75,12 @@ pub struct ScenarioRunner {
 /// A request of the scenario with what is worked out once for sending it.
 struct PreparedRequest {
     plan: RequestPlan,
-    /// The headers it carries over plain http (its own, then the target's
-    /// unless it sets the same name, user-agent, accept).
+    /// The headers it carries (its own, then the target's unless it sets
+    /// the same name, user-agent, accept, accept-encoding).
     direct_headers: HeaderMap,
-    /// Where it goes over plain http, when its URL is fixed.
+    /// Where it goes, when its URL is fixed.
     fixed_direct: Option<Direct>,
-    /// Over plain http, when its path is rendered per request.
+    /// When its path is rendered per request.
     templated_direct: Option<DirectTemplate>,
     /// The base URL's path (no trailing `/`), before a rendered path: for cookies.
     base_path: String,
@@ -85,13 +91,14 @@ struct PreparedRequest {
 }
 
 impl PreparedRequest {
-    fn new(plan: &RequestPlan, target_headers: &HeaderMap) -> PreparedRequest {
+    fn new(plan: &RequestPlan, target_headers: &HeaderMap, tls: Option<&TlsContext>) -> PreparedRequest {
         let direct_headers = direct_headers(plan, target_headers);
         let (fixed_direct, templated_direct, base_path) = match &plan.url {
-            RequestUrl::Static(url) => (Direct::of(url, &plan.method, &direct_headers), None, String::new()),
+            RequestUrl::Static(url) => (Direct::of(url, &plan.method, &direct_headers, tls), None, String::new()),
             RequestUrl::Templated { base, .. } => {
                 let base_path = reqwest::Url::parse(base).map(|u| u.path().trim_end_matches('/').to_string());
-                (None, DirectTemplate::of(base, &plan.method, &direct_headers), base_path.unwrap_or_default())
+                let template = DirectTemplate::of(base, &plan.method, &direct_headers, tls);
+                (None, template, base_path.unwrap_or_default())
             }
         };
         PreparedRequest {
@@ -109,21 +116,21 @@ impl PreparedRequest {
     }
 }
 
-/// Where one request goes: over plain http with its head, or through the pooled client.
-enum Destination<'r> {
-    Direct { origin: Cow<'r, Origin>, head: Cow<'r, [u8]> },
-    Pooled(reqwest::Url),
+/// Where one request goes, and its head up to the last header.
+struct Destination<'r> {
+    origin: Cow<'r, Origin>,
+    head: Cow<'r, [u8]>,
 }
 
 /// A response, whichever way it came: status and headers, then the body or
 /// why it could not be read.
 pub(crate) struct Response {
     pub status: u16,
-    /// Bytes of the answer before decoding: over plain http every byte read
-    /// (1xx heads, chunk framing and trailers included); otherwise the head
-    /// as HTTP/1.1 would carry it plus the body as received.
+    /// Bytes of the answer before decoding: over HTTP/1.1 every byte read
+    /// (1xx heads, chunk framing and trailers included); over HTTP/2 the
+    /// head as HTTP/1.1 would carry it plus the body as received.
     pub received: u64,
-    /// Empty over plain http unless a check reads them.
+    /// Empty unless a check reads them (or only `set-cookie`, for the jar).
     pub headers: HeaderMap,
     /// The body's first bytes as received (as many as the request keeps), or why it could not be read.
     pub body: Result<Bytes, FailReason>,
@@ -131,12 +138,12 @@ pub(crate) struct Response {
     pub encoding: Encoding,
     /// Sent a second time, on a fresh connection, after the reused one closed unanswered.
     pub retried: bool,
+    /// When the request went out and the answer began.
+    pub marks: transport::Marks,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
-    #[error("scenario {scenario}: cannot build the HTTP client: {source}")]
-    Client { scenario: String, source: reqwest::Error },
     #[error("scenario {scenario}: cannot set up TLS: {source}")]
     Tls { scenario: String, source: rustls::Error },
     #[error("scenario {scenario}: request weights are invalid")]
@@ -145,10 +152,6 @@ pub enum RunnerError {
 
 impl ScenarioRunner {
     pub fn new(plan: &ScenarioPlan, sink: Arc<dyn SampleSink>) -> Result<ScenarioRunner, RunnerError> {
-        // Redirects are answers like any other (the 3xx is what gets checked), and
-        // the target is reached directly: the same on both transports.
-        let mut default_headers = plan.headers.clone();
-        default_headers.entry(ACCEPT_ENCODING).or_insert(HeaderValue::from_static(body::ACCEPTED));
         if plan.tls.insecure_skip_verify {
             tracing::warn!(
                 scenario = %plan.name,
@@ -156,19 +159,14 @@ impl ScenarioRunner {
                  anyone on the path can answer for them"
             );
         }
-        let tls = tls::client_config(&plan.tls, sink.clone())
-            .map_err(|source| RunnerError::Tls { scenario: plan.name.clone(), source })?;
-        let client = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .default_headers(default_headers)
-            .user_agent(USER_AGENT_VALUE)
-            .tcp_nodelay(true)
-            .connect_timeout(plan.timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .map_err(|source| RunnerError::Client { scenario: plan.name.clone(), source })?;
+        let https = plan.base_url.get(..6).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https:"));
+        let tls = match https {
+            true => Some(
+                TlsContext::new(&plan.tls, sink.clone())
+                    .map_err(|source| RunnerError::Tls { scenario: plan.name.clone(), source })?,
+            ),
+            false => None,
+        };
         let weights: Vec<u32> = if plan.journeys.is_empty() {
             plan.requests[plan.weighted.clone()].iter().map(|r| r.weight).collect()
         } else {
@@ -177,8 +175,8 @@ impl ScenarioRunner {
         let picker = WeightedIndex::new(weights).map_err(|_| RunnerError::Weights { scenario: plan.name.clone() })?;
         Ok(ScenarioRunner {
             name: plan.name.clone(),
-            client,
-            requests: plan.requests.iter().map(|r| PreparedRequest::new(r, &plan.headers)).collect(),
+            requests: plan.requests.iter().map(|r| PreparedRequest::new(r, &plan.headers, tls.as_ref())).collect(),
+            tls,
             picker,
             journeys: plan.journeys.clone(),
             first_weighted: plan.weighted.start,
@@ -250,6 +248,7 @@ impl ScenarioRunner {
             gauge_value: None,
             schedule_lag: None,
             retried: false,
+            phases: None,
         };
         let destination = self.destination(request, rendered_path.as_deref());
         let (Some(destination), Ok(rendered_headers)) = (destination, rendered_headers) else {
@@ -264,14 +263,10 @@ impl ScenarioRunner {
             (false, true) => KeepHeaders::SetCookie,
             (false, false) => KeepHeaders::None,
         };
-        let received = match destination {
-            Destination::Direct { origin, head } => {
-                Self::send_direct(request, &origin, head, &rendered_headers, body, keep, vu).await
-            }
-            Destination::Pooled(url) => self.send_pooled(plan, url, rendered_headers, body).await,
-        };
+        let Destination { origin, head } = destination;
+        let received = Self::send(request, &origin, head, &rendered_headers, body, keep, vu).await;
         sample.latency = scheduled.elapsed();
-        let Response { status, received, headers, body, encoding, retried } = match received {
+        let (Response { status, received, headers, body, encoding, retried, .. }, phases) = match received {
             Ok(received) => received,
             Err(reason) => {
                 sample.failure = Some(reason);
@@ -279,6 +274,7 @@ impl ScenarioRunner {
             }
         };
         sample.retried = retried;
+        sample.phases = Some(phases);
         sample.bytes_received = received;
         if self.cookies && !headers.is_empty() {
             vu.cookies.store(&headers, &cookie_path());
@@ -329,39 +325,31 @@ impl ScenarioRunner {
 
     /// Where request `request` goes this time: its head worked out at
     /// start-up, a rendered path spliced into its head, or (for a path the
-    /// URL parser rewrites, or https) a parsed URL. None for a path that makes no URL.
+    /// URL parser rewrites) one laid out from the parsed URL. None for a
+    /// path that makes no URL.
     fn destination<'r>(&self, request: &'r PreparedRequest, rendered: Option<&str>) -> Option<Destination<'r>> {
         let plan = &request.plan;
         let url = match (&plan.url, rendered) {
-            (RequestUrl::Static(url), _) => {
-                return Some(match &request.fixed_direct {
-                    Some(direct) => {
-                        Destination::Direct { origin: Cow::Borrowed(&direct.origin), head: Cow::Borrowed(&direct.head) }
-                    }
-                    None => Destination::Pooled(url.clone()),
-                });
+            (RequestUrl::Static(_), _) => {
+                let direct = request.fixed_direct.as_ref()?;
+                return Some(Destination { origin: Cow::Borrowed(&direct.origin), head: Cow::Borrowed(&direct.head) });
             }
             (RequestUrl::Templated { base, .. }, rendered) => {
                 let rendered = rendered.unwrap_or_default();
                 if let Some(template) = &request.templated_direct {
                     if let Some(head) = template.head(rendered) {
-                        return Some(Destination::Direct {
-                            origin: Cow::Borrowed(&template.origin),
-                            head: Cow::Owned(head),
-                        });
+                        return Some(Destination { origin: Cow::Borrowed(&template.origin), head: Cow::Owned(head) });
                     }
                 }
                 reqwest::Url::parse(&format!("{base}{rendered}")).ok()?
             }
         };
-        Some(match Direct::of(&url, &plan.method, &request.direct_headers) {
-            Some(direct) => Destination::Direct { origin: Cow::Owned(direct.origin), head: Cow::Owned(direct.head) },
-            None => Destination::Pooled(url),
-        })
+        let direct = Direct::of(&url, &plan.method, &request.direct_headers, self.tls.as_ref())?;
+        Some(Destination { origin: Cow::Owned(direct.origin), head: Cow::Owned(direct.head) })
     }
 
-    /// Over a keep-alive connection of this thread, within the request's timeout.
-    async fn send_direct(
+    /// Over what this thread has open to `origin`, within the request's timeout.
+    async fn send(
         request: &PreparedRequest,
         origin: &Origin,
         head: Cow<'_, [u8]>,
@@ -369,7 +357,7 @@ impl ScenarioRunner {
         body: Option<Bytes>,
         keep_headers: KeepHeaders,
         vu: &mut VuState,
-    ) -> Result<Response, FailReason> {
+    ) -> Result<(Response, Phases), FailReason> {
         let plan = &request.plan;
         let head = if rendered_headers.is_empty() {
             head
@@ -395,49 +383,9 @@ impl ScenarioRunner {
         let timeout = vu.request_timer(Instant::now() + plan.timeout);
         tokio::select! {
             biased;
-            response = http1::send(origin, &outgoing) => response,
+            response = transport::send(origin, &outgoing) => response,
             () = timeout => Err(FailReason::Timeout),
         }
-    }
-
-    /// Over the scenario's shared reqwest client (https, or anything not plain http).
-    async fn send_pooled(
-        &self,
-        plan: &RequestPlan,
-        url: reqwest::Url,
-        rendered_headers: Vec<(HeaderName, HeaderValue)>,
-        body: Option<Bytes>,
-    ) -> Result<Response, FailReason> {
-        let mut request = self.client.request(plan.method.clone(), url).timeout(plan.timeout);
-        // Per header rather than cloning the map: names and values are reference-counted.
-        for (name, value) in &plan.headers {
-            request = request.header(name.clone(), value.clone());
-        }
-        for (name, value) in rendered_headers {
-            request = request.header(name, value);
-        }
-        if let Some(body) = body {
-            request = request.body(body);
-        }
-        let mut response = request.send().await.map_err(|e| outcome::classify(&e))?;
-        let status = response.status().as_u16();
-        let headers = std::mem::take(response.headers_mut());
-        let encoding = headers.get(CONTENT_ENCODING).map_or(Encoding::Identity, |v| Encoding::of(v.as_bytes()));
-        // The head as HTTP/1.1 would carry it (status line, `name: value` lines, blank line).
-        let mut received = 17 + headers.iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
-        // Read a piece at a time: only the first `keep_body` bytes are kept.
-        let mut kept = bytes::BytesMut::new();
-        let body = loop {
-            match response.chunk().await {
-                Ok(Some(piece)) => {
-                    received += piece.len() as u64;
-                    body::keep_prefix(&mut kept, &piece, plan.keep_body);
-                }
-                Ok(None) => break Ok(kept.freeze()),
-                Err(e) => break Err(outcome::classify(&e)),
-            }
-        };
-        Ok(Response { status, received, headers, body, encoding, retried: false })
     }
 }
 

@@ -16,8 +16,24 @@ use x509_cert::der::Decode;
 /// ALPN: HTTP/2 where the server offers it, as k6 and curl do.
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
+/// What a scenario's https origins connect with: its client configuration
+/// (one per scenario and reload, so connections are pooled by it) and the
+/// server name that replaces the URL's host, if any.
+#[derive(Clone)]
+pub struct TlsContext {
+    pub config: Arc<ClientConfig>,
+    pub server_name: Option<ServerName<'static>>,
+}
+
+impl TlsContext {
+    /// The context for `plan`; the expiry of every chain a server presents goes to `sink`.
+    pub fn new(plan: &TlsPlan, sink: Arc<dyn SampleSink>) -> Result<TlsContext, rustls::Error> {
+        Ok(TlsContext { config: Arc::new(client_config(plan, sink)?), server_name: plan.server_name.clone() })
+    }
+}
+
 /// The client configuration for `plan`; expiries go to `sink`.
-pub fn client_config(plan: &TlsPlan, sink: Arc<dyn SampleSink>) -> Result<ClientConfig, rustls::Error> {
+fn client_config(plan: &TlsPlan, sink: Arc<dyn SampleSink>) -> Result<ClientConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verify = if plan.insecure_skip_verify {
         None
@@ -29,7 +45,8 @@ pub fn client_config(plan: &TlsPlan, sink: Arc<dyn SampleSink>) -> Result<Client
                 .map_err(|e| rustls::Error::General(format!("cannot verify with these CA certificates: {e}")))?,
         )
     };
-    let verifier = Arc::new(Recording { verify, provider: provider.clone(), sink });
+    let verifier =
+        Arc::new(Recording { verify, pinned: plan.ca_certificates.clone(), provider: provider.clone(), sink });
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .dangerous()
@@ -70,6 +87,8 @@ fn system_roots() -> Arc<RootCertStore> {
 /// after noting when the presented chain expires.
 struct Recording {
     verify: Option<Arc<WebPkiServerVerifier>>,
+    /// The `ca_file` certificates: one presented as the server's own is trusted.
+    pinned: Arc<Vec<CertificateDer<'static>>>,
     provider: Arc<CryptoProvider>,
     sink: Arc<dyn SampleSink>,
 }
@@ -93,9 +112,12 @@ impl ServerCertVerifier for Recording {
         if let Some(expiry) = earliest_expiry(std::iter::once(end_entity).chain(intermediates)) {
             self.sink.record_certificate(&server_name.to_str(), expiry);
         }
-        match &self.verify {
-            Some(verify) => verify.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now),
-            None => Ok(ServerCertVerified::assertion()),
+        let Some(verify) = &self.verify else { return Ok(ServerCertVerified::assertion()) };
+        match verify.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(_) if self.pinned.iter().any(|ca| ca.as_ref() == end_entity.as_ref()) => {
+                verify_pinned(end_entity, server_name, now)
+            }
+            verified => verified,
         }
     }
 
@@ -131,4 +153,30 @@ fn earliest_expiry<'a>(chain: impl Iterator<Item = &'a CertificateDer<'a>>) -> O
         .filter_map(|der| x509_cert::Certificate::from_der(der).ok())
         .map(|cert| cert.tbs_certificate.validity.not_after.to_unix_duration().as_secs())
         .min()
+}
+
+/// A server that presents a certificate of the `ca_file` itself: webpki
+/// refuses a CA certificate as a server's (`CaUsedAsEndEntity`), which is
+/// what `openssl req -x509` makes, while curl (OpenSSL) and Go accept a
+/// trusted certificate as it stands. Its dates and names are still checked.
+fn verify_pinned(
+    end_entity: &CertificateDer<'_>,
+    server_name: &ServerName<'_>,
+    now: UnixTime,
+) -> Result<ServerCertVerified, rustls::Error> {
+    use rustls::CertificateError;
+    let parsed = webpki::EndEntityCert::try_from(end_entity).map_err(|_| CertificateError::BadEncoding)?;
+    parsed.verify_is_valid_for_subject_name(server_name).map_err(|_| CertificateError::NotValidForName)?;
+    let validity = x509_cert::Certificate::from_der(end_entity)
+        .map_err(|_| CertificateError::BadEncoding)?
+        .tbs_certificate
+        .validity;
+    let now = now.as_secs();
+    if now < validity.not_before.to_unix_duration().as_secs() {
+        return Err(CertificateError::NotValidYet.into());
+    }
+    if now > validity.not_after.to_unix_duration().as_secs() {
+        return Err(CertificateError::Expired.into());
+    }
+    Ok(ServerCertVerified::assertion())
 }

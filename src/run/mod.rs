@@ -97,9 +97,11 @@ pub fn plan_for(options: &RunOptions) -> Result<Plan, ConfigError> {
 
 /// Plays the plan once and evaluates its thresholds.
 pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetrics>) -> Result<RunOutcome, RunError> {
-    let totals: Vec<Arc<ScenarioStats>> = plan.scenarios.iter().map(|s| Arc::new(ScenarioStats::new(s, 3))).collect();
+    // The summary lists the phases, as k6's does; the progress ticks do not.
+    let totals: Vec<Arc<ScenarioStats>> =
+        plan.scenarios.iter().map(|s| Arc::new(ScenarioStats::new(s, 3, true))).collect();
     let intervals: Vec<Arc<ScenarioStats>> =
-        plan.scenarios.iter().map(|s| Arc::new(ScenarioStats::new(s, 2))).collect();
+        plan.scenarios.iter().map(|s| Arc::new(ScenarioStats::new(s, 2, false))).collect();
     let prepared = engine::prepare(&plan, &metrics, &options.vu_threads, |i| {
         vec![totals[i].clone() as Arc<dyn crate::sample::SampleSink>, intervals[i].clone()]
     })?;
@@ -138,6 +140,7 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
             load.executor_totals(),
             |s, r| totals[s].lock(r).clone(),
             |s, i| totals[s].span(i).clone(),
+            |s| totals[s].phases(),
         )
     };
     let mut aborted_by = None;

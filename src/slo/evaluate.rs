@@ -77,25 +77,30 @@ fn source(metric: &Metric, tags: &Tags, snapshot: &Snapshot) -> Source {
         total: views().map(|v| v.stats.count).sum(),
     };
     let spans = |groups: bool| {
-        let mut merged: Option<Latency> = None;
-        let chosen = snapshot.spans.iter().filter(|v| {
-            scenario_tag.is_none_or(|s| s == &v.scenario)
-                && v.group.is_some() == groups
-                && tags.get(&Tag::Group).is_none_or(|g| v.group.as_ref() == Some(g))
-        });
-        for view in chosen {
-            match &mut merged {
-                None => merged = Some(view.durations.clone()),
-                Some(m) => m.merge(&view.durations),
-            }
-        }
-        merged
+        merge_all(
+            snapshot
+                .spans
+                .iter()
+                .filter(|v| {
+                    scenario_tag.is_none_or(|s| s == &v.scenario)
+                        && v.group.is_some() == groups
+                        && tags.get(&Tag::Group).is_none_or(|g| v.group.as_ref() == Some(g))
+                })
+                .map(|v| &v.durations),
+        )
     };
     match metric {
         Metric::Builtin(b) => match b {
             Builtin::HttpReqDuration => Source::Latency(latency()),
             Builtin::IterationDuration => Source::Latency(spans(false)),
             Builtin::GroupDuration => Source::Latency(spans(true)),
+            Builtin::Phase(phase) => Source::Latency(merge_all(
+                snapshot
+                    .phases
+                    .iter()
+                    .filter(|v| v.phase == *phase && scenario_tag.is_none_or(|s| s == &v.scenario))
+                    .map(|v| &v.durations),
+            )),
             Builtin::HttpReqFailed => failed(),
             Builtin::Checks => {
                 let (mut hits, mut total) = (0, 0);
@@ -126,6 +131,13 @@ fn source(metric: &Metric, tags: &Tags, snapshot: &Snapshot) -> Source {
             ),
         },
     }
+}
+
+/// The durations of every one of `latencies` together; None when there are none.
+fn merge_all<'a>(mut latencies: impl Iterator<Item = &'a Latency>) -> Option<Latency> {
+    let mut merged = latencies.next()?.clone();
+    latencies.for_each(|l| merged.merge(l));
+    Some(merged)
 }
 
 /// Evaluates `threshold` on `snapshot`.

@@ -40,6 +40,7 @@ impl LiveSlos {
             executors,
             |s, r| self.window.merged(s, r),
             |s, i| self.window.merged_span(s, i),
+            |s| self.window.merged_phases(s),
         );
         for threshold in &self.plan.thresholds {
             self.metrics.publish_verdict(threshold, &evaluate(threshold, &snapshot));

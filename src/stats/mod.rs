@@ -11,7 +11,7 @@ pub use snapshot::{ExecutorTotals, RequestView, Snapshot};
 pub use window::SlidingWindow;
 
 use crate::plan::ScenarioPlan;
-use crate::sample::{Sample, SampleSink, Span};
+use crate::sample::{Phase, Phases, Sample, SampleSink, Span};
 use std::sync::{Mutex, MutexGuard};
 
 /// One scenario's per-request statistics, and the durations of its
@@ -20,6 +20,9 @@ pub struct ScenarioStats {
     requests: Vec<Mutex<RequestStats>>,
     /// [`span_index`]: the iterations', then each group's.
     spans: Vec<Mutex<Latency>>,
+    /// The phases of answered requests; kept only where something reads
+    /// them (a run's summary, a threshold on a phase).
+    phases: Option<Mutex<PhaseStats>>,
 }
 
 /// Where a span's durations are kept in [`ScenarioStats`]: the iterations
@@ -32,7 +35,8 @@ pub fn span_index(span: &Span) -> usize {
 }
 
 impl ScenarioStats {
-    pub fn new(plan: &ScenarioPlan, significant_digits: u8) -> ScenarioStats {
+    /// With `phases`, the phases of its requests are kept too.
+    pub fn new(plan: &ScenarioPlan, significant_digits: u8, phases: bool) -> ScenarioStats {
         ScenarioStats {
             requests: plan
                 .requests
@@ -40,7 +44,17 @@ impl ScenarioStats {
                 .map(|r| Mutex::new(RequestStats::new(r.checks.len(), significant_digits)))
                 .collect(),
             spans: (0..=plan.groups.len()).map(|_| Mutex::new(Latency::new(significant_digits))).collect(),
+            phases: phases.then(|| Mutex::new(PhaseStats::new(significant_digits))),
         }
+    }
+
+    /// The phases' durations (by `Phase as usize`), where they are kept.
+    pub fn phases(&self) -> Option<Vec<Latency>> {
+        self.lock_phases().map(|mut p| p.folded().to_vec())
+    }
+
+    fn lock_phases(&self) -> Option<MutexGuard<'_, PhaseStats>> {
+        self.phases.as_ref().map(|p| p.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The durations at `index` (see [`span_index`]).
@@ -68,6 +82,9 @@ impl ScenarioStats {
         for i in 0..self.spans.len() {
             self.span(i).reset();
         }
+        if let Some(mut phases) = self.lock_phases() {
+            phases.reset();
+        }
     }
 }
 
@@ -75,6 +92,11 @@ impl SampleSink for ScenarioStats {
     fn record(&self, sample: &Sample) {
         if sample.request < self.requests.len() {
             self.lock(sample.request).record(sample);
+        }
+        if let Some(times) = &sample.phases {
+            if let Some(mut phases) = self.lock_phases() {
+                phases.record(times);
+            }
         }
     }
 
@@ -86,6 +108,42 @@ impl SampleSink for ScenarioStats {
             };
             self.span(index).record(duration.as_micros().min(u64::MAX as u128) as u64);
         }
+    }
+}
+
+/// The durations of each request phase. Most phases of a request on a
+/// reused connection take no time (blocked, connecting, TLS): zeros are
+/// counted apart and added to the histograms when they are read, which
+/// keeps the cost of a request's phases on the hot path low.
+struct PhaseStats {
+    durations: [Latency; Phase::COUNT],
+    zeros: [u64; Phase::COUNT],
+}
+
+impl PhaseStats {
+    fn new(significant_digits: u8) -> PhaseStats {
+        PhaseStats { durations: Phase::ALL.map(|_| Latency::new(significant_digits)), zeros: [0; Phase::COUNT] }
+    }
+
+    fn record(&mut self, times: &Phases) {
+        for ((latency, zeros), time) in self.durations.iter_mut().zip(&mut self.zeros).zip(times) {
+            match time.as_micros() {
+                0 => *zeros += 1,
+                micros => latency.record(micros.min(u64::MAX as u128) as u64),
+            }
+        }
+    }
+
+    fn folded(&mut self) -> &[Latency; Phase::COUNT] {
+        for (latency, zeros) in self.durations.iter_mut().zip(&mut self.zeros) {
+            latency.record_zeros(std::mem::take(zeros));
+        }
+        &self.durations
+    }
+
+    fn reset(&mut self) {
+        self.durations.iter_mut().for_each(Latency::reset);
+        self.zeros = [0; Phase::COUNT];
     }
 }
 

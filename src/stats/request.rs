@@ -31,6 +31,13 @@ impl Latency {
         self.sum_micros += micros as u128;
     }
 
+    /// `n` samples that took no time at all.
+    pub(crate) fn record_zeros(&mut self, n: u64) {
+        if n > 0 {
+            self.histogram.saturating_record_n(0, n);
+        }
+    }
+
     pub fn merge(&mut self, other: &Latency) {
         // Same bounds on both sides, so adding cannot go out of range.
         let _ = self.histogram.add(&other.histogram);

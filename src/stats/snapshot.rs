@@ -4,6 +4,7 @@
 use super::{Latency, RequestStats};
 use crate::executor::ExecutorCounters;
 use crate::plan::Plan;
+use crate::sample::Phase;
 use std::time::Duration;
 
 /// One request's statistics with the names it is known by.
@@ -58,6 +59,14 @@ pub struct SpanView {
     pub durations: Latency,
 }
 
+/// The durations of one phase of a scenario's answered requests.
+#[derive(Clone)]
+pub struct PhaseView {
+    pub scenario: String,
+    pub phase: Phase,
+    pub durations: Latency,
+}
+
 #[derive(Clone)]
 pub struct Snapshot {
     /// The span the statistics cover (a run's length, or a window's).
@@ -65,19 +74,29 @@ pub struct Snapshot {
     pub requests: Vec<RequestView>,
     /// Each scenario's iterations, then its groups.
     pub spans: Vec<SpanView>,
+    /// Each scenario's request phases, where they were kept.
+    pub phases: Vec<PhaseView>,
     pub executors: Vec<ExecutorTotals>,
 }
 
 impl Snapshot {
     /// Builds a snapshot; `stats(s, r)` gives request `r` of scenario `s` of
-    /// `plan`, `spans(s, i)` the durations at [`super::span_index`] `i`.
+    /// `plan`, `spans(s, i)` the durations at [`super::span_index`] `i`,
+    /// `phases(s)` scenario `s`'s phases where they are kept.
     pub fn capture(
         plan: &Plan,
         elapsed: Duration,
         executors: Vec<ExecutorTotals>,
         mut stats: impl FnMut(usize, usize) -> RequestStats,
         mut spans: impl FnMut(usize, usize) -> Latency,
+        mut phases: impl FnMut(usize) -> Option<Vec<Latency>>,
     ) -> Snapshot {
+        let mut phase_views = Vec::new();
+        for (s, scenario) in plan.scenarios.iter().enumerate() {
+            for (phase, durations) in Phase::ALL.into_iter().zip(phases(s).into_iter().flatten()) {
+                phase_views.push(PhaseView { scenario: scenario.name.clone(), phase, durations });
+            }
+        }
         let mut span_views = Vec::new();
         for (s, scenario) in plan.scenarios.iter().enumerate() {
             let groups = std::iter::once(None).chain(scenario.groups.iter().map(Some));
@@ -104,7 +123,7 @@ impl Snapshot {
                 });
             }
         }
-        Snapshot { elapsed, requests, spans: span_views, executors }
+        Snapshot { elapsed, requests, spans: span_views, phases: phase_views, executors }
     }
 
     /// The same snapshot restricted to one scenario.
@@ -113,6 +132,7 @@ impl Snapshot {
             elapsed: self.elapsed,
             requests: self.requests.iter().filter(|r| r.scenario == scenario).cloned().collect(),
             spans: self.spans.iter().filter(|r| r.scenario == scenario).cloned().collect(),
+            phases: self.phases.iter().filter(|r| r.scenario == scenario).cloned().collect(),
             executors: self.executors.iter().filter(|e| e.scenario == scenario).cloned().collect(),
         }
     }

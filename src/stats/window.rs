@@ -23,8 +23,10 @@ pub struct SlidingWindow {
 
 impl SlidingWindow {
     pub fn new(plan: &Plan, length: Duration) -> Arc<SlidingWindow> {
-        let slots =
-            (0..SLOTS).map(|_| plan.scenarios.iter().map(|s| ScenarioStats::new(s, DIGITS)).collect()).collect();
+        let phases = plan.reads_phases();
+        let slots = (0..SLOTS)
+            .map(|_| plan.scenarios.iter().map(|s| ScenarioStats::new(s, DIGITS, phases)).collect())
+            .collect();
         Arc::new(SlidingWindow { slots, current: AtomicUsize::new(0), slot_length: length / SLOTS as u32 })
     }
 
@@ -60,6 +62,18 @@ impl SlidingWindow {
             merged.merge(&slot[scenario].span(index));
         }
         merged
+    }
+
+    /// Scenario `scenario`'s phases over the whole window, where they are kept.
+    pub fn merged_phases(&self, scenario: usize) -> Option<Vec<Latency>> {
+        let mut slots = self.slots.iter();
+        let mut merged = slots.next()?[scenario].phases()?;
+        for slot in slots {
+            if let Some(phases) = slot[scenario].phases() {
+                merged.iter_mut().zip(phases.iter()).for_each(|(m, p)| m.merge(p));
+            }
+        }
+        Some(merged)
     }
 
     pub fn length(&self) -> Duration {
@@ -109,6 +123,7 @@ mod tests {
             gauge_value: None,
             schedule_lag: None,
             retried: false,
+            phases: None,
         }
     }
 

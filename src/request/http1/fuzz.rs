@@ -266,7 +266,7 @@ fn serve_once(wire: Vec<u8>, seed: u64) -> Origin {
             rest = &rest[n..];
         }
     });
-    Origin { host: "127.0.0.1".into(), port }
+    Origin { host: "127.0.0.1".into(), port, tls: None }
 }
 
 #[tokio::test]
@@ -306,4 +306,9 @@ async fn chunked_bodies_in_any_pieces_read_as_sent() {
     }
     println!("{cases} cases from SLOPROBER_FUZZ_SEED={seed}");
     assert!(cases > 0);
+}
+
+/// Sends over the shared transport; the answer without its phases.
+async fn send(origin: &Origin, request: &Outgoing<'_>) -> Result<Response, FailReason> {
+    crate::request::transport::send(origin, request).await.map(|(response, _)| response)
 }

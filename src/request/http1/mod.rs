@@ -15,6 +15,9 @@ mod fuzz;
 mod head;
 
 use super::body::{keep_prefix, Encoding};
+use super::connect::{Origin, Stream};
+use super::outcome;
+use super::transport::{Marks, Unanswered};
 use super::Response;
 use crate::sample::FailReason;
 use bytes::{Buf, Bytes, BytesMut};
@@ -22,16 +25,11 @@ pub use head::KeepHeaders;
 use head::{parse_head, status_line, BadHead, Framing, Head, MAX_HEAD};
 use http::HeaderMap;
 use std::cell::RefCell;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-/// Where a plain-http request connects: host and port.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    pub host: String,
-    pub port: u16,
-}
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// A request ready to write: its head up to the last header (request line,
 /// `host` and the other headers), and its body.
@@ -73,56 +71,11 @@ thread_local! {
     static IDLE: RefCell<Vec<(Origin, Vec<Conn>)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Sends `request` to `origin` over an idle connection of this thread, or a
-/// new one when there is none or the server closed them while idle. A
-/// connection goes back to the idle list only after a complete exchange that
-/// leaves it open: one that failed, timed out or was interrupted is closed.
-///
-/// A reused connection can be closed by the server just as a request goes
-/// out (its keep-alive timeout, or a close after each answer that it did not
-/// announce). A write that fails then reached nothing, so the request goes
-/// out once more on a fresh connection. A request written but answered by
-/// nothing at all (the connection closed before the first byte of an
-/// answer) is sent again likewise when it is safe to repeat
-/// ([`Outgoing::retry_safe`]); the answer then says it was retried.
-pub async fn send(origin: &Origin, request: &Outgoing<'_>) -> Result<Response, FailReason> {
-    let mut retried = false;
-    if let Some(mut conn) = take_idle(origin) {
-        if conn.write(request).await.is_ok() {
-            match conn.finish(request).await {
-                Err(Unanswered::Nothing) if request.retry_safe => retried = true,
-                other => return other.map_err(Unanswered::reason),
-            }
-        }
-    }
-    let mut conn = Conn::connect(origin).await?;
-    conn.write(request).await?;
-    let mut response = conn.finish(request).await.map_err(Unanswered::reason)?;
-    response.retried = retried;
-    Ok(response)
-}
-
-/// Why an exchange produced no answer: the connection closed before any
-/// byte of one arrived, or something went wrong later.
-enum Unanswered {
-    Nothing,
-    Failed(FailReason),
-}
-
-impl Unanswered {
-    fn reason(self) -> FailReason {
-        match self {
-            Unanswered::Nothing => FailReason::Reset,
-            Unanswered::Failed(reason) => reason,
-        }
-    }
-}
-
 /// The most recently used idle connection to `origin` that is still open.
-fn take_idle(origin: &Origin) -> Option<Conn> {
+pub fn take_idle(origin: &Origin) -> Option<Conn> {
     IDLE.with_borrow_mut(|idle| {
         let (_, list) = idle.iter_mut().find(|(known, _)| known == origin)?;
-        while let Some(conn) = list.pop() {
+        while let Some(mut conn) = list.pop() {
             if conn.idle_since.elapsed() < CHECK_AFTER_IDLE || conn.still_open() {
                 return Some(conn);
             }
@@ -150,17 +103,21 @@ fn put_idle(mut conn: Conn) {
     });
 }
 
-/// One open connection and what it has read but not yet parsed.
-struct Conn {
+/// One open connection and what it has read but not yet parsed. It goes
+/// back to the idle list only after a complete exchange that leaves it
+/// open: one that failed, timed out or was interrupted is closed.
+pub struct Conn {
     origin: Origin,
-    stream: TcpStream,
+    stream: Stream,
     read: BytesMut,
     /// The request being written, reused from one request to the next.
     write: Vec<u8>,
     /// The server closed its side: a read returned nothing.
     eof: bool,
-    /// A byte of an answer to the current request arrived (a `1xx` head counts).
-    answered: bool,
+    /// When the first byte of an answer to the current request arrived (a `1xx` head counts).
+    first_byte_at: Option<Instant>,
+    /// When the current request was written.
+    wrote_at: Instant,
     /// Bytes read since the current request was written.
     received: u64,
     /// The whole current request went out (a long one may get an answer before).
@@ -169,31 +126,31 @@ struct Conn {
 }
 
 impl Conn {
-    async fn connect(origin: &Origin) -> Result<Conn, FailReason> {
-        let stream = TcpStream::connect((origin.host.as_str(), origin.port)).await.map_err(|_| FailReason::Connect)?;
-        stream.set_nodelay(true).map_err(|_| FailReason::Connect)?;
-        Ok(Conn {
+    /// A new connection to `origin` over `stream`.
+    pub fn new(origin: &Origin, stream: Stream) -> Conn {
+        Conn {
             origin: origin.clone(),
             stream,
             read: BytesMut::new(),
             write: Vec::new(),
             eof: false,
-            answered: false,
+            first_byte_at: None,
+            wrote_at: Instant::now(),
             received: 0,
             sent_whole: false,
             idle_since: Instant::now(),
-        })
+        }
     }
 
     /// False when the server closed the connection (or sent something
     /// unasked) while it was idle.
-    fn still_open(&self) -> bool {
-        matches!(self.stream.try_read(&mut [0u8; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    fn still_open(&mut self) -> bool {
+        self.stream.still_open()
     }
 
     /// Writes the whole request in one call where the socket takes it.
-    async fn write(&mut self, request: &Outgoing<'_>) -> Result<(), FailReason> {
-        self.answered = false;
+    pub async fn write(&mut self, request: &Outgoing<'_>) -> Result<(), FailReason> {
+        self.first_byte_at = None;
         self.received = 0;
         self.write.clear();
         self.write.extend_from_slice(request.head);
@@ -204,12 +161,18 @@ impl Conn {
         }
         self.write.extend_from_slice(b"\r\n");
         self.write.extend_from_slice(request.body);
-        if self.write.len() <= WATCH_WHILE_WRITING {
+        let written = if self.write.len() <= WATCH_WHILE_WRITING {
             self.sent_whole = true;
-            return self.stream.write_all(&self.write).await.map_err(|_| FailReason::Reset);
-        }
-        // Boxed: its state would otherwise make every request's future larger.
-        Box::pin(self.write_watching()).await
+            match self.stream.write_all(&self.write).await {
+                Ok(()) => self.stream.flush().await.map_err(|_| FailReason::Reset),
+                Err(_) => Err(FailReason::Reset),
+            }
+        } else {
+            // Boxed: its state would otherwise make every request's future larger.
+            Box::pin(self.write_watching()).await
+        };
+        self.wrote_at = Instant::now();
+        written
     }
 
     /// Writes a long request while watching for an answer: a server may
@@ -217,54 +180,64 @@ impl Conn {
     /// reading. The first bytes of such an answer end the write, and the
     /// answer is read as any other; the connection is not used again.
     async fn write_watching(&mut self) -> Result<(), FailReason> {
-        let Conn { stream, read, write, eof, answered, received, sent_whole, .. } = self;
-        *sent_whole = false;
-        let (reader, mut writer) = stream.split();
-        let sending = writer.write_all(write);
-        tokio::pin!(sending);
-        // Some(true): answer bytes arrived; Some(false): the server closed; None: nothing yet.
-        let mut early = |reader: &tokio::net::tcp::ReadHalf<'_>| {
-            read.reserve(READ_CHUNK);
-            match reader.try_read_buf(read) {
-                Ok(0) => {
-                    *eof = true;
-                    Some(false)
-                }
-                Ok(n) => {
-                    *answered = true;
-                    *received += n as u64;
-                    Some(true)
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
-                Err(_) => Some(false),
-            }
-        };
-        let mut watching = true;
-        loop {
-            tokio::select! {
-                sent = &mut sending => {
-                    if sent.is_err() {
-                        // Refused mid-way: an answer may be waiting all the same.
-                        return if early(&reader) == Some(true) { Ok(()) } else { Err(FailReason::Reset) };
-                    }
-                    *sent_whole = true;
-                    return Ok(());
-                }
-                Ok(()) = reader.readable(), if watching => match early(&reader) {
-                    Some(true) => return Ok(()),
+        self.sent_whole = false;
+        let (mut written, mut watching) = (0, true);
+        poll_fn(|cx| {
+            if watching {
+                match self.poll_early(cx) {
+                    Some(true) => return Poll::Ready(Ok(())),
                     Some(false) => watching = false,
                     None => {}
-                },
+                }
             }
+            while written < self.write.len() {
+                match Pin::new(&mut self.stream).poll_write(cx, &self.write[written..]) {
+                    Poll::Ready(Ok(n)) if n > 0 => written += n,
+                    // Refused mid-way: an answer may be waiting all the same.
+                    Poll::Ready(_) => {
+                        let answered = self.poll_early(cx) == Some(true);
+                        return Poll::Ready(if answered { Ok(()) } else { Err(FailReason::Reset) });
+                    }
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            match Pin::new(&mut self.stream).poll_flush(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.sent_whole = true;
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Err(_)) => Poll::Ready(Err(FailReason::Reset)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// While a long request is written: Some(true) when answer bytes
+    /// arrived, Some(false) when the server closed, None for nothing yet.
+    fn poll_early(&mut self, cx: &mut std::task::Context<'_>) -> Option<bool> {
+        self.read.reserve(READ_CHUNK);
+        match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.read) {
+            Poll::Ready(Ok(0)) => {
+                self.eof = true;
+                Some(false)
+            }
+            Poll::Ready(Ok(n)) => {
+                self.first_byte_at.get_or_insert_with(Instant::now);
+                self.received += n as u64;
+                Some(true)
+            }
+            Poll::Ready(Err(_)) => Some(false),
+            Poll::Pending => None,
         }
     }
 
     /// Reads the answer to the request just written; the connection goes back
     /// to the idle list when it may carry another.
-    async fn finish(mut self, request: &Outgoing<'_>) -> Result<Response, Unanswered> {
+    pub async fn finish(mut self, request: &Outgoing<'_>) -> Result<Response, Unanswered> {
         let head = match self.read_head(request.is_head, request.keep_headers).await {
             Ok(head) => head,
-            Err(HeadFailure::Read(FailReason::Reset)) if self.read.is_empty() && !self.answered => {
+            Err(HeadFailure::Read(FailReason::Reset)) if self.read.is_empty() && self.first_byte_at.is_none() => {
                 return Err(Unanswered::Nothing)
             }
             Err(HeadFailure::Read(reason)) => return Err(Unanswered::Failed(reason)),
@@ -305,7 +278,9 @@ impl Conn {
     }
 
     fn answer(&self, status: u16, headers: HeaderMap, body: Result<Bytes, FailReason>, encoding: Encoding) -> Response {
-        Response { status, received: self.received, headers, body, encoding, retried: false }
+        let marks =
+            Marks { ready: None, wrote: self.wrote_at, first_byte: self.first_byte_at.unwrap_or(self.wrote_at) };
+        Response { status, received: self.received, headers, body, encoding, retried: false, marks }
     }
 
     /// Reads until a final (non-1xx) head is complete.
@@ -425,20 +400,25 @@ impl Conn {
     }
 
     /// Reads at least one more byte (room for `want` more); the connection
-    /// ending first is a reset.
+    /// ending first is a reset. A TLS connection closed without
+    /// `close_notify` counts as closed, as curl and browsers take it.
     async fn fill(&mut self, want: usize) -> Result<(), FailReason> {
         self.read.reserve(want.clamp(READ_CHUNK, 1 << 20));
         match self.stream.read_buf(&mut self.read).await {
-            Ok(0) => {
-                self.eof = true;
-                Err(FailReason::Reset)
-            }
-            Ok(n) => {
-                self.answered = true;
+            Ok(n) if n > 0 => {
+                self.first_byte_at.get_or_insert_with(Instant::now);
                 self.received += n as u64;
                 Ok(())
             }
-            Err(_) => Err(FailReason::Reset),
+            Ok(_) => {
+                self.eof = true;
+                Err(FailReason::Reset)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && matches!(self.stream, Stream::Tls(_)) => {
+                self.eof = true;
+                Err(FailReason::Reset)
+            }
+            Err(e) => Err(outcome::io_reason(&e, false)),
         }
     }
 }

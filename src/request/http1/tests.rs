@@ -27,7 +27,7 @@ fn serve(answers: Vec<Vec<&'static [u8]>>) -> (Origin, std::thread::JoinHandle<V
         }
         requests
     });
-    (Origin { host: "127.0.0.1".into(), port }, server)
+    (Origin { host: "127.0.0.1".into(), port, tls: None }, server)
 }
 
 fn get(head: &[u8]) -> Outgoing<'_> {
@@ -157,4 +157,9 @@ fn numbers_are_written_in_decimal() {
     for n in [0, 7, 10, 4096, usize::MAX] {
         assert_eq!(itoa(n, &mut [0u8; 20]), n.to_string().as_bytes());
     }
+}
+
+/// Sends over the shared transport; the answer without its phases.
+async fn send(origin: &Origin, request: &Outgoing<'_>) -> Result<Response, FailReason> {
+    crate::request::transport::send(origin, request).await.map(|(response, _)| response)
 }
