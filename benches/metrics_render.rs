@@ -48,6 +48,7 @@ fn render(c: &mut Criterion) {
                     gauge_value: None,
                     schedule_lag: Some(Duration::from_micros(50)),
                     retried: false,
+                    redirects: 0,
                     phases: None,
                 });
             }

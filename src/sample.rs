@@ -74,6 +74,8 @@ pub struct Sample {
     pub schedule_lag: Option<Duration>,
     /// Sent again on a fresh connection: the reused one closed before any byte of an answer.
     pub retried: bool,
+    /// Redirects followed before the answer that was checked.
+    pub redirects: u32,
     /// Where the time of an answered request went; None when no answer came.
     pub phases: Option<Phases>,
 }

@@ -84,6 +84,7 @@ async fn captures_and_loop_variables_render_in_later_steps() {
         steps:
           - name: moved
             path: /moved
+            max_redirects: 0
             checks: [{status: 302}]
             capture: {next: {header: location}}
           - name: echo

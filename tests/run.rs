@@ -303,18 +303,100 @@ async fn a_reused_connection_closed_unanswered_is_retried_once_for_idempotent_me
     assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst) as u64, stats.count - stats.failed_total());
 }
 
+/// One VU playing `requests` (YAML list items) 3 times against `addr`.
+fn three_times(addr: std::net::SocketAddr, requests: &str) -> String {
+    format!(
+        "target:\n  base_url: http://{addr}\n  headers: {{Authorization: \"Bearer ${{API_KEY}}\", X-Tenant-ID: \"t-1\"}}\nscenarios:\n  plain:\n    requests:\n{requests}    profiles:\n      test: {{executor: per-vu-iterations, vus: 1, iterations: 3}}\n"
+    )
+}
+
+/// The request lines (`GET /echo`) of `heads`, in order.
+fn request_lines(heads: &Heads) -> Vec<String> {
+    heads.lock().unwrap().iter().map(|h| h.split(" HTTP/").next().unwrap_or_default().to_string()).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_redirect_is_the_answer_checked_not_followed() {
+async fn redirects_are_followed_as_k6_follows_them_and_the_final_answer_is_checked() {
     let _serial = serial().await;
-    let (addr, _) = counting_server(None);
     let dir = tempfile::tempdir().unwrap();
-    let yaml = closed_model(addr, 1, "100ms")
-        .replace("path: /\n        checks: [{status: 200}]", "path: /moved\n        checks: [{status: 302}]");
-    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let play_against = |requests: &str| {
+        let (addr, heads) = recording_server();
+        let yaml = three_times(addr, requests);
+        let dir = dir.path().to_path_buf();
+        async move {
+            let (outcome, metrics) = play(&run_options(&dir, &yaml, &[])).await;
+            (outcome, metrics, request_lines(&heads))
+        }
+    };
+
+    // By default (10, as k6): the 302 is followed and the 200 behind it is checked.
+    let (outcome, metrics, lines) =
+        play_against("      - {name: moved, path: /moved, checks: [{status: 200}]}\n").await;
     let stats = &outcome.snapshot.requests[0].stats;
-    assert!(stats.count >= 5, "{} requests", stats.count);
-    assert_eq!(stats.statuses.keys().collect::<Vec<_>>(), [&302], "no request reached / through the redirect");
-    assert_eq!(stats.failed_total(), 0);
+    assert_eq!((stats.count, stats.failed_total(), stats.redirects), (3, 0, 3), "{:?}", stats.statuses);
+    assert_eq!(lines, ["GET /moved", "GET /"].repeat(3));
+    assert_eq!(value(&metrics, "sloprober_http_req_redirects_total", &[("request", "moved")]), 3.0);
+
+    // max_redirects: 0 makes the 3xx the answer that is checked.
+    let (outcome, _, lines) =
+        play_against("      - {name: moved, path: /moved, max_redirects: 0, checks: [{status: 302}]}\n").await;
+    assert!(outcome.passed(), "{:?}", outcome.snapshot.requests[0].stats.statuses);
+    assert_eq!(lines, ["GET /moved"].repeat(3));
+
+    // A loop stops at the limit, and the last 3xx is the answer (k6 returns it too).
+    let (outcome, _, lines) =
+        play_against("      - {name: loop, path: /loop, max_redirects: 2, checks: [{status: 302}]}\n").await;
+    let stats = &outcome.snapshot.requests[0].stats;
+    assert_eq!((stats.count, stats.failed_total(), stats.redirects), (3, 0, 6));
+    assert_eq!(lines.len(), 9, "three exchanges per request: {lines:?}");
+
+    // 303 turns a POST into a GET without its body; 307 repeats the POST and its body.
+    let requests = "      - {name: other, method: POST, path: /see-other, json: {a: 1}}\n      - {name: temporary, method: POST, path: /temporary, json: {a: 1}}\n";
+    let (addr, heads) = recording_server();
+    let yaml = three_times(addr, requests);
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
+    assert_eq!(outcome.snapshot.requests.iter().map(|r| r.stats.redirects).sum::<u64>(), 3);
+    let heads = heads.lock().unwrap().clone();
+    for pair in heads.chunks(2) {
+        let (first, second) = (&pair[0], &pair[1]);
+        if first.starts_with("POST /see-other ") {
+            assert!(second.starts_with("GET /echo ") && !second.contains("content-length"), "{second}");
+        } else {
+            assert!(first.starts_with("POST /temporary "), "{first}");
+            assert!(second.starts_with("POST /echo ") && second.contains("content-length: 7"), "{second}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_another_origin_carries_no_credentials_as_curl_carries_none() {
+    let _serial = serial().await;
+    let (first, _) = recording_server();
+    let (other, heads) = recording_server();
+    let path = format!("/to/{}/echo", other.port());
+    let dir = tempfile::tempdir().unwrap();
+    let request =
+        format!("      - {{name: away, path: \"{path}\", headers: {{X-Probe: \"yes\"}}, checks: [{{status: 200}}]}}\n");
+    let yaml = three_times(first, &request);
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
+    assert!(outcome.passed(), "{:?}", outcome.snapshot.requests[0].stats.statuses);
+    let seen = heads.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3);
+    for head in &seen {
+        let head = head.to_ascii_lowercase();
+        assert!(!head.contains("authorization") && !head.contains(API_KEY), "{head}");
+        assert!(!head.contains("x-tenant-id"), "the target's headers are the target's: {head}");
+        assert!(head.contains("x-probe: yes"), "the request's own plain headers go along: {head}");
+    }
+    // curl -L does the same with the same headers.
+    let status = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-L", "-H", &format!("Authorization: Bearer {API_KEY}"), "-H", "X-Probe: yes"])
+        .arg(format!("http://{first}{path}"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let by_curl = heads.lock().unwrap().last().unwrap().to_ascii_lowercase();
+    assert!(!by_curl.contains("authorization") && by_curl.contains("x-probe: yes"), "{by_curl}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -323,8 +405,10 @@ async fn header_checks_read_the_answers_headers_and_data_received_counts_the_hea
     let (addr, _) = counting_server(None);
     let dir = tempfile::tempdir().unwrap();
     let checks = "[{status: 302}, {header: location, matches: \"^/$\"}, {header: x-absent}]";
-    let yaml = closed_model(addr, 1, "100ms")
-        .replace("path: /\n        checks: [{status: 200}]", &format!("path: /moved\n        checks: {checks}"));
+    let yaml = closed_model(addr, 1, "100ms").replace(
+        "path: /\n        checks: [{status: 200}]",
+        &format!("path: /moved\n        max_redirects: 0\n        checks: {checks}"),
+    );
     let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
     let stats = &outcome.snapshot.requests[0].stats;
     assert!(stats.count >= 5, "{} requests", stats.count);

@@ -71,6 +71,13 @@ pub struct Target {
     /// How https requests verify the server and present themselves.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// Redirects followed before the answer that is checked (0: the 3xx is the answer).
+    #[serde(default = "default_max_redirects")]
+    pub max_redirects: u32,
+}
+
+fn default_max_redirects() -> u32 {
+    crate::request::DEFAULT_MAX_REDIRECTS
 }
 
 /// A `tls` block (the names of Prometheus' and blackbox_exporter's
@@ -250,6 +257,9 @@ pub struct RequestConfig {
     /// Replaces `target.max_body` for this request.
     #[serde(default, deserialize_with = "size::optional")]
     pub max_body: Option<usize>,
+    /// Replaces `target.max_redirects` for this request.
+    #[serde(default)]
+    pub max_redirects: Option<u32>,
     #[serde(default)]
     pub checks: Vec<CheckConfig>,
     /// A Trend fed with this request's latency.

@@ -73,6 +73,7 @@ impl TrendHandles {
 struct RequestHandles {
     statuses: StatusCounters,
     retries: IntCounter,
+    redirects: IntCounter,
     failed: [IntCounter; FailReason::COUNT],
     duration: TrendHandles,
     /// (pass, fail) per check.
@@ -292,7 +293,14 @@ impl RequestHandles {
                 &["scenario", "request"],
             )?
             .with_label_values(&labels);
-        Ok(RequestHandles { statuses, retries, failed, duration, checks, trend, rate, counter, gauge })
+        let redirects = families
+            .int_counter(
+                catalog::HTTP_REQ_REDIRECTS,
+                "Redirects followed before the answer that was checked.",
+                &["scenario", "request"],
+            )?
+            .with_label_values(&labels);
+        Ok(RequestHandles { statuses, retries, redirects, failed, duration, checks, trend, rate, counter, gauge })
     }
 }
 
@@ -308,6 +316,9 @@ impl SampleSink for ScenarioMetrics {
         }
         if sample.retried {
             r.retries.inc();
+        }
+        if sample.redirects > 0 {
+            r.redirects.inc_by(u64::from(sample.redirects));
         }
         let seconds = sample.latency.as_secs_f64();
         let failed = sample.failure.is_some();

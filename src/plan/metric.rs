@@ -310,6 +310,7 @@ pub const DATA_RECEIVED: &str = "sloprober_data_received_bytes_total";
 pub const VUS: &str = "sloprober_vus";
 pub const VUS_MAX: &str = "sloprober_vus_max";
 pub const HTTP_REQ_RETRIES: &str = "sloprober_http_req_retries_total";
+pub const HTTP_REQ_REDIRECTS: &str = "sloprober_http_req_redirects_total";
 pub const ITERATION_DURATION: &str = "sloprober_iteration_duration_seconds";
 pub const GROUP_DURATION: &str = "sloprober_group_duration_seconds";
 pub const ITERATIONS_INCOMPLETE: &str = "sloprober_iterations_incomplete_total";

@@ -263,6 +263,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
             env,
             timeout: config.target.timeout,
             max_body: config.target.max_body,
+            max_redirects: config.target.max_redirects,
             variables: template::Variables::none(),
         };
         if scenario.requests.is_empty() && scenario.journeys.is_empty() {

@@ -72,6 +72,8 @@ pub struct RequestPlan {
     pub keep_body: usize,
     /// Its own `max_body`, else the target's.
     pub max_body: usize,
+    /// Its own `max_redirects`, else the target's.
+    pub max_redirects: u32,
 }
 
 impl RequestPlan {
@@ -104,6 +106,8 @@ pub struct RequestContext<'a> {
     pub timeout: Duration,
     /// See [`crate::config::Target::max_body`].
     pub max_body: usize,
+    /// See [`crate::config::Target::max_redirects`].
+    pub max_redirects: u32,
     /// The journey's variables available at this step; none outside journeys.
     pub variables: &'a Variables,
 }
@@ -309,6 +313,7 @@ pub fn compile(
         keeps_headers,
         keep_body: if reads_body { config.max_body.unwrap_or(cx.max_body) } else { 0 },
         max_body: config.max_body.unwrap_or(cx.max_body),
+        max_redirects: config.max_redirects.unwrap_or(cx.max_redirects),
         name: config.name.clone(),
         weight: config.weight,
         method,

@@ -12,7 +12,7 @@ use super::transport::{Marks, Unanswered};
 use super::Response;
 use crate::sample::FailReason;
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, HOST, SET_COOKIE};
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, HOST, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2::SendRequest;
@@ -82,11 +82,16 @@ pub async fn send(mut sender: SendRequest<Full<Bytes>>, request: &Outgoing<'_>) 
     let encoding = all.get(CONTENT_ENCODING).map_or(Encoding::Identity, |v| Encoding::of(v.as_bytes()));
     // The head as HTTP/1.1 would carry it (status line, `name: value` lines, blank line).
     let mut received = 17 + all.iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
-    let headers = match request.keep_headers {
+    let location = request.keep_location && (300..400).contains(&status);
+    let location = all.get(LOCATION).filter(|_| location).cloned();
+    let mut headers = match request.keep_headers {
         KeepHeaders::All => all,
         KeepHeaders::SetCookie => all.get_all(SET_COOKIE).iter().map(|v| (SET_COOKIE, v.clone())).collect(),
         KeepHeaders::None => HeaderMap::new(),
     };
+    if let Some(location) = location {
+        headers.insert(LOCATION, location);
+    }
     let mut kept = BytesMut::new();
     let body = loop {
         match answer.body_mut().frame().await {

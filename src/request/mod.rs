@@ -12,6 +12,7 @@ mod h2;
 mod http1;
 mod journey;
 mod outcome;
+mod redirect;
 mod tls;
 mod transport;
 
@@ -41,15 +42,17 @@ use tls::TlsContext;
 use tokio::time::Instant;
 
 pub use cookies::CookieJar;
+pub use redirect::DEFAULT_MAX as DEFAULT_MAX_REDIRECTS;
 
 const USER_AGENT_VALUE: &str = concat!("sloprober/", env!("CARGO_PKG_VERSION"));
 
 /// Runs one scenario's iterations.
 pub struct ScenarioRunner {
     name: String,
-    /// How its https origins connect (None for a plain-http base URL: no
-    /// trust store is read for it).
-    tls: Option<TlsContext>,
+    /// How its https origins connect: made at start for an https base URL,
+    /// else at the first redirect to https (a plain-http scenario reads no trust store).
+    tls: std::sync::OnceLock<Option<TlsContext>>,
+    tls_plan: crate::plan::tls::TlsPlan,
     requests: Vec<PreparedRequest>,
     /// Picks the request of an iteration, or its journey when there are journeys.
     picker: WeightedIndex<u32>,
@@ -86,8 +89,6 @@ struct PreparedRequest {
     base_path: String,
     /// A check or a capture reads the answer's headers, so they are kept.
     reads_headers: bool,
-    /// Idempotent (RFC 9110 9.2.2), so sent once more when a reused connection closes unanswered.
-    retry_safe: bool,
 }
 
 impl PreparedRequest {
@@ -108,10 +109,6 @@ impl PreparedRequest {
             templated_direct,
             base_path,
             reads_headers: plan.keeps_headers,
-            retry_safe: matches!(
-                plan.method,
-                Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-            ),
         }
     }
 }
@@ -160,13 +157,12 @@ impl ScenarioRunner {
             );
         }
         let https = plan.base_url.get(..6).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https:"));
-        let tls = match https {
-            true => Some(
-                TlsContext::new(&plan.tls, sink.clone())
-                    .map_err(|source| RunnerError::Tls { scenario: plan.name.clone(), source })?,
-            ),
-            false => None,
-        };
+        let tls = std::sync::OnceLock::new();
+        if https {
+            let context = TlsContext::new(&plan.tls, sink.clone())
+                .map_err(|source| RunnerError::Tls { scenario: plan.name.clone(), source })?;
+            let _ = tls.set(Some(context));
+        }
         let weights: Vec<u32> = if plan.journeys.is_empty() {
             plan.requests[plan.weighted.clone()].iter().map(|r| r.weight).collect()
         } else {
@@ -175,8 +171,13 @@ impl ScenarioRunner {
         let picker = WeightedIndex::new(weights).map_err(|_| RunnerError::Weights { scenario: plan.name.clone() })?;
         Ok(ScenarioRunner {
             name: plan.name.clone(),
-            requests: plan.requests.iter().map(|r| PreparedRequest::new(r, &plan.headers, tls.as_ref())).collect(),
+            requests: plan
+                .requests
+                .iter()
+                .map(|r| PreparedRequest::new(r, &plan.headers, tls.get().and_then(Option::as_ref)))
+                .collect(),
             tls,
+            tls_plan: plan.tls.clone(),
             picker,
             journeys: plan.journeys.clone(),
             first_weighted: plan.weighted.start,
@@ -248,6 +249,7 @@ impl ScenarioRunner {
             gauge_value: None,
             schedule_lag: None,
             retried: false,
+            redirects: 0,
             phases: None,
         };
         let destination = self.destination(request, rendered_path.as_deref());
@@ -257,28 +259,77 @@ impl ScenarioRunner {
             sample.failure = Some(FailReason::Connect);
             return sample;
         };
-        sample.bytes_sent += rendered_headers.iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
+        sample.bytes_sent += header_bytes(&rendered_headers);
         let keep = match (request.reads_headers, self.cookies) {
             (true, _) => KeepHeaders::All,
             (false, true) => KeepHeaders::SetCookie,
             (false, false) => KeepHeaders::None,
         };
         let Destination { origin, head } = destination;
-        let received = Self::send(request, &origin, head, &rendered_headers, body, keep, vu).await;
-        sample.latency = scheduled.elapsed();
-        let (Response { status, received, headers, body, encoding, retried, .. }, phases) = match received {
-            Ok(received) => received,
-            Err(reason) => {
-                sample.failure = Some(reason);
-                return sample;
+        let deadline = Instant::now() + plan.timeout;
+        let mut answered =
+            Self::send(request, &origin, head, &rendered_headers, body.as_ref(), &plan.method, keep, deadline, vu)
+                .await;
+        // Each redirect followed is one more exchange of the same request, until the answer that is checked.
+        let mut redirects = 0;
+        let mut hop: Option<Box<redirect::Hop>> = None;
+        let (Response { status, headers, body, encoding, .. }, phases) = loop {
+            let (response, phases) = match answered {
+                Ok(answered) => answered,
+                Err(reason) => {
+                    sample.latency = scheduled.elapsed();
+                    sample.failure = Some(reason);
+                    sample.redirects = redirects;
+                    return sample;
+                }
+            };
+            sample.retried |= response.retried;
+            sample.bytes_received += response.received;
+            if self.cookies && !response.headers.is_empty() {
+                match &hop {
+                    Some(hop) => vu.cookies.store(&response.headers, hop.url.path()),
+                    None => vu.cookies.store(&response.headers, &cookie_path()),
+                }
             }
+            let total = match &sample.phases {
+                None => phases,
+                Some(before) => std::array::from_fn(|i| before[i] + phases[i]),
+            };
+            sample.phases = Some(total);
+            let next = (redirects < plan.max_redirects && redirect::is_redirect(response.status))
+                .then(|| self.next_hop(request, hop.as_deref(), rendered_path.as_deref(), &response, body.as_ref()))
+                .flatten();
+            let Some(next) = next else { break (response, total) };
+            redirects += 1;
+            let mut extra = Vec::new();
+            if next.same_origin {
+                extra.extend(rendered_headers.iter().filter(|(name, _)| *name != http::header::COOKIE).cloned());
+                if self.cookies && !vu.cookies.is_empty() {
+                    extra.extend(vu.cookies.header(next.url.path()).map(|v| (http::header::COOKIE, v)));
+                }
+            }
+            let hop_body = next.body.as_ref();
+            sample.bytes_sent += next.direct.head.len() as u64 + 2 + header_bytes(&extra);
+            sample.bytes_sent += hop_body.map_or(0, |b| b.len() as u64);
+            let head = Cow::Borrowed(&next.direct.head[..]);
+            // Boxed: a hop is rare, and its state should not enlarge every request's future.
+            answered = Box::pin(Self::send(
+                request,
+                &next.direct.origin,
+                head,
+                &extra,
+                hop_body,
+                &next.method,
+                keep,
+                deadline,
+                vu,
+            ))
+            .await;
+            hop = Some(next);
         };
-        sample.retried = retried;
+        sample.latency = scheduled.elapsed();
+        sample.redirects = redirects;
         sample.phases = Some(phases);
-        sample.bytes_received = received;
-        if self.cookies && !headers.is_empty() {
-            vu.cookies.store(&headers, &cookie_path());
-        }
         sample.status = Some(status);
         let body = match body.and_then(|body| match plan.keep_body {
             0 => Ok(body),
@@ -344,18 +395,50 @@ impl ScenarioRunner {
                 reqwest::Url::parse(&format!("{base}{rendered}")).ok()?
             }
         };
-        let direct = Direct::of(&url, &plan.method, &request.direct_headers, self.tls.as_ref())?;
+        let direct = Direct::of(&url, &plan.method, &request.direct_headers, self.tls.get().and_then(Option::as_ref))?;
         Some(Destination { origin: Cow::Owned(direct.origin), head: Cow::Owned(direct.head) })
     }
 
-    /// Over what this thread has open to `origin`, within the request's timeout.
+    /// The hop the answer to `request` redirects to; `hop` is the one that
+    /// answered, None for the request as planned.
+    fn next_hop(
+        &self,
+        request: &PreparedRequest,
+        hop: Option<&redirect::Hop>,
+        rendered_path: Option<&str>,
+        response: &Response,
+        body: Option<&Bytes>,
+    ) -> Option<Box<redirect::Hop>> {
+        let plan = &request.plan;
+        let planned;
+        let (from, method, body) = match hop {
+            Some(hop) => (&hop.url, &hop.method, hop.body.clone()),
+            None => {
+                planned = match &plan.url {
+                    RequestUrl::Static(url) => url.clone(),
+                    RequestUrl::Templated { base, .. } => {
+                        reqwest::Url::parse(&format!("{base}{}", rendered_path.unwrap_or_default())).ok()?
+                    }
+                };
+                (&planned, &plan.method, body.cloned())
+            }
+        };
+        let tls = self.tls.get_or_init(|| TlsContext::new(&self.tls_plan, self.sink.clone()).ok()).as_ref();
+        redirect::next(response.status, &response.headers, from, method, &body, &request.direct_headers, tls)
+            .map(Box::new)
+    }
+
+    /// Over what this thread has open to `origin`, before `deadline`.
+    #[allow(clippy::too_many_arguments)]
     async fn send(
         request: &PreparedRequest,
         origin: &Origin,
         head: Cow<'_, [u8]>,
         rendered_headers: &[(HeaderName, HeaderValue)],
-        body: Option<Bytes>,
+        body: Option<&Bytes>,
+        method: &Method,
         keep_headers: KeepHeaders,
+        deadline: Instant,
         vu: &mut VuState,
     ) -> Result<(Response, Phases), FailReason> {
         let plan = &request.plan;
@@ -373,20 +456,31 @@ impl ScenarioRunner {
         };
         let outgoing = http1::Outgoing {
             head: &head,
-            body: body.as_deref().unwrap_or_default(),
-            announce_empty_body: matches!(plan.method, Method::POST | Method::PUT | Method::PATCH),
-            is_head: plan.method == Method::HEAD,
+            body: body.map(|b| &b[..]).unwrap_or_default(),
+            announce_empty_body: matches!(*method, Method::POST | Method::PUT | Method::PATCH),
+            is_head: *method == Method::HEAD,
             keep_headers,
-            retry_safe: request.retry_safe,
+            keep_location: plan.max_redirects > 0,
+            retry_safe: is_idempotent(method),
             keep_body: plan.keep_body,
         };
-        let timeout = vu.request_timer(Instant::now() + plan.timeout);
+        let timeout = vu.request_timer(deadline);
         tokio::select! {
             biased;
             response = transport::send(origin, &outgoing) => response,
             () = timeout => Err(FailReason::Timeout),
         }
     }
+}
+
+/// Idempotent (RFC 9110 9.2.2): sending it twice has the effect of sending it once.
+fn is_idempotent(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE)
+}
+
+/// Bytes of header lines as written (`name: value` and CRLF).
+fn header_bytes(headers: &[(HeaderName, HeaderValue)]) -> u64 {
+    headers.iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum()
 }
 
 /// A request's own fixed headers, then the target's where the request sets

@@ -127,6 +127,7 @@ fn summary_json(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Value {
             json!({
                 "http_reqs": s.count,
                 "retries": s.retries,
+                "redirects": s.redirects,
                 "failed": failed,
                 "statuses": statuses,
                 "checks": checks,

@@ -97,6 +97,8 @@ pub struct RequestStats {
     pub count: u64,
     /// Requests sent a second time after a reused connection closed unanswered.
     pub retries: u64,
+    /// Redirects followed.
+    pub redirects: u64,
     pub failed: [u64; FailReason::COUNT],
     /// Responses by status code; requests without a response are not here.
     pub statuses: BTreeMap<u16, u64>,
@@ -120,6 +122,7 @@ impl RequestStats {
             significant_digits,
             count: 0,
             retries: 0,
+            redirects: 0,
             failed: [0; FailReason::COUNT],
             statuses: BTreeMap::new(),
             checks_passed: vec![0; checks],
@@ -137,6 +140,7 @@ impl RequestStats {
         let micros = (sample.latency.as_micros() as u64).max(1);
         self.count += 1;
         self.retries += u64::from(sample.retried);
+        self.redirects += u64::from(sample.redirects);
         match sample.failure {
             None => self.expected.record(micros),
             Some(reason) => {
@@ -177,6 +181,7 @@ impl RequestStats {
         }
         self.count += other.count;
         self.retries += other.retries;
+        self.redirects += other.redirects;
         for (mine, theirs) in self.failed.iter_mut().zip(other.failed) {
             *mine += theirs;
         }
@@ -207,6 +212,7 @@ impl RequestStats {
         }
         self.count = 0;
         self.retries = 0;
+        self.redirects = 0;
         self.failed = [0; FailReason::COUNT];
         self.statuses.clear();
         self.checks_passed.fill(0);

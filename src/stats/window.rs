@@ -123,6 +123,7 @@ mod tests {
             gauge_value: None,
             schedule_lag: None,
             retried: false,
+            redirects: 0,
             phases: None,
         }
     }

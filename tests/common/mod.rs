@@ -193,8 +193,11 @@ pub fn precise_server(delay: std::time::Duration) -> SocketAddr {
     sloprober::demo_target::fixed_delay::spawn(listener, delay).unwrap()
 }
 
-/// A keep-alive HTTP/1.1 server answering `200 ok` (`302` to `/` for
-/// `/moved`; the request's header lines for `/echo`) on a thread per connection. It counts the connections it accepts, and closes any that stay
+/// A keep-alive HTTP/1.1 server answering `200 ok` on a thread per
+/// connection, and some paths otherwise: `/echo` answers the request's header
+/// lines; `/moved` is a 302 to `/`, `/loop` a 302 to itself, `/see-other` a
+/// 303 and `/temporary` a 307 to `/echo`, `/to/PORT/PATH` a 302 to
+/// `http://127.0.0.1:PORT/PATH`. It counts the connections it accepts, and closes any that stay
 /// idle for `idle_close` (as servers do after their keep-alive timeout),
 /// without a `Connection: close` header.
 pub fn counting_server(idle_close: Option<Duration>) -> (SocketAddr, Arc<AtomicUsize>) {
@@ -240,13 +243,36 @@ fn answer_until_idle(stream: std::net::TcpStream, idle_close: Option<Duration>, 
             writer.write_all(
                 format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{headers}", headers.len()).as_bytes(),
             )?;
-        } else if head.starts_with("GET /moved ") {
-            writer.write_all(b"HTTP/1.1 302 Found\r\nlocation: /\r\ncontent-length: 0\r\n\r\n")?;
+        } else if let Some(location) = redirect_of(&head) {
+            let status = if head.contains(" /see-other ") {
+                "303 See Other"
+            } else if head.contains(" /temporary ") {
+                "307 Temporary Redirect"
+            } else {
+                "302 Found"
+            };
+            writer.write_all(
+                format!("HTTP/1.1 {status}\r\nlocation: {location}\r\ncontent-length: 0\r\n\r\n").as_bytes(),
+            )?;
         } else {
             writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")?;
         }
     }
     Ok(())
+}
+
+/// Where [`counting_server`] redirects the request with head `head`, if it does.
+fn redirect_of(head: &str) -> Option<String> {
+    let target = head.split(' ').nth(1)?;
+    match target {
+        "/moved" => Some("/".into()),
+        "/loop" => Some("/loop".into()),
+        "/see-other" | "/temporary" => Some("/echo".into()),
+        _ => {
+            let (port, path) = target.strip_prefix("/to/")?.split_once('/')?;
+            Some(format!("http://127.0.0.1:{port}/{path}"))
+        }
+    }
 }
 
 /// A server that answers each connection's first request with `200 ok` and

@@ -64,17 +64,17 @@ pub(super) struct BadHead {
 pub(super) fn parse_head(
     buf: &[u8],
     is_head_request: bool,
-    keep_headers: KeepHeaders,
+    (keep_headers, keep_location): (KeepHeaders, bool),
 ) -> Result<Option<Head>, BadHead> {
     // The common head first, strictly, in uninitialised slots on the stack
     // (zeroing 100 of them costs more than parsing a small head). Only a head
     // that fails so is parsed again with folding allowed and a slot per line.
     let mut slots = [const { std::mem::MaybeUninit::uninit() }; HEADER_SLOTS];
-    match parse_into(buf, &mut slots, false, is_head_request, keep_headers) {
+    match parse_into(buf, &mut slots, false, is_head_request, (keep_headers, keep_location)) {
         Err(Invalid) => {
             let lines = buf.iter().filter(|b| **b == b'\n').count();
             let mut slots: Vec<_> = (0..lines).map(|_| std::mem::MaybeUninit::uninit()).collect();
-            parse_into(buf, &mut slots, true, is_head_request, keep_headers)
+            parse_into(buf, &mut slots, true, is_head_request, (keep_headers, keep_location))
         }
         parsed => parsed,
     }
@@ -91,7 +91,7 @@ fn parse_into<'b>(
     slots: &mut [std::mem::MaybeUninit<httparse::Header<'b>>],
     folding: bool,
     is_head_request: bool,
-    keep_headers: KeepHeaders,
+    (keep_headers, keep_location): (KeepHeaders, bool),
 ) -> Result<Option<Head>, Invalid> {
     let mut response = httparse::Response::new(&mut []);
     let parsed = httparse::ParserConfig::default()
@@ -111,6 +111,8 @@ fn parse_into<'b>(
     let mut encoding = Encoding::Identity;
     let mut headers =
         if keep_headers == KeepHeaders::All { Vec::with_capacity(response.headers.len()) } else { Vec::new() };
+    // A redirect's target, for a client that follows it.
+    let location = keep_location && (300..400).contains(&status);
     for header in response.headers.iter() {
         let (name, value) = (header.name.as_bytes(), header.value);
         if name.eq_ignore_ascii_case(b"content-length") {
@@ -136,7 +138,7 @@ fn parse_into<'b>(
         {
             keep_alive = false;
         }
-        if keep_headers.keeps(name) {
+        if keep_headers.keeps(name) || (location && name.eq_ignore_ascii_case(b"location")) {
             let name = HeaderName::from_bytes(name).map_err(|_| Invalid)?;
             let start = value.as_ptr() as usize - buf.as_ptr() as usize;
             headers.push((name, start..start + value.len()));

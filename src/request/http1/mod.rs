@@ -43,6 +43,8 @@ pub struct Outgoing<'a> {
     /// Which of the answer's headers the caller reads; the few that frame
     /// the answer are looked at in any case.
     pub keep_headers: KeepHeaders,
+    /// Redirects are followed: a 3xx answer's `location` is kept too.
+    pub keep_location: bool,
     /// The method is idempotent (RFC 9110 9.2.2): sending it twice has the
     /// effect of sending it once, so it may be repeated when nothing answered.
     pub retry_safe: bool,
@@ -235,7 +237,7 @@ impl Conn {
     /// Reads the answer to the request just written; the connection goes back
     /// to the idle list when it may carry another.
     pub async fn finish(mut self, request: &Outgoing<'_>) -> Result<Response, Unanswered> {
-        let head = match self.read_head(request.is_head, request.keep_headers).await {
+        let head = match self.read_head(request).await {
             Ok(head) => head,
             Err(HeadFailure::Read(FailReason::Reset)) if self.read.is_empty() && self.first_byte_at.is_none() => {
                 return Err(Unanswered::Nothing)
@@ -284,9 +286,10 @@ impl Conn {
     }
 
     /// Reads until a final (non-1xx) head is complete.
-    async fn read_head(&mut self, is_head_request: bool, keep_headers: KeepHeaders) -> Result<Head, HeadFailure> {
+    async fn read_head(&mut self, request: &Outgoing<'_>) -> Result<Head, HeadFailure> {
+        let keep = (request.keep_headers, request.keep_location);
         loop {
-            match parse_head(&self.read, is_head_request, keep_headers).map_err(HeadFailure::Bad)? {
+            match parse_head(&self.read, request.is_head, keep).map_err(HeadFailure::Bad)? {
                 Some(head) if (100..200).contains(&head.status) && head.status != 101 => {
                     self.read.advance(head.len);
                 }

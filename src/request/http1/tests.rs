@@ -37,6 +37,7 @@ fn get(head: &[u8]) -> Outgoing<'_> {
         announce_empty_body: false,
         is_head: false,
         keep_headers: KeepHeaders::All,
+        keep_location: false,
         retry_safe: true,
         keep_body: 1 << 20,
     }

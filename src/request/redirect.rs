@@ -1,0 +1,132 @@
+//! Following redirects, as k6 and blackbox_exporter do (Go's rules): 301,
+//! 302 and 303 turn any method but GET and HEAD into a GET without a body;
+//! 307 and 308 repeat the method and body. A hop to another origin (scheme,
+//! host or port) carries none of the credentials meant for the target:
+//! `authorization`, `proxy-authorization`, `cookie` and every header whose
+//! value came from the environment or the target's `headers` are left out,
+//! as curl does since 7.83.
+
+use super::direct::Direct;
+use super::tls::TlsContext;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, COOKIE, LOCATION, PROXY_AUTHORIZATION};
+use http::{HeaderMap, Method};
+
+/// What k6 and Go follow by default; blackbox_exporter follows Go's 10 too.
+pub const DEFAULT_MAX: u32 = 10;
+
+/// The next request of a chain of redirects.
+pub(super) struct Hop {
+    pub url: reqwest::Url,
+    pub direct: Direct,
+    pub method: Method,
+    pub body: Option<Bytes>,
+    /// Same scheme, host and port as the hop before.
+    pub same_origin: bool,
+}
+
+/// Whether `status` asks the client to go elsewhere.
+pub(super) fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// Where an answer with `status` and `headers` to a `method` request for
+/// `from` sends the next request; None when it has no usable `location`.
+/// `headers` are the request's own (all but `host`).
+pub(super) fn next(
+    status: u16,
+    answer: &HeaderMap,
+    from: &reqwest::Url,
+    method: &Method,
+    body: &Option<Bytes>,
+    headers: &HeaderMap,
+    tls: Option<&TlsContext>,
+) -> Option<Hop> {
+    let location = answer.get(LOCATION)?.to_str().ok()?;
+    let url = from.join(location).ok()?;
+    let same_origin = url.origin() == from.origin();
+    let (method, body) = match status {
+        307 | 308 => (method.clone(), body.clone()),
+        _ if *method == Method::HEAD => (Method::HEAD, None),
+        _ => (Method::GET, None),
+    };
+    let direct = if same_origin {
+        Direct::of(&url, &method, headers, tls)?
+    } else {
+        Direct::of(&url, &method, &without_credentials(headers), tls)?
+    };
+    Some(Hop { url, direct, method, body, same_origin })
+}
+
+/// `headers` without what only the target should see.
+fn without_credentials(headers: &HeaderMap) -> HeaderMap {
+    let mut kept = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let credential = [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE].contains(name) || value.is_sensitive();
+        if !credential {
+            kept.append(name.clone(), value.clone());
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::header::{HeaderValue, ACCEPT};
+
+    fn headers() -> HeaderMap {
+        let mut key = HeaderValue::from_static("Bearer secret");
+        key.set_sensitive(true);
+        let mut from_env = HeaderValue::from_static("tenant-from-env");
+        from_env.set_sensitive(true);
+        HeaderMap::from_iter([
+            (AUTHORIZATION, key),
+            (http::HeaderName::from_static("x-tenant-id"), from_env),
+            (ACCEPT, HeaderValue::from_static("*/*")),
+        ])
+    }
+
+    fn answer(location: &str) -> HeaderMap {
+        HeaderMap::from_iter([(LOCATION, HeaderValue::from_str(location).unwrap())])
+    }
+
+    #[test]
+    fn methods_and_bodies_change_as_go_changes_them() {
+        let from = reqwest::Url::parse("http://a.test/start").unwrap();
+        let body = Some(Bytes::from_static(b"{}"));
+        for (status, method, expected, keeps_body) in [
+            (301, Method::POST, Method::GET, false),
+            (302, Method::POST, Method::GET, false),
+            (303, Method::PUT, Method::GET, false),
+            (302, Method::HEAD, Method::HEAD, false),
+            (307, Method::POST, Method::POST, true),
+            (308, Method::PATCH, Method::PATCH, true),
+        ] {
+            let hop = next(status, &answer("/next?x=1"), &from, &method, &body, &headers(), None).unwrap();
+            assert_eq!((hop.method.clone(), hop.body.is_some()), (expected, keeps_body), "{status} {method}");
+            assert_eq!(hop.url.as_str(), "http://a.test/next?x=1");
+            assert!(hop.same_origin);
+        }
+        assert!(next(302, &HeaderMap::new(), &from, &Method::GET, &None, &headers(), None).is_none(), "no location");
+        let https = next(302, &answer("https://a.test/"), &from, &Method::GET, &None, &headers(), None);
+        assert!(https.is_none(), "https without a TLS context is not followed");
+    }
+
+    #[test]
+    fn credentials_stay_with_the_origin_they_were_meant_for() {
+        let from = reqwest::Url::parse("http://a.test/start").unwrap();
+        let head = |location: &str| {
+            let hop = next(302, &answer(location), &from, &Method::GET, &None, &headers(), None).unwrap();
+            (String::from_utf8(hop.direct.head).unwrap(), hop.same_origin)
+        };
+        let (same, same_origin) = head("/elsewhere");
+        assert!(same_origin && same.contains("authorization: Bearer secret") && same.contains("x-tenant-id"));
+        for other in ["http://b.test/", "http://a.test:8080/"] {
+            let (away, same_origin) = head(other);
+            assert!(!same_origin, "{other}");
+            assert!(!away.contains("secret") && !away.contains("tenant-from-env"), "{other}: {away}");
+            assert!(away.contains("accept: */*"), "{away}");
+        }
+    }
+}
