@@ -74,6 +74,9 @@ pub struct Target {
     /// Redirects followed before the answer that is checked (0: the 3xx is the answer).
     #[serde(default = "default_max_redirects")]
     pub max_redirects: u32,
+    /// An http:// proxy every request goes through (`${VAR}` allowed); none unless set.
+    #[serde(default)]
+    pub proxy: Option<String>,
 }
 
 fn default_max_redirects() -> u32 {

@@ -23,6 +23,11 @@ impl fmt::Display for Plan {
         }
         for scenario in &self.scenarios {
             writeln!(f, "\nscenario {}  ({})", scenario.name, scenario.base_url)?;
+            if let Some(proxy) = &scenario.proxy {
+                // Where it is, never its credentials.
+                let login = if proxy.authorization.is_some() { ", with credentials" } else { "" };
+                writeln!(f, "  proxy:    {}:{}{login}", proxy.host, proxy.port)?;
+            }
             if let Some(description) = &scenario.description {
                 writeln!(f, "  {description}")?;
             }

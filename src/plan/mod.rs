@@ -8,6 +8,7 @@ mod describe;
 pub(crate) mod journey;
 pub(crate) mod metric;
 pub(crate) mod objective;
+pub mod proxy;
 pub(crate) mod request;
 pub(crate) mod shard;
 pub(crate) mod template;
@@ -88,6 +89,8 @@ pub struct ScenarioPlan {
     pub timeout: Duration,
     /// The scenario's `tls` block, else the target's.
     pub tls: tls::TlsPlan,
+    /// The target's proxy, if it has one.
+    pub proxy: Option<std::sync::Arc<proxy::ProxyPlan>>,
 }
 
 /// Label values come from the config; keep them plain so they are safe in PromQL and file names.
@@ -203,6 +206,8 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
     let (headers, header_templates) = target_headers(config, &vars, env, &mut problems);
     let base_url = resolve_base_url(&config.target.base_url, "target.base_url", env, &mut problems);
     let target_tls = config.target.tls.as_ref().map(|t| tls::TlsPlan::read(t, "target.tls", env, &mut problems));
+    let target_proxy =
+        config.target.proxy.as_ref().and_then(|p| proxy::ProxyPlan::read(p, "target.proxy", env, &mut problems));
     for (name, _) in config.metrics.custom.iter() {
         if !is_metric_name(name) {
             problems.add(
@@ -311,6 +316,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
                 headers: headers.clone(),
                 timeout: config.target.timeout,
                 tls,
+                proxy: target_proxy.clone(),
             });
         }
     }

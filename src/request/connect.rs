@@ -1,9 +1,11 @@
-//! Opening a connection to an origin: the TCP connect, and for https the TLS
-//! handshake with the scenario's client configuration, which also says (by
-//! ALPN) whether the server speaks HTTP/2 on it. One [`Stream`] type carries
-//! both, so plain http and https share the HTTP/1.1 exchange.
+//! Opening a connection to an origin: the TCP connect (to the proxy, when the
+//! target has one, and for https a `CONNECT` tunnel through it), and for
+//! https the TLS handshake with the scenario's client configuration, which
+//! also says (by ALPN) whether the server speaks HTTP/2 on it. One [`Stream`]
+//! type carries both, so plain http and https share the HTTP/1.1 exchange.
 
 use super::outcome;
+use crate::plan::proxy::ProxyPlan;
 use crate::sample::FailReason;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
@@ -12,17 +14,19 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
 
-/// Where a request connects: host and port, and for https how to shake hands.
+/// Where a request connects: host and port, for https how to shake hands,
+/// and the proxy it goes through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     pub host: String,
     pub port: u16,
     pub tls: Option<TlsOrigin>,
+    pub proxy: Option<Arc<ProxyPlan>>,
 }
 
 /// The TLS side of an https origin: the scenario's client configuration and
@@ -74,12 +78,19 @@ pub struct Connected {
 }
 
 /// Connects to `origin`: name lookup and TCP connect (a failure is
-/// `connect`), then for https the handshake (a failure is `tls`, or `reset`
-/// when the server just closed).
+/// `connect`, as is a proxy that refuses the tunnel), then for https the
+/// handshake (a failure is `tls`).
 pub async fn connect(origin: &Origin) -> Result<Connected, FailReason> {
     let started = Instant::now();
-    let tcp = TcpStream::connect((origin.host.as_str(), origin.port)).await.map_err(|_| FailReason::Connect)?;
+    let (host, port) = match &origin.proxy {
+        Some(proxy) => (proxy.host.as_str(), proxy.port),
+        None => (origin.host.as_str(), origin.port),
+    };
+    let mut tcp = TcpStream::connect((host, port)).await.map_err(|_| FailReason::Connect)?;
     tcp.set_nodelay(true).map_err(|_| FailReason::Connect)?;
+    if let (Some(proxy), Some(_)) = (&origin.proxy, &origin.tls) {
+        tunnel(&mut tcp, origin, proxy).await?;
+    }
     let connecting = started.elapsed();
     let Some(tls) = &origin.tls else {
         return Ok(Connected {
@@ -97,6 +108,36 @@ pub async fn connect(origin: &Origin) -> Result<Connected, FailReason> {
         _ => Protocol::Http1,
     };
     Ok(Connected { stream: Stream::Tls(Box::new(stream)), protocol, connecting, tls_handshaking: shaking.elapsed() })
+}
+
+/// Asks `proxy` for a tunnel to `origin` (RFC 9110 9.3.6); any answer but
+/// 2xx is a `connect` failure (a 407 when its credentials are missing or wrong).
+async fn tunnel(tcp: &mut TcpStream, origin: &Origin, proxy: &ProxyPlan) -> Result<(), FailReason> {
+    let authority = match origin.host.contains(':') {
+        true => format!("[{}]:{}", origin.host, origin.port),
+        false => format!("{}:{}", origin.host, origin.port),
+    };
+    let mut request = format!("CONNECT {authority} HTTP/1.1\r\nhost: {authority}\r\n").into_bytes();
+    if let Some(authorization) = &proxy.authorization {
+        request.extend_from_slice(b"proxy-authorization: ");
+        request.extend_from_slice(authorization.as_bytes());
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"\r\n");
+    tcp.write_all(&request).await.map_err(|_| FailReason::Connect)?;
+    // The answer's head, read a byte at a time: what follows it is the server's.
+    let mut head = Vec::with_capacity(256);
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 16 * 1024 || tcp.read_u8().await.map(|b| head.push(b)).is_err() {
+            return Err(FailReason::Connect);
+        }
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut answer = httparse::Response::new(&mut headers);
+    match answer.parse(&head) {
+        Ok(httparse::Status::Complete(_)) if answer.code.is_some_and(|c| (200..300).contains(&c)) => Ok(()),
+        _ => Err(FailReason::Connect),
+    }
 }
 
 impl Stream {

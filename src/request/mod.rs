@@ -27,7 +27,7 @@ use crate::sample::{FailReason, Phases, Sample, SampleSink, Span};
 use body::Encoding;
 use bytes::Bytes;
 use connect::Origin;
-use direct::{Direct, DirectTemplate};
+use direct::{Direct, DirectTemplate, Reach};
 use http::header::{HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, USER_AGENT};
 use http::{HeaderMap, Method};
 use http1::KeepHeaders;
@@ -53,6 +53,8 @@ pub struct ScenarioRunner {
     /// else at the first redirect to https (a plain-http scenario reads no trust store).
     tls: std::sync::OnceLock<Option<TlsContext>>,
     tls_plan: crate::plan::tls::TlsPlan,
+    /// The target's proxy, if any.
+    proxy: Option<Arc<crate::plan::proxy::ProxyPlan>>,
     requests: Vec<PreparedRequest>,
     /// Picks the request of an iteration, or its journey when there are journeys.
     picker: WeightedIndex<u32>,
@@ -92,13 +94,13 @@ struct PreparedRequest {
 }
 
 impl PreparedRequest {
-    fn new(plan: &RequestPlan, target_headers: &HeaderMap, tls: Option<&TlsContext>) -> PreparedRequest {
+    fn new(plan: &RequestPlan, target_headers: &HeaderMap, reach: Reach<'_>) -> PreparedRequest {
         let direct_headers = direct_headers(plan, target_headers);
         let (fixed_direct, templated_direct, base_path) = match &plan.url {
-            RequestUrl::Static(url) => (Direct::of(url, &plan.method, &direct_headers, tls), None, String::new()),
+            RequestUrl::Static(url) => (Direct::of(url, &plan.method, &direct_headers, reach), None, String::new()),
             RequestUrl::Templated { base, .. } => {
                 let base_path = reqwest::Url::parse(base).map(|u| u.path().trim_end_matches('/').to_string());
-                let template = DirectTemplate::of(base, &plan.method, &direct_headers, tls);
+                let template = DirectTemplate::of(base, &plan.method, &direct_headers, reach);
                 (None, template, base_path.unwrap_or_default())
             }
         };
@@ -174,10 +176,14 @@ impl ScenarioRunner {
             requests: plan
                 .requests
                 .iter()
-                .map(|r| PreparedRequest::new(r, &plan.headers, tls.get().and_then(Option::as_ref)))
+                .map(|r| {
+                    let reach = Reach { tls: tls.get().and_then(Option::as_ref), proxy: plan.proxy.as_ref() };
+                    PreparedRequest::new(r, &plan.headers, reach)
+                })
                 .collect(),
             tls,
             tls_plan: plan.tls.clone(),
+            proxy: plan.proxy.clone(),
             picker,
             journeys: plan.journeys.clone(),
             first_weighted: plan.weighted.start,
@@ -395,7 +401,8 @@ impl ScenarioRunner {
                 reqwest::Url::parse(&format!("{base}{rendered}")).ok()?
             }
         };
-        let direct = Direct::of(&url, &plan.method, &request.direct_headers, self.tls.get().and_then(Option::as_ref))?;
+        let reach = Reach { tls: self.tls.get().and_then(Option::as_ref), proxy: self.proxy.as_ref() };
+        let direct = Direct::of(&url, &plan.method, &request.direct_headers, reach)?;
         Some(Destination { origin: Cow::Owned(direct.origin), head: Cow::Owned(direct.head) })
     }
 
@@ -424,7 +431,8 @@ impl ScenarioRunner {
             }
         };
         let tls = self.tls.get_or_init(|| TlsContext::new(&self.tls_plan, self.sink.clone()).ok()).as_ref();
-        redirect::next(response.status, &response.headers, from, method, &body, &request.direct_headers, tls)
+        let reach = Reach { tls, proxy: self.proxy.as_ref() };
+        redirect::next(response.status, &response.headers, from, method, &body, &request.direct_headers, reach)
             .map(Box::new)
     }
 

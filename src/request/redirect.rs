@@ -6,8 +6,7 @@
 //! value came from the environment or the target's `headers` are left out,
 //! as curl does since 7.83.
 
-use super::direct::Direct;
-use super::tls::TlsContext;
+use super::direct::{Direct, Reach};
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, COOKIE, LOCATION, PROXY_AUTHORIZATION};
 use http::{HeaderMap, Method};
@@ -40,7 +39,7 @@ pub(super) fn next(
     method: &Method,
     body: &Option<Bytes>,
     headers: &HeaderMap,
-    tls: Option<&TlsContext>,
+    reach: Reach<'_>,
 ) -> Option<Hop> {
     let location = answer.get(LOCATION)?.to_str().ok()?;
     let url = from.join(location).ok()?;
@@ -51,9 +50,9 @@ pub(super) fn next(
         _ => (Method::GET, None),
     };
     let direct = if same_origin {
-        Direct::of(&url, &method, headers, tls)?
+        Direct::of(&url, &method, headers, reach)?
     } else {
-        Direct::of(&url, &method, &without_credentials(headers), tls)?
+        Direct::of(&url, &method, &without_credentials(headers), reach)?
     };
     Some(Hop { url, direct, method, body, same_origin })
 }
@@ -103,13 +102,16 @@ mod tests {
             (307, Method::POST, Method::POST, true),
             (308, Method::PATCH, Method::PATCH, true),
         ] {
-            let hop = next(status, &answer("/next?x=1"), &from, &method, &body, &headers(), None).unwrap();
+            let hop = next(status, &answer("/next?x=1"), &from, &method, &body, &headers(), Reach::default()).unwrap();
             assert_eq!((hop.method.clone(), hop.body.is_some()), (expected, keeps_body), "{status} {method}");
             assert_eq!(hop.url.as_str(), "http://a.test/next?x=1");
             assert!(hop.same_origin);
         }
-        assert!(next(302, &HeaderMap::new(), &from, &Method::GET, &None, &headers(), None).is_none(), "no location");
-        let https = next(302, &answer("https://a.test/"), &from, &Method::GET, &None, &headers(), None);
+        assert!(
+            next(302, &HeaderMap::new(), &from, &Method::GET, &None, &headers(), Reach::default()).is_none(),
+            "no location"
+        );
+        let https = next(302, &answer("https://a.test/"), &from, &Method::GET, &None, &headers(), Reach::default());
         assert!(https.is_none(), "https without a TLS context is not followed");
     }
 
@@ -117,7 +119,7 @@ mod tests {
     fn credentials_stay_with_the_origin_they_were_meant_for() {
         let from = reqwest::Url::parse("http://a.test/start").unwrap();
         let head = |location: &str| {
-            let hop = next(302, &answer(location), &from, &Method::GET, &None, &headers(), None).unwrap();
+            let hop = next(302, &answer(location), &from, &Method::GET, &None, &headers(), Reach::default()).unwrap();
             (String::from_utf8(hop.direct.head).unwrap(), hop.same_origin)
         };
         let (same, same_origin) = head("/elsewhere");

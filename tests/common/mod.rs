@@ -434,3 +434,39 @@ pub async fn play(options: &sloprober::run::RunOptions) -> (sloprober::run::RunO
     let outcome = sloprober::run::execute(plan, options, metrics.clone()).await.unwrap();
     (outcome, metrics.render())
 }
+
+/// Debian's tinyproxy on 127.0.0.1, with basic auth when `credentials` are
+/// given; it logs every request it relays (`connect` lines for tunnels) to `dir/tinyproxy.log`.
+pub async fn start_tinyproxy(dir: &std::path::Path, credentials: Option<(&str, &str)>) -> (Process, u16) {
+    let port = free_port();
+    let auth = credentials.map(|(user, password)| format!("BasicAuth {user} {password}\n")).unwrap_or_default();
+    let config = dir.join("tinyproxy.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 200\nAllow 127.0.0.1\nLogLevel Connect\n\
+             LogFile \"{log}\"\nPidFile \"{pid}\"\nDisableViaHeader Yes\n{auth}",
+            log = dir.join("tinyproxy.log").display(),
+            pid = dir.join("tinyproxy.pid").display(),
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new(installed(&["tinyproxy"]))
+        .args(["-d", "-c"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let process = Process(child);
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return (process, port);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "tinyproxy did not listen on {port}: {}",
+        std::fs::read_to_string(dir.join("tinyproxy.log")).unwrap_or_default()
+    );
+}

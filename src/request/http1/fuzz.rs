@@ -266,7 +266,7 @@ fn serve_once(wire: Vec<u8>, seed: u64) -> Origin {
             rest = &rest[n..];
         }
     });
-    Origin { host: "127.0.0.1".into(), port, tls: None }
+    Origin { host: "127.0.0.1".into(), port, tls: None, proxy: None }
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ fn serve(answers: Vec<Vec<&'static [u8]>>) -> (Origin, std::thread::JoinHandle<V
         }
         requests
     });
-    (Origin { host: "127.0.0.1".into(), port, tls: None }, server)
+    (Origin { host: "127.0.0.1".into(), port, tls: None, proxy: None }, server)
 }
 
 fn get(head: &[u8]) -> Outgoing<'_> {
