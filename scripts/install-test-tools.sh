@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests behind the `external-tools` feature run: Debian's
-# prometheus (promtool), prometheus-alertmanager (amtool) and tinyproxy (a
-# real HTTP proxy), a pinned helm
+# prometheus (promtool), prometheus-alertmanager (amtool), tinyproxy (a
+# real HTTP proxy), xmllint (JUnit files against their schema), a pinned helm
 # and kubernetes-validate for the chart, k6 for the parity tests, @grafana/schema and TypeScript for
 # the dashboards. Needs root or sudo for apt-get; helm, the Python and npm
 # packages go under target/ (nothing outside the repository but apt's).
@@ -11,7 +11,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages=()
 for need in promtool:prometheus prometheus:prometheus amtool:prometheus-alertmanager \
-    prometheus-alertmanager:prometheus-alertmanager unzip:unzip npm:npm tinyproxy:tinyproxy; do
+    prometheus-alertmanager:prometheus-alertmanager unzip:unzip npm:npm tinyproxy:tinyproxy \
+    xmllint:libxml2-utils; do
   command -v "${need%%:*}" >/dev/null || packages+=("${need#*:}")
 done
 python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)

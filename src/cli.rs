@@ -46,6 +46,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Write Prometheus rules, promtool tests and Grafana dashboards for a config.
     Render(RenderArgs),
+    /// Combine the result files of a distributed run's shards into one verdict (exit 99 when a threshold fails).
+    Merge(MergeArgs),
     /// Start the demo target and the daemon against it with the embedded config/aivo.yaml.
     Demo(DemoArgs),
     /// Serve stand-ins for the AIVO gateway, assessment and search services.
@@ -102,9 +104,6 @@ pub struct RunArgs {
     /// Only these scenarios (repeatable); `all` (the default) runs every one.
     #[arg(long = "scenario", value_name = "NAME")]
     pub scenarios: Vec<String>,
-    /// Write reports into a timestamped directory under DIR.
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
     /// Serve /metrics while the run plays (and until it is scraped once after the end).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
@@ -115,8 +114,37 @@ pub struct RunArgs {
     /// No live progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    /// Write the mergeable result (for `sloprober merge`) here: a file, or a
+    /// directory (`result-shard-I-of-N.json` for a shard).
+    #[arg(long, value_name = "PATH", env = "SLOPROBER_RESULT")]
+    pub result: Option<PathBuf>,
+    #[command(flatten)]
+    pub verdict: VerdictArgs,
     #[command(flatten)]
     pub web: WebArgs,
+}
+
+/// Where a verdict goes besides stdout (run and merge).
+#[derive(Debug, clap::Args)]
+pub struct VerdictArgs {
+    /// Write reports into a timestamped directory under DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write a JUnit XML report (one test case per threshold).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The config the shards ran.
+    #[arg(long, env = "SLOPROBER_CONFIG")]
+    pub config: PathBuf,
+    /// Result files, or directories searched for them.
+    #[arg(required = true, value_name = "PATH")]
+    pub results: Vec<PathBuf>,
+    #[command(flatten)]
+    pub verdict: VerdictArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -198,7 +226,13 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
                 env,
                 web: args.web.web()?,
             };
-            commands::run::run(options, args.out.as_deref()).await
+            let outputs =
+                commands::run::Outputs { out: args.verdict.out, junit: args.verdict.junit, result: args.result };
+            commands::run::run(options, &outputs).await
+        }
+        Command::Merge(args) => {
+            let outputs = commands::run::Outputs { out: args.verdict.out, junit: args.verdict.junit, result: None };
+            commands::merge::merge(&ConfigSource::File(args.config), &args.results, &outputs, &env)
         }
         Command::Check(args) => commands::check::check(&ConfigSource::File(args.config), args.profile, &env),
         Command::Render(args) => {

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod plan;
 pub mod render;
 mod request;
+pub mod result;
 pub mod run;
 pub mod sample;
 pub mod server;

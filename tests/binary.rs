@@ -338,7 +338,13 @@ fn run_script_passes_fails_with_99_and_writes_reports() {
     files.sort();
     assert_eq!(
         files,
-        ["gateway-results.json", "gateway-slo-report.json", "gateway-summary.json", "load-test-report.md"],
+        [
+            "gateway-results.json",
+            "gateway-slo-report.json",
+            "gateway-summary.json",
+            "load-test-report.md",
+            "result.json"
+        ],
         "only the gateway scenario ran"
     );
 

@@ -6,11 +6,13 @@ pub mod check;
 pub mod daemon;
 pub mod demo;
 pub mod demo_target;
+pub mod merge;
 pub mod render;
 pub mod run;
 
 use crate::config::ConfigError;
 use crate::daemon::DaemonError;
+use crate::result::MergeError;
 use crate::run::{ReportError, RunError};
 use crate::server::ListenError;
 use std::path::PathBuf;
@@ -40,6 +42,8 @@ pub enum CommandError {
     #[error(transparent)]
     Reports(#[from] ReportError),
     #[error(transparent)]
+    Merge(#[from] crate::result::MergeError),
+    #[error(transparent)]
     Render(#[from] crate::render::WriteError),
     #[error(
         "these files differ from `sloprober render` output; render again and commit:\n{}",
@@ -66,11 +70,15 @@ impl CommandError {
             | CommandError::Flag { .. }
             | CommandError::WebConfig(_)
             | CommandError::Daemon(DaemonError::Config(_))
-            | CommandError::Run(RunError::Config(_)) => exit::CONFIG,
+            | CommandError::Run(RunError::Config(_))
+            | CommandError::Merge(MergeError::Config(_) | MergeError::Invalid { .. } | MergeError::Mismatch(_)) => {
+                exit::CONFIG
+            }
             CommandError::Aborted { .. } | CommandError::ThresholdsFailed { .. } => exit::THRESHOLDS_FAILED,
             CommandError::Daemon(_)
             | CommandError::Run(_)
             | CommandError::Reports(_)
+            | CommandError::Merge(MergeError::Read { .. })
             | CommandError::Render(_)
             | CommandError::Drift(_)
             | CommandError::Listen(_)

@@ -1,21 +1,60 @@
 //! `sloprober run`: one pass of a profile as a CI gate.
 
 use super::CommandError;
+use crate::config::env::EnvVars;
 use crate::metrics::ProberMetrics;
-use crate::run::{self, RunError, RunOptions};
-use std::path::Path;
+use crate::result::{RunIdentity, RunResult};
+use crate::run::{self, RunError, RunOptions, RunOutcome};
+use std::path::{Path, PathBuf};
 
-/// Plays the run, prints the summary, writes reports under `out`; fails when a threshold did.
-pub async fn run(options: RunOptions, out: Option<&Path>) -> Result<(), CommandError> {
+/// Where a run's (or a merge's) verdict goes besides stdout.
+#[derive(Debug, Default, Clone)]
+pub struct Outputs {
+    /// Reports into a timestamped directory under this one.
+    pub out: Option<PathBuf>,
+    /// JUnit XML at this path.
+    pub junit: Option<PathBuf>,
+    /// The mergeable result at this path (a file, or a directory).
+    pub result: Option<PathBuf>,
+}
+
+/// Plays the run, prints the summary, writes reports; fails when a threshold did.
+pub async fn run(options: RunOptions, outputs: &Outputs) -> Result<(), CommandError> {
     let plan = run::plan_for(&options).map_err(RunError::from)?;
+    let identity = RunIdentity::of(&options.source, &options.env, &plan).map_err(RunError::from)?;
     let metrics = ProberMetrics::shared().map_err(|e| RunError::Start(e.into()))?;
     let outcome = run::execute(plan, &options, metrics).await?;
-    println!("{}", run::render_summary(&outcome));
-    if let Some(out) = out {
+    let result = RunResult::of(&outcome, identity);
+    finish(&outcome, Some(&result), outputs, &options.env)
+}
+
+/// Prints the summary, writes every output asked for, and turns the verdict into the exit code.
+pub fn finish(
+    outcome: &RunOutcome,
+    result: Option<&RunResult>,
+    outputs: &Outputs,
+    env: &EnvVars,
+) -> Result<(), CommandError> {
+    println!("{}", run::render_summary(outcome));
+    for line in run::github::annotations(env, outcome) {
+        println!("{line}");
+    }
+    if let Some(out) = &outputs.out {
         let dir = run::report_dir(out, outcome.started_at);
-        let files = run::write_reports(&outcome, &dir)?;
+        let mut files = run::write_reports(outcome, &dir)?;
+        if let Some(result) = result {
+            files.push(result.write(&dir.join("result.json"))?);
+        }
         eprintln!("reports: {} ({} files)", dir.display(), files.len());
     }
+    if let (Some(result), Some(path)) = (result, &outputs.result) {
+        eprintln!("result: {}", result.write(path)?.display());
+    }
+    if let Some(path) = &outputs.junit {
+        write_file(path, &run::junit(outcome))?;
+        eprintln!("junit: {}", path.display());
+    }
+    run::github::append_step_summary(env, &run::markdown(outcome))?;
     if let Some(slo) = &outcome.aborted_by {
         return Err(CommandError::Aborted { slo: slo.clone() });
     }
@@ -23,4 +62,12 @@ pub async fn run(options: RunOptions, out: Option<&Path>) -> Result<(), CommandE
         0 => Ok(()),
         failed => Err(CommandError::ThresholdsFailed { failed }),
     }
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), run::ReportError> {
+    let error = |source| run::ReportError { path: path.to_path_buf(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(error)?;
+    }
+    std::fs::write(path, text).map_err(error)
 }

@@ -41,7 +41,8 @@ impl ConfigSource {
         }
     }
 
-    fn text(&self) -> Result<String, ConfigError> {
+    /// The config's text as written.
+    pub fn text(&self) -> Result<String, ConfigError> {
         match self {
             ConfigSource::File(path) => std::fs::read_to_string(path)
                 .map_err(|e| ConfigError::Read { path: path.display().to_string(), reason: e.to_string() }),

@@ -1,8 +1,9 @@
 //! Scale-out: N replicas each make 1/N of every scenario's load, exactly.
 //! Counts split so the totals hold (10 VUs over 3 pods: 4 + 3 + 3); rates
 //! divide. The chart sets `SLOPROBER_SHARD_COUNT`; the index comes from
-//! `SLOPROBER_SHARD_INDEX` or the StatefulSet ordinal at the end of
-//! `POD_NAME` / `HOSTNAME` (`sloprober-2` is shard 2).
+//! `SLOPROBER_SHARD_INDEX`, an Indexed Job's `JOB_COMPLETION_INDEX`, or the
+//! StatefulSet ordinal at the end of `POD_NAME` / `HOSTNAME` (`sloprober-2`
+//! is shard 2).
 
 use crate::config::env::EnvVars;
 use crate::config::Stage;
@@ -24,9 +25,12 @@ impl Shard {
         if count == 1 {
             return Ok(None);
         }
-        let index = match env.get("SLOPROBER_SHARD_INDEX").filter(|v| !v.is_empty()) {
-            Some(index) => {
-                index.parse::<u32>().map_err(|_| format!("SLOPROBER_SHARD_INDEX: \"{index}\" is not a whole number"))?
+        let named = ["SLOPROBER_SHARD_INDEX", "JOB_COMPLETION_INDEX"]
+            .into_iter()
+            .find_map(|name| env.get(name).filter(|v| !v.is_empty()).map(|v| (name, v)));
+        let index = match named {
+            Some((name, index)) => {
+                index.parse::<u32>().map_err(|_| format!("{name}: \"{index}\" is not a whole number"))?
             }
             None => {
                 let name = env.get("POD_NAME").or_else(|| env.get("HOSTNAME")).cloned().unwrap_or_default();
@@ -126,6 +130,9 @@ mod tests {
         let err = Shard::from_env(&env(&[("SLOPROBER_SHARD_COUNT", "3"), ("SLOPROBER_SHARD_INDEX", "3")])).unwrap_err();
         assert_eq!(err, "shard index 3 is not below SLOPROBER_SHARD_COUNT 3");
         assert!(Shard::from_env(&env(&[("SLOPROBER_SHARD_COUNT", "3"), ("HOSTNAME", "laptop")])).is_err());
+        let job =
+            env(&[("SLOPROBER_SHARD_COUNT", "3"), ("JOB_COMPLETION_INDEX", "2"), ("HOSTNAME", "sloprober-abcde")]);
+        assert_eq!(Shard::from_env(&job).unwrap(), Some(Shard { index: 2, count: 3 }));
     }
 
     #[test]

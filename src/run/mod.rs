@@ -2,14 +2,17 @@
 //! scenario's schedule once, shows progress, evaluates the thresholds on
 //! exact statistics, prints a k6-style summary and writes reports.
 
+pub mod github;
+mod junit;
 mod progress;
 mod report;
 mod summary;
 mod timeline;
 
-pub use report::{write_reports, ReportError};
+pub use junit::junit;
+pub use report::{markdown, write_reports, ReportError};
 pub use summary::render_summary;
-pub use timeline::{Timeline, TimelinePoint};
+pub use timeline::{ScenarioTimeline, Timeline, TimelinePoint};
 
 use crate::config::env::EnvVars;
 use crate::config::{defaults, ConfigError, ConfigSource};
@@ -72,6 +75,8 @@ pub struct RunOutcome {
     /// The SLO whose `abort_on_fail` threshold stopped the run early.
     pub aborted_by: Option<String>,
     pub timeline: Timeline,
+    /// How many shards' results it adds up (1 for a run).
+    pub shards: u32,
 }
 
 impl RunOutcome {
@@ -170,7 +175,7 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
         server.stop().await;
     }
     let verdicts = plan.thresholds.iter().map(|t| evaluate(t, &snapshot)).collect();
-    Ok(RunOutcome { plan, started_at, snapshot, verdicts, aborted_by, timeline })
+    Ok(RunOutcome { plan, started_at, snapshot, verdicts, aborted_by, timeline, shards: 1 })
 }
 
 /// The SLO of the first `abort_on_fail` threshold failing now, past its `delay_abort_eval`.

@@ -205,6 +205,9 @@ pub fn markdown(outcome: &RunOutcome) -> String {
     let _ = writeln!(md, "| started | {} |", humantime::format_rfc3339_seconds(outcome.started_at));
     let _ = writeln!(md, "| duration | {:.1} s |", outcome.snapshot.elapsed.as_secs_f64());
     let _ = writeln!(md, "| scenarios | {} |", scenarios.join(", "));
+    if outcome.shards > 1 {
+        let _ = writeln!(md, "| shards | {} (merged) |", outcome.shards);
+    }
     if let Some(slo) = &outcome.aborted_by {
         let _ = writeln!(md, "\n**Aborted early:** `{slo}` failed and has `abort_on_fail`.");
     }

@@ -69,7 +69,11 @@ pub fn render_summary(outcome: &RunOutcome) -> String {
     let scenarios: Vec<&str> = plan.scenarios.iter().map(|s| s.name.as_str()).collect();
     let _ = writeln!(
         out,
-        "\n  sloprober run · profile {} · {} · {}",
+        "\n  sloprober {} · profile {} · {} · {}",
+        match outcome.shards {
+            1 => "run".to_string(),
+            n => format!("merge of {n} shards"),
+        },
         plan.profile,
         scenarios.join(", "),
         duration::format(Duration::from_millis(snapshot.elapsed.as_millis() as u64 / 100 * 100))

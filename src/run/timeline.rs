@@ -3,12 +3,12 @@
 
 use crate::plan::Plan;
 use crate::stats::{ExecutorTotals, RequestStats, ScenarioStats};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// What happened during one interval.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TimelinePoint {
     /// Seconds since the start, at the end of the interval.
     pub t: f64,
@@ -25,7 +25,7 @@ pub struct TimelinePoint {
     pub p99_ms: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ScenarioTimeline {
     pub scenario: String,
     pub points: Vec<TimelinePoint>,
@@ -127,4 +127,34 @@ fn point(
         point.p99_ms = Some(s.percentile_ms(99.0));
     }
     point
+}
+
+impl Timeline {
+    /// A timeline already sampled (read from result files).
+    pub fn of(scenarios: Vec<ScenarioTimeline>) -> Timeline {
+        Timeline { scenarios, last_t: Duration::ZERO, last_executors: Vec::new() }
+    }
+
+    /// Adds a shard's points of one scenario to the points of the same
+    /// ticks: counts and rates add up; percentiles of shards do not, so a
+    /// point made of several shards has none.
+    pub fn add_points(mine: &mut Vec<TimelinePoint>, theirs: &[TimelinePoint]) {
+        for (i, point) in theirs.iter().enumerate() {
+            match mine.get_mut(i) {
+                None => mine.push(point.clone()),
+                Some(m) => {
+                    m.t = m.t.max(point.t);
+                    m.interval_seconds = m.interval_seconds.max(point.interval_seconds);
+                    m.requests += point.requests;
+                    m.failed += point.failed;
+                    m.requests_per_second += point.requests_per_second;
+                    m.checks_failed += point.checks_failed;
+                    m.iterations += point.iterations;
+                    m.dropped_iterations += point.dropped_iterations;
+                    m.vus += point.vus;
+                    (m.p50_ms, m.p95_ms, m.p99_ms) = (None, None, None);
+                }
+            }
+        }
+    }
 }

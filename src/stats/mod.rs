@@ -2,10 +2,12 @@
 //! end-of-run summary and the reports. Memory is bounded by the number of
 //! requests in the config, not by the number of samples.
 
+mod record;
 mod request;
 mod snapshot;
 mod window;
 
+pub use record::{LatencyRecord, RequestRecord};
 pub use request::{Answers, Latency, RequestStats};
 pub use snapshot::{ExecutorTotals, RequestView, Snapshot};
 pub use window::SlidingWindow;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// Latencies are kept in microseconds, up to an hour; longer ones are clamped.
-const HIGHEST_MICROS: u64 = 3_600_000_000;
+pub(super) const HIGHEST_MICROS: u64 = 3_600_000_000;
 
 /// Latencies that merge exactly: an HDR histogram in microseconds and their sum.
 #[derive(Clone)]

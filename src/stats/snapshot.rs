@@ -28,7 +28,7 @@ impl RequestView {
 }
 
 /// What an executor reports, per scenario.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExecutorTotals {
     pub scenario: String,
     pub iterations: u64,

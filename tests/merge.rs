@@ -1,0 +1,220 @@
+//! Distributed runs: shards of a load, each a real `sloprober run` process,
+//! merged by `sloprober merge` into one verdict; the CI outputs (JUnit,
+//! GitHub step summary and annotations) of a run and of a merge.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sloprober() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sloprober"));
+    for name in ["TEST_TYPE", "BASE_URL", "SLOPROBER_LOG", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "SLOPROBER_RESULT"]
+    {
+        command.env_remove(name);
+    }
+    command.env("API_KEY", API_KEY);
+    command
+}
+
+/// 60 iterations/s for 3 s: exactly 180 iterations in all, however they are split.
+fn shard_config(url: &str, thresholds: &str) -> String {
+    config_with(url, "", thresholds)
+}
+
+/// The shards' config with `requests` added after the embeddings request.
+fn config_with(url: &str, requests: &str, thresholds: &str) -> String {
+    format!(
+        r#"target:
+  base_url: {url}
+  headers: {{Authorization: "Bearer ${{API_KEY}}"}}
+scenarios:
+  embed:
+    requests:
+      - name: embeddings
+        method: POST
+        path: /api/v1/embeddings
+        json: {{input: "fractions"}}
+        checks: [{{status: 200}}, {{json_path: $.embedding}}]
+{requests}    profiles:
+      test: {{executor: constant-arrival-rate, rate: 60, duration: 3s, pre_allocated_vus: 6, max_vus: 20}}
+thresholds:
+{thresholds}"#
+    )
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().unwrap_or(-1)
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// Plays shard `index` of `count`, as the chart's Indexed Job does (its completion index is the shard).
+fn spawn_shard(config: &Path, results: &Path, index: u32, count: u32) -> std::process::Child {
+    sloprober()
+        .args(["run", "--profile", "test", "--no-progress", "--config"])
+        .arg(config)
+        .arg("--result")
+        .arg(format!("{}/", results.display()))
+        .env("SLOPROBER_SHARD_COUNT", count.to_string())
+        .env("JOB_COMPLETION_INDEX", index.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn only_dir(out: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs.into_iter().next().unwrap()
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_shard_processes_merged_count_what_the_target_served() {
+    let target = start_target("{}").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sloprober.yaml");
+    std::fs::write(
+        &config,
+        shard_config(&target.url(), "  http_req_duration: [\"p(95)<2000\"]\n  checks: [\"rate>0.99\"]\n"),
+    )
+    .unwrap();
+    let results = dir.path().join("results");
+    let shards: Vec<_> = (0..3).map(|i| spawn_shard(&config, &results, i, 3)).collect();
+    let outputs: Vec<Output> =
+        tokio::task::spawn_blocking(move || shards.into_iter().map(|c| c.wait_with_output().unwrap()).collect())
+            .await
+            .unwrap();
+    for (i, output) in outputs.iter().enumerate() {
+        assert_eq!(code(output), 0, "shard {i}: {}", text(output));
+    }
+    let mut files: Vec<String> =
+        std::fs::read_dir(&results).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert_eq!(files, ["result-shard-0-of-3.json", "result-shard-1-of-3.json", "result-shard-2-of-3.json"]);
+    let per_shard: Vec<u64> =
+        files.iter().map(|f| json(&results.join(f))["requests"][0]["stats"]["count"].as_u64().unwrap()).collect();
+    assert_eq!(per_shard, [60, 60, 60], "each shard made a third of the load");
+
+    let out = dir.path().join("merged");
+    let junit = dir.path().join("junit.xml");
+    let merged = sloprober()
+        .args(["merge", "--config"])
+        .arg(&config)
+        .arg(&results)
+        .arg("--out")
+        .arg(&out)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert_eq!(code(&merged), 0, "{}", text(&merged));
+    let summary = text(&merged);
+    assert!(summary.contains("sloprober merge of 3 shards · profile test"), "{summary}");
+    let served = target.stat("requests", "embeddings");
+    let report = json(&only_dir(&out).join("embed-summary.json"));
+    let counted = report["metrics"]["http_reqs"]["count"].as_f64().unwrap() as u64;
+    eprintln!("target served {served}, merged run counted {counted}");
+    assert_eq!(served, 180);
+    assert_eq!(counted, served, "the merged total is what the target served");
+    let checks = report["requests"]["embeddings"]["checks"].as_object().unwrap();
+    assert!(checks.values().all(|c| c["passes"] == 180 && c["fails"] == 0), "{checks:?}");
+    let markdown = std::fs::read_to_string(only_dir(&out).join("load-test-report.md")).unwrap();
+    assert!(markdown.contains("| shards | 3 (merged) |"), "{markdown}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("tests=\"2\" failures=\"0\""), "{xml}");
+
+    // A shard of another config is refused, naming both files.
+    std::fs::write(&config, shard_config(&target.url(), "  http_req_duration: [\"p(95)<1000\"]\n")).unwrap();
+    let other = dir.path().join("other");
+    let output = tokio::task::spawn_blocking({
+        let (config, other) = (config.clone(), other.clone());
+        move || spawn_shard(&config, &other, 1, 3).wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(code(&output), 0, "{}", text(&output));
+    let mixed = dir.path().join("mixed");
+    std::fs::create_dir_all(&mixed).unwrap();
+    std::fs::copy(results.join("result-shard-0-of-3.json"), mixed.join("a.json")).unwrap();
+    std::fs::copy(other.join("result-shard-1-of-3.json"), mixed.join("b.json")).unwrap();
+    std::fs::copy(results.join("result-shard-2-of-3.json"), mixed.join("c.json")).unwrap();
+    let refused = sloprober().args(["merge", "--config"]).arg(&config).arg(&mixed).output().unwrap();
+    assert_eq!(code(&refused), 64, "{}", text(&refused));
+    assert!(text(&refused).contains("b.json was recorded with another config"), "{}", text(&refused));
+}
+
+fn validate_junit(file: &Path) {
+    let xmllint = installed(&["xmllint"]);
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schemas/junit.xsd");
+    let output = Command::new(xmllint).arg("--noout").arg("--schema").arg(schema).arg(file).output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "external-tools"), ignore = "needs xmllint (scripts/install-test-tools.sh)")]
+async fn a_failing_run_speaks_junit_and_github_actions() {
+    let target = start_target(r#"{"embeddings": {"error_rate": 0.5}}"#).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sloprober.yaml");
+    // `missing` is always a 404: its expected answers have no data, a skipped test case.
+    let missing = "      - {name: missing, path: /nothing-here, checks: [{status: 200}]}\n";
+    let thresholds = "  http_req_failed: [\"rate<0.01\"]\n  http_req_duration: [\"p(95)<2000\"]\n  \"http_req_duration{request:missing,expected_response:true}\": [\"p(95)<1\"]\n";
+    std::fs::write(&config, config_with(&target.url(), missing, thresholds)).unwrap();
+    let junit = dir.path().join("reports/junit.xml");
+    let step_summary = dir.path().join("step-summary.md");
+    std::fs::write(&step_summary, "earlier step\n").unwrap();
+    let output = tokio::task::spawn_blocking({
+        let (config, junit, step_summary) = (config.clone(), junit.clone(), step_summary.clone());
+        move || {
+            sloprober()
+                .args(["run", "--profile", "test", "--no-progress", "--config"])
+                .arg(&config)
+                .arg("--junit")
+                .arg(&junit)
+                .env("GITHUB_ACTIONS", "true")
+                .env("GITHUB_STEP_SUMMARY", &step_summary)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(code(&output), 99, "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let errors: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::error")).collect();
+    assert_eq!(errors.len(), 1, "one annotation per failed threshold: {errors:?}");
+    assert!(
+        errors[0].starts_with("::error title=SLO http_req_failed_rate failed::http_req_failed rate<0.01: observed 0."),
+        "{}",
+        errors[0]
+    );
+
+    let summary = std::fs::read_to_string(&step_summary).unwrap();
+    assert!(summary.starts_with("earlier step\n## sloprober test test ❌ failed"), "appended, not replaced: {summary}");
+
+    validate_junit(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), "{xml}");
+    assert!(xml.contains("<failure message=\"observed "), "{xml}");
+    assert!(xml.contains("threshold http_req_failed rate&lt;0.01\" type=\"threshold\">"), "{xml}");
+    assert!(!xml.contains(API_KEY) && !summary.contains(API_KEY) && !stdout.contains(API_KEY));
+
+    // Outside GitHub Actions there are no workflow commands.
+    let quiet = tokio::task::spawn_blocking(move || {
+        sloprober().args(["run", "--profile", "test", "--no-progress", "--config"]).arg(&config).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(code(&quiet), 99);
+    assert!(!String::from_utf8_lossy(&quiet.stdout).contains("::error"));
+}
