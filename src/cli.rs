@@ -68,6 +68,12 @@ pub struct DaemonArgs {
     /// Let `POST /-/reload` reload the config, as Prometheus' flag of the same name (SIGHUP always does).
     #[arg(long = "web.enable-lifecycle")]
     pub web_enable_lifecycle: bool,
+    /// Push the metrics to this Prometheus remote-write URL too (metrics.remote_write.url).
+    #[arg(long, value_name = "URL")]
+    pub remote_write: Option<String>,
+    /// A `testid` label for pushed metrics (none by default).
+    #[arg(long, value_name = "ID", env = "SLOPROBER_RUN_ID")]
+    pub run_id: Option<String>,
     #[command(flatten)]
     pub web: WebArgs,
 }
@@ -114,6 +120,13 @@ pub struct RunArgs {
     /// No live progress on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    /// The run's identifier: the `testid` label of pushed metrics, in reports
+    /// (default: the start time and 4 random hex digits). Shards of one run share it.
+    #[arg(long, value_name = "ID", env = "SLOPROBER_RUN_ID")]
+    pub run_id: Option<String>,
+    /// Push the metrics to this Prometheus remote-write URL (metrics.remote_write.url).
+    #[arg(long, value_name = "URL")]
+    pub remote_write: Option<String>,
     /// Write the mergeable result (for `sloprober merge`) here: a file, or a
     /// directory (`result-shard-I-of-N.json` for a shard).
     #[arg(long, value_name = "PATH", env = "SLOPROBER_RESULT")]
@@ -208,7 +221,8 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
                 profile: args.profile,
                 listen: args.listen,
                 vu_threads: VuThreads::start(vu_thread_count(&env)?),
-                env,
+                env: with_remote_write(env, args.remote_write),
+                run_id: args.run_id,
                 http_reload: args.web_enable_lifecycle,
                 web: args.web.web()?,
             };
@@ -223,8 +237,9 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
                 await_first_scrape: args.await_first_scrape,
                 progress: if args.no_progress { ProgressMode::Off } else { ProgressMode::Auto },
                 vu_threads: VuThreads::start(vu_thread_count(&env)?),
-                env,
+                env: with_remote_write(env, args.remote_write),
                 web: args.web.web()?,
+                run_id: args.run_id,
             };
             let outputs =
                 commands::run::Outputs { out: args.verdict.out, junit: args.verdict.junit, result: args.result };
@@ -264,6 +279,17 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
         }
     }
 }
+
+/// `--remote-write URL` is the environment's override of `metrics.remote_write.url`.
+fn with_remote_write(mut env: crate::config::env::EnvVars, url: Option<String>) -> crate::config::env::EnvVars {
+    if let Some(url) = url {
+        env.insert(REMOTE_WRITE_URL_OVERRIDE.to_string(), url);
+    }
+    env
+}
+
+/// The environment variable that sets `metrics.remote_write.url`.
+const REMOTE_WRITE_URL_OVERRIDE: &str = "SLOPROBER__METRICS__REMOTE_WRITE__URL";
 
 /// `5s`, `1m`: durations as the config writes them.
 fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {

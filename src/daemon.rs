@@ -34,6 +34,8 @@ pub struct DaemonOptions {
     pub http_reload: bool,
     /// TLS, basic auth and the connection limit of the endpoints.
     pub web: server::Web,
+    /// The `testid` label of pushed metrics, if any.
+    pub run_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +103,7 @@ pub async fn run(
         %listen,
         "sloprober daemon started"
     );
+    let mut writer = start_remote_write(&plan, &options, &metrics);
     let mut current = plan;
     let mut hangups = hangup_signals();
     tokio::pin!(shutdown);
@@ -113,6 +116,12 @@ pub async fn run(
         let outcome = reload(&options, &current, &metrics).map(|(plan, next)| {
             let previous = std::mem::replace(&mut generation, next);
             tokio::spawn(previous.stop(current.daemon.shutdown_grace));
+            if plan.remote_write != current.remote_write || plan.profile != current.profile {
+                if let Some(old) = writer.take() {
+                    tokio::spawn(async move { old.finish(REMOTE_WRITE_FLUSH).await.log() });
+                }
+                writer = start_remote_write(&plan, &options, &metrics);
+            }
             current = plan;
         });
         metrics.record_reload(outcome.is_ok());
@@ -129,10 +138,32 @@ pub async fn run(
     server.set_ready(false);
     tracing::info!(grace = ?current.daemon.shutdown_grace, "shutting down: no new iterations, waiting for running ones");
     generation.stop(current.daemon.shutdown_grace).await;
+    if let Some(writer) = writer {
+        writer.finish(REMOTE_WRITE_FLUSH).await.log();
+    }
     server.stop().await;
     trimming.abort();
     tracing::info!("sloprober daemon stopped");
     Ok(())
+}
+
+/// How long a stopping daemon waits for the remote-write receiver to take the last values.
+const REMOTE_WRITE_FLUSH: Duration = Duration::from_secs(10);
+
+/// Pushes the metrics where the plan says, labelled with the profile, the
+/// instance, the shard and `--run-id`'s `testid` when given.
+fn start_remote_write(
+    plan: &Plan,
+    options: &DaemonOptions,
+    metrics: &Arc<ProberMetrics>,
+) -> Option<crate::remote_write::RemoteWriter> {
+    let rw = plan.remote_write.as_ref()?;
+    let mut labels = crate::run::run_labels(plan, options.run_id.as_deref().unwrap_or_default(), &options.env);
+    if options.run_id.is_none() {
+        labels.retain(|(name, _)| name != "testid");
+    }
+    tracing::info!(receiver = %rw.receiver(), every = ?rw.interval, "pushing metrics by remote write");
+    Some(crate::remote_write::RemoteWriter::start(rw.clone(), metrics.clone(), labels))
 }
 
 fn reload(

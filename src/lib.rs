@@ -23,6 +23,7 @@ mod engine;
 pub mod executor;
 pub mod metrics;
 pub mod plan;
+pub mod remote_write;
 pub mod render;
 mod request;
 pub mod result;

@@ -36,6 +36,7 @@ pub async fn demo(options: DemoOptions, env: EnvVars) -> Result<(), CommandError
         env,
         http_reload: false,
         web: Default::default(),
+        run_id: None,
     };
     let result = super::daemon::daemon(daemon).await;
     target_stop.cancel();

@@ -9,11 +9,13 @@ pub mod env;
 mod journey;
 mod load;
 mod problems;
+mod remote_write;
 mod size;
 
 pub use journey::{BlockConfig, CaptureConfig, JourneyConfig, OnFailure, RequestStep, SetupConfig, StepConfig};
 pub use load::{load, ConfigSource};
 pub use problems::{ConfigError, Problem, Problems};
+pub use remote_write::{BasicAuth, RemoteWriteConfig};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -122,11 +124,14 @@ pub struct MetricsConfig {
     /// Extra latency bucket boundaries in seconds.
     #[serde(default)]
     pub buckets: Vec<f64>,
+    /// Push the metrics to a Prometheus remote-write receiver.
+    #[serde(default)]
+    pub remote_write: Option<RemoteWriteConfig>,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        MetricsConfig { listen: default_listen(), custom: BTreeMap::new(), buckets: Vec::new() }
+        MetricsConfig { listen: default_listen(), custom: BTreeMap::new(), buckets: Vec::new(), remote_write: None }
     }
 }
 

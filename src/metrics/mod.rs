@@ -8,6 +8,7 @@ mod text;
 
 pub use families::{Families, MetricsError};
 pub use scenario::ScenarioMetrics;
+pub(crate) use text::float as format_float;
 
 use crate::executor::ExecutorCounters;
 use crate::plan::{Plan, PlannedThreshold};
@@ -145,6 +146,12 @@ impl ProberMetrics {
     pub fn render(&self) -> String {
         self.executors.sync();
         text::encode(&self.families.registry().gather())
+    }
+
+    /// Every family as it is now, as /metrics would show it.
+    pub fn gather(&self) -> Vec<prometheus::proto::MetricFamily> {
+        self.executors.sync();
+        self.families.registry().gather()
     }
 
     /// The registry behind [`render`](Self::render).

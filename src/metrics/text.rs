@@ -110,7 +110,7 @@ fn sample(out: &mut String, name: &str, suffix: &str, labels: &str, le: Option<&
     out.push('\n');
 }
 
-fn float(value: f64) -> String {
+pub(crate) fn float(value: f64) -> String {
     let mut text = String::new();
     push_float(&mut text, value);
     text

@@ -18,6 +18,12 @@ impl fmt::Display for Plan {
             )?;
         }
         writeln!(f, "metrics: http://{}/metrics", self.listen)?;
+        if let Some(rw) = &self.remote_write {
+            // The receiver and the names of the headers sent, never their values.
+            let headers: Vec<&str> = rw.headers.keys().map(|h| h.as_str()).collect();
+            let headers = if headers.is_empty() { String::new() } else { format!(", headers {}", headers.join(", ")) };
+            writeln!(f, "remote write: {} every {}{headers}", rw.receiver(), duration::format(rw.interval))?;
+        }
         for (name, template) in &self.header_templates {
             writeln!(f, "header:  {name}: {template}")?;
         }

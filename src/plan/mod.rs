@@ -9,6 +9,7 @@ pub(crate) mod journey;
 pub(crate) mod metric;
 pub(crate) mod objective;
 pub mod proxy;
+pub mod remote_write;
 pub(crate) mod request;
 pub(crate) mod shard;
 pub(crate) mod template;
@@ -46,6 +47,8 @@ pub struct Plan {
     pub header_templates: BTreeMap<String, String>,
     /// Set when this process makes only its shard of the load.
     pub shard: Option<shard::Shard>,
+    /// Where the metrics are pushed, if anywhere.
+    pub remote_write: Option<std::sync::Arc<remote_write::RemoteWritePlan>>,
 }
 
 impl Plan {
@@ -208,6 +211,11 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
     let target_tls = config.target.tls.as_ref().map(|t| tls::TlsPlan::read(t, "target.tls", env, &mut problems));
     let target_proxy =
         config.target.proxy.as_ref().and_then(|p| proxy::ProxyPlan::read(p, "target.proxy", env, &mut problems));
+    let remote_write = config
+        .metrics
+        .remote_write
+        .as_ref()
+        .and_then(|c| remote_write::RemoteWritePlan::read(c, "metrics.remote_write", env, &mut problems));
     for (name, _) in config.metrics.custom.iter() {
         if !is_metric_name(name) {
             problems.add(
@@ -344,6 +352,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
             alerts: config.alerts.clone(),
             header_templates: config.target.headers.clone(),
             shard: None,
+            remote_write,
         },
     )
 }

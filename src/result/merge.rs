@@ -294,7 +294,8 @@ fn outcome(plan: Plan, results: &[(PathBuf, RunResult)]) -> Result<RunOutcome, M
             .map(|(s, points)| crate::run::ScenarioTimeline { scenario: s.name.clone(), points })
             .collect(),
     );
-    Ok(RunOutcome { plan, started_at, snapshot, verdicts, aborted_by, timeline, shards: results.len() as u32 })
+    let run_id = results[0].1.run_id.clone();
+    Ok(RunOutcome { plan, started_at, snapshot, verdicts, aborted_by, timeline, shards: results.len() as u32, run_id })
 }
 
 #[cfg(test)]
@@ -381,6 +382,7 @@ thresholds:
                 aborted_by: None,
                 timeline: Timeline::of(vec![]),
                 shards: 1,
+                run_id: "test-run".into(),
             };
             let result = RunResult::of(&outcome, self.identity);
             (outcome, result)

@@ -75,9 +75,13 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// The config overrides the environment makes (`SLOPROBER__SECTION__KEY`), hashed: values may be secrets.
+/// Where metrics are pushed does not change a verdict, so `metrics.remote_write` is left out.
 pub(crate) fn overrides_sha256(env: &EnvVars) -> String {
-    let mut overrides: Vec<String> =
-        env.iter().filter(|(k, _)| k.starts_with("SLOPROBER__")).map(|(k, v)| format!("{k}={v}\n")).collect();
+    let mut overrides: Vec<String> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("SLOPROBER__") && !k.starts_with("SLOPROBER__METRICS__REMOTE_WRITE"))
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect();
     overrides.sort();
     sha256_hex(overrides.concat().as_bytes())
 }
@@ -114,6 +118,8 @@ pub struct RunResult {
     /// The sloprober version that wrote it.
     pub sloprober: String,
     pub identity: RunIdentity,
+    /// The run's identifier (`testid`); the shards of one run share it when it is given.
+    pub run_id: String,
     /// RFC 3339, when the load started.
     pub started_at: String,
     pub duration_seconds: f64,
@@ -135,6 +141,7 @@ impl RunResult {
             kind: RESULT_KIND.to_string(),
             sloprober: env!("CARGO_PKG_VERSION").to_string(),
             identity,
+            run_id: outcome.run_id.clone(),
             started_at: humantime::format_rfc3339_millis(outcome.started_at).to_string(),
             duration_seconds: snapshot.elapsed.as_secs_f64(),
             aborted_by: outcome.aborted_by.clone(),

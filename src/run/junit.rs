@@ -28,6 +28,7 @@ pub fn junit(outcome: &RunOutcome) -> String {
     );
     let _ = writeln!(xml, "    <properties>");
     let _ = writeln!(xml, "      <property name=\"profile\" value=\"{}\"/>", escape(&plan.profile));
+    let _ = writeln!(xml, "      <property name=\"run_id\" value=\"{}\"/>", escape(&outcome.run_id));
     for scenario in &plan.scenarios {
         let _ = writeln!(
             xml,

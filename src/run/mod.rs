@@ -20,6 +20,7 @@ use crate::engine::{self, Passes, StartError};
 use crate::executor::VuThreads;
 use crate::metrics::ProberMetrics;
 use crate::plan::{self, Plan, Selection};
+use crate::remote_write::RemoteWriter;
 use crate::server::{self, ListenError};
 use crate::slo::{evaluate, Verdict};
 use crate::stats::{ScenarioStats, Snapshot};
@@ -53,6 +54,8 @@ pub struct RunOptions {
     pub vu_threads: VuThreads,
     /// With `listen`: TLS, basic auth and the connection limit of the endpoints.
     pub web: server::Web,
+    /// The run's identifier (the `testid` label of pushed metrics); None: one is made up.
+    pub run_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +80,8 @@ pub struct RunOutcome {
     pub timeline: Timeline,
     /// How many shards' results it adds up (1 for a run).
     pub shards: u32,
+    /// The run's identifier: `testid` on pushed metrics, in reports.
+    pub run_id: String,
 }
 
 impl RunOutcome {
@@ -132,6 +137,11 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
         }
     }
     let started_at = SystemTime::now();
+    let run_id = options.run_id.clone().unwrap_or_else(|| new_run_id(started_at));
+    let writer = plan.remote_write.as_ref().map(|rw| {
+        tracing::info!(receiver = %rw.receiver(), testid = %run_id, every = ?rw.interval, "pushing metrics by remote write");
+        RemoteWriter::start(rw.clone(), metrics.clone(), run_labels(&plan, &run_id, &options.env))
+    });
     let started = Instant::now();
     let mut load = prepared.start(Passes::Once);
     tracing::info!(profile = %plan.profile, scenarios = plan.scenarios.len(), "run started");
@@ -170,12 +180,44 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
     let snapshot = snapshot_now(elapsed, &load);
     timeline.sample(elapsed, &intervals, &snapshot.executors);
     progress.finish(elapsed);
+    if let Some(writer) = writer {
+        writer.finish(REMOTE_WRITE_FLUSH).await.log();
+    }
     if let Some(server) = server {
         await_final_scrape(server.scrapes()).await;
         server.stop().await;
     }
     let verdicts = plan.thresholds.iter().map(|t| evaluate(t, &snapshot)).collect();
-    Ok(RunOutcome { plan, started_at, snapshot, verdicts, aborted_by, timeline, shards: 1 })
+    Ok(RunOutcome { plan, started_at, snapshot, verdicts, aborted_by, timeline, shards: 1, run_id })
+}
+
+/// How long the end of a run waits for the remote-write receiver to take the final counts.
+const REMOTE_WRITE_FLUSH: Duration = Duration::from_secs(15);
+
+/// `20261204T193512Z-3fa9`: when the run started, and 4 random hex digits.
+fn new_run_id(started_at: SystemTime) -> String {
+    let stamp = humantime::format_rfc3339_seconds(started_at).to_string().replace(['-', ':'], "");
+    format!("{stamp}-{:04x}", rand::random::<u16>())
+}
+
+/// The labels of a run's pushed series: `testid`, `profile`, `instance`
+/// (the pod or host) and, for a shard, `shard`, so shards never write the same series.
+pub fn run_labels(plan: &Plan, run_id: &str, env: &EnvVars) -> Vec<(String, String)> {
+    let mut labels = vec![("testid".to_string(), run_id.to_string()), ("profile".to_string(), plan.profile.clone())];
+    labels.push(("instance".to_string(), instance_name(env)));
+    if let Some(shard) = plan.shard {
+        labels.push(("shard".to_string(), shard.index.to_string()));
+    }
+    labels
+}
+
+/// The pod's name, else the host's.
+pub fn instance_name(env: &EnvVars) -> String {
+    env.get("POD_NAME")
+        .filter(|n| !n.is_empty())
+        .cloned()
+        .or_else(|| nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()))
+        .unwrap_or_else(|| "sloprober".to_string())
 }
 
 /// The SLO of the first `abort_on_fail` threshold failing now, past its `delay_abort_eval`.

@@ -58,6 +58,7 @@ fn header(outcome: &RunOutcome, kind: &str, scenario: &ScenarioPlan) -> Map<Stri
     map.insert("kind".into(), kind.into());
     map.insert("scenario".into(), scenario.name.clone().into());
     map.insert("profile".into(), outcome.plan.profile.clone().into());
+    map.insert("run_id".into(), outcome.run_id.clone().into());
     map.insert("target".into(), scenario.base_url.clone().into());
     map.insert("started_at".into(), humantime::format_rfc3339_millis(outcome.started_at).to_string().into());
     map.insert("duration_seconds".into(), outcome.snapshot.elapsed.as_secs_f64().into());
@@ -205,6 +206,7 @@ pub fn markdown(outcome: &RunOutcome) -> String {
     let _ = writeln!(md, "| started | {} |", humantime::format_rfc3339_seconds(outcome.started_at));
     let _ = writeln!(md, "| duration | {:.1} s |", outcome.snapshot.elapsed.as_secs_f64());
     let _ = writeln!(md, "| scenarios | {} |", scenarios.join(", "));
+    let _ = writeln!(md, "| run id | `{}` |", outcome.run_id);
     if outcome.shards > 1 {
         let _ = writeln!(md, "| shards | {} (merged) |", outcome.shards);
     }

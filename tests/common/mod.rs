@@ -98,6 +98,7 @@ pub async fn start_daemon_with_env(yaml: &str, profile: &str, extra: &[(&str, &s
         vu_threads: vu_threads(),
         http_reload: true,
         web: Default::default(),
+        run_id: None,
     };
     let plan = options.plan().unwrap_or_else(|e| panic!("{e}"));
     let listener = daemon::bind(&plan).await.unwrap();
@@ -383,8 +384,12 @@ pub fn spawn_logged(program: PathBuf, args: &[String], log: &std::path::Path) ->
 /// Starts Debian's Prometheus in `dir` with `config` as its prometheus.yml
 /// (and `extra` flags); returns it and its URL once it is ready.
 pub async fn start_prometheus(dir: &std::path::Path, config: &str, extra: &[&str]) -> (Process, String) {
+    start_prometheus_on(free_port(), dir, config, extra).await
+}
+
+/// [`start_prometheus`] on a port chosen beforehand.
+pub async fn start_prometheus_on(port: u16, dir: &std::path::Path, config: &str, extra: &[&str]) -> (Process, String) {
     std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-    let port = free_port();
     let d = dir.display();
     let mut args = vec![
         format!("--config.file={d}/prometheus.yml"),
@@ -396,6 +401,17 @@ pub async fn start_prometheus(dir: &std::path::Path, config: &str, extra: &[&str
     let url = format!("http://127.0.0.1:{port}");
     wait_ready(&format!("{url}/-/ready")).await;
     (process, url)
+}
+
+/// The value of an instant PromQL query that returns one series (None: no series).
+pub async fn promql_value(prometheus: &str, query: &str) -> Option<f64> {
+    let url = reqwest::Url::parse_with_params(&format!("{prometheus}/api/v1/query"), [("query", query)]).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(&reqwest::get(url).await.unwrap().text().await.unwrap()).unwrap();
+    assert_eq!(body["status"], "success", "{query}: {body}");
+    let result = body["data"]["result"].as_array().unwrap();
+    assert!(result.len() <= 1, "{query} returned {} series: {body}", result.len());
+    result.first().map(|r| r["value"][1].as_str().unwrap().parse().unwrap())
 }
 
 /// Waits until `url` answers 2xx, at most 30 s.
@@ -424,6 +440,7 @@ pub fn run_options(dir: &std::path::Path, yaml: &str, scenarios: &[&str]) -> slo
         env: [("API_KEY".to_string(), API_KEY.to_string())].into(),
         vu_threads: vu_threads(),
         web: Default::default(),
+        run_id: None,
     }
 }
 
