@@ -154,3 +154,96 @@ async fn a_receiver_down_then_up_gets_every_count_and_is_reported_once() {
         promql_value(&prometheus, "min_over_time(sum(sloprober_http_reqs_total{testid=\"ci-down-up\"})[1m:1s])").await;
     assert!(first.unwrap() < count / 2.0, "early pushes kept: {first:?}");
 }
+
+/// POSTs a remote-write request as sloprober's writer does.
+async fn push(prometheus: &str, request: &sloprober::remote_write::proto::WriteRequest) {
+    use prost::Message;
+    let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{prometheus}/api/v1/write"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    assert!(status.is_success(), "{status}: {}", response.text().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "external-tools"), ignore = "needs prometheus (scripts/install-test-tools.sh)")]
+async fn the_trends_dashboard_has_data_for_runs_of_this_week_and_the_week_before() {
+    let _serial = serial().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_prometheus, prometheus) = start_prometheus(dir.path(), PROMETHEUS, &[RECEIVER]).await;
+    let target = start_target("{}").await;
+    let yaml = config(&target.url(), 40, 2, "  custom: {}\n");
+
+    // A week ago: a run played here, its series pushed as they began (0) and as they ended.
+    let options = run_options(dir.path(), &yaml, &[]);
+    let metrics = sloprober::metrics::ProberMetrics::shared().unwrap();
+    let plan = sloprober::run::plan_for(&options).unwrap();
+    let outcome = sloprober::run::execute(plan, &options, metrics.clone()).await.unwrap();
+    let labels =
+        [("testid", "last-week"), ("profile", "test"), ("instance", "ci-runner")].map(|(n, v)| (n.into(), v.into()));
+    let week_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7 * 86400 + 600);
+    let ms = week_ago.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let end = sloprober::remote_write::proto::write_request(&metrics.gather(), &labels, ms + 60_000);
+    let mut start = end.clone();
+    for series in &mut start.timeseries {
+        let name = &series.labels.iter().find(|l| l.name == "__name__").unwrap().value;
+        let counts = ["_total", "_bucket", "_count", "_sum"].iter().any(|s| name.ends_with(s));
+        for sample in &mut series.samples {
+            sample.timestamp = ms;
+            if counts {
+                sample.value = 0.0;
+            }
+        }
+    }
+    push(&prometheus, &start).await;
+    push(&prometheus, &end).await;
+
+    // Now: a run of the binary pushing by itself.
+    let file = dir.path().join("now.yaml");
+    std::fs::write(&file, &yaml).unwrap();
+    let url = format!("{prometheus}/api/v1/write");
+    let output = run(&file, &["--run-id", "this-week", "--remote-write", &url]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(outcome.passed());
+
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("grafana/dashboards/sloprober-trends.json"))
+            .unwrap();
+    let dashboard: Value = serde_json::from_str(&text).unwrap();
+    let mut runs_table = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let concrete = expr
+                .replace("$__interval", "1h")
+                .replace("$__range", "8d")
+                .replace("$profile", ".*")
+                .replace("$scenario", ".*");
+            let query =
+                reqwest::Url::parse_with_params(&format!("{prometheus}/api/v1/query"), [("query", &concrete)]).unwrap();
+            let body: Value = serde_json::from_str(&reqwest::get(query).await.unwrap().text().await.unwrap()).unwrap();
+            assert_eq!(body["status"], "success", "{}: {concrete}\n{body}", panel["title"]);
+            let result = body["data"]["result"].as_array().unwrap();
+            assert!(!result.is_empty(), "{}: no data for {concrete}", panel["title"]);
+            if panel["title"] == "Runs by run id and profile" && target["legendFormat"] == "requests" {
+                runs_table = result
+                    .iter()
+                    .map(|r| {
+                        (
+                            r["metric"]["testid"].as_str().unwrap().to_string(),
+                            r["value"][1].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect();
+            }
+        }
+    }
+    runs_table.sort();
+    assert_eq!(runs_table, [("last-week".to_string(), "80".to_string()), ("this-week".to_string(), "80".to_string())]);
+}

@@ -100,13 +100,15 @@ fn every_alert_has_its_labels_annotations_and_runbook_section() {
 
 #[test]
 fn dashboards_have_queries_variables_and_unique_ids() {
-    for name in ["sloprober-slo", "sloprober-load"] {
+    for (name, variable) in
+        [("sloprober-slo", "instance"), ("sloprober-load", "instance"), ("sloprober-trends", "profile")]
+    {
         let path = root().join(format!("grafana/dashboards/{name}.json"));
         let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(dashboard["uid"], name);
         let variables: Vec<&str> =
             dashboard["templating"]["list"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
-        assert!(variables.contains(&"datasource") && variables.contains(&"instance"), "{variables:?}");
+        assert!(variables.contains(&"datasource") && variables.contains(&variable), "{variables:?}");
         let panels = dashboard["panels"].as_array().unwrap();
         let mut ids: Vec<u64> = panels.iter().map(|p| p["id"].as_u64().unwrap()).collect();
         ids.dedup();

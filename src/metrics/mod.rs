@@ -64,7 +64,7 @@ impl ProberMetrics {
             )?,
             slo_compliant: families.gauge(
                 "sloprober_slo_compliant",
-                "1 when the SLO's threshold holds over the daemon's sliding window (daemon.slo_window), else 0.",
+                "1 when the SLO's threshold holds over the daemon's sliding window (daemon.slo_window), or over a whole run at its end; else 0.",
                 &["slo"],
             )?,
             slo_observed: families.gauge(

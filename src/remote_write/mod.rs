@@ -10,7 +10,7 @@
 //! the protocol says). Failures are logged once when they begin and once
 //! when they end, and summed up in the [`Report`] at the end.
 
-mod proto;
+pub mod proto;
 
 use crate::metrics::ProberMetrics;
 use crate::plan::remote_write::RemoteWritePlan;

@@ -1,5 +1,6 @@
-//! Grafana dashboards: an SLO overview and a live load view. Every query is
-//! PromQL over sloprober's own metrics and the generated recording rules.
+//! Grafana dashboards: an SLO overview, a live load view and the trends of
+//! runs pushed by remote write. Every query is PromQL over sloprober's own
+//! metrics and the generated recording rules.
 
 use super::promql::prom_duration;
 use super::rules::ratio_record;
@@ -88,7 +89,7 @@ fn dashboard(uid: &str, title: &str, variables: Vec<Value>, panels: Vec<Value>) 
 }
 
 pub fn dashboards(plan: &Plan) -> Vec<(&'static str, Value)> {
-    vec![("sloprober-slo", slo_overview(plan)), ("sloprober-load", load_view())]
+    vec![("sloprober-slo", slo_overview(plan)), ("sloprober-load", load_view()), ("sloprober-trends", trends_view())]
 }
 
 fn slo_overview(plan: &Plan) -> Value {
@@ -345,4 +346,94 @@ fn load_view() -> Value {
         ],
         panels,
     )
+}
+
+/// The suite's "Performance Trends": runs pushed by remote write (series
+/// with a `testid`), over weeks. Each run's counters start at 0, so
+/// `increase` over a window holds every request of the runs in it, and the
+/// highest value of a counter over a range is a run's total.
+fn trends_view() -> Value {
+    let f = "testid!=\"\", profile=~\"$profile\", scenario=~\"$scenario\"";
+    let p95_over = |window: &str, offset: &str| {
+        format!(
+            "histogram_quantile(0.95, sum by (scenario, request, le) (increase({}_bucket{{{f}, expected_response=\"true\"}}[{window}]{offset})))",
+            catalog::HTTP_REQ_DURATION
+        )
+    };
+    let p95 = p95_over("$__interval", "");
+    let p95_last_week = p95_over("$__interval", " offset 1w");
+    let week = p95_over("1w", "");
+    let week_before = p95_over("1w", " offset 1w");
+    let change = format!("{week} / {week_before}");
+    let threshold = "max by (slo) (sloprober_slo_threshold_seconds{testid!=\"\", profile=~\"$profile\"})".to_string();
+    let run = "testid!=\"\", profile=~\"$profile\"";
+    let total = |metric: &str| format!("sum by (testid, profile) (max_over_time({metric}{{{run}}}[$__range]))");
+    let requests = total(catalog::HTTP_REQS);
+    let failed_ratio = format!("{} / {requests}", total(catalog::HTTP_REQ_FAILED));
+    let run_p95 = format!(
+        "histogram_quantile(0.95, sum by (testid, profile, le) (max_over_time({}_bucket{{{run}}}[$__range])))",
+        catalog::HTTP_REQ_DURATION
+    );
+    let passed = format!("min by (testid, profile) (last_over_time(sloprober_slo_compliant{{{run}}}[$__range]))");
+    let mut over_time = panel(
+        1,
+        "timeseries",
+        "p95 per request against its threshold",
+        "Latency p95 of expected answers per request, over the runs in each interval, and each latency SLO's threshold.",
+        (0, 0, 24, 9),
+        "s",
+        &[(&p95, "{{scenario}}/{{request}} p95"), (&threshold, "{{slo}} threshold")],
+    );
+    over_time["interval"] = json!("1h");
+    let mut week_over_week = panel(
+        2,
+        "timeseries",
+        "Week over week",
+        "p95 per request, and the same at the same time a week earlier.",
+        (0, 9, 16, 9),
+        "s",
+        &[(&p95, "{{scenario}}/{{request}} p95"), (&p95_last_week, "{{scenario}}/{{request}} a week earlier")],
+    );
+    week_over_week["interval"] = json!("1h");
+    let mut change_panel = panel(
+        3,
+        "bargauge",
+        "p95 of the last 7 days / the 7 days before",
+        "Above 1: slower than the week before.",
+        (16, 9, 8, 9),
+        "none",
+        &[(&change, "{{scenario}}/{{request}}")],
+    );
+    change_panel["options"] = json!({"orientation": "horizontal", "displayMode": "gradient", "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": false}});
+    change_panel["fieldConfig"]["defaults"]["thresholds"] = json!({"mode": "absolute", "steps": [{"color": "green", "value": null}, {"color": "orange", "value": 1.1}, {"color": "red", "value": 1.25}]});
+    let mut runs = panel(
+        4,
+        "table",
+        "Runs by run id and profile",
+        "Each run pushed in the range (`testid`): its verdict (1 passed, 0 failed), requests, failed share and p95.",
+        (0, 18, 24, 10),
+        "none",
+        &[(&passed, "passed"), (&requests, "requests"), (&failed_ratio, "failed"), (&run_p95, "p95")],
+    );
+    for target in runs["targets"].as_array_mut().into_iter().flatten() {
+        target["format"] = json!("table");
+        target["instant"] = json!(true);
+        target["range"] = json!(false);
+    }
+    runs["transformations"] = json!([
+        {"id": "merge", "options": {}},
+        {"id": "organize", "options": {"excludeByName": {"Time": true}, "renameByName": {"Value #A": "passed", "Value #B": "requests", "Value #C": "failed share", "Value #D": "p95 (s)"}}}
+    ]);
+    let mut trends = dashboard(
+        "sloprober-trends",
+        "sloprober: performance trends",
+        vec![
+            variable("profile", "Profile", "label_values(sloprober_http_reqs_total{testid!=\"\"}, profile)"),
+            variable("scenario", "Scenario", "label_values(sloprober_http_reqs_total{testid!=\"\"}, scenario)"),
+        ],
+        vec![over_time, week_over_week, change_panel, runs],
+    );
+    trends["time"] = json!({"from": "now-30d", "to": "now"});
+    trends["refresh"] = json!("5m");
+    trends
 }

@@ -180,6 +180,11 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
     let snapshot = snapshot_now(elapsed, &load);
     timeline.sample(elapsed, &intervals, &snapshot.executors);
     progress.finish(elapsed);
+    let verdicts: Vec<Verdict> = plan.thresholds.iter().map(|t| evaluate(t, &snapshot)).collect();
+    // The final scrape and push carry the run's verdicts too (the trends dashboard lists them).
+    for (threshold, verdict) in plan.thresholds.iter().zip(&verdicts) {
+        metrics.publish_verdict(threshold, verdict);
+    }
     if let Some(writer) = writer {
         writer.finish(REMOTE_WRITE_FLUSH).await.log();
     }
@@ -187,7 +192,6 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
         await_final_scrape(server.scrapes()).await;
         server.stop().await;
     }
-    let verdicts = plan.thresholds.iter().map(|t| evaluate(t, &snapshot)).collect();
     Ok(RunOutcome { plan, started_at, snapshot, verdicts, aborted_by, timeline, shards: 1, run_id })
 }
 
