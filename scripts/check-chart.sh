@@ -28,7 +28,8 @@ for values in - "$chart"/ci/*-values.yaml; do
 done
 
 # values.schema.json rejects mistyped and unknown values.
-for bad in "replicaCount=zero" "service.prot=9469" "image.pullPolicy=Sometimes"; do
+for bad in "replicaCount=zero" "service.prot=9469" "image.pullPolicy=Sometimes" "distributedRun.shards=0" \
+    "distributedRun.mergeWait=forever"; do
   if "$helm" template sloprober "$chart" --set "$bad" >/dev/null 2>&1; then
     echo "FAIL: values.schema.json accepted --set $bad" >&2
     exit 1

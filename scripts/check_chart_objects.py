@@ -107,6 +107,51 @@ for cm in dashboards:
         check(text + "\n" == open(f"{chart}/files/dashboards/{name}").read(), f"{name} differs from the rendered dashboard")
         json.loads(text)
 
+run = values.get("distributedRun") or {}
+jobs = {d["metadata"]["labels"].get("app.kubernetes.io/component"): d for d in docs if d["kind"] == "Job"}
+check(bool(jobs) == bool(run.get("enabled")), "Jobs only when distributedRun.enabled")
+if jobs:
+    shard_job, merge_job = jobs.get("run"), jobs.get("merge")
+    check(shard_job is not None and merge_job is not None, "a shard Job and a merge Job")
+    spec = shard_job["spec"]
+    check(spec.get("completionMode") == "Indexed", "the shard Job must be Indexed: the completion index is the shard")
+    check(spec.get("completions") == run["shards"] == spec.get("parallelism"), "completions and parallelism must equal shards")
+    shard_pod = shard_job["spec"]["template"]["spec"]
+    merge_pod = merge_job["spec"]["template"]["spec"]
+    shard = shard_pod["containers"][0]
+    merge = merge_pod["containers"][0]
+    shard_env = {e["name"]: e for e in shard.get("env", [])}
+    check(shard_env.get("SLOPROBER_SHARD_COUNT", {}).get("value") == str(run["shards"]), "SLOPROBER_SHARD_COUNT must equal shards")
+    check("SLOPROBER_SHARD_INDEX" not in shard_env, "the shard index must come from JOB_COMPLETION_INDEX")
+    for job in (shard_job, merge_job):
+        pod = job["spec"]["template"]
+        check(pod["spec"]["restartPolicy"] == "Never", "a finished shard must not restart")
+        labels = pod["metadata"]["labels"]
+        selector = service["spec"]["selector"]
+        check(not all(labels.get(k) == v for k, v in selector.items()), "the Service must not select Job pods")
+        check(pod["spec"]["containers"][0]["securityContext"].get("readOnlyRootFilesystem") is True, "Job pods: read-only root")
+        api = {e["name"]: e for e in pod["spec"]["containers"][0].get("env", [])}.get("API_KEY")
+        check(api is None or "secretKeyRef" in api["valueFrom"], "API_KEY must come from a Secret")
+    claims = {v["persistentVolumeClaim"]["claimName"] for p in (shard_pod, merge_pod) for v in p["volumes"] if "persistentVolumeClaim" in v}
+    check(len(claims) == 1, "shards and merge must share one results volume")
+    expected_claim = (run.get("results") or {}).get("existingClaim")
+    pvcs = [d for d in docs if d["kind"] == "PersistentVolumeClaim"]
+    if expected_claim:
+        check(claims == {expected_claim} and not pvcs, "results.existingClaim must be used, none created")
+    else:
+        check(len(pvcs) == 1 and claims == {pvcs[0]["metadata"]["name"]}, "the created claim must be the one mounted")
+        check(pvcs[0]["spec"]["accessModes"] == ["ReadWriteMany"], "pods on any node write the results: ReadWriteMany")
+    result_arg = [a for a in shard["args"] if a.startswith("--result=")]
+    check(len(result_arg) == 1 and result_arg[0].startswith("--result=/results/") and result_arg[0].endswith("/"), "shards write into a directory on the results volume")
+    result_dir = result_arg[0][len("--result="):].rstrip("/") if result_arg else None
+    check(merge["args"][0] == "merge" and merge["args"][-1] == result_dir, "merge reads the directory the shards write")
+    check(any(a.startswith("--wait=") for a in merge["args"]), "merge waits for every shard")
+    check(f"--profile={run['profile']}" in shard["args"], "shards play distributedRun.profile")
+    run_ids = {a for a in shard["args"] if a.startswith("--run-id=")}
+    check(len(run_ids) == 1, "every shard shares one --run-id")
+    for arg in run.get("extraArgs") or []:
+        check(arg in shard["args"], f"distributedRun.extraArgs: {arg} is not passed to the shards")
+
 if problems:
     print("\n".join(f"FAIL {values_path}: {p}" for p in problems))
     sys.exit(1)

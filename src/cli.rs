@@ -156,6 +156,9 @@ pub struct MergeArgs {
     /// Result files, or directories searched for them.
     #[arg(required = true, value_name = "PATH")]
     pub results: Vec<PathBuf>,
+    /// Wait (at most this long, e.g. `30m`) until every shard has written its result.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub wait: Option<std::time::Duration>,
     #[command(flatten)]
     pub verdict: VerdictArgs,
 }
@@ -247,7 +250,7 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
         }
         Command::Merge(args) => {
             let outputs = commands::run::Outputs { out: args.verdict.out, junit: args.verdict.junit, result: None };
-            commands::merge::merge(&ConfigSource::File(args.config), &args.results, &outputs, &env)
+            commands::merge::merge(&ConfigSource::File(args.config), &args.results, args.wait, &outputs, &env).await
         }
         Command::Check(args) => commands::check::check(&ConfigSource::File(args.config), args.profile, &env),
         Command::Render(args) => {

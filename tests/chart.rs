@@ -15,9 +15,15 @@ fn chart_lints_renders_and_validates() {
         Command::new("bash").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/check-chart.sh")).output().unwrap();
     let report = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{report}");
-    for values in
-        ["-", "minimal-values", "full-values", "existing-secret-values", "three-replicas-values", "tls-values"]
-    {
+    for values in [
+        "-",
+        "minimal-values",
+        "full-values",
+        "existing-secret-values",
+        "three-replicas-values",
+        "tls-values",
+        "distributed-run-values",
+    ] {
         assert!(
             report.lines().any(|l| l.starts_with("ok ") && l.contains(values)),
             "{values} was not checked:\n{report}"

@@ -218,3 +218,48 @@ async fn a_failing_run_speaks_junit_and_github_actions() {
     assert_eq!(code(&quiet), 99);
     assert!(!String::from_utf8_lossy(&quiet.stdout).contains("::error"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_waits_for_every_shard_and_no_shard_judges_alone() {
+    let target = start_target("{}").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sloprober.yaml");
+    // 180 requests in all, 60 per shard: each shard alone fails this threshold, the run passes it.
+    std::fs::write(&config, shard_config(&target.url(), "  http_reqs: [\"count>150\"]\n")).unwrap();
+    let results = dir.path().join("results");
+    // The merge starts first, as the chart's merge Job may, and waits.
+    let merging = sloprober()
+        .args(["merge", "--wait", "60s", "--config"])
+        .arg(&config)
+        .arg(&results)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let shards: Vec<_> = (0..3).map(|i| spawn_shard(&config, &results, i, 3)).collect();
+    let (shards, merged) = tokio::task::spawn_blocking(move || {
+        let shards: Vec<Output> = shards.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+        (shards, merging.wait_with_output().unwrap())
+    })
+    .await
+    .unwrap();
+    for output in &shards {
+        assert_eq!(code(output), 0, "{}", text(output));
+        assert!(text(output).contains("its own thresholds are not the run's verdict"), "{}", text(output));
+        assert!(text(output).contains("✗"), "the shard's summary shows its part failing: {}", text(output));
+    }
+    assert_eq!(code(&merged), 0, "{}", text(&merged));
+    assert!(text(&merged).contains("waiting for shard results"), "{}", text(&merged));
+    assert!(text(&merged).contains("merge of 3 shards"), "{}", text(&merged));
+
+    // A shard that never comes: the wait ends with what is missing.
+    std::fs::remove_file(results.join("result-shard-1-of-3.json")).unwrap();
+    let output = tokio::task::spawn_blocking(move || {
+        sloprober().args(["merge", "--wait", "3s", "--config"]).arg(&config).arg(&results).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(code(&output), 64, "{}", text(&output));
+    assert!(text(&output).contains("shard 1 of 3 missing"), "{}", text(&output));
+}

@@ -25,6 +25,13 @@ pub enum MergeError {
     Config(#[from] ConfigError),
 }
 
+impl MergeError {
+    /// A path that does not exist (yet).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, MergeError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
 /// The result files at `paths`: each a result file, or a directory searched
 /// (to any depth) for files whose `kind` is a result's.
 pub fn find_results(paths: &[PathBuf]) -> Result<Vec<(PathBuf, RunResult)>, MergeError> {
@@ -160,6 +167,11 @@ pub fn merge(source: &ConfigSource, env: &EnvVars, results: &[(PathBuf, RunResul
 
 fn short(sha: &str) -> String {
     sha.chars().take(12).collect()
+}
+
+/// Whether `results` hold every shard of their run exactly once.
+pub fn check_complete(results: &[(PathBuf, RunResult)]) -> Result<(), MergeError> {
+    check_every_shard_once(results)
 }
 
 fn check_every_shard_once(results: &[(PathBuf, RunResult)]) -> Result<(), MergeError> {

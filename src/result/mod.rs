@@ -6,7 +6,7 @@
 
 mod merge;
 
-pub use merge::{find_results, merge, MergeError};
+pub use merge::{check_complete, find_results, merge, MergeError};
 
 use crate::config::env::EnvVars;
 use crate::config::{ConfigError, ConfigSource};
