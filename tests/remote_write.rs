@@ -247,3 +247,35 @@ async fn the_trends_dashboard_has_data_for_runs_of_this_week_and_the_week_before
     runs_table.sort();
     assert_eq!(runs_table, [("last-week".to_string(), "80".to_string()), ("this-week".to_string(), "80".to_string())]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "external-tools"), ignore = "needs prometheus (scripts/install-test-tools.sh)")]
+async fn the_daemon_pushes_while_it_runs_and_its_last_counts_when_it_stops() {
+    let _serial = serial().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_prometheus, prometheus) = start_prometheus(dir.path(), PROMETHEUS, &[RECEIVER]).await;
+    let target = start_target("{}").await;
+    let yaml = common::config(&[("gateway", &target.url(), EMBEDDINGS)], 30, "");
+    let url = format!("{prometheus}/api/v1/write");
+    // As `--remote-write URL` sets it, with a push every second.
+    let daemon = start_daemon_with_env(
+        &yaml,
+        "test",
+        &[("SLOPROBER__METRICS__REMOTE_WRITE__URL", &url), ("SLOPROBER__METRICS__REMOTE_WRITE__INTERVAL", "1s")],
+    )
+    .await;
+    let total = "sum(sloprober_http_reqs_total{profile=\"test\", scenario=\"gateway\"})";
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    while promql_value(&prometheus, total).await.unwrap_or(0.0) < 30.0 {
+        assert!(tokio::time::Instant::now() < deadline, "no pushed requests after 15 s");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        promql_value(&prometheus, "count(sloprober_http_reqs_total{testid!=\"\"})").await,
+        None,
+        "no testid without --run-id"
+    );
+    let last = daemon.stop().await;
+    let counted = value(&last, "sloprober_http_reqs_total", &[("scenario", "gateway")]);
+    assert_eq!(promql_value(&prometheus, total).await, Some(counted), "the last push holds the final count");
+}
