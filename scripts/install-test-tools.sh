@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests behind the `external-tools` feature run: Debian's
 # prometheus (promtool), prometheus-alertmanager (amtool), tinyproxy (a
-# real HTTP proxy), xmllint (JUnit files against their schema), a pinned helm
+# real HTTP proxy), xmllint (JUnit files against their schema), chromium
+# (reports rendered in a real browser), a pinned helm
 # and kubernetes-validate for the chart, k6 for the parity tests, @grafana/schema and TypeScript for
 # the dashboards. Needs root or sudo for apt-get; helm, the Python and npm
 # packages go under target/ (nothing outside the repository but apt's).
@@ -12,7 +13,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 packages=()
 for need in promtool:prometheus prometheus:prometheus amtool:prometheus-alertmanager \
     prometheus-alertmanager:prometheus-alertmanager unzip:unzip npm:npm tinyproxy:tinyproxy \
-    xmllint:libxml2-utils; do
+    xmllint:libxml2-utils chromium:chromium; do
   command -v "${need%%:*}" >/dev/null || packages+=("${need#*:}")
 done
 python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
@@ -47,4 +48,15 @@ if [ ! -f "$dashboards/node_modules/@grafana/schema/package.json" ] \
   echo "== @grafana/schema $schema_version and typescript $typescript_version (npm, target/dashboard-check)"
   mkdir -p "$dashboards"
   (cd "$dashboards" && npm install --no-audit --no-fund --silent "@grafana/schema@$schema_version" "typescript@$typescript_version" >/dev/null)
+fi
+
+browser=$root/target/browser-check
+playwright_version=1.57.0
+mermaid_version=11.12.2
+if [ ! -f "$browser/node_modules/mermaid/package.json" ] \
+    || ! grep -q "\"version\": \"$mermaid_version\"" "$browser/node_modules/mermaid/package.json" \
+    || ! grep -q "\"version\": \"$playwright_version\"" "$browser/node_modules/playwright-core/package.json"; then
+  echo "== playwright-core $playwright_version and mermaid $mermaid_version (npm, target/browser-check)"
+  mkdir -p "$browser"
+  (cd "$browser" && npm install --no-audit --no-fund --silent "playwright-core@$playwright_version" "mermaid@$mermaid_version" >/dev/null)
 fi

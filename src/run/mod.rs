@@ -2,6 +2,7 @@
 //! scenario's schedule once, shows progress, evaluates the thresholds on
 //! exact statistics, prints a k6-style summary and writes reports.
 
+mod chart;
 pub mod github;
 mod junit;
 mod progress;

@@ -244,6 +244,11 @@ pub fn markdown(outcome: &RunOutcome) -> String {
     for scenario in &plan.scenarios {
         let _ = writeln!(md, "{}", figures_row(&outcome.snapshot, scenario));
     }
+    let charts = super::chart::latency_charts(outcome);
+    if !charts.is_empty() {
+        let _ = writeln!(md, "\n### Latency over the run");
+        md.push_str(&charts);
+    }
     let _ = writeln!(
         md,
         "\n<sub>sloprober {} · per-scenario JSON: `*-summary.json`, `*-slo-report.json`, `*-results.json`</sub>",

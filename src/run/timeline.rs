@@ -4,6 +4,7 @@
 use crate::plan::Plan;
 use crate::stats::{ExecutorTotals, RequestStats, ScenarioStats};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,9 @@ pub struct TimelinePoint {
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// Per request with answers in the interval, its p95 (per scenario only; none for all scenarios together).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub request_p95_ms: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -33,6 +37,8 @@ pub struct ScenarioTimeline {
 
 pub struct Timeline {
     pub scenarios: Vec<ScenarioTimeline>,
+    /// Each scenario's request names, in the plan's order.
+    requests: Vec<Vec<String>>,
     last_t: Duration,
     last_executors: Vec<ExecutorTotals>,
 }
@@ -45,6 +51,7 @@ impl Timeline {
                 .iter()
                 .map(|s| ScenarioTimeline { scenario: s.name.clone(), points: Vec::new() })
                 .collect(),
+            requests: plan.scenarios.iter().map(|s| s.requests.iter().map(|r| r.name.clone()).collect()).collect(),
             last_t: Duration::ZERO,
             last_executors: plan
                 .scenarios
@@ -67,8 +74,12 @@ impl Timeline {
         let mut total = TimelinePoint { t: now.as_secs_f64(), interval_seconds: span, ..Default::default() };
         for (i, stats) in intervals.iter().enumerate() {
             let mut merged: Option<RequestStats> = None;
+            let mut request_p95_ms = BTreeMap::new();
             for r in 0..stats.len() {
                 let mut request = stats.lock(r);
+                if let Some(name) = self.requests.get(i).and_then(|names| names.get(r)).filter(|_| request.count > 0) {
+                    request_p95_ms.insert(name.clone(), request.percentile_ms(95.0));
+                }
                 match &mut merged {
                     None => merged = Some(request.clone()),
                     Some(m) => m.merge(&request),
@@ -76,7 +87,8 @@ impl Timeline {
                 request.reset();
             }
             let (now_exec, before) = (&executors[i], &self.last_executors[i]);
-            let point = point(now.as_secs_f64(), span, merged.as_ref(), now_exec, before);
+            let mut point = point(now.as_secs_f64(), span, merged.as_ref(), now_exec, before);
+            point.request_p95_ms = request_p95_ms;
             total.requests += point.requests;
             total.failed += point.failed;
             total.checks_failed += point.checks_failed;
@@ -132,7 +144,7 @@ fn point(
 impl Timeline {
     /// A timeline already sampled (read from result files).
     pub fn of(scenarios: Vec<ScenarioTimeline>) -> Timeline {
-        Timeline { scenarios, last_t: Duration::ZERO, last_executors: Vec::new() }
+        Timeline { scenarios, requests: Vec::new(), last_t: Duration::ZERO, last_executors: Vec::new() }
     }
 
     /// Adds a shard's points of one scenario to the points of the same
@@ -153,6 +165,7 @@ impl Timeline {
                     m.dropped_iterations += point.dropped_iterations;
                     m.vus += point.vus;
                     (m.p50_ms, m.p95_ms, m.p99_ms) = (None, None, None);
+                    m.request_p95_ms.clear();
                 }
             }
         }

@@ -1,0 +1,58 @@
+//! The run report's pictures, drawn by the real libraries people read them
+//! with: the Markdown report's Mermaid charts rendered by Mermaid in
+//! headless Chromium (as GitHub renders a pull-request comment).
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+fn report_config(url: &str) -> String {
+    format!(
+        r#"target:
+  base_url: {url}
+  headers: {{Authorization: "Bearer ${{API_KEY}}"}}
+scenarios:
+  gateway:
+    requests:
+      - {{name: embeddings, method: POST, path: /api/v1/embeddings, json: {{input: x}}, checks: [{{status: 200}}]}}
+      - {{name: health, path: /health}}
+    profiles:
+      test: {{executor: constant-arrival-rate, rate: 40, duration: 4s, pre_allocated_vus: 5, max_vus: 20}}
+thresholds:
+  "http_req_duration{{request:embeddings}}": ["p(95)<300"]
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "external-tools"), ignore = "needs chromium and npm packages (scripts/install-test-tools.sh)")]
+async fn the_markdown_reports_latency_charts_render_in_mermaid() {
+    let target = start_target("{}").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (outcome, _) = play(&run_options(dir.path(), &report_config(&target.url()), &[])).await;
+    sloprober::run::write_reports(&outcome, &dir.path().join("out")).unwrap();
+    let markdown = dir.path().join("out/load-test-report.md");
+    let text = std::fs::read_to_string(&markdown).unwrap();
+    assert!(text.contains("### Latency over the run"), "{text}");
+    assert!(
+        text.contains("    line [300.0, 300.0, 300.0, 300.0"),
+        "the threshold drawn flat at 300 ms, a point a second:\n{text}"
+    );
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/check-mermaid.mjs");
+    let output = Command::new("node").arg(script).arg(&markdown).output().unwrap();
+    let report = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{report}");
+    assert!(
+        report.contains("\"gateway/embeddings: p95 latency (ms) over the run\", 2 line(s)"),
+        "p95 and threshold: {report}"
+    );
+    assert!(report.contains("\"gateway/health: p95 latency (ms) over the run\", 1 line(s)"), "p95 only: {report}");
+    assert!(report.contains("mermaid ok: 2 chart(s)"), "{report}");
+
+    // A chart Mermaid cannot parse fails the check.
+    std::fs::write(&markdown, text.replace("xychart-beta", "xychart-beta x-axis")).unwrap();
+    let broken = Command::new("node").arg(script).arg(&markdown).output().unwrap();
+    assert!(!broken.status.success());
+}
