@@ -146,6 +146,9 @@ pub struct VerdictArgs {
     /// Write a JUnit XML report (one test case per threshold).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write the HTML report (one self-contained page) here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -244,12 +247,21 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
                 web: args.web.web()?,
                 run_id: args.run_id,
             };
-            let outputs =
-                commands::run::Outputs { out: args.verdict.out, junit: args.verdict.junit, result: args.result };
+            let outputs = commands::run::Outputs {
+                out: args.verdict.out,
+                junit: args.verdict.junit,
+                html: args.verdict.html,
+                result: args.result,
+            };
             commands::run::run(options, &outputs).await
         }
         Command::Merge(args) => {
-            let outputs = commands::run::Outputs { out: args.verdict.out, junit: args.verdict.junit, result: None };
+            let outputs = commands::run::Outputs {
+                out: args.verdict.out,
+                junit: args.verdict.junit,
+                html: args.verdict.html,
+                result: None,
+            };
             commands::merge::merge(&ConfigSource::File(args.config), &args.results, args.wait, &outputs, &env).await
         }
         Command::Check(args) => commands::check::check(&ConfigSource::File(args.config), args.profile, &env),

@@ -342,6 +342,7 @@ fn run_script_passes_fails_with_99_and_writes_reports() {
             "gateway-results.json",
             "gateway-slo-report.json",
             "gateway-summary.json",
+            "load-test-report.html",
             "load-test-report.md",
             "result.json"
         ],

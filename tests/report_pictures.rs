@@ -56,3 +56,68 @@ async fn the_markdown_reports_latency_charts_render_in_mermaid() {
     let broken = Command::new("node").arg(script).arg(&markdown).output().unwrap();
     assert!(!broken.status.success());
 }
+
+/// What `scripts/check-report-page.mjs` saw of a page.
+fn open_in_chromium(url: &str, screenshot: &std::path::Path) -> serde_json::Value {
+    std::fs::create_dir_all(screenshot.parent().unwrap()).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/check-report-page.mjs");
+    let output = Command::new("node").arg(script).arg(url).arg(screenshot).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "external-tools"), ignore = "needs chromium and npm packages (scripts/install-test-tools.sh)")]
+async fn the_html_report_draws_the_run_offline_and_agrees_with_the_json_reports() {
+    // One request in five fails: a failing SLO, failures by reason, failed checks.
+    let target = start_target(r#"{"embeddings": {"error_rate": 0.2}}"#).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = report_config(&target.url()) + "  http_req_failed: [\"rate<0.05\"]\n";
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let out = dir.path().join("out");
+    sloprober::run::write_reports(&outcome, &out).unwrap();
+    let page = out.join("load-test-report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(!html.contains(API_KEY), "the API key is nowhere in the page");
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "no external asset is referenced");
+
+    let screenshot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report-screenshots/run-report.png");
+    let seen = open_in_chromium(&format!("file://{}", page.display()), &screenshot);
+    assert_eq!(seen["console_errors"], serde_json::json!([]), "{seen}");
+    assert_eq!(seen["foreign_requests"], serde_json::json!([]), "{seen}");
+    let charts = seen["charts"].as_array().unwrap();
+    let titles: Vec<&str> = charts.iter().map(|c| c["title"].as_str().unwrap()).collect();
+    for expected in [
+        "gateway: VUs",
+        "gateway: requests per second",
+        "gateway/embeddings: latency (ms)",
+        "gateway/health: latency (ms)",
+        "gateway: failed requests per second by reason",
+        "gateway: failed checks and dropped iterations per second",
+    ] {
+        let chart =
+            charts.iter().find(|c| c["title"] == expected).unwrap_or_else(|| panic!("no {expected} in {titles:?}"));
+        assert!(chart["points"].as_u64().unwrap() >= 3, "{expected} has data: {chart}");
+        assert!(chart["series_pixels"].as_u64().unwrap() > 100, "{expected} drew its series: {chart}");
+    }
+    // The page's verdicts are the run's, as its JSON SLO report gives them.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("gateway-slo-report.json")).unwrap()).unwrap();
+    let json_verdicts: Vec<(String, bool)> = report["slos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["slo"].as_str().unwrap().to_string(), s["passed"].as_bool().unwrap()))
+        .collect();
+    let page_verdicts: Vec<(String, bool)> = seen["slos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["slo"].as_str().unwrap().to_string(), s["passed"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(page_verdicts, json_verdicts);
+    assert!(page_verdicts.iter().any(|(_, passed)| !passed) && page_verdicts.iter().any(|(_, passed)| *passed));
+    let text = seen["text"].as_str().unwrap();
+    assert!(text.contains("sloprober test test failed") && text.contains("status"), "{text}");
+    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000, "a screenshot for a person to look at");
+}

@@ -161,7 +161,7 @@ async fn abort_on_fail_stops_the_run_early_and_reports_are_still_written() {
     assert!(took >= Duration::from_secs(1), "not before delay_abort_eval");
     assert!(!outcome.passed());
     let files = run::write_reports(&outcome, dir.path()).unwrap();
-    assert_eq!(files.len(), 4);
+    assert_eq!(files.len(), 5, "summary, SLO report, results, Markdown and HTML: {files:?}");
     assert!(std::fs::read_to_string(dir.path().join("load-test-report.md"))
         .unwrap()
         .contains("**Aborted early:** `generate_duration_p95`"));

@@ -14,6 +14,8 @@ pub struct Outputs {
     pub out: Option<PathBuf>,
     /// JUnit XML at this path.
     pub junit: Option<PathBuf>,
+    /// The HTML report at this path.
+    pub html: Option<PathBuf>,
     /// The mergeable result at this path (a file, or a directory).
     pub result: Option<PathBuf>,
 }
@@ -61,6 +63,10 @@ pub fn finish(
     }
     if let (Some(result), Some(path)) = (result, &outputs.result) {
         eprintln!("result: {}", result.write(path)?.display());
+    }
+    if let Some(path) = &outputs.html {
+        write_file(path, &run::html(outcome))?;
+        eprintln!("html: {}", path.display());
     }
     if let Some(path) = &outputs.junit {
         write_file(path, &run::junit(outcome))?;

@@ -17,7 +17,7 @@ pub fn latency_charts(outcome: &RunOutcome) -> String {
     for (scenario, timeline) in outcome.plan.scenarios.iter().zip(&outcome.timeline.scenarios) {
         for request in &scenario.requests {
             let series: Vec<(f64, Option<f64>)> =
-                timeline.points.iter().map(|p| (p.t, p.request_p95_ms.get(&request.name).copied())).collect();
+                timeline.points.iter().map(|p| (p.t, p.request_ms.get(&request.name).map(|ms| ms[1]))).collect();
             if series.iter().all(|(_, v)| v.is_none()) {
                 continue;
             }
@@ -36,6 +36,18 @@ fn latency_threshold<'a>(
     request: &str,
     trend: Option<&str>,
 ) -> Option<&'a PlannedThreshold> {
+    let candidates = latency_thresholds(thresholds, scenario, request, trend);
+    let p95 = |t: &&&PlannedThreshold| matches!(t.condition.aggregation, Aggregation::Percentile(p) if p == 95.0);
+    candidates.iter().find(p95).or(candidates.first()).copied()
+}
+
+/// Every latency threshold (in milliseconds) that judges `request` of `scenario`.
+pub(super) fn latency_thresholds<'a>(
+    thresholds: &'a [PlannedThreshold],
+    scenario: &ScenarioPlan,
+    request: &str,
+    trend: Option<&str>,
+) -> Vec<&'a PlannedThreshold> {
     let judges = |t: &&PlannedThreshold| {
         let metric = match &t.metric {
             Metric::Builtin(Builtin::HttpReqDuration) => true,
@@ -50,9 +62,7 @@ fn latency_threshold<'a>(
         });
         metric && tags && t.metric.unit() == Unit::Milliseconds
     };
-    let candidates: Vec<&PlannedThreshold> = thresholds.iter().filter(judges).collect();
-    let p95 = |t: &&&PlannedThreshold| matches!(t.condition.aggregation, Aggregation::Percentile(p) if p == 95.0);
-    candidates.iter().find(p95).or(candidates.first()).copied()
+    thresholds.iter().filter(judges).collect()
 }
 
 /// `series` as (seconds since the start, p95 in ms) points, at most [`MAX_POINTS`].

@@ -4,12 +4,14 @@
 
 mod chart;
 pub mod github;
+mod html;
 mod junit;
 mod progress;
 mod report;
 mod summary;
 mod timeline;
 
+pub use html::html;
 pub use junit::junit;
 pub use report::{markdown, write_reports, ReportError};
 pub use summary::render_summary;

@@ -45,6 +45,7 @@ pub fn write_reports(outcome: &RunOutcome, dir: &Path) -> Result<Vec<PathBuf>, R
         write(format!("{name}-results.json"), serde_json::to_string(&results).unwrap_or_default())?;
     }
     write("load-test-report.md".to_string(), markdown(outcome))?;
+    write("load-test-report.html".to_string(), super::html(outcome))?;
     Ok(written)
 }
 

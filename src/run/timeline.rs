@@ -24,9 +24,12 @@ pub struct TimelinePoint {
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
-    /// Per request with answers in the interval, its p95 (per scenario only; none for all scenarios together).
+    /// Per request with answers in the interval, its [p50, p95, p99] (per scenario only).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub request_p95_ms: BTreeMap<String, f64>,
+    pub request_ms: BTreeMap<String, [f64; 3]>,
+    /// Failed requests of the interval by reason, where any failed (per scenario only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failed_by_reason: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -74,11 +77,13 @@ impl Timeline {
         let mut total = TimelinePoint { t: now.as_secs_f64(), interval_seconds: span, ..Default::default() };
         for (i, stats) in intervals.iter().enumerate() {
             let mut merged: Option<RequestStats> = None;
-            let mut request_p95_ms = BTreeMap::new();
+            let mut request_ms = BTreeMap::new();
             for r in 0..stats.len() {
                 let mut request = stats.lock(r);
                 if let Some(name) = self.requests.get(i).and_then(|names| names.get(r)).filter(|_| request.count > 0) {
-                    request_p95_ms.insert(name.clone(), request.percentile_ms(95.0));
+                    let latency = request.latency(crate::stats::Answers::All);
+                    let at = |p| latency.percentile_ms(p);
+                    request_ms.insert(name.clone(), [at(50.0), at(95.0), at(99.0)]);
                 }
                 match &mut merged {
                     None => merged = Some(request.clone()),
@@ -88,7 +93,7 @@ impl Timeline {
             }
             let (now_exec, before) = (&executors[i], &self.last_executors[i]);
             let mut point = point(now.as_secs_f64(), span, merged.as_ref(), now_exec, before);
-            point.request_p95_ms = request_p95_ms;
+            point.request_ms = request_ms;
             total.requests += point.requests;
             total.failed += point.failed;
             total.checks_failed += point.checks_failed;
@@ -133,6 +138,11 @@ fn point(
         point.requests = s.count;
         point.failed = s.failed_total();
         point.checks_failed = s.checks_failed.iter().sum();
+        point.failed_by_reason = crate::sample::FailReason::ALL
+            .iter()
+            .filter(|r| s.failed_by(**r) > 0)
+            .map(|r| (r.as_str().to_string(), s.failed_by(*r)))
+            .collect();
         point.requests_per_second = if span > 0.0 { s.count as f64 / span } else { 0.0 };
         point.p50_ms = Some(s.percentile_ms(50.0));
         point.p95_ms = Some(s.percentile_ms(95.0));
@@ -165,7 +175,10 @@ impl Timeline {
                     m.dropped_iterations += point.dropped_iterations;
                     m.vus += point.vus;
                     (m.p50_ms, m.p95_ms, m.p99_ms) = (None, None, None);
-                    m.request_p95_ms.clear();
+                    m.request_ms.clear();
+                    for (reason, n) in &point.failed_by_reason {
+                        *m.failed_by_reason.entry(reason.clone()).or_default() += n;
+                    }
                 }
             }
         }
