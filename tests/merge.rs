@@ -130,6 +130,8 @@ async fn three_shard_processes_merged_count_what_the_target_served() {
     assert!(checks.values().all(|c| c["passes"] == 180 && c["fails"] == 0), "{checks:?}");
     let markdown = std::fs::read_to_string(only_dir(&out).join("load-test-report.md")).unwrap();
     assert!(markdown.contains("| shards | 3 (merged) |"), "{markdown}");
+    let html = std::fs::read_to_string(only_dir(&out).join("load-test-report.html")).unwrap();
+    assert!(html.contains("<tr><th>shards</th><td>3 (merged)</td></tr>"), "the HTML report says it is merged");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("tests=\"2\" failures=\"0\""), "{xml}");
 
