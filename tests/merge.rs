@@ -128,6 +128,14 @@ async fn three_shard_processes_merged_count_what_the_target_served() {
     assert_eq!(counted, served, "the merged total is what the target served");
     let checks = report["requests"]["embeddings"]["checks"].as_object().unwrap();
     assert!(checks.values().all(|c| c["passes"] == 180 && c["fails"] == 0), "{checks:?}");
+    let timeline = json(&only_dir(&out).join("embed-results.json"));
+    let points = timeline["points"].as_array().unwrap();
+    let ticked: u64 = points.iter().map(|p| p["requests"].as_u64().unwrap()).sum();
+    assert_eq!(ticked, 180, "the shards' seconds add up");
+    assert!(
+        points.iter().all(|p| p["p95_ms"].is_null() && p.get("request_ms").is_none()),
+        "no shard's percentile poses as the run's"
+    );
     let markdown = std::fs::read_to_string(only_dir(&out).join("load-test-report.md")).unwrap();
     assert!(markdown.contains("| shards | 3 (merged) |"), "{markdown}");
     let html = std::fs::read_to_string(only_dir(&out).join("load-test-report.html")).unwrap();
@@ -239,7 +247,25 @@ async fn merge_waits_for_every_shard_and_no_shard_judges_alone() {
         .spawn()
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let shards: Vec<_> = (0..3).map(|i| spawn_shard(&config, &results, i, 3)).collect();
+    // In a CI matrix each shard is a GitHub Actions job: it speaks for its part only.
+    let step_summary = dir.path().join("step-summary.md");
+    let shards: Vec<_> = (0..3)
+        .map(|i| {
+            let mut shard = sloprober();
+            shard
+                .args(["run", "--profile", "test", "--no-progress", "--config"])
+                .arg(&config)
+                .arg("--result")
+                .arg(format!("{}/", results.display()))
+                .env("SLOPROBER_SHARD_COUNT", "3")
+                .env("SLOPROBER_SHARD_INDEX", i.to_string())
+                .env("GITHUB_ACTIONS", "true")
+                .env("GITHUB_STEP_SUMMARY", &step_summary)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            shard.spawn().unwrap()
+        })
+        .collect();
     let (shards, merged) = tokio::task::spawn_blocking(move || {
         let shards: Vec<Output> = shards.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
         (shards, merging.wait_with_output().unwrap())
@@ -250,7 +276,9 @@ async fn merge_waits_for_every_shard_and_no_shard_judges_alone() {
         assert_eq!(code(output), 0, "{}", text(output));
         assert!(text(output).contains("its own thresholds are not the run's verdict"), "{}", text(output));
         assert!(text(output).contains("✗"), "the shard's summary shows its part failing: {}", text(output));
+        assert!(!text(output).contains("::error"), "no annotation from a shard: {}", text(output));
     }
+    assert!(!step_summary.exists(), "no step summary from a shard");
     assert_eq!(code(&merged), 0, "{}", text(&merged));
     assert!(text(&merged).contains("waiting for shard results"), "{}", text(&merged));
     assert!(text(&merged).contains("merge of 3 shards"), "{}", text(&merged));

@@ -50,8 +50,12 @@ pub fn finish(
     env: &EnvVars,
 ) -> Result<(), CommandError> {
     println!("{}", run::render_summary(outcome));
-    for line in run::github::annotations(env, outcome) {
-        println!("{line}");
+    // A shard's verdict is not the run's: GitHub hears from `merge` only.
+    let judged = outcome.plan.shard.is_none();
+    if judged {
+        for line in run::github::annotations(env, outcome) {
+            println!("{line}");
+        }
     }
     if let Some(out) = &outputs.out {
         let dir = run::report_dir(out, outcome.started_at);
@@ -72,7 +76,9 @@ pub fn finish(
         write_file(path, &run::junit(outcome))?;
         eprintln!("junit: {}", path.display());
     }
-    run::github::append_step_summary(env, &run::markdown(outcome))?;
+    if judged {
+        run::github::append_step_summary(env, &run::markdown(outcome))?;
+    }
     if let Some(slo) = &outcome.aborted_by {
         return Err(CommandError::Aborted { slo: slo.clone() });
     }

@@ -269,6 +269,13 @@ fn outcome(plan: Plan, results: &[(PathBuf, RunResult)]) -> Result<RunOutcome, M
             }
         }
     }
+    if results.len() > 1 {
+        // A tick one shard alone reached still holds that shard's percentiles: no point of a merge has any.
+        for point in timelines.iter_mut().flatten() {
+            (point.p50_ms, point.p95_ms, point.p99_ms) = (None, None, None);
+            point.request_ms.clear();
+        }
+    }
     let started_at = results
         .iter()
         .map(|(path, r)| {
@@ -455,7 +462,15 @@ thresholds:
         let dir = tempfile::tempdir().unwrap();
         let mut shard_verdicts = Vec::new();
         for (i, shard) in shards.into_iter().enumerate() {
-            let (outcome, result) = shard.outcome();
+            let (outcome, mut result) = shard.outcome();
+            // Shards that ticked different numbers of seconds, each point with its own percentiles.
+            let point = crate::run::TimelinePoint {
+                requests: 10,
+                p95_ms: Some(5.0),
+                request_ms: [("a".to_string(), [1.0, 5.0, 9.0])].into(),
+                ..Default::default()
+            };
+            result.timeline = vec![crate::run::ScenarioTimeline { scenario: "s".into(), points: vec![point; i + 1] }];
             shard_verdicts.push(outcome.verdicts.iter().map(|v| v.passed).collect::<Vec<_>>());
             write(&dir.path().join(format!("shard-{i}")), &format!("r{i}.json"), &result);
         }
@@ -487,6 +502,12 @@ thresholds:
             assert_eq!(m.durations.histogram, o.durations.histogram, "{:?}", m.phase);
         }
         assert_eq!(merged.snapshot.executors[0].iterations, 30_000);
+        let points = &merged.timeline.scenarios[0].points;
+        assert_eq!(points.iter().map(|p| p.requests).collect::<Vec<_>>(), [30, 20, 10], "seconds add up tick by tick");
+        assert!(
+            points.iter().all(|p| p.p95_ms.is_none() && p.request_ms.is_empty()),
+            "no shard's percentile poses as the run's"
+        );
         assert_eq!(merged.shards, 3);
 
         // One process's own result file, merged alone, gives its verdict too.
