@@ -9,16 +9,6 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn sloprober() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sloprober"));
-    for name in ["TEST_TYPE", "BASE_URL", "SLOPROBER_LOG", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "SLOPROBER_RESULT"]
-    {
-        command.env_remove(name);
-    }
-    command.env("API_KEY", API_KEY);
-    command
-}
-
 /// 60 iterations/s for 3 s: exactly 180 iterations in all, however they are split.
 fn shard_config(url: &str, thresholds: &str) -> String {
     config_with(url, "", thresholds)
@@ -55,7 +45,7 @@ fn text(output: &Output) -> String {
 
 /// Plays shard `index` of `count`, as the chart's Indexed Job does (its completion index is the shard).
 fn spawn_shard(config: &Path, results: &Path, index: u32, count: u32) -> std::process::Child {
-    sloprober()
+    sloprober_binary()
         .args(["run", "--profile", "test", "--no-progress", "--config"])
         .arg(config)
         .arg("--result")
@@ -107,7 +97,7 @@ async fn three_shard_processes_merged_count_what_the_target_served() {
 
     let out = dir.path().join("merged");
     let junit = dir.path().join("junit.xml");
-    let merged = sloprober()
+    let merged = sloprober_binary()
         .args(["merge", "--config"])
         .arg(&config)
         .arg(&results)
@@ -158,7 +148,7 @@ async fn three_shard_processes_merged_count_what_the_target_served() {
     std::fs::copy(results.join("result-shard-0-of-3.json"), mixed.join("a.json")).unwrap();
     std::fs::copy(other.join("result-shard-1-of-3.json"), mixed.join("b.json")).unwrap();
     std::fs::copy(results.join("result-shard-2-of-3.json"), mixed.join("c.json")).unwrap();
-    let refused = sloprober().args(["merge", "--config"]).arg(&config).arg(&mixed).output().unwrap();
+    let refused = sloprober_binary().args(["merge", "--config"]).arg(&config).arg(&mixed).output().unwrap();
     assert_eq!(code(&refused), 64, "{}", text(&refused));
     assert!(text(&refused).contains("b.json was recorded with another config"), "{}", text(&refused));
 }
@@ -186,7 +176,7 @@ async fn a_failing_run_speaks_junit_and_github_actions() {
     let output = tokio::task::spawn_blocking({
         let (config, junit, step_summary) = (config.clone(), junit.clone(), step_summary.clone());
         move || {
-            sloprober()
+            sloprober_binary()
                 .args(["run", "--profile", "test", "--no-progress", "--config"])
                 .arg(&config)
                 .arg("--junit")
@@ -221,7 +211,11 @@ async fn a_failing_run_speaks_junit_and_github_actions() {
 
     // Outside GitHub Actions there are no workflow commands.
     let quiet = tokio::task::spawn_blocking(move || {
-        sloprober().args(["run", "--profile", "test", "--no-progress", "--config"]).arg(&config).output().unwrap()
+        sloprober_binary()
+            .args(["run", "--profile", "test", "--no-progress", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap()
     })
     .await
     .unwrap();
@@ -238,7 +232,7 @@ async fn merge_waits_for_every_shard_and_no_shard_judges_alone() {
     std::fs::write(&config, shard_config(&target.url(), "  http_reqs: [\"count>150\"]\n")).unwrap();
     let results = dir.path().join("results");
     // The merge starts first, as the chart's merge Job may, and waits.
-    let merging = sloprober()
+    let merging = sloprober_binary()
         .args(["merge", "--wait", "60s", "--config"])
         .arg(&config)
         .arg(&results)
@@ -251,7 +245,7 @@ async fn merge_waits_for_every_shard_and_no_shard_judges_alone() {
     let step_summary = dir.path().join("step-summary.md");
     let shards: Vec<_> = (0..3)
         .map(|i| {
-            let mut shard = sloprober();
+            let mut shard = sloprober_binary();
             shard
                 .args(["run", "--profile", "test", "--no-progress", "--config"])
                 .arg(&config)
@@ -286,7 +280,7 @@ async fn merge_waits_for_every_shard_and_no_shard_judges_alone() {
     // A shard that never comes: the wait ends with what is missing.
     std::fs::remove_file(results.join("result-shard-1-of-3.json")).unwrap();
     let output = tokio::task::spawn_blocking(move || {
-        sloprober().args(["merge", "--wait", "3s", "--config"]).arg(&config).arg(&results).output().unwrap()
+        sloprober_binary().args(["merge", "--wait", "3s", "--config"]).arg(&config).arg(&results).output().unwrap()
     })
     .await
     .unwrap();

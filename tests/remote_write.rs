@@ -8,21 +8,11 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 const RECEIVER: &str = "--web.enable-remote-write-receiver";
 /// Prometheus scrapes nothing here: what it holds came by remote write.
 const PROMETHEUS: &str = "global: {evaluation_interval: 1s}\n";
-
-fn sloprober() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sloprober"));
-    for name in ["TEST_TYPE", "BASE_URL", "SLOPROBER_LOG", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "SLOPROBER_RUN_ID"]
-    {
-        command.env_remove(name);
-    }
-    command.env("API_KEY", API_KEY);
-    command
-}
 
 /// `rate`/s for `seconds`: exactly `rate * seconds` requests.
 fn config(url: &str, rate: u32, seconds: u32, remote_write: &str) -> String {
@@ -52,7 +42,7 @@ fn stderr(output: &Output) -> String {
 }
 
 async fn run(config: &Path, args: &[&str]) -> Output {
-    let mut command = sloprober();
+    let mut command = sloprober_binary();
     command.args(["run", "--profile", "test", "--no-progress", "--config"]).arg(config).args(args);
     tokio::task::spawn_blocking(move || command.stdout(Stdio::piped()).stderr(Stdio::piped()).output().unwrap())
         .await

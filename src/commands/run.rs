@@ -27,19 +27,7 @@ pub async fn run(options: RunOptions, outputs: &Outputs) -> Result<(), CommandEr
     let metrics = ProberMetrics::shared().map_err(|e| RunError::Start(e.into()))?;
     let outcome = run::execute(plan, &options, metrics).await?;
     let result = RunResult::of(&outcome, identity);
-    let verdict = finish(&outcome, Some(&result), outputs, &options.env);
-    match (&outcome.plan.shard, verdict) {
-        // A shard made part of the load: rates divided, counts split. Its
-        // thresholds are not the run's; `merge` judges every shard together.
-        (Some(shard), Err(CommandError::ThresholdsFailed { .. } | CommandError::Aborted { .. })) => {
-            eprintln!(
-                "shard {} of {}: its own thresholds are not the run's verdict; `sloprober merge` gives it (exit 0 here)",
-                shard.index, shard.count
-            );
-            Ok(())
-        }
-        (_, verdict) => verdict,
-    }
+    finish(&outcome, Some(&result), outputs, &options.env)
 }
 
 /// Prints the summary, writes every output asked for, and turns the verdict into the exit code.
@@ -79,10 +67,19 @@ pub fn finish(
     if judged {
         run::github::append_step_summary(env, &run::markdown(outcome))?;
     }
+    let failed = outcome.verdicts.iter().filter(|v| !v.passed).count();
+    if let (Some(shard), true) = (outcome.plan.shard, outcome.aborted_by.is_some() || failed > 0) {
+        // A shard made part of the load: rates divided, counts split. `merge` judges every shard together.
+        eprintln!(
+            "shard {} of {}: its own thresholds are not the run's verdict; `sloprober merge` gives it (exit 0 here)",
+            shard.index, shard.count
+        );
+        return Ok(());
+    }
     if let Some(slo) = &outcome.aborted_by {
         return Err(CommandError::Aborted { slo: slo.clone() });
     }
-    match outcome.verdicts.iter().filter(|v| !v.passed).count() {
+    match failed {
         0 => Ok(()),
         failed => Err(CommandError::ThresholdsFailed { failed }),
     }

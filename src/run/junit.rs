@@ -77,8 +77,8 @@ pub fn junit(outcome: &RunOutcome) -> String {
     xml
 }
 
-/// Text and attribute values in XML; characters XML 1.0 cannot hold are dropped.
-fn escape(text: &str) -> String {
+/// Text and attribute values in XML and HTML; characters XML 1.0 cannot hold are dropped.
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -373,6 +373,24 @@ fn logged_addr(log: &str, field: &str) -> Option<SocketAddr> {
     })
 }
 
+/// The real binary as CI runs it: API_KEY set, nothing else that changes a run inherited.
+pub fn sloprober_binary() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sloprober"));
+    for name in [
+        "TEST_TYPE",
+        "BASE_URL",
+        "SLOPROBER_LOG",
+        "GITHUB_ACTIONS",
+        "GITHUB_STEP_SUMMARY",
+        "SLOPROBER_RESULT",
+        "SLOPROBER_RUN_ID",
+    ] {
+        command.env_remove(name);
+    }
+    command.env("API_KEY", API_KEY);
+    command
+}
+
 /// Starts `program` with `args`, its stderr into `log`.
 pub fn spawn_logged(program: PathBuf, args: &[String], log: &std::path::Path) -> Process {
     let log = std::fs::File::create(log).unwrap();

@@ -6,6 +6,7 @@
 //! embedded: the page makes no request and works offline.
 
 use super::chart::latency_thresholds;
+use super::junit::escape;
 use super::summary::{format_ms, format_observed};
 use super::RunOutcome;
 use crate::sample::FailReason;
@@ -226,20 +227,4 @@ fn chart_data(outcome: &RunOutcome) -> serde_json::Value {
         })
         .collect();
     json!({"scenarios": scenarios})
-}
-
-/// Text in HTML elements and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
