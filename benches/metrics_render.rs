@@ -50,6 +50,7 @@ fn render(c: &mut Criterion) {
                     retried: false,
                     redirects: 0,
                     phases: None,
+                    answer: None,
                 });
             }
         }

@@ -11,6 +11,7 @@ use crate::plan::{self, Plan, Selection};
 use crate::server::{self, ReloadRequest};
 use crate::slo::LiveSlos;
 use crate::stats::SlidingWindow;
+use crate::status::{Mode, RecentFailures, StatusBoard};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -87,13 +88,15 @@ pub async fn run(
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
     let listen = listener.local_addr().unwrap_or(plan.listen);
     // Every series exists before the first scrape can happen.
-    let mut generation = Generation::start(&plan, &metrics, &options.vu_threads)?;
+    let board = StatusBoard::new(Mode::Daemon);
+    let mut generation = Generation::start(&plan, &metrics, &board, &options.vu_threads)?;
     metrics.record_reload(true);
     let http_reload =
         if options.http_reload { server::HttpReload::Enabled(reload_tx.clone()) } else { server::HttpReload::Disabled };
     // Kept so the reload channel stays open whether or not HTTP may use it.
     let _reload_tx = reload_tx;
-    let server = server::start(listener, metrics.clone(), http_reload, Duration::from_secs(5), &options.web);
+    let server =
+        server::start(listener, metrics.clone(), board.clone(), http_reload, Duration::from_secs(5), &options.web);
     server.set_ready(true);
     let trimming = tokio::spawn(crate::sys::memory::release_freed_memory_periodically());
     tracing::info!(
@@ -113,7 +116,7 @@ pub async fn run(
             Some(reply) = reload_rx.recv() => Some(reply),
             Some(()) = hangups.recv() => None,
         };
-        let outcome = reload(&options, &current, &metrics).map(|(plan, next)| {
+        let outcome = reload(&options, &current, &metrics, &board).map(|(plan, next)| {
             let previous = std::mem::replace(&mut generation, next);
             tokio::spawn(previous.stop(current.daemon.shutdown_grace));
             if plan.remote_write != current.remote_write || plan.profile != current.profile {
@@ -170,12 +173,13 @@ fn reload(
     options: &DaemonOptions,
     current: &Plan,
     metrics: &Arc<ProberMetrics>,
+    board: &Arc<StatusBoard>,
 ) -> Result<(Plan, Generation), ReloadError> {
     let plan = options.plan()?;
     if plan.listen != current.listen {
         tracing::warn!(new = %plan.listen, current = %current.listen, "metrics.listen changed; it takes effect at the next restart");
     }
-    let generation = Generation::start(&plan, metrics, &options.vu_threads)?;
+    let generation = Generation::start(&plan, metrics, board, &options.vu_threads)?;
     Ok((plan, generation))
 }
 
@@ -197,7 +201,8 @@ fn hangup_signals() -> mpsc::Receiver<()> {
     rx
 }
 
-/// The load of one config and its live SLO verdicts, stopped together.
+/// The load of one config, its live SLO verdicts and what the status page
+/// shows of it, stopped together.
 struct Generation {
     load: Load,
     live: JoinHandle<()>,
@@ -205,12 +210,20 @@ struct Generation {
 }
 
 impl Generation {
-    fn start(plan: &Plan, metrics: &Arc<ProberMetrics>, threads: &VuThreads) -> Result<Generation, StartError> {
+    fn start(
+        plan: &Plan,
+        metrics: &Arc<ProberMetrics>,
+        board: &Arc<StatusBoard>,
+        threads: &VuThreads,
+    ) -> Result<Generation, StartError> {
         let window = SlidingWindow::new(plan, plan.daemon.slo_window);
-        let load = engine::prepare(plan, metrics, threads, |scenario| vec![window.sink(scenario)])?
+        let failures = RecentFailures::new(plan);
+        let load = engine::prepare(plan, metrics, threads, |s| vec![window.sink(s), failures.sink(s)])?
             .start(Passes::Forever(plan.daemon.on_end));
+        let plan = Arc::new(plan.clone());
+        board.begin(plan.clone(), failures, LiveSlos::step(&window));
         let live =
-            LiveSlos { plan: Arc::new(plan.clone()), window, executors: load.counters(), metrics: metrics.clone() };
+            LiveSlos { plan, window, executors: load.counters(), metrics: metrics.clone(), board: board.clone() };
         let stop_live = CancellationToken::new();
         let live = tokio::spawn(live.run(stop_live.clone()));
         Ok(Generation { load, live, stop_live })

@@ -32,5 +32,6 @@ pub mod sample;
 pub mod server;
 mod slo;
 mod stats;
+mod status;
 #[allow(unsafe_code)]
 mod sys;

@@ -78,6 +78,10 @@ pub struct Sample {
     pub redirects: u32,
     /// Where the time of an answered request went; None when no answer came.
     pub phases: Option<Phases>,
+    /// A failed request's answer as the status page shows it (status,
+    /// header names, the body's first bytes; secrets cut out). None for a
+    /// request that passed or got no answer.
+    pub answer: Option<Box<str>>,
 }
 
 /// k6's phases of one exchange, from the moment the request was ready to

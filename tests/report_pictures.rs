@@ -57,15 +57,6 @@ async fn the_markdown_reports_latency_charts_render_in_mermaid() {
     assert!(!broken.status.success());
 }
 
-/// What `scripts/check-report-page.mjs` saw of a page.
-fn open_in_chromium(url: &str, screenshot: &std::path::Path) -> serde_json::Value {
-    std::fs::create_dir_all(screenshot.parent().unwrap()).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/check-report-page.mjs");
-    let output = Command::new("node").arg(script).arg(url).arg(screenshot).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(feature = "external-tools"), ignore = "needs chromium and npm packages (scripts/install-test-tools.sh)")]
 async fn the_html_report_draws_the_run_offline_and_agrees_with_the_json_reports() {

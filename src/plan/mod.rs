@@ -11,6 +11,7 @@ pub(crate) mod objective;
 pub mod proxy;
 pub mod remote_write;
 pub(crate) mod request;
+pub mod secrets;
 pub(crate) mod shard;
 pub(crate) mod template;
 mod thresholds;
@@ -94,6 +95,8 @@ pub struct ScenarioPlan {
     pub tls: tls::TlsPlan,
     /// The target's proxy, if it has one.
     pub proxy: Option<std::sync::Arc<proxy::ProxyPlan>>,
+    /// What the plan sends that must not be shown (the same for every scenario).
+    pub secrets: std::sync::Arc<secrets::Secrets>,
 }
 
 /// Label values come from the config; keep them plain so they are safe in PromQL and file names.
@@ -133,7 +136,13 @@ pub fn resolve(
             }
         }
     };
-    build(&config, &profile, env, &source.name())
+    let mut plan = build(&config, &profile, env, &source.name())?;
+    let text = source.text().unwrap_or_default();
+    let secrets = std::sync::Arc::new(secrets::Secrets::of(&text, env, &plan.scenarios));
+    for scenario in &mut plan.scenarios {
+        scenario.secrets = secrets.clone();
+    }
+    Ok(plan)
 }
 
 /// Which part of a config a process plays.
@@ -325,6 +334,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
                 timeout: config.target.timeout,
                 tls,
                 proxy: target_proxy.clone(),
+                secrets: Default::default(),
             });
         }
     }

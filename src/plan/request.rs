@@ -86,11 +86,17 @@ impl RequestPlan {
     }
 
     pub fn is_expected(&self, status: u16) -> bool {
-        if self.expected_statuses.is_empty() {
-            (200..400).contains(&status)
-        } else {
-            self.expected_statuses.contains(&status)
-        }
+        expects(&self.expected_statuses, status)
+    }
+}
+
+/// Whether `status` is expected of a request that lists `expected`
+/// (`expected_statuses`); with none listed, any 2xx or 3xx.
+pub fn expects(expected: &[u16], status: u16) -> bool {
+    if expected.is_empty() {
+        (200..400).contains(&status)
+    } else {
+        expected.contains(&status)
     }
 }
 

@@ -78,13 +78,14 @@ pub async fn send(mut sender: SendRequest<Full<Bytes>>, request: &Outgoing<'_>) 
     let mut answer = sender.send_request(laid_out).await.map_err(|e| unanswered(&e))?;
     let marks = Marks { ready: Some(wrote), wrote, first_byte: Instant::now() };
     let status = answer.status().as_u16();
+    let (keep_headers, keep_body) = request.keeps(status);
     let all = std::mem::take(answer.headers_mut());
     let encoding = all.get(CONTENT_ENCODING).map_or(Encoding::Identity, |v| Encoding::of(v.as_bytes()));
     // The head as HTTP/1.1 would carry it (status line, `name: value` lines, blank line).
     let mut received = 17 + all.iter().map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64).sum::<u64>();
     let location = request.keep_location && (300..400).contains(&status);
     let location = all.get(LOCATION).filter(|_| location).cloned();
-    let mut headers = match request.keep_headers {
+    let mut headers = match keep_headers {
         KeepHeaders::All => all,
         KeepHeaders::SetCookie => all.get_all(SET_COOKIE).iter().map(|v| (SET_COOKIE, v.clone())).collect(),
         KeepHeaders::None => HeaderMap::new(),
@@ -98,7 +99,7 @@ pub async fn send(mut sender: SendRequest<Full<Bytes>>, request: &Outgoing<'_>) 
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
                     received += data.len() as u64;
-                    keep_prefix(&mut kept, data, request.keep_body);
+                    keep_prefix(&mut kept, data, keep_body);
                 }
             }
             None => break Ok(kept.freeze()),

@@ -4,6 +4,7 @@
 //! ([`http1`]), plain or over TLS ([`connect`]), or over an HTTP/2 session
 //! where a server's TLS handshake picks it ([`h2`]); [`transport`] chooses.
 
+mod answer;
 mod body;
 mod connect;
 mod cookies;
@@ -75,6 +76,8 @@ pub struct ScenarioRunner {
     open_model: bool,
     /// Each VU keeps the cookies of its iteration.
     cookies: bool,
+    /// Cut out of a failed request's answer before anyone sees it.
+    secrets: Arc<crate::plan::secrets::Secrets>,
 }
 
 /// A request of the scenario with what is worked out once for sending it.
@@ -192,6 +195,7 @@ impl ScenarioRunner {
             teardown: plan.teardown.clone(),
             setup_values: Default::default(),
             cookies: plan.cookies,
+            secrets: plan.secrets.clone(),
             sleep: plan.sleep,
             counter: AtomicU64::new(0),
             sink,
@@ -257,6 +261,7 @@ impl ScenarioRunner {
             retried: false,
             redirects: 0,
             phases: None,
+            answer: None,
         };
         let destination = self.destination(request, rendered_path.as_deref());
         let (Some(destination), Ok(rendered_headers)) = (destination, rendered_headers) else {
@@ -347,6 +352,7 @@ impl ScenarioRunner {
             Ok(body) => body,
             Err(reason) => {
                 sample.failure = Some(reason);
+                sample.answer = Some(self.answer(status, &headers, b"", &rendered_headers, vu));
                 return sample;
             }
         };
@@ -377,7 +383,30 @@ impl ScenarioRunner {
         sample.counter_delta = plan.counter.as_ref().and_then(|feed| read_feed(feed, &mut view, 1.0));
         sample.gauge_value =
             plan.gauge.as_ref().and_then(|feed| read_feed(feed, &mut view, f64::NAN)).filter(|v| !v.is_nan());
+        if sample.failure.is_some() {
+            // Read whole, undecoded, when nothing else reads the body (its status was unexpected).
+            let shown = match plan.keep_body {
+                0 => encoding.decode(body.clone(), answer::BODY_KEPT, true).unwrap_or(body),
+                _ => body,
+            };
+            sample.answer = Some(self.answer(status, &headers, &shown, &rendered_headers, vu));
+        }
         sample
+    }
+
+    /// What a failed request's answer showed, with the plan's secrets, the
+    /// header values it sent and the values its journey captured cut out.
+    fn answer(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        sent: &[(HeaderName, HeaderValue)],
+        vu: &VuState,
+    ) -> Box<str> {
+        let captured = vu.variables.iter().flatten().filter_map(|v| v.as_str());
+        let sent: Vec<&str> = sent.iter().filter_map(|(_, v)| v.to_str().ok()).chain(captured).collect();
+        answer::excerpt(status, headers, body, &self.secrets, &sent)
     }
 
     /// Where request `request` goes this time: its head worked out at
@@ -471,6 +500,7 @@ impl ScenarioRunner {
             keep_location: plan.max_redirects > 0,
             retry_safe: is_idempotent(method),
             keep_body: plan.keep_body,
+            expected_statuses: &plan.expected_statuses,
         };
         let timeout = vu.request_timer(deadline);
         tokio::select! {

@@ -439,6 +439,7 @@ thresholds:
                     retried: false,
                     redirects: 0,
                     phases: Some(phases),
+                    answer: None,
                 };
                 let shard = if slow && rng.random_bool(0.9) { 0 } else { rng.random_range(0..3) };
                 (sample, shard)

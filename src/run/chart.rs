@@ -42,7 +42,7 @@ fn latency_threshold<'a>(
 }
 
 /// Every latency threshold (in milliseconds) that judges `request` of `scenario`.
-pub(super) fn latency_thresholds<'a>(
+pub(crate) fn latency_thresholds<'a>(
     thresholds: &'a [PlannedThreshold],
     scenario: &ScenarioPlan,
     request: &str,

@@ -2,12 +2,12 @@
 //! scenario's schedule once, shows progress, evaluates the thresholds on
 //! exact statistics, prints a k6-style summary and writes reports.
 
-mod chart;
+pub(crate) mod chart;
 pub mod github;
-mod html;
+pub(crate) mod html;
 mod junit;
 mod progress;
-mod report;
+pub(crate) mod report;
 mod summary;
 mod timeline;
 
@@ -27,6 +27,7 @@ use crate::remote_write::RemoteWriter;
 use crate::server::{self, ListenError};
 use crate::slo::{evaluate, Verdict};
 use crate::stats::{ScenarioStats, Snapshot};
+use crate::status::{self, RecentFailures, StatusBoard};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -115,9 +116,17 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
         plan.scenarios.iter().map(|s| Arc::new(ScenarioStats::new(s, 3, true))).collect();
     let intervals: Vec<Arc<ScenarioStats>> =
         plan.scenarios.iter().map(|s| Arc::new(ScenarioStats::new(s, 2, false))).collect();
+    // With `--listen`, the status page shows the run so far and each request's last failures.
+    let board = StatusBoard::new(status::Mode::Run);
+    let shown = options.listen.map(|_| (Arc::new(plan.clone()), RecentFailures::new(&plan)));
     let prepared = engine::prepare(&plan, &metrics, &options.vu_threads, |i| {
-        vec![totals[i].clone() as Arc<dyn crate::sample::SampleSink>, intervals[i].clone()]
+        let mut sinks = vec![totals[i].clone() as Arc<dyn crate::sample::SampleSink>, intervals[i].clone()];
+        sinks.extend(shown.as_ref().map(|(_, failures)| failures.sink(i)));
+        sinks
     })?;
+    if let Some((shown, failures)) = &shown {
+        board.begin(shown.clone(), failures.clone(), TICK);
+    }
     let server = match options.listen {
         Some(addr) => {
             let listener = server::bind(addr).await?;
@@ -125,6 +134,7 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
             let server = server::start(
                 listener,
                 metrics.clone(),
+                board.clone(),
                 server::HttpReload::OneShot,
                 Duration::from_secs(1),
                 &options.web,
@@ -172,6 +182,10 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
         let elapsed = started.elapsed();
         let point = timeline.sample(elapsed, &intervals, &load.executor_totals());
         progress.tick(elapsed, &point);
+        if let Some((shown, _)) = &shown {
+            let snapshot = snapshot_now(elapsed, &load);
+            board.publish(shown, &snapshot, &status::board::verdicts(&plan, &snapshot));
+        }
         if let Some(slo) = failing_abort_threshold(&plan, elapsed, || snapshot_now(elapsed, &load)) {
             tracing::warn!(slo = %slo, "threshold with abort_on_fail failed; stopping the run");
             aborted_by = Some(slo);
@@ -187,6 +201,9 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
     // The final scrape and push carry the run's verdicts too (the trends dashboard lists them).
     for (threshold, verdict) in plan.thresholds.iter().zip(&verdicts) {
         metrics.publish_verdict(threshold, verdict);
+    }
+    if let Some((shown, _)) = &shown {
+        board.publish(shown, &snapshot, &verdicts);
     }
     if let Some(writer) = writer {
         writer.finish(REMOTE_WRITE_FLUSH).await.log();

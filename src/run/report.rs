@@ -141,7 +141,7 @@ fn summary_json(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Value {
     Value::Object(map)
 }
 
-fn slo_entry(threshold: &PlannedThreshold, verdict: &Verdict) -> Value {
+pub(crate) fn slo_entry(threshold: &PlannedThreshold, verdict: &Verdict) -> Value {
     let objective = threshold.objective;
     let sli = match (verdict.good_ratio, objective) {
         (Some(good), Some(objective)) => json!({

@@ -1,10 +1,12 @@
-//! The prober's HTTP endpoints: `/metrics`, `/health`, `/ready`, `POST /-/reload`,
+//! The prober's HTTP endpoints: the status page at `/` (and its
+//! `/status.json`), `/metrics`, `/health`, `/ready`, `POST /-/reload`,
 //! served the same way by the daemon and by `run --listen`.
 
 pub mod http;
 pub mod web_config;
 
 use crate::metrics::ProberMetrics;
+use crate::status::StatusBoard;
 use http::{text, DropConnection, HttpResponse};
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
@@ -65,17 +67,19 @@ impl Default for Web {
     }
 }
 
-/// Serves `metrics` on `listener`; `reload` says what `POST /-/reload`
-/// does. Open connections get `drain` to finish at the stop.
+/// Serves `metrics` and the status `board` on `listener`; `reload` says
+/// what `POST /-/reload` does. Open connections get `drain` to finish at the stop.
 pub fn start(
     listener: TcpListener,
     metrics: Arc<ProberMetrics>,
+    board: Arc<StatusBoard>,
     reload: HttpReload,
     drain: Duration,
     web: &Web,
 ) -> Server {
     let endpoints = Arc::new(Endpoints {
         metrics,
+        board,
         ready: false.into(),
         reload,
         scrapes: Scrapes::default(),
@@ -116,6 +120,7 @@ impl Server {
 /// What the endpoints read.
 pub struct Endpoints {
     metrics: Arc<ProberMetrics>,
+    board: Arc<StatusBoard>,
     /// Config loaded and executors running.
     ready: AtomicBool,
     reload: HttpReload,
@@ -183,14 +188,15 @@ impl Endpoints {
                 );
                 response
             }
+            (&Method::GET, "/") => page(crate::status::page(), "text/html; charset=utf-8"),
+            (&Method::GET, "/status.json") => page(self.board.json().to_string(), "application/json"),
             (&Method::GET, "/health") => text(StatusCode::OK, "ok\n"),
             (&Method::GET, "/ready") if self.ready.load(Ordering::Acquire) => text(StatusCode::OK, "ready\n"),
             (&Method::GET, "/ready") => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
             (&Method::POST, "/-/reload") => self.reload().await,
-            (_, "/metrics" | "/health" | "/ready" | "/-/reload") => {
+            (_, "/" | "/status.json" | "/metrics" | "/health" | "/ready" | "/-/reload") => {
                 text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
             }
-            (_, "/") => text(StatusCode::OK, "sloprober: see /metrics, /health, /ready, POST /-/reload\n"),
             _ => text(StatusCode::NOT_FOUND, "not found\n"),
         };
         Ok(response)
@@ -219,4 +225,16 @@ impl Endpoints {
             Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
         }
     }
+}
+
+/// The status page or its data: never cached, and (for the page) allowed
+/// to load nothing but itself and `status.json`.
+fn page(body: String, content_type: &'static str) -> HttpResponse {
+    use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+    let mut response = text(StatusCode::OK, body);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(crate::status::CONTENT_SECURITY_POLICY));
+    response
 }

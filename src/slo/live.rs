@@ -1,12 +1,14 @@
 //! Live SLO verdicts in the daemon: thresholds evaluated over a sliding
 //! window and published as `sloprober_slo_*` gauges, so a dashboard can show
-//! "passing now" without PromQL.
+//! "passing now" without PromQL, and on the status page with the window's
+//! figures.
 
 use super::evaluate;
 use crate::executor::ExecutorCounters;
 use crate::metrics::ProberMetrics;
 use crate::plan::Plan;
 use crate::stats::{ExecutorTotals, SlidingWindow, Snapshot};
+use crate::status::StatusBoard;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{sleep_until, Instant};
@@ -21,6 +23,8 @@ pub struct LiveSlos {
     /// One per scenario of the plan, same order.
     pub executors: Vec<Arc<ExecutorCounters>>,
     pub metrics: Arc<ProberMetrics>,
+    /// The status page: it shows `plan` once [`StatusBoard::begin`] was given it.
+    pub board: Arc<StatusBoard>,
 }
 
 impl LiveSlos {
@@ -42,18 +46,23 @@ impl LiveSlos {
             |s, i| self.window.merged_span(s, i),
             |s| self.window.merged_phases(s),
         );
-        for threshold in &self.plan.thresholds {
-            self.metrics.publish_verdict(threshold, &evaluate(threshold, &snapshot));
+        let verdicts: Vec<_> = self.plan.thresholds.iter().map(|t| evaluate(t, &snapshot)).collect();
+        for (threshold, verdict) in self.plan.thresholds.iter().zip(&verdicts) {
+            self.metrics.publish_verdict(threshold, verdict);
         }
+        self.board.publish(&self.plan, &snapshot, &verdicts);
+    }
+
+    /// How often the verdicts are evaluated: each slot of the window, at
+    /// most [`MAX_EVALUATION_INTERVAL`] apart.
+    pub fn step(window: &SlidingWindow) -> Duration {
+        window.slot_length.min(MAX_EVALUATION_INTERVAL).max(Duration::from_millis(10))
     }
 
     /// Rotates the window and evaluates until `stop` is cancelled.
     pub async fn run(self, stop: CancellationToken) {
-        if self.plan.thresholds.is_empty() {
-            return;
-        }
         let start = Instant::now();
-        let step = self.window.slot_length.min(MAX_EVALUATION_INTERVAL).max(Duration::from_millis(10));
+        let step = Self::step(&self.window);
         let mut next_rotation = start + self.window.slot_length;
         let mut next_evaluation = start + step;
         loop {

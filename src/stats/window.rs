@@ -125,6 +125,7 @@ mod tests {
             retried: false,
             redirects: 0,
             phases: None,
+            answer: None,
         }
     }
 

@@ -505,3 +505,12 @@ pub async fn start_tinyproxy(dir: &std::path::Path, credentials: Option<(&str, &
         std::fs::read_to_string(dir.join("tinyproxy.log")).unwrap_or_default()
     );
 }
+
+/// What `scripts/check-report-page.mjs` saw of a page.
+pub fn open_in_chromium(url: &str, screenshot: &std::path::Path) -> serde_json::Value {
+    std::fs::create_dir_all(screenshot.parent().unwrap()).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/check-report-page.mjs");
+    let output = std::process::Command::new("node").arg(script).arg(url).arg(screenshot).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}

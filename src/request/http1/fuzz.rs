@@ -293,6 +293,7 @@ async fn chunked_bodies_in_any_pieces_read_as_sent() {
             keep_location: false,
             retry_safe: false,
             keep_body: keep,
+            expected_statuses: &[],
         };
         let answer = tokio::time::timeout(Duration::from_secs(10), send(&origin, &request))
             .await

@@ -14,6 +14,7 @@
 mod fuzz;
 mod head;
 
+use super::answer;
 use super::body::{keep_prefix, Encoding};
 use super::connect::{Origin, Stream};
 use super::outcome;
@@ -50,6 +51,21 @@ pub struct Outgoing<'a> {
     pub retry_safe: bool,
     /// How many bytes of the answer's body to keep; the rest is read and dropped.
     pub keep_body: usize,
+    /// The statuses the request expects (`expected_statuses`; empty: any
+    /// 2xx or 3xx). An answer with another keeps all its headers and at
+    /// least [`answer::BODY_KEPT`] bytes of body, to show why it failed.
+    pub expected_statuses: &'a [u16],
+}
+
+impl Outgoing<'_> {
+    /// What is kept of an answer with `status`: (headers, body bytes).
+    pub fn keeps(&self, status: u16) -> (KeepHeaders, usize) {
+        if crate::plan::request::expects(self.expected_statuses, status) {
+            (self.keep_headers, self.keep_body)
+        } else {
+            (KeepHeaders::All, self.keep_body.max(answer::BODY_KEPT))
+        }
+    }
 }
 
 /// Bytes read from a connection at a time, at least.
@@ -248,6 +264,15 @@ impl Conn {
                 return Ok(self.answer(status, HeaderMap::new(), Err(FailReason::Header), Encoding::Identity))
             }
         };
+        let (keep_headers, keep_body) = request.keeps(head.status);
+        let head = match keep_headers == request.keep_headers {
+            true => head,
+            // An unexpected status: parsed again, every header kept (it was whole a moment ago).
+            false => match parse_head(&self.read, request.is_head, (keep_headers, request.keep_location)) {
+                Ok(Some(all)) => all,
+                _ => head,
+            },
+        };
         let mut headers = HeaderMap::new();
         // Only when a header was kept: splitting the head off would make the
         // read buffer allocate anew for the next answer.
@@ -265,10 +290,10 @@ impl Conn {
         }
         let body = match head.framing {
             // A small answer that arrived whole with its head: no await.
-            Framing::Length(len) if len <= self.read.len() && len <= request.keep_body.max(READ_WHOLE) => {
-                Ok(self.split_body(len, request.keep_body))
+            Framing::Length(len) if len <= self.read.len() && len <= keep_body.max(READ_WHOLE) => {
+                Ok(self.split_body(len, keep_body))
             }
-            _ => self.read_body(&head.framing, request.keep_body).await,
+            _ => self.read_body(&head.framing, keep_body).await,
         };
         let reusable =
             head.keep_alive && head.framing != Framing::UntilClose && self.read.is_empty() && self.sent_whole;

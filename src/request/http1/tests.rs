@@ -40,6 +40,7 @@ fn get(head: &[u8]) -> Outgoing<'_> {
         keep_location: false,
         retry_safe: true,
         keep_body: 1 << 20,
+        expected_statuses: &[],
     }
 }
 

@@ -15,8 +15,8 @@ use crate::stats::Answers;
 use serde_json::json;
 use std::fmt::Write;
 
-const UPLOT_JS: &str = include_str!("uplot/uPlot.iife.min.js");
-const UPLOT_CSS: &str = include_str!("uplot/uPlot.min.css");
+pub(crate) const UPLOT_JS: &str = include_str!("uplot/uPlot.iife.min.js");
+pub(crate) const UPLOT_CSS: &str = include_str!("uplot/uPlot.min.css");
 const REPORT_JS: &str = include_str!("report.js");
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:20px;color:#222}\

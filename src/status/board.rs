@@ -1,0 +1,259 @@
+//! What the status page shows, as the JSON document it reads
+//! (`/status.json`): the last evaluation's SLO verdicts and per-request
+//! figures, a bounded history of them for the charts, and each request's
+//! last failures.
+
+use super::failures::RecentFailures;
+use crate::plan::Plan;
+use crate::slo::{evaluate, TrendFigures, Verdict};
+use crate::stats::{Answers, Snapshot};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Evaluations kept for the charts: 6 minutes at one a second, 30 at one every 5 s.
+pub const HISTORY: usize = 360;
+
+/// Who serves the page: it says what its figures cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Figures over the daemon's live SLO window.
+    Daemon,
+    /// Figures over a run so far.
+    Run,
+}
+
+/// The status of the load being played, updated at each evaluation.
+pub struct StatusBoard {
+    mode: Mode,
+    state: Mutex<Option<State>>,
+}
+
+/// The load of one plan (one daemon generation, or a run).
+struct State {
+    plan: Arc<Plan>,
+    failures: Arc<RecentFailures>,
+    /// How often the figures change.
+    every: Duration,
+    /// The last evaluation: SLOs and scenarios without their failures.
+    latest: Option<Value>,
+    history: VecDeque<Point>,
+}
+
+/// One evaluation as the charts draw it.
+struct Point {
+    at: f64,
+    /// Per scenario: VUs, then per request `[req/s, p50, p95, p99 (ms), failed ratio]`.
+    scenarios: Vec<(i64, Vec<[Option<f64>; 5]>)>,
+}
+
+impl StatusBoard {
+    pub fn new(mode: Mode) -> Arc<StatusBoard> {
+        Arc::new(StatusBoard { mode, state: Mutex::new(None) })
+    }
+
+    /// Starts showing `plan`'s load (at start, and at each reload): its
+    /// failures go to `failures`, its figures change every `every`.
+    pub fn begin(&self, plan: Arc<Plan>, failures: Arc<RecentFailures>, every: Duration) {
+        let state = State { plan, failures, every, latest: None, history: VecDeque::with_capacity(HISTORY) };
+        *self.lock() = Some(state);
+    }
+
+    /// The figures of an evaluation: `snapshot` over the window (or the run
+    /// so far), `verdicts` of the plan's thresholds on it.
+    /// Figures of a plan the board no longer shows (a generation being
+    /// replaced by a reload) are left out.
+    pub fn publish(&self, plan: &Arc<Plan>, snapshot: &Snapshot, verdicts: &[Verdict]) {
+        let mut guard = self.lock();
+        let Some(state) = guard.as_mut().filter(|state| Arc::ptr_eq(&state.plan, plan)) else { return };
+        let seconds = snapshot.elapsed.as_secs_f64().max(1e-9);
+        let slos: Vec<Value> = plan
+            .thresholds
+            .iter()
+            .zip(verdicts)
+            .map(|(threshold, verdict)| {
+                let mut entry = crate::run::report::slo_entry(threshold, verdict);
+                let burn = verdict.budget_used(threshold).map(|b| (b * 1e4).round() / 1e4);
+                entry["burn_rate"] = json!(burn);
+                entry
+            })
+            .collect();
+        let mut point = Point { at: unix_seconds(SystemTime::now()), scenarios: Vec::new() };
+        let mut scenarios = Vec::new();
+        let mut views = snapshot.requests.iter();
+        for scenario in &plan.scenarios {
+            let executor = snapshot.executors.iter().find(|e| e.scenario == scenario.name);
+            let mut requests = Vec::new();
+            let mut figures = Vec::new();
+            for request in &scenario.requests {
+                let Some(view) = views.next() else { break };
+                let stats = &view.stats;
+                let trend = TrendFigures::of(&stats.latency(Answers::All));
+                let failed_ratio = (stats.count > 0).then(|| stats.failed_total() as f64 / stats.count as f64);
+                let failed_by_reason: serde_json::Map<String, Value> = crate::sample::FailReason::ALL
+                    .iter()
+                    .filter(|r| stats.failed_by(**r) > 0)
+                    .map(|r| (r.as_str().to_string(), json!(stats.failed_by(*r))))
+                    .collect();
+                let thresholds: Vec<Value> = crate::run::chart::latency_thresholds(
+                    &plan.thresholds,
+                    scenario,
+                    &request.name,
+                    request.trend.as_deref(),
+                )
+                .into_iter()
+                .map(|t| json!({"label": format!("{} {}", t.selector(), t.expression), "ms": t.limit() * 1000.0}))
+                .collect();
+                let per_second = stats.count as f64 / seconds;
+                requests.push(json!({
+                    "name": request.name,
+                    "count": stats.count,
+                    "per_second": round(per_second),
+                    "failed_ratio": failed_ratio.map(round),
+                    "failed_by_reason": failed_by_reason,
+                    "p50_ms": trend.as_ref().map(|t| round(t.med)),
+                    "p95_ms": trend.as_ref().map(|t| round(t.p95)),
+                    "p99_ms": trend.as_ref().map(|t| round(t.p99)),
+                    "latency_thresholds": thresholds,
+                }));
+                figures.push([
+                    Some(round(per_second)),
+                    trend.as_ref().map(|t| round(t.med)),
+                    trend.as_ref().map(|t| round(t.p95)),
+                    trend.as_ref().map(|t| round(t.p99)),
+                    failed_ratio.map(round),
+                ]);
+            }
+            let vus = executor.map_or(0, |e| e.vus);
+            point.scenarios.push((vus, figures));
+            scenarios.push(json!({
+                "name": scenario.name,
+                "target": without_credentials(&scenario.base_url),
+                "executor": scenario.executor.describe(),
+                "vus": vus,
+                "vus_max": executor.map_or(0, |e| e.vus_max),
+                "iterations": executor.map_or(0, |e| e.iterations),
+                "dropped_iterations": executor.map_or(0, |e| e.dropped),
+                "requests": requests,
+            }));
+        }
+        state.latest = Some(json!({
+            "updated": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            "covered_seconds": round(snapshot.elapsed.as_secs_f64()),
+            "passed": verdicts.iter().all(|v| v.passed),
+            "slos": slos,
+            "scenarios": scenarios,
+        }));
+        if state.history.len() == HISTORY {
+            state.history.pop_front();
+        }
+        state.history.push_back(point);
+    }
+
+    /// The document the page reads.
+    pub fn json(&self) -> Value {
+        let guard = self.lock();
+        let mut doc = json!({
+            "kind": "sloprober.status",
+            "version": 1,
+            "sloprober": env!("CARGO_PKG_VERSION"),
+            "mode": match self.mode { Mode::Daemon => "daemon", Mode::Run => "run" },
+        });
+        let Some(state) = guard.as_ref() else {
+            doc["over"] = json!("nothing yet: the load is starting");
+            return doc;
+        };
+        let plan = &state.plan;
+        doc["profile"] = json!(plan.profile);
+        doc["config"] = json!(plan.source);
+        doc["refresh_seconds"] = json!(state.every.as_secs_f64().clamp(1.0, 5.0));
+        doc["over"] = json!(match self.mode {
+            Mode::Daemon => format!("the last {}", humantime::format_duration(plan.daemon.slo_window)),
+            Mode::Run => "the run so far".to_string(),
+        });
+        let Some(latest) = &state.latest else { return doc };
+        for (key, value) in latest.as_object().into_iter().flatten() {
+            doc[key] = value.clone();
+        }
+        for (s, scenario) in doc["scenarios"].as_array_mut().into_iter().flatten().enumerate() {
+            for (r, request) in scenario["requests"].as_array_mut().into_iter().flatten().enumerate() {
+                let (kept, total) = state.failures.of(s, r);
+                request["failures_since_start"] = json!(total);
+                request["recent_failures"] = kept
+                    .iter()
+                    .map(|f| {
+                        json!({
+                            "at": humantime::format_rfc3339_millis(f.at).to_string(),
+                            "reason": f.reason.as_str(),
+                            "status": f.status,
+                            "latency_ms": round(f.latency.as_secs_f64() * 1000.0),
+                            "answer": f.answer.as_deref(),
+                        })
+                    })
+                    .collect();
+            }
+        }
+        doc["history"] = history_json(&state.history, plan);
+        doc
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<State>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The history as columns, as the charts take them.
+fn history_json(history: &VecDeque<Point>, plan: &Plan) -> Value {
+    let t: Vec<f64> = history.iter().map(|p| p.at).collect();
+    let scenarios: Vec<Value> = plan
+        .scenarios
+        .iter()
+        .enumerate()
+        .map(|(s, scenario)| {
+            let vus: Vec<i64> = history.iter().map(|p| p.scenarios.get(s).map_or(0, |x| x.0)).collect();
+            let requests: Vec<Value> = (0..scenario.requests.len())
+                .map(|r| {
+                    let column = |k: usize| -> Vec<Option<f64>> {
+                        history.iter().map(|p| p.scenarios.get(s).and_then(|x| x.1.get(r)).and_then(|f| f[k])).collect()
+                    };
+                    json!({
+                        "per_second": column(0),
+                        "p50_ms": column(1),
+                        "p95_ms": column(2),
+                        "p99_ms": column(3),
+                        "failed_ratio": column(4),
+                    })
+                })
+                .collect();
+            json!({"vus": vus, "requests": requests})
+        })
+        .collect();
+    json!({"t": t, "scenarios": scenarios})
+}
+
+/// The verdicts of every threshold of `plan` on `snapshot`.
+pub fn verdicts(plan: &Plan, snapshot: &Snapshot) -> Vec<Verdict> {
+    plan.thresholds.iter().map(|t| evaluate(t, snapshot)).collect()
+}
+
+fn unix_seconds(at: SystemTime) -> f64 {
+    let seconds = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+    (seconds * 1000.0).round() / 1000.0
+}
+
+fn round(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+/// A URL without `user:password@`.
+fn without_credentials(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string().trim_end_matches('/').to_string()
+        }
+        _ => url.to_string(),
+    }
+}
