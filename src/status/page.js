@@ -137,7 +137,7 @@
   function render(doc) {
     const head = $('verdict');
     if (!doc.scenarios) {
-      head.textContent = doc.over;
+      head.textContent = 'starting: the first figures come within ' + (doc.refresh_seconds || 5) + ' s';
       return;
     }
     head.className = doc.passed ? 'pass' : 'fail';
