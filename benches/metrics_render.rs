@@ -37,20 +37,14 @@ fn render(c: &mut Criterion) {
         for request in 0..10 {
             for (status, ms) in [(200, 12), (200, 250), (500, 40)] {
                 scenario.record(&Sample {
-                    request,
                     latency: Duration::from_millis(ms),
                     status: Some(status),
                     failure: (status == 500).then_some(FailReason::Status),
                     checks_passed: 0b11,
                     bytes_sent: 100,
                     bytes_received: 200,
-                    counter_delta: None,
-                    gauge_value: None,
                     schedule_lag: Some(Duration::from_micros(50)),
-                    retried: false,
-                    redirects: 0,
-                    phases: None,
-                    answer: None,
+                    ..Sample::new(request)
                 });
             }
         }

@@ -84,6 +84,28 @@ pub struct Sample {
     pub answer: Option<Box<str>>,
 }
 
+impl Sample {
+    /// Request `request` before it is sent: nothing measured, nothing failed.
+    pub fn new(request: usize) -> Sample {
+        Sample {
+            request,
+            latency: Duration::ZERO,
+            status: None,
+            failure: None,
+            checks_passed: 0,
+            bytes_sent: 0,
+            bytes_received: 0,
+            counter_delta: None,
+            gauge_value: None,
+            schedule_lag: None,
+            retried: false,
+            redirects: 0,
+            phases: None,
+            answer: None,
+        }
+    }
+}
+
 /// k6's phases of one exchange, from the moment the request was ready to
 /// send to the last byte of its answer. Together they add up to that time;
 /// the request's latency also counts what came before (an arrival-rate

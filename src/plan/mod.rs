@@ -421,3 +421,14 @@ fn target_headers(
     }
     (headers, templates)
 }
+
+/// For unit tests: the plan of one scenario `s` (profile `p`, one VU for 1 s
+/// against 127.0.0.1:1) sending `requests`, a YAML list.
+#[cfg(test)]
+pub(crate) fn of_requests(requests: &str) -> Plan {
+    let text = format!(
+        "target: {{base_url: \"http://127.0.0.1:1\"}}\nscenarios:\n  s:\n    requests: {requests}\n    profiles: {{p: {{executor: constant-vus, vus: 1, duration: 1s}}}}\n"
+    );
+    let source = crate::config::ConfigSource::Text { name: "test".into(), text };
+    resolve(&source, Some("p"), &EnvVars::new()).unwrap()
+}

@@ -38,7 +38,6 @@ use rand::Rng;
 use std::borrow::Cow;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::Duration;
 use tls::TlsContext;
 use tokio::time::Instant;
 
@@ -247,22 +246,8 @@ impl ScenarioRunner {
         if let (true, Ok(headers)) = (self.cookies && !vu.cookies.is_empty(), &mut rendered_headers) {
             headers.extend(vu.cookies.header(&cookie_path()).map(|v| (http::header::COOKIE, v)));
         }
-        let mut sample = Sample {
-            request: index,
-            latency: Duration::ZERO,
-            status: None,
-            failure: None,
-            checks_passed: 0,
-            bytes_sent: plan.head_bytes + body.as_ref().map_or(0, |b| b.len() as u64),
-            bytes_received: 0,
-            counter_delta: None,
-            gauge_value: None,
-            schedule_lag: None,
-            retried: false,
-            redirects: 0,
-            phases: None,
-            answer: None,
-        };
+        let mut sample =
+            Sample { bytes_sent: plan.head_bytes + body.as_ref().map_or(0, |b| b.len() as u64), ..Sample::new(index) };
         let destination = self.destination(request, rendered_path.as_deref());
         let (Some(destination), Ok(rendered_headers)) = (destination, rendered_headers) else {
             // A templated path that renders to an invalid URL, or a header

@@ -426,20 +426,13 @@ thresholds:
                     Duration::from_micros(micros / 4),
                 ];
                 let sample = Sample {
-                    request: rng.random_range(0..2),
                     latency: Duration::from_micros(micros),
                     status: Some(if failure.is_some() { 503 } else { 200 }),
                     failure,
-                    checks_passed: 0,
                     bytes_sent: 80,
                     bytes_received: 512,
-                    counter_delta: None,
-                    gauge_value: None,
-                    schedule_lag: None,
-                    retried: false,
-                    redirects: 0,
                     phases: Some(phases),
-                    answer: None,
+                    ..Sample::new(rng.random_range(0..2))
                 };
                 let shard = if slow && rng.random_bool(0.9) { 0 } else { rng.random_range(0..3) };
                 (sample, shard)

@@ -42,7 +42,7 @@ fn latency_threshold<'a>(
 }
 
 /// Every latency threshold (in milliseconds) that judges `request` of `scenario`.
-pub(crate) fn latency_thresholds<'a>(
+fn latency_thresholds<'a>(
     thresholds: &'a [PlannedThreshold],
     scenario: &ScenarioPlan,
     request: &str,
@@ -63,6 +63,19 @@ pub(crate) fn latency_thresholds<'a>(
         metric && tags && t.metric.unit() == Unit::Milliseconds
     };
     thresholds.iter().filter(judges).collect()
+}
+
+/// The latency thresholds that judge `request` of `scenario`, as the HTML
+/// charts draw them: `{label, ms}`.
+pub(crate) fn threshold_lines(
+    thresholds: &[PlannedThreshold],
+    scenario: &ScenarioPlan,
+    request: &crate::plan::RequestPlan,
+) -> Vec<serde_json::Value> {
+    latency_thresholds(thresholds, scenario, &request.name, request.trend.as_deref())
+        .into_iter()
+        .map(|t| serde_json::json!({"label": format!("{} {}", t.selector(), t.expression), "ms": t.limit() * 1000.0}))
+        .collect()
 }
 
 /// `series` as (seconds since the start, p95 in ms) points, at most [`MAX_POINTS`].

@@ -101,32 +101,13 @@ impl SampleSink for WindowSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::env::EnvVars;
-    use crate::config::ConfigSource;
 
     fn plan() -> Plan {
-        let yaml = "target: {base_url: \"http://127.0.0.1:1\"}\nscenarios:\n  s:\n    requests: [{name: r, path: /}]\n    profiles: {p: {executor: constant-vus, vus: 1, duration: 1s}}\n";
-        let source = ConfigSource::Embedded { name: "test", text: Box::leak(yaml.to_string().into_boxed_str()) };
-        crate::plan::resolve(&source, Some("p"), &EnvVars::new()).unwrap()
+        crate::plan::of_requests("[{name: r, path: /}]")
     }
 
     fn sample(ms: u64) -> Sample {
-        Sample {
-            request: 0,
-            latency: Duration::from_millis(ms),
-            status: Some(200),
-            failure: None,
-            checks_passed: 0,
-            bytes_sent: 0,
-            bytes_received: 0,
-            counter_delta: None,
-            gauge_value: None,
-            schedule_lag: None,
-            retried: false,
-            redirects: 0,
-            phases: None,
-            answer: None,
-        }
+        Sample { latency: Duration::from_millis(ms), status: Some(200), ..Sample::new(0) }
     }
 
     #[test]

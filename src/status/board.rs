@@ -96,15 +96,7 @@ impl StatusBoard {
                     .filter(|r| stats.failed_by(**r) > 0)
                     .map(|r| (r.as_str().to_string(), json!(stats.failed_by(*r))))
                     .collect();
-                let thresholds: Vec<Value> = crate::run::chart::latency_thresholds(
-                    &plan.thresholds,
-                    scenario,
-                    &request.name,
-                    request.trend.as_deref(),
-                )
-                .into_iter()
-                .map(|t| json!({"label": format!("{} {}", t.selector(), t.expression), "ms": t.limit() * 1000.0}))
-                .collect();
+                let thresholds = crate::run::chart::threshold_lines(&plan.thresholds, scenario, request);
                 let per_second = stats.count as f64 / seconds;
                 requests.push(json!({
                     "name": request.name,

@@ -96,31 +96,18 @@ impl SampleSink for FailureSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::env::EnvVars;
-    use crate::config::ConfigSource;
 
     fn plan() -> Plan {
-        let yaml = "target: {base_url: \"http://127.0.0.1:1\"}\nscenarios:\n  s:\n    requests: [{name: a, path: /a}, {name: b, path: /b}]\n    profiles: {p: {executor: constant-vus, vus: 1, duration: 1s}}\n";
-        let source = ConfigSource::Embedded { name: "test", text: Box::leak(yaml.to_string().into_boxed_str()) };
-        crate::plan::resolve(&source, Some("p"), &EnvVars::new()).unwrap()
+        crate::plan::of_requests("[{name: a, path: /a}, {name: b, path: /b}]")
     }
 
     fn failed(request: usize, n: usize) -> Sample {
         Sample {
-            request,
             latency: Duration::from_millis(n as u64),
             status: Some(503),
             failure: Some(FailReason::Status),
-            checks_passed: 0,
-            bytes_sent: 0,
-            bytes_received: 0,
-            counter_delta: None,
-            gauge_value: None,
-            schedule_lag: None,
-            retried: false,
-            redirects: 0,
-            phases: None,
             answer: Some(format!("HTTP 503\n\nfailure {n}").into()),
+            ..Sample::new(request)
         }
     }
 

@@ -514,3 +514,29 @@ pub fn open_in_chromium(url: &str, screenshot: &std::path::Path) -> serde_json::
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).unwrap()
 }
+
+/// Asserts what `open_in_chromium` saw: no console error, no request that
+/// left the page's origin, and each chart of `titles` drawn from at least 3
+/// points (coloured series pixels on its canvas).
+pub fn assert_drawn_offline(seen: &serde_json::Value, titles: &[&str]) {
+    assert_eq!(seen["console_errors"], serde_json::json!([]), "{seen}");
+    assert_eq!(seen["foreign_requests"], serde_json::json!([]), "{seen}");
+    let charts = seen["charts"].as_array().unwrap();
+    let drawn: Vec<&str> = charts.iter().map(|c| c["title"].as_str().unwrap()).collect();
+    for expected in titles {
+        let chart =
+            charts.iter().find(|c| c["title"] == *expected).unwrap_or_else(|| panic!("no {expected} in {drawn:?}"));
+        assert!(chart["points"].as_u64().unwrap() >= 3, "{expected} has data: {chart}");
+        assert!(chart["series_pixels"].as_u64().unwrap() > 100, "{expected} drew its series: {chart}");
+    }
+}
+
+/// `(slo, passed)` of each entry of a JSON list of SLOs (a page's table as
+/// `open_in_chromium` read it, an SLO report, `status.json`).
+pub fn slo_verdicts(slos: &serde_json::Value) -> Vec<(String, bool)> {
+    slos.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["slo"].as_str().unwrap().to_string(), s["passed"].as_bool().unwrap()))
+        .collect()
+}

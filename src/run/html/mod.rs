@@ -5,7 +5,7 @@
 //! iterations). The chart library (uPlot, MIT, `uplot/`) and the data are
 //! embedded: the page makes no request and works offline.
 
-use super::chart::latency_thresholds;
+use super::chart::threshold_lines;
 use super::junit::escape;
 use super::summary::{format_ms, format_observed};
 use super::RunOutcome;
@@ -210,18 +210,7 @@ fn chart_data(outcome: &RunOutcome) -> serde_json::Value {
             let requests: Vec<serde_json::Value> = scenario
                 .requests
                 .iter()
-                .map(|r| {
-                    let thresholds: Vec<serde_json::Value> = latency_thresholds(
-                        &plan.thresholds,
-                        scenario,
-                        &r.name,
-                        r.trend.as_deref(),
-                    )
-                    .into_iter()
-                    .map(|t| json!({"label": format!("{} {}", t.selector(), t.expression), "ms": t.limit() * 1000.0}))
-                    .collect();
-                    json!({"name": r.name, "thresholds": thresholds})
-                })
+                .map(|r| json!({"name": r.name, "thresholds": threshold_lines(&plan.thresholds, scenario, r)}))
                 .collect();
             json!({"name": scenario.name, "points": timeline.points, "requests": requests})
         })
