@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// An upstream that fails every request with a 503 whose headers and body
 /// echo the API key, as an error page that quotes the request does.
-fn echoing_upstream() -> std::net::SocketAddr {
+fn echoing_upstream() -> String {
     let body = format!(
         "{{\"error\":\"upstream unavailable\",\"you sent\":\"Authorization: Bearer {API_KEY}\",\"pad\":\"{}\"}}",
         "p".repeat(3000)
@@ -22,11 +22,11 @@ fn echoing_upstream() -> std::net::SocketAddr {
          set-cookie: session=s3cr3t-session-9; Path=/\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
-    answering_server(answer.into_bytes(), true).0
+    format!("http://{}", answering_server(answer.into_bytes(), true).0)
 }
 
 /// A daemon with a healthy scenario and one whose upstream fails; verdicts over a 4 s window.
-fn live_config(demo: &str, upstream: std::net::SocketAddr) -> String {
+fn live_config(demo: &str, upstream: &str) -> String {
     format!(
         r#"target:
   base_url: {demo}
@@ -40,7 +40,7 @@ scenarios:
     profiles:
       live: {{executor: constant-arrival-rate, rate: 30, duration: 1h, pre_allocated_vus: 5, max_vus: 20}}
   upstream:
-    base_url: http://{upstream}
+    base_url: {upstream}
     requests:
       - {{name: orders, path: /orders}}
     profiles:
@@ -75,7 +75,7 @@ async fn settled_status(addr: std::net::SocketAddr, points: usize) -> Value {
 async fn the_status_page_lists_failures_with_their_answer_and_no_secret() {
     let _serial = serial().await;
     let target = start_target("{}").await;
-    let daemon = start_daemon(&live_config(&target.url(), echoing_upstream()), "live").await;
+    let daemon = start_daemon(&live_config(&target.url(), &echoing_upstream()), "live").await;
     let doc = settled_status(daemon.addr, 2).await;
 
     assert_eq!((doc["kind"].as_str(), doc["mode"].as_str()), (Some("sloprober.status"), Some("daemon")));
@@ -136,7 +136,7 @@ async fn a_run_with_listen_serves_the_page_over_the_run_so_far() {
     let target = start_target("{}").await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let yaml = live_config(&target.url(), echoing_upstream())
+    let yaml = live_config(&target.url(), &echoing_upstream())
         .replace("rate: 30, duration: 1h", "rate: 30, duration: 6s")
         .replace("rate: 10, duration: 1h", "rate: 10, duration: 6s");
     std::fs::write(dir.path().join("c.yaml"), yaml).unwrap();
@@ -162,7 +162,7 @@ async fn a_run_with_listen_serves_the_page_over_the_run_so_far() {
 async fn the_live_page_draws_in_chromium_and_agrees_with_its_json() {
     let _serial = serial().await;
     let target = start_target("{}").await;
-    let daemon = start_daemon(&live_config(&target.url(), echoing_upstream()), "live").await;
+    let daemon = start_daemon(&live_config(&target.url(), &echoing_upstream()), "live").await;
     settled_status(daemon.addr, 4).await;
     let url = format!("http://{}/", daemon.addr);
     let screenshot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report-screenshots/status-page.png");
@@ -203,7 +203,7 @@ async fn ten_thousand_failures_leave_the_daemons_memory_where_it_was() {
     let _serial = serial().await;
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!(
-        r#"target: {{base_url: "http://{}", timeout: 2s, headers: {{Authorization: "Bearer ${{API_KEY}}"}}}}
+        r#"target: {{base_url: "{}", timeout: 2s, headers: {{Authorization: "Bearer ${{API_KEY}}"}}}}
 daemon: {{slo_window: 10s}}
 scenarios:
   upstream:
@@ -248,4 +248,33 @@ scenarios:
         assert_eq!(kept, 10, "{} failures kept", kept);
         assert!(request["failures_since_start"].as_u64().unwrap() > 5_000);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_shows_the_new_configs_requests_and_forgets_the_old_failures() {
+    let _serial = serial().await;
+    let target = start_target("{}").await;
+    let daemon = start_daemon(&live_config(&target.url(), &echoing_upstream()), "live").await;
+    settled_status(daemon.addr, 1).await;
+    // The upstream scenario now asks the demo target's health: nothing fails.
+    let healthy = live_config(&target.url(), &target.url())
+        .replace("{name: orders, path: /orders}", "{name: health, path: /health}");
+    std::fs::write(&daemon.config, healthy).unwrap();
+    let (status_code, answer) = post(&format!("http://{}/-/reload", daemon.addr)).await;
+    assert_eq!(status_code, 200, "{answer}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let doc = loop {
+        let doc = status(daemon.addr).await;
+        if doc["scenarios"][1]["requests"][0]["name"] == "health" && doc["history"]["t"].as_array().unwrap().len() >= 2
+        {
+            break doc;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the reload does not show: {doc}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let upstream = &doc["scenarios"][1]["requests"][0];
+    assert_eq!(upstream["failures_since_start"], 0, "the old config's failures are gone: {upstream}");
+    assert_eq!(upstream["failed_ratio"], 0.0);
+    assert_eq!(slo_verdicts(&doc["slos"])[1], ("http_req_failed_upstream_rate".to_string(), true));
+    daemon.stop().await;
 }
