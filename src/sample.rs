@@ -78,10 +78,10 @@ pub struct Sample {
     pub redirects: u32,
     /// Where the time of an answered request went; None when no answer came.
     pub phases: Option<Phases>,
-    /// A failed request's answer as the status page shows it (status,
-    /// header names, the body's first bytes; secrets cut out). None for a
-    /// request that passed or got no answer.
-    pub answer: Option<Box<str>>,
+    /// What the status page shows of a failed request, secrets cut out: its
+    /// answer (status, header names, the body's first bytes), or when none
+    /// came, why no connection was made. None for a request that passed.
+    pub detail: Option<Box<str>>,
 }
 
 impl Sample {
@@ -101,7 +101,7 @@ impl Sample {
             retried: false,
             redirects: 0,
             phases: None,
-            answer: None,
+            detail: None,
         }
     }
 }

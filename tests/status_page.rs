@@ -26,6 +26,12 @@ fn echoing_upstream() -> String {
 }
 
 /// A daemon with a healthy scenario and one whose upstream fails; verdicts over a 4 s window.
+/// The first request of scenario `scenario` in a status document.
+fn first_request<'d>(doc: &'d Value, scenario: &str) -> &'d Value {
+    let scenarios = doc["scenarios"].as_array().map(Vec::as_slice).unwrap_or_default();
+    scenarios.iter().find(|s| s["name"] == scenario).map_or(&Value::Null, |s| &s["requests"][0])
+}
+
 fn live_config(demo: &str, upstream: &str) -> String {
     format!(
         r#"target:
@@ -45,6 +51,12 @@ scenarios:
       - {{name: orders, path: /orders}}
     profiles:
       live: {{executor: constant-arrival-rate, rate: 10, duration: 1h, pre_allocated_vus: 5, max_vus: 20}}
+  down:
+    base_url: http://127.0.0.1:1
+    requests:
+      - {{name: refused, path: /}}
+    profiles:
+      live: {{executor: constant-arrival-rate, rate: 2, duration: 1h, pre_allocated_vus: 2}}
 thresholds:
   "http_req_duration{{request:embeddings}}": ["p(95)<500"]
   "http_req_failed{{scenario:upstream}}": ["rate<0.01"]
@@ -62,7 +74,7 @@ async fn settled_status(addr: std::net::SocketAddr, points: usize) -> Value {
     loop {
         let doc = status(addr).await;
         let history = doc["history"]["t"].as_array().map_or(0, Vec::len);
-        let failed = doc["scenarios"][1]["requests"][0]["recent_failures"].as_array().map_or(0, Vec::len);
+        let failed = first_request(&doc, "upstream")["recent_failures"].as_array().map_or(0, Vec::len);
         if history >= points && failed > 0 {
             return doc;
         }
@@ -80,12 +92,12 @@ async fn the_status_page_lists_failures_with_their_answer_and_no_secret() {
 
     assert_eq!((doc["kind"].as_str(), doc["mode"].as_str()), (Some("sloprober.status"), Some("daemon")));
     assert_eq!(doc["over"], "the last 4s");
-    let gateway = &doc["scenarios"][0]["requests"][0];
+    let gateway = first_request(&doc, "gateway");
     assert_eq!(gateway["name"], "embeddings");
     assert!(gateway["per_second"].as_f64().unwrap() > 5.0 && gateway["p95_ms"].as_f64().is_some(), "{gateway}");
     assert_eq!(gateway["failed_ratio"], 0.0);
     assert_eq!(gateway["latency_thresholds"][0]["ms"], 500.0);
-    let orders = &doc["scenarios"][1]["requests"][0];
+    let orders = first_request(&doc, "upstream");
     assert_eq!(orders["failed_ratio"], 1.0);
     let failure = &orders["recent_failures"][0];
     assert_eq!((failure["reason"].as_str(), failure["status"].as_u64()), (Some("status"), Some(503)));
@@ -101,6 +113,13 @@ async fn the_status_page_lists_failures_with_their_answer_and_no_secret() {
         "the body's start, the key cut out: {answer}"
     );
     assert!(answer.len() < 600 && answer.ends_with('…'), "only the first bytes: {answer}");
+    let refused = &first_request(&doc, "down")["recent_failures"][0];
+    assert_eq!((refused["reason"].as_str(), refused["answer"].as_str()), (Some("connect"), None), "{refused}");
+    assert_eq!(
+        refused["error"].as_str().map(|e| e.starts_with("connecting to the server 127.0.0.1:1: Connection refused")),
+        Some(true),
+        "why no answer came, as the system says it: {refused}"
+    );
     // Verdicts: the healthy scenario's latency passes, the failing upstream's error rate fails, as /metrics says.
     assert_eq!(
         slo_verdicts(&doc["slos"]),
@@ -153,7 +172,7 @@ async fn a_run_with_listen_serves_the_page_over_the_run_so_far() {
     );
     let doc = settled_status(addr, 2).await;
     assert_eq!((doc["mode"].as_str(), doc["over"].as_str()), (Some("run"), Some("the run so far")));
-    assert_eq!(doc["scenarios"][1]["requests"][0]["recent_failures"][0]["reason"], "status");
+    assert_eq!(first_request(&doc, "upstream")["recent_failures"][0]["reason"], "status");
     assert!(get(&format!("http://{addr}/")).await.1.contains("<title>sloprober status</title>"));
 }
 
@@ -187,6 +206,7 @@ async fn the_live_page_draws_in_chromium_and_agrees_with_its_json() {
     let text = seen["text"].as_str().unwrap();
     assert!(text.contains("upstream/orders:") && text.contains("failed since start"), "{text}");
     assert!(text.contains("HTTP 503") && text.contains("\"you sent\":\"Authorization: <redacted>\""), "{text}");
+    assert!(text.contains("no answer: connecting to the server 127.0.0.1:1: Connection refused"), "{text}");
     assert!(!text.contains(API_KEY), "{text}");
     assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000, "a screenshot for a person to look at");
 }
@@ -265,14 +285,13 @@ async fn a_reload_shows_the_new_configs_requests_and_forgets_the_old_failures() 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let doc = loop {
         let doc = status(daemon.addr).await;
-        if doc["scenarios"][1]["requests"][0]["name"] == "health" && doc["history"]["t"].as_array().unwrap().len() >= 2
-        {
+        if first_request(&doc, "upstream")["name"] == "health" && doc["history"]["t"].as_array().unwrap().len() >= 2 {
             break doc;
         }
         assert!(tokio::time::Instant::now() < deadline, "the reload does not show: {doc}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let upstream = &doc["scenarios"][1]["requests"][0];
+    let upstream = first_request(&doc, "upstream");
     assert_eq!(upstream["failures_since_start"], 0, "the old config's failures are gone: {upstream}");
     assert_eq!(upstream["failed_ratio"], 0.0);
     assert_eq!(slo_verdicts(&doc["slos"])[1], ("http_req_failed_upstream_rate".to_string(), true));

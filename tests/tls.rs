@@ -430,3 +430,35 @@ async fn https_goes_through_a_proxy_in_a_connect_tunnel_as_curl_does() {
     assert_eq!(failed(&metrics, "refused", "connect"), 10.0);
     assert!(!curl_succeeds(addr, &["--cacert", &ca, "-x", &wrong]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_says_why_a_handshake_failed() {
+    let pki = Pki::new();
+    let ca = path(&pki.path("ca.pem"));
+    let other = serve(&pki, Serve { names: &["other.test"], alpn: H2_OR_1, require_client_certificate: false });
+    for (scenario, tls, says) in [
+        ("no_ca", "{}".to_string(), "TLS handshake: invalid peer certificate: UnknownIssuer"),
+        (
+            "wrong_name",
+            format!("{{ca_file: \"{ca}\"}}"),
+            "TLS handshake: invalid peer certificate: certificate not valid for name",
+        ),
+    ] {
+        let daemon = start_daemon(&run_yaml(scenario, other, &tls, "HTTP/2.0"), "test").await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        let failure = loop {
+            let doc: serde_json::Value =
+                serde_json::from_str(&get(&format!("http://{}/status.json", daemon.addr)).await.1).unwrap();
+            let failure = doc["scenarios"][0]["requests"][0]["recent_failures"][0].clone();
+            if !failure.is_null() {
+                break failure;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no failure listed: {doc}");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        daemon.stop().await;
+        assert_eq!((failure["reason"].as_str(), failure["status"].as_u64()), (Some("tls"), None), "{failure}");
+        let error = failure["error"].as_str().unwrap_or_default();
+        assert!(error.starts_with(says), "{scenario}: {error}");
+    }
+}

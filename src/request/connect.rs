@@ -4,7 +4,7 @@
 //! also says (by ALPN) whether the server speaks HTTP/2 on it. One [`Stream`]
 //! type carries both, so plain http and https share the HTTP/1.1 exchange.
 
-use super::outcome;
+use super::outcome::{self, Failed};
 use crate::plan::proxy::ProxyPlan;
 use crate::sample::FailReason;
 use rustls::pki_types::ServerName;
@@ -79,15 +79,18 @@ pub struct Connected {
 
 /// Connects to `origin`: name lookup and TCP connect (a failure is
 /// `connect`, as is a proxy that refuses the tunnel), then for https the
-/// handshake (a failure is `tls`).
-pub async fn connect(origin: &Origin) -> Result<Connected, FailReason> {
+/// handshake (a failure is `tls`). A failure says what went wrong.
+pub async fn connect(origin: &Origin) -> Result<Connected, Failed> {
     let started = Instant::now();
     let (host, port) = match &origin.proxy {
         Some(proxy) => (proxy.host.as_str(), proxy.port),
         None => (origin.host.as_str(), origin.port),
     };
-    let mut tcp = TcpStream::connect((host, port)).await.map_err(|_| FailReason::Connect)?;
-    tcp.set_nodelay(true).map_err(|_| FailReason::Connect)?;
+    let what = || if origin.proxy.is_some() { "the proxy" } else { "the server" };
+    let mut tcp = TcpStream::connect((host, port)).await.map_err(|e| {
+        Failed::because(FailReason::Connect, format_args!("connecting to {} {host}:{port}: {e}", what()))
+    })?;
+    tcp.set_nodelay(true).map_err(|e| Failed::because(FailReason::Connect, e))?;
     if let (Some(proxy), Some(_)) = (&origin.proxy, &origin.tls) {
         tunnel(&mut tcp, origin, proxy).await?;
     }
@@ -102,7 +105,10 @@ pub async fn connect(origin: &Origin) -> Result<Connected, FailReason> {
     };
     let shaking = Instant::now();
     let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
-    let stream = connector.connect(tls.server_name.clone(), tcp).await.map_err(|e| outcome::io_reason(&e, true))?;
+    let stream = connector
+        .connect(tls.server_name.clone(), tcp)
+        .await
+        .map_err(|e| Failed::because(outcome::io_reason(&e, true), format_args!("TLS handshake: {e}")))?;
     let protocol = match stream.get_ref().1.alpn_protocol() {
         Some(b"h2") => Protocol::Http2,
         _ => Protocol::Http1,
@@ -112,7 +118,7 @@ pub async fn connect(origin: &Origin) -> Result<Connected, FailReason> {
 
 /// Asks `proxy` for a tunnel to `origin` (RFC 9110 9.3.6); any answer but
 /// 2xx is a `connect` failure (a 407 when its credentials are missing or wrong).
-async fn tunnel(tcp: &mut TcpStream, origin: &Origin, proxy: &ProxyPlan) -> Result<(), FailReason> {
+async fn tunnel(tcp: &mut TcpStream, origin: &Origin, proxy: &ProxyPlan) -> Result<(), Failed> {
     let authority = match origin.host.contains(':') {
         true => format!("[{}]:{}", origin.host, origin.port),
         false => format!("{}:{}", origin.host, origin.port),
@@ -124,19 +130,23 @@ async fn tunnel(tcp: &mut TcpStream, origin: &Origin, proxy: &ProxyPlan) -> Resu
         request.extend_from_slice(b"\r\n");
     }
     request.extend_from_slice(b"\r\n");
-    tcp.write_all(&request).await.map_err(|_| FailReason::Connect)?;
+    let refused = |why: String| Failed::because(FailReason::Connect, format_args!("proxy tunnel: {why}"));
+    tcp.write_all(&request).await.map_err(|e| refused(e.to_string()))?;
     // The answer's head, read a byte at a time: what follows it is the server's.
     let mut head = Vec::with_capacity(256);
     while !head.ends_with(b"\r\n\r\n") {
         if head.len() > 16 * 1024 || tcp.read_u8().await.map(|b| head.push(b)).is_err() {
-            return Err(FailReason::Connect);
+            return Err(refused("no answer to CONNECT".into()));
         }
     }
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut answer = httparse::Response::new(&mut headers);
     match answer.parse(&head) {
         Ok(httparse::Status::Complete(_)) if answer.code.is_some_and(|c| (200..300).contains(&c)) => Ok(()),
-        _ => Err(FailReason::Connect),
+        Ok(httparse::Status::Complete(_)) => {
+            Err(refused(format!("the proxy answered HTTP {}", answer.code.unwrap_or(0))))
+        }
+        _ => Err(refused("the proxy's answer is not HTTP".into())),
     }
 }
 

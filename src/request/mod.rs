@@ -32,6 +32,7 @@ use direct::{Direct, DirectTemplate, Reach};
 use http::header::{HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, USER_AGENT};
 use http::{HeaderMap, Method};
 use http1::KeepHeaders;
+use outcome::Failed;
 use rand::distr::weighted::WeightedIndex;
 use rand::distr::Distribution;
 use rand::Rng;
@@ -272,10 +273,11 @@ impl ScenarioRunner {
         let (Response { status, headers, body, encoding, .. }, phases) = loop {
             let (response, phases) = match answered {
                 Ok(answered) => answered,
-                Err(reason) => {
+                Err(Failed { reason, detail }) => {
                     sample.latency = scheduled.elapsed();
                     sample.failure = Some(reason);
                     sample.redirects = redirects;
+                    sample.detail = detail.map(|d| self.secrets.redact(&d, &[]).into());
                     return sample;
                 }
             };
@@ -337,7 +339,7 @@ impl ScenarioRunner {
             Ok(body) => body,
             Err(reason) => {
                 sample.failure = Some(reason);
-                sample.answer = Some(self.answer(status, &headers, b"", &rendered_headers, vu));
+                sample.detail = Some(self.answer(status, &headers, b"", &rendered_headers, vu));
                 return sample;
             }
         };
@@ -374,7 +376,7 @@ impl ScenarioRunner {
                 0 => encoding.decode(body.clone(), answer::BODY_KEPT, true).unwrap_or(body),
                 _ => body,
             };
-            sample.answer = Some(self.answer(status, &headers, &shown, &rendered_headers, vu));
+            sample.detail = Some(self.answer(status, &headers, &shown, &rendered_headers, vu));
         }
         sample
     }
@@ -462,7 +464,7 @@ impl ScenarioRunner {
         keep_headers: KeepHeaders,
         deadline: Instant,
         vu: &mut VuState,
-    ) -> Result<(Response, Phases), FailReason> {
+    ) -> Result<(Response, Phases), Failed> {
         let plan = &request.plan;
         let head = if rendered_headers.is_empty() {
             head
@@ -491,7 +493,7 @@ impl ScenarioRunner {
         tokio::select! {
             biased;
             response = transport::send(origin, &outgoing) => response,
-            () = timeout => Err(FailReason::Timeout),
+            () = timeout => Err(FailReason::Timeout.into()),
         }
     }
 }

@@ -1,8 +1,31 @@
-//! Mapping a transport error to the `reason` a user sees.
+//! Mapping a transport error to the `reason` a user sees, and what the
+//! status page says of a connection that could not be made.
 
 use crate::sample::FailReason;
 use std::error::Error as _;
 use std::io;
+
+/// Why a request got no readable answer: the reason counted and, for a
+/// connection that could not be made (`connect`, `tls`), what the system or
+/// the TLS library said ("Connection refused", "invalid peer certificate:
+/// Expired"), for the status page.
+#[derive(Debug, PartialEq)]
+pub struct Failed {
+    pub reason: FailReason,
+    pub detail: Option<Box<str>>,
+}
+
+impl Failed {
+    pub fn because(reason: FailReason, detail: impl std::fmt::Display) -> Failed {
+        Failed { reason, detail: Some(detail.to_string().into_boxed_str()) }
+    }
+}
+
+impl From<FailReason> for Failed {
+    fn from(reason: FailReason) -> Failed {
+        Failed { reason, detail: None }
+    }
+}
 
 /// The reason for an I/O error on a connection. During the TLS handshake
 /// any failure is `tls` (curl's "SSL connect error"); after it, `tls` only

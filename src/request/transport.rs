@@ -15,6 +15,7 @@
 use super::connect::{self, Origin, Protocol};
 use super::h2;
 use super::http1::{self, Conn, Outgoing};
+use super::outcome::Failed;
 use super::Response;
 use crate::sample::{FailReason, Phase, Phases};
 use std::time::{Duration, Instant};
@@ -50,6 +51,10 @@ impl Unanswered {
         }
     }
 
+    fn failed(self) -> Failed {
+        self.reason().into()
+    }
+
     /// Whether the request may go out once more on a fresh connection.
     fn may_resend(&self, request: &Outgoing<'_>) -> bool {
         match self {
@@ -62,13 +67,13 @@ impl Unanswered {
 
 /// Sends `request` to `origin` over what this thread has open to it, or a
 /// new connection; see the module's text for when it is sent twice.
-pub async fn send(origin: &Origin, request: &Outgoing<'_>) -> Result<(Response, Phases), FailReason> {
+pub async fn send(origin: &Origin, request: &Outgoing<'_>) -> Result<(Response, Phases), Failed> {
     let started = Instant::now();
     let retried = if let Some(session) = h2::session(origin) {
         // Boxed, as every path but the common one: a VU's future stays small.
         match Box::pin(h2::send(session, request)).await {
             Err(unanswered) if unanswered.may_resend(request) => true,
-            outcome => return outcome.map(|r| phased(r, started, started, NOT_NEW)).map_err(Unanswered::reason),
+            outcome => return outcome.map(|r| phased(r, started, started, NOT_NEW)).map_err(Unanswered::failed),
         }
     } else if let Some(mut conn) = http1::take_idle(origin) {
         match conn.write(request).await {
@@ -76,7 +81,7 @@ pub async fn send(origin: &Origin, request: &Outgoing<'_>) -> Result<(Response, 
             Err(_) => true,
             Ok(()) => match conn.finish(request).await {
                 Err(unanswered) if unanswered.may_resend(request) => true,
-                outcome => return outcome.map(|r| phased(r, started, started, NOT_NEW)).map_err(Unanswered::reason),
+                outcome => return outcome.map(|r| phased(r, started, started, NOT_NEW)).map_err(Unanswered::failed),
             },
         }
     } else {

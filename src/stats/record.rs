@@ -179,7 +179,7 @@ mod tests {
             retried: micros % 11 == 0,
             redirects: (micros % 3) as u32,
             phases: None,
-            answer: None,
+            detail: None,
         }
     }
 

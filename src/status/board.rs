@@ -180,7 +180,8 @@ impl StatusBoard {
                             "reason": f.reason.as_str(),
                             "status": f.status,
                             "latency_ms": round(f.latency.as_secs_f64() * 1000.0),
-                            "answer": f.answer.as_deref(),
+                            "answer": f.detail.as_deref().filter(|_| f.status.is_some()),
+                            "error": f.detail.as_deref().filter(|_| f.status.is_none()),
                         })
                     })
                     .collect();

@@ -17,8 +17,8 @@ pub struct Failure {
     pub reason: FailReason,
     pub status: Option<u16>,
     pub latency: Duration,
-    /// What its answer showed (redacted); None when no answer came.
-    pub answer: Option<Box<str>>,
+    /// What its answer showed or, without one, why (redacted): [`Sample::detail`].
+    pub detail: Option<Box<str>>,
 }
 
 /// A request's last failures and how many it has had.
@@ -71,7 +71,7 @@ impl RecentFailures {
             reason,
             status: sample.status,
             latency: sample.latency,
-            answer: sample.answer.clone(),
+            detail: sample.detail.clone(),
         };
         let mut ring = ring.lock().unwrap_or_else(|p| p.into_inner());
         if ring.failures.len() == KEPT {
@@ -106,7 +106,7 @@ mod tests {
             latency: Duration::from_millis(n as u64),
             status: Some(503),
             failure: Some(FailReason::Status),
-            answer: Some(format!("HTTP 503\n\nfailure {n}").into()),
+            detail: Some(format!("HTTP 503\n\nfailure {n}").into()),
             ..Sample::new(request)
         }
     }
@@ -118,12 +118,12 @@ mod tests {
         for n in 0..10_000 {
             sink.record(&failed(0, n));
         }
-        sink.record(&Sample { failure: None, answer: None, ..failed(1, 1) });
+        sink.record(&Sample { failure: None, detail: None, ..failed(1, 1) });
         sink.record(&failed(1, 7));
         let (kept, total) = failures.of(0, 0);
         assert_eq!((kept.len(), total), (KEPT, 10_000));
-        assert_eq!(kept[0].answer.as_deref(), Some("HTTP 503\n\nfailure 9999"));
-        assert_eq!(kept[KEPT - 1].answer.as_deref(), Some(&*format!("HTTP 503\n\nfailure {}", 10_000 - KEPT)));
+        assert_eq!(kept[0].detail.as_deref(), Some("HTTP 503\n\nfailure 9999"));
+        assert_eq!(kept[KEPT - 1].detail.as_deref(), Some(&*format!("HTTP 503\n\nfailure {}", 10_000 - KEPT)));
         let (kept, total) = failures.of(0, 1);
         assert_eq!((kept.len(), total), (1, 1), "a request that passed is not listed");
         assert_eq!(failures.of(3, 0).1, 0);

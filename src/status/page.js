@@ -124,7 +124,7 @@
           table.append(el('tr', { 'data-reason': f.reason },
             el('td', {}, f.at.replace('T', ' ').replace('Z', ' UTC')), el('td', { class: 'fail' }, f.reason),
             el('td', {}, f.status === null ? '-' : String(f.status)), el('td', {}, ms(f.latency_ms)),
-            el('td', {}, f.answer === null ? el('span', { class: 'nodata' }, 'no answer') : el('pre', {}, f.answer))));
+            el('td', {}, f.answer === null ? el('span', { class: 'nodata' }, 'no answer' + (f.error ? ': ' + f.error : '')) : el('pre', {}, f.answer))));
         }
         holder.append(el('details', { open: true, 'data-request': scenario.name + '/' + request.name },
           el('summary', {}, scenario.name + '/' + request.name + ': ' + request.failures_since_start +
