@@ -97,6 +97,10 @@ async fn the_status_page_lists_failures_with_their_answer_and_no_secret() {
     assert!(gateway["per_second"].as_f64().unwrap() > 5.0 && gateway["p95_ms"].as_f64().is_some(), "{gateway}");
     assert_eq!(gateway["failed_ratio"], 0.0);
     assert_eq!(gateway["latency_thresholds"][0]["ms"], 500.0);
+    let gateway_scenario = doc["scenarios"].as_array().unwrap().iter().find(|s| s["name"] == "gateway").unwrap();
+    let iterations = &gateway_scenario["spans"][0];
+    assert_eq!(iterations["name"], "iteration");
+    assert!(iterations["count"].as_u64().unwrap() > 10 && iterations["p95_ms"].as_f64().is_some(), "{iterations}");
     let orders = first_request(&doc, "upstream");
     assert_eq!(orders["failed_ratio"], 1.0);
     let failure = &orders["recent_failures"][0];
@@ -205,6 +209,7 @@ async fn the_live_page_draws_in_chromium_and_agrees_with_its_json() {
     assert_eq!(slo_verdicts(&seen["slos"]), slo_verdicts(&doc["slos"]), "the page shows the verdicts of its JSON");
     let text = seen["text"].as_str().unwrap();
     assert!(text.contains("upstream/orders:") && text.contains("failed since start"), "{text}");
+    assert!(text.contains("Iterations and groups") && text.contains("dropped since start"), "{text}");
     assert!(text.contains("HTTP 503") && text.contains("\"you sent\":\"Authorization: <redacted>\""), "{text}");
     assert!(text.contains("no answer: connecting to the server 127.0.0.1:1: Connection refused"), "{text}");
     assert!(!text.contains(API_KEY), "{text}");

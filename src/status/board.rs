@@ -117,6 +117,21 @@ impl StatusBoard {
                     failed_ratio.map(round),
                 ]);
             }
+            let spans: Vec<Value> = snapshot
+                .spans
+                .iter()
+                .filter(|span| span.scenario == scenario.name)
+                .map(|span| {
+                    let trend = TrendFigures::of(&span.durations);
+                    json!({
+                        "name": span.group.as_deref().map_or("iteration".to_string(), |g| format!("group {g}")),
+                        "count": trend.as_ref().map_or(0, |t| t.count),
+                        "p50_ms": trend.as_ref().map(|t| round(t.med)),
+                        "p95_ms": trend.as_ref().map(|t| round(t.p95)),
+                        "p99_ms": trend.as_ref().map(|t| round(t.p99)),
+                    })
+                })
+                .collect();
             let vus = executor.map_or(0, |e| e.vus);
             point.scenarios.push((vus, figures));
             scenarios.push(json!({
@@ -128,6 +143,7 @@ impl StatusBoard {
                 "iterations": executor.map_or(0, |e| e.iterations),
                 "dropped_iterations": executor.map_or(0, |e| e.dropped),
                 "requests": requests,
+                "spans": spans,
             }));
         }
         state.latest = Some(json!({

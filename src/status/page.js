@@ -62,7 +62,22 @@
           el('td', {}, String(scenario.vus))));
       }
     }
-    $('requests').replaceChildren(table);
+    const spans = el('table', { id: 'span-table' },
+      el('tr', {}, ...['scenario', 'span', 'count', 'p(50)', 'p(95)', 'p(99)'].map((h) => el('th', {}, h))));
+    for (const scenario of doc.scenarios) {
+      for (const span of scenario.spans) {
+        spans.append(el('tr', {}, el('td', {}, scenario.name), el('td', {}, span.name), el('td', {}, String(span.count)),
+          el('td', {}, ms(span.p50_ms)), el('td', {}, ms(span.p95_ms)), el('td', {}, ms(span.p99_ms))));
+      }
+    }
+    const executors = el('table', { id: 'executor-table' },
+      el('tr', {}, ...['scenario', 'executor', 'VUs', 'VUs max', 'iterations since start', 'dropped since start'].map((h) => el('th', {}, h))));
+    for (const scenario of doc.scenarios) {
+      executors.append(el('tr', {}, el('td', {}, scenario.name), el('td', {}, scenario.executor), el('td', {}, String(scenario.vus)),
+        el('td', {}, String(scenario.vus_max)), el('td', {}, String(scenario.iterations)),
+        el('td', { class: scenario.dropped_iterations > 0 ? 'fail' : '' }, String(scenario.dropped_iterations))));
+    }
+    $('requests').replaceChildren(table, el('h3', {}, 'Iterations and groups'), spans, el('h3', {}, 'Executors'), executors);
   }
 
   function draw(holder, title, unit, t, series) {
