@@ -4,6 +4,8 @@
 //! whole tree and reports every problem with its path. The result is a
 //! [`Config`] that `plan` turns into what the executors run.
 
+mod alerts;
+mod daemon;
 pub(crate) mod duration;
 pub mod env;
 mod journey;
@@ -11,11 +13,15 @@ mod load;
 mod problems;
 mod remote_write;
 mod size;
+mod target;
 
+pub use alerts::{AlertsConfig, BurnRateAlert};
+pub use daemon::{DaemonConfig, OnEnd};
 pub use journey::{BlockConfig, CaptureConfig, JourneyConfig, OnFailure, RequestStep, SetupConfig, StepConfig};
 pub use load::{load, ConfigSource};
 pub use problems::{ConfigError, Problem, Problems};
 pub use remote_write::{BasicAuth, RemoteWriteConfig};
+pub use target::{Target, TlsConfig};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -55,62 +61,6 @@ pub struct Config {
     pub profiles: BTreeMap<String, ProfileOverrides>,
     pub daemon: DaemonConfig,
     pub alerts: AlertsConfig,
-}
-
-/// Where requests go. Header values and `base_url` may use `${ENV_VAR}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Target {
-    pub base_url: String,
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    #[serde(default = "default_timeout", deserialize_with = "duration::required")]
-    pub timeout: Duration,
-    /// The most of an answer's body kept (decoded) for what reads it; the
-    /// rest is read, counted and dropped as it arrives.
-    #[serde(default = "default_max_body", deserialize_with = "size::required")]
-    pub max_body: usize,
-    /// How https requests verify the server and present themselves.
-    #[serde(default)]
-    pub tls: Option<TlsConfig>,
-    /// Redirects followed before the answer that is checked (0: the 3xx is the answer).
-    #[serde(default = "default_max_redirects")]
-    pub max_redirects: u32,
-    /// An http:// proxy every request goes through (`${VAR}` allowed); none unless set.
-    #[serde(default)]
-    pub proxy: Option<String>,
-}
-
-fn default_max_redirects() -> u32 {
-    crate::request::DEFAULT_MAX_REDIRECTS
-}
-
-/// A `tls` block (the names of Prometheus' and blackbox_exporter's
-/// `tls_config`). Paths may use `${ENV_VAR}` and are read relative to the
-/// working directory, at start and at every reload.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    /// PEM CA certificates trusted instead of the system store.
-    pub ca_file: Option<String>,
-    /// PEM client certificate (chain), presented when the server asks for one.
-    pub cert_file: Option<String>,
-    /// PEM private key of `cert_file`.
-    pub key_file: Option<String>,
-    /// Accept any server certificate (logged loudly at start).
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-    /// The name sent as SNI and verified in the server's certificate,
-    /// instead of the URL's host (a DNS name or an IP address).
-    pub server_name: Option<String>,
-}
-
-fn default_max_body() -> usize {
-    defaults::MAX_BODY
-}
-
-fn default_timeout() -> Duration {
-    defaults::TIMEOUT
 }
 
 /// The metrics server and the custom metrics (k6's Trend, Rate, Counter, Gauge).
@@ -452,158 +402,4 @@ impl<'de> Deserialize<'de> for ThresholdEntry {
 pub struct ProfileOverrides {
     #[serde(default)]
     pub thresholds: BTreeMap<String, Vec<ThresholdEntry>>,
-}
-
-/// How the daemon keeps load going once a profile's schedule ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OnEnd {
-    /// Start the schedule again from the beginning.
-    Repeat,
-    /// Keep the last stage's load (time-based executors); iteration-based ones repeat.
-    Hold,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DaemonConfig {
-    #[serde(default = "default_on_end")]
-    pub on_end: OnEnd,
-    #[serde(default = "default_daemon_profile")]
-    pub profile: String,
-    #[serde(default = "default_shutdown_grace", deserialize_with = "duration::required")]
-    pub shutdown_grace: Duration,
-    /// The sliding window live SLO verdicts are computed over.
-    #[serde(default = "default_slo_window", deserialize_with = "duration::required")]
-    pub slo_window: Duration,
-}
-
-impl Default for DaemonConfig {
-    fn default() -> Self {
-        DaemonConfig {
-            on_end: default_on_end(),
-            profile: default_daemon_profile(),
-            shutdown_grace: default_shutdown_grace(),
-            slo_window: default_slo_window(),
-        }
-    }
-}
-
-fn default_on_end() -> OnEnd {
-    OnEnd::Hold
-}
-
-fn default_daemon_profile() -> String {
-    defaults::DAEMON_PROFILE.to_string()
-}
-
-fn default_slo_window() -> Duration {
-    defaults::SLO_WINDOW
-}
-
-fn default_shutdown_grace() -> Duration {
-    defaults::SHUTDOWN_GRACE
-}
-
-/// How `sloprober render` turns thresholds into Prometheus alerts.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertsConfig {
-    /// The SLO period error budgets are measured over.
-    #[serde(default = "default_period", deserialize_with = "duration::required")]
-    pub period: Duration,
-    /// Multi-window, multi-burn-rate alerts (Google SRE workbook).
-    #[serde(default = "default_burn_rates")]
-    pub burn_rates: Vec<BurnRateAlert>,
-    /// Window of the fast "threshold breached now" alert, which mirrors the CI verdict.
-    #[serde(default = "default_fast_window", deserialize_with = "duration::required")]
-    pub fast_window: Duration,
-    /// How long the breach must last before that alert fires.
-    #[serde(default = "default_fast_for", deserialize_with = "duration::required")]
-    pub fast_for: Duration,
-    /// Where docs/runbooks.md is published; each alert links to its section.
-    #[serde(default = "default_runbook_url")]
-    pub runbook_url: String,
-    /// The Prometheus job that scrapes sloprober (for the "not scraped" alert).
-    #[serde(default = "default_job")]
-    pub job: String,
-    /// How long an SLO's SLI must see no events before its no-data alert fires.
-    #[serde(default = "default_no_data_for", deserialize_with = "duration::required")]
-    pub no_data_for: Duration,
-    /// A server certificate that expires within this long raises `SloproberCertificateExpiringSoon`.
-    #[serde(default = "default_cert_expires_within", deserialize_with = "duration::required")]
-    pub cert_expires_within: Duration,
-}
-
-/// Fire when the error budget burns `factor` times too fast over both windows.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BurnRateAlert {
-    pub severity: String,
-    #[serde(deserialize_with = "duration::required")]
-    pub long: Duration,
-    #[serde(deserialize_with = "duration::required")]
-    pub short: Duration,
-    pub factor: f64,
-    #[serde(rename = "for", default, deserialize_with = "duration::required")]
-    pub for_: Duration,
-}
-
-impl Default for AlertsConfig {
-    fn default() -> Self {
-        AlertsConfig {
-            period: default_period(),
-            burn_rates: default_burn_rates(),
-            fast_window: default_fast_window(),
-            fast_for: default_fast_for(),
-            runbook_url: default_runbook_url(),
-            job: default_job(),
-            no_data_for: default_no_data_for(),
-            cert_expires_within: default_cert_expires_within(),
-        }
-    }
-}
-
-fn default_cert_expires_within() -> Duration {
-    Duration::from_secs(14 * 24 * 3600)
-}
-
-fn default_no_data_for() -> Duration {
-    Duration::from_secs(600)
-}
-
-fn default_period() -> Duration {
-    Duration::from_secs(30 * 24 * 3600)
-}
-
-fn default_burn_rates() -> Vec<BurnRateAlert> {
-    let alert = |severity: &str, long: u64, short: u64, factor: f64, for_: u64| BurnRateAlert {
-        severity: severity.to_string(),
-        long: Duration::from_secs(long),
-        short: Duration::from_secs(short),
-        factor,
-        for_: Duration::from_secs(for_),
-    };
-    vec![
-        alert("page", 3600, 300, 14.4, 120),
-        alert("page", 6 * 3600, 1800, 6.0, 900),
-        alert("ticket", 24 * 3600, 2 * 3600, 3.0, 3600),
-        alert("ticket", 3 * 24 * 3600, 6 * 3600, 1.0, 3 * 3600),
-    ]
-}
-
-fn default_fast_window() -> Duration {
-    Duration::from_secs(300)
-}
-
-fn default_fast_for() -> Duration {
-    Duration::from_secs(120)
-}
-
-fn default_runbook_url() -> String {
-    "docs/runbooks.md".to_string()
-}
-
-fn default_job() -> String {
-    "sloprober".to_string()
 }
