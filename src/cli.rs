@@ -93,8 +93,8 @@ pub struct WebArgs {
 impl WebArgs {
     fn web(&self) -> Result<crate::server::Web, CommandError> {
         let config = match &self.web_config_file {
-            Some(file) => crate::server::WebConfig::load(file)?,
-            None => Default::default(),
+            Some(file) => Some(crate::server::LiveWebConfig::load(file)?),
+            None => None,
         };
         Ok(crate::server::Web { config, max_connections: self.web_max_connections })
     }

@@ -165,3 +165,45 @@ fn a_bad_web_config_stops_the_start_and_names_the_key() {
         assert!(stderr.contains(expected) && stderr.contains("web.yml"), "{text}: {stderr}");
     }
 }
+
+/// `/metrics` as a client trusting `ca` sees it with `user`'s password: the
+/// status, or the error (a certificate it does not trust). A fresh
+/// connection each time, so each sees the server's current certificate.
+async fn scrape_as(addr: std::net::SocketAddr, ca: &[u8], user: &str, password: &str) -> Result<u16, String> {
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca).unwrap())
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{}/metrics", addr.port());
+    match client.get(url).basic_auth(user, Some(password)).send().await {
+        Ok(response) => Ok(response.status().as_u16()),
+        Err(e) => Err(format!("{e:?}")),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_certificate_and_new_users_apply_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write_web_config(dir.path(), &format!("  Prometheus: {}\n", bcrypt_2y(PASSWORD)));
+    let (_daemon, addr) = start(dir.path(), &dir.path().join("web.yml"));
+    let old_ca = std::fs::read(&ca).unwrap();
+    assert_eq!(scrape_as(addr, &old_ca, "Prometheus", PASSWORD).await, Ok(200));
+
+    // cert-manager rotates the certificate (a new CA here) and the users change.
+    let new_ca =
+        std::fs::read(write_web_config(dir.path(), &format!("  scraper: {}\n", bcrypt_2y("n3w-pass")))).unwrap();
+    assert_eq!(scrape_as(addr, &new_ca, "scraper", "n3w-pass").await, Ok(200), "the new certificate and user");
+    assert_eq!(scrape_as(addr, &new_ca, "Prometheus", PASSWORD).await, Ok(401), "the old user is gone");
+    let old = scrape_as(addr, &old_ca, "scraper", "n3w-pass").await;
+    assert!(old.as_ref().is_err_and(|e| e.contains("Certificate")), "the old CA no longer verifies it: {old:?}");
+
+    // A change that does not load (a key cut short mid-write) keeps the last good config.
+    std::fs::write(dir.path().join("certs/server-key.pem"), "-----BEGIN PRIVATE KEY-----\n").unwrap();
+    assert_eq!(scrape_as(addr, &new_ca, "scraper", "n3w-pass").await, Ok(200), "served as before");
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    assert!(log.contains("web config read again"), "{log}");
+    assert!(log.contains("web config changed but does not load; serving with the last good one"), "{log}");
+    assert!(!log.contains("n3w-pass") && !log.contains(PASSWORD), "{log}");
+}

@@ -62,13 +62,17 @@ pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Prometheus' default for `--web.max-connections`.
 pub const MAX_CONNECTIONS: usize = 512;
 
+/// Gives the TLS configuration a new connection is served with.
+pub type TlsConfigs = Arc<dyn Fn() -> Arc<rustls::ServerConfig> + Send + Sync>;
+
 /// How connections are served.
 #[derive(Clone)]
 pub struct Listening {
     /// Open connections at most; a further one waits to be accepted until one closes.
     pub max_connections: usize,
-    /// Served over TLS (`--web.config.file`).
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Served over TLS (`--web.config.file`): the server configuration for
+    /// each new connection (it may change while serving).
+    pub tls: Option<TlsConfigs>,
     /// A request head (and a TLS handshake) must arrive within this.
     pub head_timeout: Duration,
 }
@@ -93,7 +97,6 @@ pub async fn serve<H, F>(
 {
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(how.max_connections.max(1)));
-    let tls = how.tls.map(tokio_rustls::TlsAcceptor::from);
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -108,7 +111,8 @@ pub async fn serve<H, F>(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let (handler, tls, watcher) = (handler.clone(), tls.clone(), graceful.watcher());
+                let tls = how.tls.as_ref().map(|configs| tokio_rustls::TlsAcceptor::from(configs()));
+                let (handler, watcher) = (handler.clone(), graceful.watcher());
                 let builder = {
                     let mut builder = http1::Builder::new();
                     builder.keep_alive(true).timer(TokioTimer::new()).header_read_timeout(how.head_timeout);

@@ -19,8 +19,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use web_config::BasicAuth;
-pub use web_config::WebConfig;
+pub use web_config::{LiveWebConfig, WebConfig};
 
 /// A reload request; the answer is Ok or the problems found in the new config.
 pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
@@ -57,13 +56,14 @@ pub enum HttpReload {
 /// How the endpoints are served: `--web.config.file` and `--web.max-connections`.
 #[derive(Clone)]
 pub struct Web {
-    pub config: WebConfig,
+    /// None: plain http, no users.
+    pub config: Option<Arc<LiveWebConfig>>,
     pub max_connections: usize,
 }
 
 impl Default for Web {
     fn default() -> Self {
-        Web { config: WebConfig::default(), max_connections: http::MAX_CONNECTIONS }
+        Web { config: None, max_connections: http::MAX_CONNECTIONS }
     }
 }
 
@@ -83,13 +83,16 @@ pub fn start(
         ready: false.into(),
         reload,
         scrapes: Scrapes::default(),
-        auth: web.config.auth.clone(),
+        web_config: web.config.clone(),
     });
     let stop = CancellationToken::new();
     let serving = endpoints.clone();
     let stopped = stop.clone();
-    let how =
-        http::Listening { max_connections: web.max_connections, tls: web.config.tls.clone(), ..Default::default() };
+    let how = http::Listening {
+        max_connections: web.max_connections,
+        tls: web.config.as_ref().and_then(|c| c.tls()),
+        ..Default::default()
+    };
     let task = tokio::spawn(http::serve(
         listener,
         move |request| serving.clone().handle(request),
@@ -125,8 +128,8 @@ pub struct Endpoints {
     ready: AtomicBool,
     reload: HttpReload,
     scrapes: Scrapes,
-    /// `basic_auth_users`: every endpoint but `/health` and `/ready` asks for them.
-    auth: Option<Arc<BasicAuth>>,
+    /// Its `basic_auth_users`: every endpoint but `/health` and `/ready` asks for them.
+    web_config: Option<Arc<LiveWebConfig>>,
 }
 
 /// Scrapes of /metrics seen, so a run can wait for its final counts to be scraped.
@@ -168,8 +171,9 @@ impl Scrapes {
 impl Endpoints {
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Result<HttpResponse, DropConnection> {
         let probe = matches!(request.uri().path(), "/health" | "/ready");
-        if let (Some(auth), false) = (&self.auth, probe) {
-            if !auth.clone().allows(request.headers().get(hyper::header::AUTHORIZATION)).await {
+        let auth = self.web_config.as_ref().filter(|_| !probe).and_then(|c| c.current().auth);
+        if let Some(auth) = auth {
+            if !auth.allows(request.headers().get(hyper::header::AUTHORIZATION)).await {
                 let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
                 response.headers_mut().insert(
                     hyper::header::WWW_AUTHENTICATE,

@@ -1,8 +1,11 @@
 //! `--web.config.file`: TLS and basic auth for the prober's endpoints, in
 //! the format of Prometheus' exporter-toolkit, which every exporter
 //! accepts: `tls_server_config` (server certificate, client certificates)
-//! and `basic_auth_users` (bcrypt hashes). Read at start; relative paths
-//! are read from the file's own directory, as the toolkit does.
+//! and `basic_auth_users` (bcrypt hashes). Relative paths are read from the
+//! file's own directory, as the toolkit does. As the toolkit, which reads
+//! the file for every request, [`LiveWebConfig`] reads it again whenever it
+//! or a file it names changed, so rotated certificates and changed users
+//! apply without a restart.
 
 use crate::plan::tls::{read_certificates, read_roots};
 use base64::Engine;
@@ -12,6 +15,7 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +57,11 @@ pub struct WebConfigError {
 
 impl WebConfig {
     pub fn load(file: &Path) -> Result<WebConfig, WebConfigError> {
+        Self::load_with_files(file).map(|(config, _)| config)
+    }
+
+    /// The config, and every file it was read from (itself, then the certificate, key and client CA).
+    fn load_with_files(file: &Path) -> Result<(WebConfig, Vec<PathBuf>), WebConfigError> {
         let fail = |message: String| WebConfigError { file: file.display().to_string(), message };
         let text = std::fs::read_to_string(file).map_err(|e| fail(format!("cannot read it ({e})")))?;
         let parsed: WebConfigFile = config::Config::builder()
@@ -61,6 +70,12 @@ impl WebConfig {
             .and_then(|c| c.try_deserialize())
             .map_err(|e| fail(e.to_string()))?;
         let dir = file.parent().unwrap_or(Path::new("."));
+        let mut files = vec![file.to_path_buf()];
+        if let Some(tls) = &parsed.tls_server_config {
+            files.extend(
+                [&tls.cert_file, &tls.key_file].into_iter().chain(&tls.client_ca_file).map(|f| resolve(dir, f)),
+            );
+        }
         let tls = match &parsed.tls_server_config {
             Some(tls) => Some(Arc::new(server_tls(tls, dir).map_err(fail)?)),
             None => None,
@@ -78,7 +93,72 @@ impl WebConfig {
             let unknown_user = bcrypt::hash("not a user of this server", cost).map_err(|e| fail(e.to_string()))?;
             Some(Arc::new(BasicAuth { users: parsed.basic_auth_users, unknown_user, verified: Mutex::default() }))
         };
-        Ok(WebConfig { tls, auth })
+        Ok((WebConfig { tls, auth }, files))
+    }
+}
+
+/// A web config file kept current: read again, at the next connection or
+/// request, once it or a file it names has changed (modification time or
+/// size). A change that does not load (a key that does not fit its
+/// certificate, a file half written) is logged and the last good config
+/// kept; so is one that turns TLS on or off, which takes a restart.
+pub struct LiveWebConfig {
+    file: PathBuf,
+    state: Mutex<Loaded>,
+}
+
+struct Loaded {
+    config: WebConfig,
+    files: Vec<PathBuf>,
+    stamps: Vec<Option<(SystemTime, u64)>>,
+    /// The stamps of a change that did not load, so it is reported once.
+    refused: Option<Vec<Option<(SystemTime, u64)>>>,
+}
+
+fn stamps(files: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
+    files.iter().map(|f| std::fs::metadata(f).ok().and_then(|m| Some((m.modified().ok()?, m.len())))).collect()
+}
+
+impl LiveWebConfig {
+    /// Reads `file`; at start a config that does not load is an error.
+    pub fn load(file: &Path) -> Result<Arc<LiveWebConfig>, WebConfigError> {
+        let (config, files) = WebConfig::load_with_files(file)?;
+        let stamps = stamps(&files);
+        let state = Mutex::new(Loaded { config, files, stamps, refused: None });
+        Ok(Arc::new(LiveWebConfig { file: file.to_path_buf(), state }))
+    }
+
+    /// The config to serve with now.
+    pub fn current(&self) -> WebConfig {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = stamps(&state.files);
+        if now == state.stamps || state.refused.as_ref() == Some(&now) {
+            return state.config.clone();
+        }
+        match WebConfig::load_with_files(&self.file) {
+            Ok((config, _)) if config.tls.is_some() != state.config.tls.is_some() => {
+                tracing::warn!(file = %self.file.display(), "web config changed TLS on or off: that takes a restart; serving as before");
+                state.refused = Some(now);
+            }
+            Ok((config, files)) => {
+                tracing::info!(file = %self.file.display(), "web config read again: it or a file it names changed");
+                // Stamped as seen before the read: a write during it is read at the next call.
+                let stamps = if files == state.files { now } else { stamps(&files) };
+                *state = Loaded { config, files, stamps, refused: None };
+            }
+            Err(error) => {
+                tracing::warn!(%error, "web config changed but does not load; serving with the last good one");
+                state.refused = Some(now);
+            }
+        }
+        state.config.clone()
+    }
+
+    /// The TLS configuration of a new connection, for a config served over TLS.
+    pub fn tls(self: &Arc<Self>) -> Option<super::http::TlsConfigs> {
+        let initial = self.current().tls?;
+        let live = self.clone();
+        Some(Arc::new(move || live.current().tls.unwrap_or_else(|| initial.clone())))
     }
 }
 
