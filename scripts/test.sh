@@ -4,7 +4,7 @@
 # clippy (warnings are errors), runs every test including those behind the
 # `external-tools` feature, and smoke-runs the benchmark scripts.
 # A fresh clone on 2 cores, crates downloaded and apt packages installed:
-# 20 to 27 minutes in all (2026-12-04), about 4 in clippy (every dependency
+# 17 to 27 minutes in all (2026-12-04), about 4 in clippy (every dependency
 # compiles once per profile: clippy's, then the tests').
 set -euo pipefail
 cd "$(dirname "$0")/.."
