@@ -574,3 +574,50 @@ async fn each_answer_says_where_its_time_went_in_k6s_phases() {
         value(&metrics, "sloprober_http_req_waiting_seconds_bucket", &[("scenario", "plain"), ("le", "0.019")]);
     assert_eq!(within, 0.0, "the threshold's bound is a bucket boundary, and no answer came within it");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_through_another_host_gets_no_cookie_or_key_and_its_cookie_stays_there_as_with_curl() {
+    let _serial = serial().await;
+    let (home, heads) = recording_server();
+    let (away, away_heads) = recording_server();
+    // home -> localhost:away/bake (another host: sets `baked`) -> home/echo, then the next step home/echo again.
+    let chain = format!("/to-localhost/{}/bake/{}/echo", away.port(), home.port());
+    let dir = tempfile::tempdir().unwrap();
+    let journeys = format!(
+        "      walk:\n        steps:\n          - {{name: login, path: /set, checks: [{{status: 200}}]}}\n          - {{name: chain, path: \"{chain}\", checks: [{{status: 200}}]}}\n          - {{name: again, path: /echo, checks: [{{status: 200}}]}}\n"
+    );
+    let yaml = format!(
+        "target:\n  base_url: http://{home}\n  headers: {{Authorization: \"Bearer ${{API_KEY}}\"}}\nscenarios:\n  s:\n    journeys:\n{journeys}    profiles:\n      test: {{executor: per-vu-iterations, vus: 1, iterations: 1}}\n"
+    );
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
+    assert!(outcome.passed(), "{:?}", outcome.snapshot.requests.iter().map(|r| &r.stats.statuses).collect::<Vec<_>>());
+    let ours: Vec<String> = heads.lock().unwrap().iter().map(|h| h.to_ascii_lowercase()).collect();
+    let ours_away: Vec<String> = away_heads.lock().unwrap().iter().map(|h| h.to_ascii_lowercase()).collect();
+
+    // curl -L with its cookie engine, the key as a header: the same chain.
+    heads.lock().unwrap().clear();
+    away_heads.lock().unwrap().clear();
+    let jar = dir.path().join("curl-cookies");
+    let status = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-L", "-b", "", "-c"])
+        .arg(&jar)
+        .args(["-H", &format!("Authorization: Bearer {API_KEY}")])
+        .arg(format!("http://{home}{chain}"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let curls: Vec<String> = heads.lock().unwrap().iter().map(|h| h.to_ascii_lowercase()).collect();
+    let curls_away: Vec<String> = away_heads.lock().unwrap().iter().map(|h| h.to_ascii_lowercase()).collect();
+
+    let key = API_KEY.to_ascii_lowercase();
+    let at = |heads: &[String], line: &str| heads.iter().find(|h| h.starts_with(line)).cloned().unwrap_or_default();
+    for (who, home_heads, away_heads) in [("sloprober", &ours, &ours_away), ("curl", &curls, &curls_away)] {
+        let hop_away = at(away_heads, "get /bake/");
+        assert!(!hop_away.is_empty() && !hop_away.contains(&key), "{who}: no key to another host: {hop_away}");
+        let back = at(home_heads, "get /echo ");
+        assert!(back.contains(&key), "{who}: the key again back at the request's origin: {back}");
+        assert!(!back.contains("baked=1"), "{who}: another host's cookie stays with it: {back}");
+    }
+    let again = ours.iter().filter(|h| h.starts_with("get /echo ")).nth(1).cloned().unwrap_or_default();
+    assert!(!again.is_empty() && !again.contains("baked=1"), "nor does a later step carry it: {again}");
+}

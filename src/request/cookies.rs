@@ -2,8 +2,11 @@
 //! are sent back to it on the VU's next requests whose path they cover, and
 //! the jar is emptied at the start of each iteration (k6's default).
 //!
-//! A scenario talks to one origin, so cookies are matched by path only;
-//! `Domain`, `Secure`, `HttpOnly` and `SameSite` do not change what is sent.
+//! The jar holds the cookies of the request's own host: a redirect to
+//! another host neither sends them nor keeps what it sets (RFC 6265
+//! host-only cookies; a `Domain` attribute that would cover several hosts is
+//! not followed). Within the host, cookies are matched by path; `Secure`,
+//! `HttpOnly` and `SameSite` do not change what is sent.
 
 use http::header::{HeaderMap, HeaderValue, SET_COOKIE};
 use std::time::SystemTime;

@@ -285,6 +285,8 @@ impl ScenarioRunner {
             sample.bytes_received += response.received;
             if self.cookies && !response.headers.is_empty() {
                 match &hop {
+                    // Another host's cookies are that host's: the jar keeps the request's host's only.
+                    Some(hop) if !hop.same_host => {}
                     Some(hop) => vu.cookies.store(&response.headers, hop.url.path()),
                     None => vu.cookies.store(&response.headers, &cookie_path()),
                 }
@@ -302,9 +304,9 @@ impl ScenarioRunner {
             let mut extra = Vec::new();
             if next.same_origin {
                 extra.extend(rendered_headers.iter().filter(|(name, _)| *name != http::header::COOKIE).cloned());
-                if self.cookies && !vu.cookies.is_empty() {
-                    extra.extend(vu.cookies.header(next.url.path()).map(|v| (http::header::COOKIE, v)));
-                }
+            }
+            if next.same_host && self.cookies && !vu.cookies.is_empty() {
+                extra.extend(vu.cookies.header(next.url.path()).map(|v| (http::header::COOKIE, v)));
             }
             let hop_body = next.body.as_ref();
             sample.bytes_sent += next.direct.head.len() as u64 + 2 + header_bytes(&extra);
@@ -434,8 +436,8 @@ impl ScenarioRunner {
     ) -> Option<Box<redirect::Hop>> {
         let plan = &request.plan;
         let planned;
-        let (from, method, body) = match hop {
-            Some(hop) => (&hop.url, &hop.method, hop.body.clone()),
+        let (from, start, method, body) = match hop {
+            Some(hop) => (&hop.url, &hop.start, &hop.method, hop.body.clone()),
             None => {
                 planned = match &plan.url {
                     RequestUrl::Static(url) => url.clone(),
@@ -443,12 +445,12 @@ impl ScenarioRunner {
                         reqwest::Url::parse(&format!("{base}{}", rendered_path.unwrap_or_default())).ok()?
                     }
                 };
-                (&planned, &plan.method, body.cloned())
+                (&planned, &planned, &plan.method, body.cloned())
             }
         };
         let tls = self.tls.get_or_init(|| TlsContext::new(&self.tls_plan, self.sink.clone()).ok()).as_ref();
         let reach = Reach { tls, proxy: self.proxy.as_ref() };
-        redirect::next(response.status, &response.headers, from, method, &body, &request.direct_headers, reach)
+        redirect::next(response.status, &response.headers, from, start, method, &body, &request.direct_headers, reach)
             .map(Box::new)
     }
 

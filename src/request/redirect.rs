@@ -1,10 +1,13 @@
 //! Following redirects, as k6 and blackbox_exporter do (Go's rules): 301,
 //! 302 and 303 turn any method but GET and HEAD into a GET without a body;
 //! 307 and 308 repeat the method and body. A hop to another origin (scheme,
-//! host or port) carries none of the credentials meant for the target:
-//! `authorization`, `proxy-authorization`, `cookie` and every header whose
-//! value came from the environment or the target's `headers` are left out,
-//! as curl does since 7.83.
+//! host or port) than the request's own carries none of the credentials
+//! meant for the target: `authorization`, `proxy-authorization`, `cookie`
+//! and every header whose value came from the environment or the target's
+//! `headers` are left out, as curl does since 7.83; a hop back to the
+//! request's origin carries them again, as curl's do. Cookies go by host
+//! (RFC 6265): the VU's cookies go to, and are taken from, hops to the
+//! request's host only.
 
 use super::direct::{Direct, Reach};
 use bytes::Bytes;
@@ -20,8 +23,12 @@ pub(super) struct Hop {
     pub direct: Direct,
     pub method: Method,
     pub body: Option<Bytes>,
-    /// Same scheme, host and port as the hop before.
+    /// Where the chain started: the request as planned.
+    pub start: reqwest::Url,
+    /// Same scheme, host and port as `start`: the request's credentials go along.
     pub same_origin: bool,
+    /// Same host as `start`: the VU's cookies go along, and the answer's are kept.
+    pub same_host: bool,
 }
 
 /// Whether `status` asks the client to go elsewhere.
@@ -30,12 +37,14 @@ pub(super) fn is_redirect(status: u16) -> bool {
 }
 
 /// Where an answer with `status` and `headers` to a `method` request for
-/// `from` sends the next request; None when it has no usable `location`.
-/// `headers` are the request's own (all but `host`).
+/// `from` sends the next request of the chain that began at `start`; None
+/// when it has no usable `location`. `headers` are the request's own (all but `host`).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn next(
     status: u16,
     answer: &HeaderMap,
     from: &reqwest::Url,
+    start: &reqwest::Url,
     method: &Method,
     body: &Option<Bytes>,
     headers: &HeaderMap,
@@ -43,7 +52,8 @@ pub(super) fn next(
 ) -> Option<Hop> {
     let location = answer.get(LOCATION)?.to_str().ok()?;
     let url = from.join(location).ok()?;
-    let same_origin = url.origin() == from.origin();
+    let same_origin = url.origin() == start.origin();
+    let same_host = url.host() == start.host();
     let (method, body) = match status {
         307 | 308 => (method.clone(), body.clone()),
         _ if *method == Method::HEAD => (Method::HEAD, None),
@@ -54,7 +64,7 @@ pub(super) fn next(
     } else {
         Direct::of(&url, &method, &without_credentials(headers), reach)?
     };
-    Some(Hop { url, direct, method, body, same_origin })
+    Some(Hop { url, direct, method, body, start: start.clone(), same_origin, same_host })
 }
 
 /// `headers` without what only the target should see.
@@ -102,16 +112,18 @@ mod tests {
             (307, Method::POST, Method::POST, true),
             (308, Method::PATCH, Method::PATCH, true),
         ] {
-            let hop = next(status, &answer("/next?x=1"), &from, &method, &body, &headers(), Reach::default()).unwrap();
+            let hop =
+                next(status, &answer("/next?x=1"), &from, &from, &method, &body, &headers(), Reach::default()).unwrap();
             assert_eq!((hop.method.clone(), hop.body.is_some()), (expected, keeps_body), "{status} {method}");
             assert_eq!(hop.url.as_str(), "http://a.test/next?x=1");
             assert!(hop.same_origin);
         }
         assert!(
-            next(302, &HeaderMap::new(), &from, &Method::GET, &None, &headers(), Reach::default()).is_none(),
+            next(302, &HeaderMap::new(), &from, &from, &Method::GET, &None, &headers(), Reach::default()).is_none(),
             "no location"
         );
-        let https = next(302, &answer("https://a.test/"), &from, &Method::GET, &None, &headers(), Reach::default());
+        let https =
+            next(302, &answer("https://a.test/"), &from, &from, &Method::GET, &None, &headers(), Reach::default());
         assert!(https.is_none(), "https without a TLS context is not followed");
     }
 
@@ -119,7 +131,8 @@ mod tests {
     fn credentials_stay_with_the_origin_they_were_meant_for() {
         let from = reqwest::Url::parse("http://a.test/start").unwrap();
         let head = |location: &str| {
-            let hop = next(302, &answer(location), &from, &Method::GET, &None, &headers(), Reach::default()).unwrap();
+            let hop =
+                next(302, &answer(location), &from, &from, &Method::GET, &None, &headers(), Reach::default()).unwrap();
             (String::from_utf8(hop.direct.head).unwrap(), hop.same_origin)
         };
         let (same, same_origin) = head("/elsewhere");
@@ -130,5 +143,28 @@ mod tests {
             assert!(!away.contains("secret") && !away.contains("tenant-from-env"), "{other}: {away}");
             assert!(away.contains("accept: */*"), "{away}");
         }
+    }
+
+    #[test]
+    fn back_at_the_start_the_credentials_go_again_and_cookies_go_by_host() {
+        let start = reqwest::Url::parse("http://a.test/start").unwrap();
+        let away = reqwest::Url::parse("http://b.test/hop").unwrap();
+        let back =
+            next(302, &answer("http://a.test/end"), &away, &start, &Method::GET, &None, &headers(), Reach::default())
+                .unwrap();
+        assert!(back.same_origin && back.same_host, "the chain's start is a.test");
+        assert!(String::from_utf8(back.direct.head).unwrap().contains("authorization: Bearer secret"));
+        let port = next(
+            302,
+            &answer("http://a.test:8080/"),
+            &start,
+            &start,
+            &Method::GET,
+            &None,
+            &headers(),
+            Reach::default(),
+        )
+        .unwrap();
+        assert!(!port.same_origin && port.same_host, "cookies do not tell ports apart (RFC 6265)");
     }
 }

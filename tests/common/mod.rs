@@ -252,8 +252,9 @@ fn answer_until_idle(stream: std::net::TcpStream, idle_close: Option<Duration>, 
             } else {
                 "302 Found"
             };
+            let cookie = if head.contains(" /bake/") { "set-cookie: baked=1; Path=/\r\n" } else { "" };
             writer.write_all(
-                format!("HTTP/1.1 {status}\r\nlocation: {location}\r\ncontent-length: 0\r\n\r\n").as_bytes(),
+                format!("HTTP/1.1 {status}\r\nlocation: {location}\r\n{cookie}content-length: 0\r\n\r\n").as_bytes(),
             )?;
         } else {
             writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")?;
@@ -270,8 +271,13 @@ fn redirect_of(head: &str) -> Option<String> {
         "/loop" => Some("/loop".into()),
         "/see-other" | "/temporary" => Some("/echo".into()),
         _ => {
-            let (port, path) = target.strip_prefix("/to/")?.split_once('/')?;
-            Some(format!("http://127.0.0.1:{port}/{path}"))
+            // `/to/PORT/PATH` and `/bake/PORT/PATH` (which sets a cookie) go to
+            // 127.0.0.1:PORT, `/to-localhost/PORT/PATH` to localhost:PORT (another host).
+            let (host, rest) = [("/to/", "127.0.0.1"), ("/bake/", "127.0.0.1"), ("/to-localhost/", "localhost")]
+                .iter()
+                .find_map(|(prefix, host)| Some((*host, target.strip_prefix(prefix)?)))?;
+            let (port, path) = rest.split_once('/')?;
+            Some(format!("http://{host}:{port}/{path}"))
         }
     }
 }
