@@ -9,7 +9,7 @@ mod window;
 
 pub use record::{LatencyRecord, RequestRecord};
 pub use request::{Answers, Latency, RequestStats};
-pub use snapshot::{ExecutorTotals, RequestView, Snapshot};
+pub use snapshot::{ExecutorTotals, RequestView, Snapshot, SpanView};
 pub use window::SlidingWindow;
 
 use crate::plan::ScenarioPlan;

@@ -61,24 +61,14 @@ impl StatusBoard {
     }
 
     /// The figures of an evaluation: `snapshot` over the window (or the run
-    /// so far), `verdicts` of the plan's thresholds on it.
-    /// Figures of a plan the board no longer shows (a generation being
-    /// replaced by a reload) are left out.
+    /// so far), `verdicts` of the plan's thresholds on it. Figures of a plan
+    /// the board no longer shows (a generation being replaced by a reload)
+    /// are left out.
     pub fn publish(&self, plan: &Arc<Plan>, snapshot: &Snapshot, verdicts: &[Verdict]) {
-        let mut guard = self.lock();
-        let Some(state) = guard.as_mut().filter(|state| Arc::ptr_eq(&state.plan, plan)) else { return };
+        if !self.lock().as_ref().is_some_and(|state| Arc::ptr_eq(&state.plan, plan)) {
+            return;
+        }
         let seconds = snapshot.elapsed.as_secs_f64().max(1e-9);
-        let slos: Vec<Value> = plan
-            .thresholds
-            .iter()
-            .zip(verdicts)
-            .map(|(threshold, verdict)| {
-                let mut entry = crate::run::report::slo_entry(threshold, verdict);
-                let burn = verdict.budget_used(threshold).map(|b| (b * 1e4).round() / 1e4);
-                entry["burn_rate"] = json!(burn);
-                entry
-            })
-            .collect();
         let mut point = Point { at: unix_seconds(SystemTime::now()), scenarios: Vec::new() };
         let mut scenarios = Vec::new();
         let mut views = snapshot.requests.iter();
@@ -86,52 +76,17 @@ impl StatusBoard {
             let executor = snapshot.executors.iter().find(|e| e.scenario == scenario.name);
             let mut requests = Vec::new();
             let mut figures = Vec::new();
-            for request in &scenario.requests {
-                let Some(view) = views.next() else { break };
-                let stats = &view.stats;
-                let trend = TrendFigures::of(&stats.latency(Answers::All));
-                let failed_ratio = (stats.count > 0).then(|| stats.failed_total() as f64 / stats.count as f64);
-                let failed_by_reason: serde_json::Map<String, Value> = crate::sample::FailReason::ALL
-                    .iter()
-                    .filter(|r| stats.failed_by(**r) > 0)
-                    .map(|r| (r.as_str().to_string(), json!(stats.failed_by(*r))))
-                    .collect();
-                let thresholds = crate::run::chart::threshold_lines(&plan.thresholds, scenario, request);
-                let per_second = stats.count as f64 / seconds;
-                requests.push(json!({
-                    "name": request.name,
-                    "count": stats.count,
-                    "per_second": round(per_second),
-                    "failed_ratio": failed_ratio.map(round),
-                    "failed_by_reason": failed_by_reason,
-                    "p50_ms": trend.as_ref().map(|t| round(t.med)),
-                    "p95_ms": trend.as_ref().map(|t| round(t.p95)),
-                    "p99_ms": trend.as_ref().map(|t| round(t.p99)),
-                    "latency_thresholds": thresholds,
-                }));
-                figures.push([
-                    Some(round(per_second)),
-                    trend.as_ref().map(|t| round(t.med)),
-                    trend.as_ref().map(|t| round(t.p95)),
-                    trend.as_ref().map(|t| round(t.p99)),
-                    failed_ratio.map(round),
-                ]);
+            for (request, view) in scenario.requests.iter().zip(views.by_ref()) {
+                let shown = Figures::of(&view.stats, seconds);
+                let mut entry = shown.json();
+                entry["name"] = json!(request.name);
+                entry["latency_thresholds"] =
+                    json!(crate::run::chart::threshold_lines(&plan.thresholds, scenario, request));
+                requests.push(entry);
+                figures.push(shown.point());
             }
-            let spans: Vec<Value> = snapshot
-                .spans
-                .iter()
-                .filter(|span| span.scenario == scenario.name)
-                .map(|span| {
-                    let trend = TrendFigures::of(&span.durations);
-                    json!({
-                        "name": span.group.as_deref().map_or("iteration".to_string(), |g| format!("group {g}")),
-                        "count": trend.as_ref().map_or(0, |t| t.count),
-                        "p50_ms": trend.as_ref().map(|t| round(t.med)),
-                        "p95_ms": trend.as_ref().map(|t| round(t.p95)),
-                        "p99_ms": trend.as_ref().map(|t| round(t.p99)),
-                    })
-                })
-                .collect();
+            let spans: Vec<Value> =
+                snapshot.spans.iter().filter(|span| span.scenario == scenario.name).map(span_json).collect();
             let vus = executor.map_or(0, |e| e.vus);
             point.scenarios.push((vus, figures));
             scenarios.push(json!({
@@ -146,13 +101,16 @@ impl StatusBoard {
                 "spans": spans,
             }));
         }
-        state.latest = Some(json!({
+        let latest = json!({
             "updated": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             "covered_seconds": round(snapshot.elapsed.as_secs_f64()),
             "passed": verdicts.iter().all(|v| v.passed),
-            "slos": slos,
+            "slos": slos_json(plan, verdicts),
             "scenarios": scenarios,
-        }));
+        });
+        let mut guard = self.lock();
+        let Some(state) = guard.as_mut().filter(|state| Arc::ptr_eq(&state.plan, plan)) else { return };
+        state.latest = Some(latest);
         if state.history.len() == HISTORY {
             state.history.pop_front();
         }
@@ -210,6 +168,83 @@ impl StatusBoard {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<State>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// One request's figures over an evaluation's span of `seconds`.
+struct Figures<'s> {
+    stats: &'s crate::stats::RequestStats,
+    per_second: f64,
+    failed_ratio: Option<f64>,
+    latency: Option<TrendFigures>,
+}
+
+impl<'s> Figures<'s> {
+    fn of(stats: &'s crate::stats::RequestStats, seconds: f64) -> Figures<'s> {
+        Figures {
+            stats,
+            per_second: round(stats.count as f64 / seconds),
+            failed_ratio: (stats.count > 0).then(|| round(stats.failed_total() as f64 / stats.count as f64)),
+            latency: TrendFigures::of(&stats.latency(Answers::All)),
+        }
+    }
+
+    fn percentile(&self, pick: fn(&TrendFigures) -> f64) -> Option<f64> {
+        self.latency.as_ref().map(|t| round(pick(t)))
+    }
+
+    fn json(&self) -> Value {
+        let failed_by_reason: serde_json::Map<String, Value> = crate::sample::FailReason::ALL
+            .iter()
+            .filter(|r| self.stats.failed_by(**r) > 0)
+            .map(|r| (r.as_str().to_string(), json!(self.stats.failed_by(*r))))
+            .collect();
+        json!({
+            "count": self.stats.count,
+            "per_second": self.per_second,
+            "failed_ratio": self.failed_ratio,
+            "failed_by_reason": failed_by_reason,
+            "p50_ms": self.percentile(|t| t.med),
+            "p95_ms": self.percentile(|t| t.p95),
+            "p99_ms": self.percentile(|t| t.p99),
+        })
+    }
+
+    /// `[req/s, p50, p95, p99 (ms), failed ratio]`, as a history point keeps them.
+    fn point(&self) -> [Option<f64>; 5] {
+        [
+            Some(self.per_second),
+            self.percentile(|t| t.med),
+            self.percentile(|t| t.p95),
+            self.percentile(|t| t.p99),
+            self.failed_ratio,
+        ]
+    }
+}
+
+/// Each SLO as the SLO report gives it, with its burn rate (bad fraction over allowed bad fraction).
+fn slos_json(plan: &Plan, verdicts: &[Verdict]) -> Vec<Value> {
+    plan.thresholds
+        .iter()
+        .zip(verdicts)
+        .map(|(threshold, verdict)| {
+            let mut entry = crate::run::report::slo_entry(threshold, verdict);
+            entry["burn_rate"] = json!(verdict.budget_used(threshold).map(|b| (b * 1e4).round() / 1e4));
+            entry
+        })
+        .collect()
+}
+
+/// An iteration's or a group's durations.
+fn span_json(span: &crate::stats::SpanView) -> Value {
+    let trend = TrendFigures::of(&span.durations);
+    let ms = |pick: fn(&TrendFigures) -> f64| trend.as_ref().map(|t| round(pick(t)));
+    json!({
+        "name": span.group.as_deref().map_or("iteration".to_string(), |g| format!("group {g}")),
+        "count": trend.as_ref().map_or(0, |t| t.count),
+        "p50_ms": ms(|t| t.med),
+        "p95_ms": ms(|t| t.p95),
+        "p99_ms": ms(|t| t.p99),
+    })
 }
 
 /// The history as columns, as the charts take them.
