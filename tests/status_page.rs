@@ -68,19 +68,30 @@ async fn status(addr: std::net::SocketAddr) -> Value {
     serde_json::from_str(&get(&format!("http://{addr}/status.json")).await.1).unwrap()
 }
 
-/// The status once it has `points` evaluations in its history and failures listed.
-async fn settled_status(addr: std::net::SocketAddr, points: usize) -> Value {
+/// The status once `ready` holds of it (within 30 s; `what` names the wait when it does not).
+async fn status_when(addr: std::net::SocketAddr, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let doc = status(addr).await;
-        let history = doc["history"]["t"].as_array().map_or(0, Vec::len);
-        let failed = first_request(&doc, "upstream")["recent_failures"].as_array().map_or(0, Vec::len);
-        if history >= points && failed > 0 {
+        if ready(&doc) {
             return doc;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the status did not fill in: {doc}");
+        assert!(tokio::time::Instant::now() < deadline, "{what}: {doc}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+fn history_len(doc: &Value) -> usize {
+    doc["history"]["t"].as_array().map_or(0, Vec::len)
+}
+
+/// The status once it has `points` evaluations in its history and failures listed.
+async fn settled_status(addr: std::net::SocketAddr, points: usize) -> Value {
+    status_when(addr, "the status did not fill in", |doc| {
+        let failed = first_request(doc, "upstream")["recent_failures"].as_array().map_or(0, Vec::len);
+        history_len(doc) >= points && failed > 0
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,15 +298,10 @@ async fn a_reload_shows_the_new_configs_requests_and_forgets_the_old_failures() 
     std::fs::write(&daemon.config, healthy).unwrap();
     let (status_code, answer) = post(&format!("http://{}/-/reload", daemon.addr)).await;
     assert_eq!(status_code, 200, "{answer}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let doc = loop {
-        let doc = status(daemon.addr).await;
-        if first_request(&doc, "upstream")["name"] == "health" && doc["history"]["t"].as_array().unwrap().len() >= 2 {
-            break doc;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the reload does not show: {doc}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let doc = status_when(daemon.addr, "the reload does not show", |doc| {
+        first_request(doc, "upstream")["name"] == "health" && history_len(doc) >= 2
+    })
+    .await;
     let upstream = first_request(&doc, "upstream");
     assert_eq!(upstream["failures_since_start"], 0, "the old config's failures are gone: {upstream}");
     assert_eq!(upstream["failed_ratio"], 0.0);

@@ -4,7 +4,7 @@
 //! summaries; elsewhere the block reads as plain numbers.
 
 use super::RunOutcome;
-use crate::plan::{Builtin, Metric, PlannedThreshold, ScenarioPlan, Tag, Unit};
+use crate::plan::{Builtin, Metric, PlannedThreshold, RequestPlan, ScenarioPlan, Tag, Unit};
 use crate::slo::threshold::Aggregation;
 use std::fmt::Write;
 
@@ -21,8 +21,7 @@ pub fn latency_charts(outcome: &RunOutcome) -> String {
             if series.iter().all(|(_, v)| v.is_none()) {
                 continue;
             }
-            let threshold =
-                latency_threshold(&outcome.plan.thresholds, scenario, &request.name, request.trend.as_deref());
+            let threshold = latency_threshold(&outcome.plan.thresholds, scenario, request);
             md.push_str(&chart(&scenario.name, &request.name, &series, threshold));
         }
     }
@@ -33,10 +32,9 @@ pub fn latency_charts(outcome: &RunOutcome) -> String {
 fn latency_threshold<'a>(
     thresholds: &'a [PlannedThreshold],
     scenario: &ScenarioPlan,
-    request: &str,
-    trend: Option<&str>,
+    request: &RequestPlan,
 ) -> Option<&'a PlannedThreshold> {
-    let candidates = latency_thresholds(thresholds, scenario, request, trend);
+    let candidates = latency_thresholds(thresholds, scenario, request);
     let p95 = |t: &&&PlannedThreshold| matches!(t.condition.aggregation, Aggregation::Percentile(p) if p == 95.0);
     candidates.iter().find(p95).or(candidates.first()).copied()
 }
@@ -45,18 +43,17 @@ fn latency_threshold<'a>(
 fn latency_thresholds<'a>(
     thresholds: &'a [PlannedThreshold],
     scenario: &ScenarioPlan,
-    request: &str,
-    trend: Option<&str>,
+    request: &RequestPlan,
 ) -> Vec<&'a PlannedThreshold> {
     let judges = |t: &&PlannedThreshold| {
         let metric = match &t.metric {
             Metric::Builtin(Builtin::HttpReqDuration) => true,
-            Metric::Custom { name, .. } => Some(name.as_str()) == trend,
+            Metric::Custom { name, .. } => request.trend.as_ref() == Some(name),
             Metric::Builtin(_) => false,
         };
         let tags = t.tags.iter().all(|(tag, value)| match tag {
             Tag::Scenario => value == &scenario.name,
-            Tag::Request => value == request,
+            Tag::Request => value == &request.name,
             Tag::ExpectedResponse => true,
             Tag::Check | Tag::Group => false,
         });
@@ -70,9 +67,9 @@ fn latency_thresholds<'a>(
 pub(crate) fn threshold_lines(
     thresholds: &[PlannedThreshold],
     scenario: &ScenarioPlan,
-    request: &crate::plan::RequestPlan,
+    request: &RequestPlan,
 ) -> Vec<serde_json::Value> {
-    latency_thresholds(thresholds, scenario, &request.name, request.trend.as_deref())
+    latency_thresholds(thresholds, scenario, request)
         .into_iter()
         .map(|t| serde_json::json!({"label": format!("{} {}", t.selector(), t.expression), "ms": t.limit() * 1000.0}))
         .collect()

@@ -185,7 +185,17 @@ fn slo_report_json(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Value {
     Value::Object(map)
 }
 
-fn percent(ratio: f64) -> String {
+/// What the SLO tables of the reports show of a threshold's SLI (good / objective)
+/// and of its error budget used; `-` where it has none.
+pub(super) fn sli_and_budget(threshold: &PlannedThreshold, verdict: &Verdict) -> (String, String) {
+    let sli = match (verdict.good_ratio, threshold.objective) {
+        (Some(good), Some(objective)) => format!("{} / {}", percent(good), percent(objective.ratio)),
+        _ => "-".to_string(),
+    };
+    (sli, verdict.budget_used(threshold).map_or("-".to_string(), percent))
+}
+
+pub(super) fn percent(ratio: f64) -> String {
     format!("{:.2}%", ratio * 100.0)
 }
 
@@ -219,11 +229,7 @@ pub fn markdown(outcome: &RunOutcome) -> String {
         let _ = writeln!(md, "| SLO | threshold | observed | SLI (good / objective) | error budget used | result |");
         let _ = writeln!(md, "|---|---|---|---|---|---|");
         for (t, v) in plan.thresholds.iter().zip(&outcome.verdicts) {
-            let sli = match (v.good_ratio, t.objective) {
-                (Some(good), Some(objective)) => format!("{} / {}", percent(good), percent(objective.ratio)),
-                _ => "-".to_string(),
-            };
-            let budget = v.budget_used(t).map_or("-".to_string(), percent);
+            let (sli, budget) = sli_and_budget(t, v);
             let result = match (v.has_data(), v.passed) {
                 (false, _) => "➖ no data",
                 (true, true) => "✅ pass",

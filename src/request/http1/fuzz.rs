@@ -130,7 +130,7 @@ fn generate(rng: &mut SmallRng) -> Generated {
 
 /// Parses `buf` and checks that what parsed stays inside it; never panics on any input.
 fn parse_within(buf: &[u8], keep: KeepHeaders) -> Result<Option<super::head::Head>, super::head::BadHead> {
-    let parsed = parse_head(buf, false, (keep, false));
+    let parsed = parse_head(buf, false, |_| (keep, false));
     if let Ok(Some(head)) = &parsed {
         assert!(head.len <= buf.len(), "head of {} bytes in {}", head.len, buf.len());
         let bytes = Bytes::copy_from_slice(&buf[..head.len]);

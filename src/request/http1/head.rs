@@ -58,23 +58,23 @@ pub(super) struct BadHead {
 }
 
 /// Parses the head at the start of `buf`; None while it is incomplete. The
-/// header lines are kept only when asked (`keep_headers`). Like curl, it
-/// takes folded lines, any number of lines within [`MAX_HEAD`], and a
-/// `content-length` repeated with one value.
+/// header lines are kept as `keep` says for the answer's status (which, and
+/// whether a redirect's `location`). Like curl, it takes folded lines, any
+/// number of lines within [`MAX_HEAD`], and a `content-length` repeated with one value.
 pub(super) fn parse_head(
     buf: &[u8],
     is_head_request: bool,
-    (keep_headers, keep_location): (KeepHeaders, bool),
+    keep: impl Fn(u16) -> (KeepHeaders, bool) + Copy,
 ) -> Result<Option<Head>, BadHead> {
     // The common head first, strictly, in uninitialised slots on the stack
     // (zeroing 100 of them costs more than parsing a small head). Only a head
     // that fails so is parsed again with folding allowed and a slot per line.
     let mut slots = [const { std::mem::MaybeUninit::uninit() }; HEADER_SLOTS];
-    match parse_into(buf, &mut slots, false, is_head_request, (keep_headers, keep_location)) {
+    match parse_into(buf, &mut slots, false, is_head_request, keep) {
         Err(Invalid) => {
             let lines = buf.iter().filter(|b| **b == b'\n').count();
             let mut slots: Vec<_> = (0..lines).map(|_| std::mem::MaybeUninit::uninit()).collect();
-            parse_into(buf, &mut slots, true, is_head_request, (keep_headers, keep_location))
+            parse_into(buf, &mut slots, true, is_head_request, keep)
         }
         parsed => parsed,
     }
@@ -91,7 +91,7 @@ fn parse_into<'b>(
     slots: &mut [std::mem::MaybeUninit<httparse::Header<'b>>],
     folding: bool,
     is_head_request: bool,
-    (keep_headers, keep_location): (KeepHeaders, bool),
+    keep: impl Fn(u16) -> (KeepHeaders, bool),
 ) -> Result<Option<Head>, Invalid> {
     let mut response = httparse::Response::new(&mut []);
     let parsed = httparse::ParserConfig::default()
@@ -103,6 +103,7 @@ fn parse_into<'b>(
         Err(_) => return Err(Invalid),
     };
     let status = response.code.ok_or(Invalid)?;
+    let (keep_headers, keep_location) = keep(status);
     // An unrequested switch of protocols ends HTTP on this connection.
     let mut keep_alive = response.version == Some(1) && status != 101;
     let mut length = None;

@@ -264,15 +264,7 @@ impl Conn {
                 return Ok(self.answer(status, HeaderMap::new(), Err(FailReason::Header), Encoding::Identity))
             }
         };
-        let (keep_headers, keep_body) = request.keeps(head.status);
-        let head = match keep_headers == request.keep_headers {
-            true => head,
-            // An unexpected status: parsed again, every header kept (it was whole a moment ago).
-            false => match parse_head(&self.read, request.is_head, (keep_headers, request.keep_location)) {
-                Ok(Some(all)) => all,
-                _ => head,
-            },
-        };
+        let (_, keep_body) = request.keeps(head.status);
         let mut headers = HeaderMap::new();
         // Only when a header was kept: splitting the head off would make the
         // read buffer allocate anew for the next answer.
@@ -312,7 +304,7 @@ impl Conn {
 
     /// Reads until a final (non-1xx) head is complete.
     async fn read_head(&mut self, request: &Outgoing<'_>) -> Result<Head, HeadFailure> {
-        let keep = (request.keep_headers, request.keep_location);
+        let keep = |status| (request.keeps(status).0, request.keep_location);
         loop {
             match parse_head(&self.read, request.is_head, keep).map_err(HeadFailure::Bad)? {
                 Some(head) if (100..200).contains(&head.status) && head.status != 101 => {

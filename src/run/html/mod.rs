@@ -7,6 +7,7 @@
 
 use super::chart::threshold_lines;
 use super::junit::escape;
+use super::report::{percent, sli_and_budget};
 use super::summary::{format_ms, format_observed};
 use super::RunOutcome;
 use crate::sample::FailReason;
@@ -84,10 +85,6 @@ fn run_table(page: &mut String, outcome: &RunOutcome) {
     let _ = writeln!(page, "</table>");
 }
 
-fn percent(ratio: f64) -> String {
-    format!("{:.2}%", ratio * 100.0)
-}
-
 fn slo_table(page: &mut String, outcome: &RunOutcome) {
     let plan = &outcome.plan;
     if plan.thresholds.is_empty() {
@@ -95,11 +92,7 @@ fn slo_table(page: &mut String, outcome: &RunOutcome) {
     }
     let _ = writeln!(page, "<h2>SLOs</h2><table id=\"slos\"><tr><th>SLO</th><th>threshold</th><th>observed</th><th>SLI (good / objective)</th><th>error budget used</th><th>result</th></tr>");
     for (t, v) in plan.thresholds.iter().zip(&outcome.verdicts) {
-        let sli = match (v.good_ratio, t.objective) {
-            (Some(good), Some(objective)) => format!("{} / {}", percent(good), percent(objective.ratio)),
-            _ => "-".to_string(),
-        };
-        let budget = v.budget_used(t).map_or("-".to_string(), percent);
+        let (sli, budget) = sli_and_budget(t, v);
         let (class, text) = match (v.has_data(), v.passed) {
             (false, _) => ("nodata", "no data"),
             (true, true) => ("pass", "pass"),
