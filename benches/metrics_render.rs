@@ -3,10 +3,10 @@
 //! series exist too). The goal is under 2 ms per scrape.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sloprober::config::env::EnvVars;
 use sloprober::config::ConfigSource;
 use sloprober::metrics::ProberMetrics;
-use sloprober::sample::{FailReason, Sample, SampleSink};
+use sloprober::model::env::EnvVars;
+use sloprober::model::sample::{FailReason, Sample, SampleSink};
 use std::time::Duration;
 
 fn large_config() -> String {

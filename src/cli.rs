@@ -4,10 +4,11 @@ use crate::commands::demo::DemoOptions;
 use crate::commands::demo_target::DemoTargetOptions;
 use crate::commands::render::RenderOptions;
 use crate::commands::{self, CommandError};
-use crate::config::env::{process_env, vu_thread_count};
-use crate::config::{defaults, ConfigSource};
+use crate::config::ConfigSource;
 use crate::daemon::DaemonOptions;
 use crate::executor::VuThreads;
+use crate::model::defaults;
+use crate::model::env::process_env;
 use crate::run::{ProgressMode, RunOptions};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -213,7 +214,7 @@ pub struct DemoTargetArgs {
     #[arg(long)]
     pub faults: Option<String>,
     /// Latency-exact mode: answer every request (any path, no auth) after exactly this delay.
-    #[arg(long, value_parser = crate::config::duration::parse, conflicts_with = "faults")]
+    #[arg(long, value_parser = crate::model::duration::parse, conflicts_with = "faults")]
     pub fixed_delay: Option<std::time::Duration>,
 }
 
@@ -226,7 +227,7 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
                 source: ConfigSource::File(args.config),
                 profile: args.profile,
                 listen: args.listen,
-                vu_threads: VuThreads::start(vu_thread_count(&env)?),
+                vu_threads: VuThreads::start(VuThreads::count_from(&env)?),
                 env: with_remote_write(env, args.remote_write),
                 run_id: args.run_id,
                 http_reload: args.web_enable_lifecycle,
@@ -242,7 +243,7 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
                 listen: args.listen,
                 await_first_scrape: args.await_first_scrape,
                 progress: if args.no_progress { ProgressMode::Off } else { ProgressMode::Auto },
-                vu_threads: VuThreads::start(vu_thread_count(&env)?),
+                vu_threads: VuThreads::start(VuThreads::count_from(&env)?),
                 env: with_remote_write(env, args.remote_write),
                 web: args.web.web()?,
                 run_id: args.run_id,
@@ -279,7 +280,7 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
                 listen: args.listen,
                 target_listen: args.target_listen,
                 profile: args.profile,
-                vu_threads: VuThreads::start(vu_thread_count(&env)?),
+                vu_threads: VuThreads::start(VuThreads::count_from(&env)?),
             };
             commands::demo::demo(options, env).await
         }
@@ -296,7 +297,7 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
 }
 
 /// `--remote-write URL` is the environment's override of `metrics.remote_write.url`.
-fn with_remote_write(mut env: crate::config::env::EnvVars, url: Option<String>) -> crate::config::env::EnvVars {
+fn with_remote_write(mut env: crate::model::env::EnvVars, url: Option<String>) -> crate::model::env::EnvVars {
     if let Some(url) = url {
         env.insert(REMOTE_WRITE_URL_OVERRIDE.to_string(), url);
     }
@@ -308,7 +309,7 @@ const REMOTE_WRITE_URL_OVERRIDE: &str = "SLOPROBER__METRICS__REMOTE_WRITE__URL";
 
 /// `5s`, `1m`: durations as the config writes them.
 fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
-    crate::config::duration::parse(text)
+    crate::model::duration::parse(text)
 }
 
 /// A log filter: comma-separated `LEVEL` or `TARGET=LEVEL` directives.

@@ -4,12 +4,12 @@
 //! statistics. [`prepare`] does all that can fail and makes every series
 //! exist; [`Prepared::start`] sets the load going; [`Load`] stops it.
 
-use crate::config::OnEnd;
+use crate::executor::OnEnd;
 use crate::executor::{run_pass, ExecutorCounters, VuThreads};
 use crate::metrics::{MetricsError, ProberMetrics};
+use crate::model::sample::SampleSink;
 use crate::plan::Plan;
 use crate::request::{RunnerError, ScenarioRunner};
-use crate::sample::SampleSink;
 use crate::stats::{ExecutorTotals, Fanout};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,8 +1,9 @@
 //! Every invalid config under tests/fixtures/invalid/ fails with exactly the
 //! messages written at its top (`# error: path: message`), all reported at once.
 
-use sloprober::config::env::EnvVars;
-use sloprober::config::{ConfigError, ConfigSource};
+use sloprober::config::ConfigSource;
+use sloprober::model::env::EnvVars;
+use sloprober::model::problems::ConfigError;
 use sloprober::plan;
 use std::path::{Path, PathBuf};
 use std::process::Command;

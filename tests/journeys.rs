@@ -237,10 +237,10 @@ async fn group_and_iteration_duration_thresholds_pass_and_fail_as_k6_judges_them
     let dir = tempfile::tempdir().unwrap();
     let thresholds = "thresholds:\n  \"group_duration{group:::pair}\": [\"p(95)<60\", \"p(95)>35\"]\n  iteration_duration: [\"p(95)<110\", \"avg>85\"]\n";
     let (outcome, metrics) = play(&run_options(dir.path(), &timed_journey(addr, thresholds), &[])).await;
-    assert!(outcome.passed(), "{}", sloprober::run::render_summary(&outcome));
+    assert!(outcome.passed(), "{}", sloprober::report::render_summary(&outcome));
     assert_eq!(value(&metrics, "sloprober_group_duration_seconds_count", &[("group", "::pair")]), 20.0);
     assert_eq!(value(&metrics, "sloprober_iteration_duration_seconds_count", &[]), 20.0);
-    let summary = sloprober::run::render_summary(&outcome);
+    let summary = sloprober::report::render_summary(&outcome);
     assert!(summary.contains("group_duration{group:::pair}"), "{summary}");
 
     let failing =

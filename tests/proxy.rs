@@ -52,12 +52,12 @@ async fn requests_go_through_the_proxy_with_its_credentials_and_never_show_them(
     let by_curl: u16 = curl_status(&wrong, &url).parse().unwrap();
     assert!([401, 407].contains(&by_curl), "curl: {by_curl}");
     assert_eq!(stats.statuses.iter().collect::<Vec<_>>(), [(&by_curl, &10)], "as curl saw it");
-    assert_eq!(stats.failed_by(sloprober::sample::FailReason::Status), 10);
+    assert_eq!(stats.failed_by(sloprober::model::sample::FailReason::Status), 10);
     assert_eq!(heads.lock().unwrap().len(), reached, "nothing more reached the target");
 
     // The password, plain or encoded, is nowhere a person reads.
     let encoded = "cHJvYmU6cHIweHktczNjcmV0"; // probe:pr0xy-s3cret
-    let summary = sloprober::run::render_summary(&outcome);
+    let summary = sloprober::report::render_summary(&outcome);
     let config = dir.path().join("check.yaml");
     std::fs::write(&config, through(target, &right)).unwrap();
     let check = std::process::Command::new(env!("CARGO_BIN_EXE_sloprober"))

@@ -100,7 +100,7 @@ async fn a_runs_pushed_series_hold_what_its_summary_counts() {
     .unwrap();
     let exact = report["metrics"]["http_req_duration"]["p(95)"].as_f64().unwrap() / 1000.0;
     eprintln!("p95: run {exact:.5} s, Prometheus from the pushed buckets {p95:.5} s");
-    let bounds: Vec<f64> = sloprober::config::defaults::LATENCY_BUCKETS.to_vec();
+    let bounds: Vec<f64> = sloprober::model::defaults::LATENCY_BUCKETS.to_vec();
     let upper = bounds.iter().copied().find(|b| *b >= exact).unwrap();
     let lower = bounds.iter().copied().filter(|b| *b < exact).fold(0.0, f64::max);
     assert!(p95 >= lower && p95 <= upper, "{p95} not in the bucket ({lower}, {upper}] of the exact {exact}");

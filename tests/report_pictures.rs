@@ -31,7 +31,7 @@ async fn the_markdown_reports_latency_charts_render_in_mermaid() {
     let target = start_target("{}").await;
     let dir = tempfile::tempdir().unwrap();
     let (outcome, _) = play(&run_options(dir.path(), &report_config(&target.url()), &[])).await;
-    sloprober::run::write_reports(&outcome, &dir.path().join("out")).unwrap();
+    sloprober::report::write_reports(&outcome, &dir.path().join("out")).unwrap();
     let markdown = dir.path().join("out/load-test-report.md");
     let text = std::fs::read_to_string(&markdown).unwrap();
     assert!(text.contains("### Latency over the run"), "{text}");
@@ -66,7 +66,7 @@ async fn the_html_report_draws_the_run_offline_and_agrees_with_the_json_reports(
     let yaml = report_config(&target.url()) + "  http_req_failed: [\"rate<0.05\"]\n";
     let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
     let out = dir.path().join("out");
-    sloprober::run::write_reports(&outcome, &out).unwrap();
+    sloprober::report::write_reports(&outcome, &out).unwrap();
     let page = out.join("load-test-report.html");
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(!html.contains(API_KEY), "the API key is nowhere in the page");

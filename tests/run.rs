@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use sloprober::run::{self, RunOutcome};
+use sloprober::report::{self, RunOutcome};
+use sloprober::run;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -56,9 +57,9 @@ async fn healthy_run_passes_and_its_reports_agree_with_metrics() {
     );
     let dir = tempfile::tempdir().unwrap();
     let (outcome, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
-    assert!(outcome.passed(), "{}", run::render_summary(&outcome));
-    let reports = run::report_dir(dir.path(), outcome.started_at);
-    run::write_reports(&outcome, &reports).unwrap();
+    assert!(outcome.passed(), "{}", report::render_summary(&outcome));
+    let reports = report::report_dir(dir.path(), outcome.started_at);
+    report::write_reports(&outcome, &reports).unwrap();
 
     for scenario in ["gateway", "assessment"] {
         let summary = read_json(&reports.join(format!("{scenario}-summary.json")));
@@ -129,7 +130,7 @@ async fn injected_latency_fails_exactly_that_slo() {
     let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
     assert!(!outcome.passed());
     assert_eq!(failing(&outcome), ["generate_duration_p95"]);
-    run::write_reports(&outcome, dir.path()).unwrap();
+    report::write_reports(&outcome, dir.path()).unwrap();
     let slos = read_json(&dir.path().join("gateway-slo-report.json"));
     assert_eq!(slos["passed"], false);
     let by_name = |name: &str| slos["slos"].as_array().unwrap().iter().find(|s| s["slo"] == name).unwrap().clone();
@@ -140,7 +141,7 @@ async fn injected_latency_fails_exactly_that_slo() {
     let markdown = std::fs::read_to_string(dir.path().join("load-test-report.md")).unwrap();
     assert!(markdown.contains("❌ failed"));
     assert_eq!(markdown.matches("❌ fail |").count(), 1, "{markdown}");
-    let summary = run::render_summary(&outcome);
+    let summary = report::render_summary(&outcome);
     assert!(summary.contains("result: FAILED: 1 of 3 thresholds failed: generate_duration_p95"), "{summary}");
 }
 
@@ -160,7 +161,7 @@ async fn abort_on_fail_stops_the_run_early_and_reports_are_still_written() {
     assert!(took < Duration::from_secs(8), "a 60 s run stopped after {took:?}");
     assert!(took >= Duration::from_secs(1), "not before delay_abort_eval");
     assert!(!outcome.passed());
-    let files = run::write_reports(&outcome, dir.path()).unwrap();
+    let files = report::write_reports(&outcome, dir.path()).unwrap();
     assert_eq!(files.len(), 5, "summary, SLO report, results, Markdown and HTML: {files:?}");
     assert!(std::fs::read_to_string(dir.path().join("load-test-report.md"))
         .unwrap()

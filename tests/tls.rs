@@ -247,7 +247,7 @@ async fn http_1_1_is_spoken_when_the_server_offers_only_that() {
 }
 
 /// Of the phase `name` of the run's only scenario: (how many took time, how many in all).
-fn phase(outcome: &sloprober::run::RunOutcome, name: &str) -> (u64, u64) {
+fn phase(outcome: &sloprober::report::RunOutcome, name: &str) -> (u64, u64) {
     let view = outcome.snapshot.phases.iter().find(|p| p.phase.metric_name() == name).unwrap();
     (view.durations.count() - view.durations.count_within(0.0), view.durations.count())
 }

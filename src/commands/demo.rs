@@ -1,11 +1,11 @@
 //! `sloprober demo`: the demo target and the daemon against it, on the embedded config.
 
 use super::CommandError;
-use crate::config::env::EnvVars;
 use crate::config::ConfigSource;
 use crate::daemon::DaemonOptions;
 use crate::demo_target::{DemoTarget, Faults};
 use crate::executor::VuThreads;
+use crate::model::env::EnvVars;
 use std::net::SocketAddr;
 
 /// The AIVO config, compiled in for `sloprober demo`.

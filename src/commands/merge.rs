@@ -2,8 +2,8 @@
 
 use super::run::{finish, Outputs};
 use super::CommandError;
-use crate::config::env::EnvVars;
 use crate::config::ConfigSource;
+use crate::model::env::EnvVars;
 use crate::result;
 use std::path::PathBuf;
 use std::time::Duration;

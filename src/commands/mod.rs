@@ -10,10 +10,11 @@ pub mod merge;
 pub mod render;
 pub mod run;
 
-use crate::config::ConfigError;
 use crate::daemon::DaemonError;
+use crate::model::problems::ConfigError;
+use crate::report::ReportError;
 use crate::result::MergeError;
-use crate::run::{ReportError, RunError};
+use crate::run::RunError;
 use crate::server::ListenError;
 use std::path::PathBuf;
 

@@ -2,8 +2,9 @@
 //! (with `--check`) whether the committed ones are up to date.
 
 use super::CommandError;
-use crate::config::env::EnvVars;
-use crate::config::{ConfigError, ConfigSource};
+use crate::config::ConfigSource;
+use crate::model::env::EnvVars;
+use crate::model::problems::ConfigError;
 use std::path::Path;
 
 pub struct RenderOptions<'a> {

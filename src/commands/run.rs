@@ -1,10 +1,11 @@
 //! `sloprober run`: one pass of a profile as a CI gate.
 
 use super::CommandError;
-use crate::config::env::EnvVars;
 use crate::metrics::ProberMetrics;
+use crate::model::env::EnvVars;
+use crate::report::{self, RunOutcome};
 use crate::result::{RunIdentity, RunResult};
-use crate::run::{self, RunError, RunOptions, RunOutcome};
+use crate::run::{self, RunError, RunOptions};
 use std::path::{Path, PathBuf};
 
 /// Where a run's (or a merge's) verdict goes besides stdout.
@@ -37,17 +38,17 @@ pub fn finish(
     outputs: &Outputs,
     env: &EnvVars,
 ) -> Result<(), CommandError> {
-    println!("{}", run::render_summary(outcome));
+    println!("{}", report::render_summary(outcome));
     // A shard's verdict is not the run's: GitHub hears from `merge` only.
     let judged = outcome.plan.shard.is_none();
     if judged {
-        for line in run::github::annotations(env, outcome) {
+        for line in report::github::annotations(env, outcome) {
             println!("{line}");
         }
     }
     if let Some(out) = &outputs.out {
-        let dir = run::report_dir(out, outcome.started_at);
-        let mut files = run::write_reports(outcome, &dir)?;
+        let dir = report::report_dir(out, outcome.started_at);
+        let mut files = report::write_reports(outcome, &dir)?;
         if let Some(result) = result {
             files.push(result.write(&dir.join("result.json"))?);
         }
@@ -57,15 +58,15 @@ pub fn finish(
         eprintln!("result: {}", result.write(path)?.display());
     }
     if let Some(path) = &outputs.html {
-        write_file(path, &run::html(outcome))?;
+        write_file(path, &report::html(outcome))?;
         eprintln!("html: {}", path.display());
     }
     if let Some(path) = &outputs.junit {
-        write_file(path, &run::junit(outcome))?;
+        write_file(path, &report::junit(outcome))?;
         eprintln!("junit: {}", path.display());
     }
     if judged {
-        run::github::append_step_summary(env, &run::markdown(outcome))?;
+        report::github::append_step_summary(env, &report::markdown(outcome))?;
     }
     let failed = outcome.verdicts.iter().filter(|v| !v.passed).count();
     if let (Some(shard), true) = (outcome.plan.shard, outcome.aborted_by.is_some() || failed > 0) {
@@ -85,8 +86,8 @@ pub fn finish(
     }
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), run::ReportError> {
-    let error = |source| run::ReportError { path: path.to_path_buf(), source };
+fn write_file(path: &Path, text: &str) -> Result<(), report::ReportError> {
+    let error = |source| report::ReportError { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(error)?;
     }

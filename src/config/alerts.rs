@@ -1,6 +1,6 @@
 //! `alerts`: how `sloprober render` turns thresholds into Prometheus alerts.
 
-use super::duration;
+use crate::model::duration;
 use serde::Deserialize;
 use std::time::Duration;
 

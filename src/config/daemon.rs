@@ -1,19 +1,10 @@
 //! `daemon`: how the always-on prober keeps its load going, stops, and
 //! judges its SLOs live.
 
-use super::{defaults, duration};
+use crate::executor::OnEnd;
+use crate::model::{defaults, duration};
 use serde::Deserialize;
 use std::time::Duration;
-
-/// How the daemon keeps load going once a profile's schedule ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OnEnd {
-    /// Start the schedule again from the beginning.
-    Repeat,
-    /// Keep the last stage's load (time-based executors); iteration-based ones repeat.
-    Hold,
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

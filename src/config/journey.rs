@@ -5,9 +5,10 @@
 //! block (a named `group`, repeated or once per item), anything else is a
 //! request with its step options (`capture`, `on_failure`, `always`).
 
-use super::duration;
 use super::load::read;
-use super::{Problems, RequestConfig, Scenario, ThinkTime};
+use super::{RequestConfig, Scenario, ThinkTime};
+use crate::model::duration;
+use crate::model::problems::Problems;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;

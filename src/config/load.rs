@@ -5,11 +5,13 @@
 //! own, so one mistake does not hide the next: every structural problem is
 //! reported with its path.
 
-use super::env::EnvVars;
 use super::{
-    AlertsConfig, Config, ConfigError, DaemonConfig, ExecutorSettings, MetricsConfig, Problems, ProfileOverrides,
-    RequestConfig, Scenario, ScenarioFile, Target, ThresholdEntry,
+    AlertsConfig, Config, DaemonConfig, MetricsConfig, ProfileOverrides, RequestConfig, Scenario, ScenarioFile, Target,
+    ThresholdEntry,
 };
+use crate::executor::ExecutorSettings;
+use crate::model::env::EnvVars;
+use crate::model::problems::{ConfigError, Problem, Problems};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
@@ -81,7 +83,7 @@ pub fn load(source: &ConfigSource, env: &EnvVars) -> Result<Config, ConfigError>
             near if near.is_empty() => message,
             near => format!("{message} (the last key before it is {near}: check the indentation from there)"),
         };
-        ConfigError::Invalid { config: name.clone(), problems: vec![super::Problem { path: String::new(), message }] }
+        ConfigError::Invalid { config: name.clone(), problems: vec![Problem { path: String::new(), message }] }
     })?;
     let mut problems = Problems::default();
     let Some(sections) = read::<Sections>(tree, "", &mut problems) else {

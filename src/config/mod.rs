@@ -6,49 +6,25 @@
 
 mod alerts;
 mod daemon;
-pub(crate) mod duration;
-pub mod env;
 mod journey;
 mod load;
-mod problems;
 mod remote_write;
-mod size;
 mod target;
 
 pub use alerts::{AlertsConfig, BurnRateAlert};
-pub use daemon::{DaemonConfig, OnEnd};
+pub use daemon::DaemonConfig;
 pub use journey::{BlockConfig, CaptureConfig, JourneyConfig, OnFailure, RequestStep, SetupConfig, StepConfig};
 pub use load::{load, ConfigSource};
-pub use problems::{ConfigError, Problem, Problems};
 pub use remote_write::{BasicAuth, RemoteWriteConfig};
 pub use target::{Target, TlsConfig};
 
+use crate::executor::ExecutorSettings;
+use crate::model::metric::CustomKind;
+use crate::model::size;
+use crate::model::{defaults, duration};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// Defaults a user can count on, kept in one place.
-pub mod defaults {
-    use std::time::Duration;
-    pub const METRICS_LISTEN: &str = "0.0.0.0:9469";
-    pub const DEMO_TARGET_LISTEN: &str = "127.0.0.1:8080";
-    pub const TIMEOUT: Duration = Duration::from_secs(10);
-    /// The most of an answer's body kept for checks, captures and metric feeds.
-    pub const MAX_BODY: usize = 1 << 20;
-    pub const GRACEFUL_STOP: Duration = Duration::from_secs(30);
-    pub const GRACEFUL_RAMP_DOWN: Duration = Duration::from_secs(30);
-    pub const TIME_UNIT: Duration = Duration::from_secs(1);
-    pub const MAX_DURATION: Duration = Duration::from_secs(600);
-    pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-    pub const DAEMON_PROFILE: &str = "continuous";
-    pub const RUN_PROFILE: &str = "smoke";
-    pub const SLO_WINDOW: Duration = Duration::from_secs(300);
-    /// Latency histogram boundaries in seconds; every latency threshold is added to these.
-    pub const LATENCY_BUCKETS: &[f64] = &[
-        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5,
-        5.0, 7.5, 10.0, 15.0, 30.0, 60.0,
-    ];
-}
 
 /// A whole, validated config file.
 #[derive(Debug, Clone)]
@@ -87,27 +63,6 @@ impl Default for MetricsConfig {
 
 fn default_listen() -> String {
     defaults::METRICS_LISTEN.to_string()
-}
-
-/// The four k6 custom metric types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CustomKind {
-    Trend,
-    Rate,
-    Counter,
-    Gauge,
-}
-
-impl CustomKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            CustomKind::Trend => "trend",
-            CustomKind::Rate => "rate",
-            CustomKind::Counter => "counter",
-            CustomKind::Gauge => "gauge",
-        }
-    }
 }
 
 /// One scenario: its iteration (one request picked by weight, or one
@@ -311,42 +266,6 @@ impl StatusList {
             StatusList::Many(codes) => codes.clone(),
         }
     }
-}
-
-/// Executor settings as written for one profile; `validate` turns them into an `ExecutorSpec`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExecutorSettings {
-    pub executor: String,
-    pub vus: Option<u32>,
-    #[serde(default, deserialize_with = "duration::optional")]
-    pub duration: Option<Duration>,
-    pub start_vus: Option<u32>,
-    pub stages: Option<Vec<Stage>>,
-    #[serde(default, deserialize_with = "duration::optional")]
-    pub graceful_ramp_down: Option<Duration>,
-    pub rate: Option<f64>,
-    pub start_rate: Option<f64>,
-    #[serde(default, deserialize_with = "duration::optional")]
-    pub time_unit: Option<Duration>,
-    pub pre_allocated_vus: Option<u32>,
-    pub max_vus: Option<u32>,
-    pub iterations: Option<u64>,
-    #[serde(default, deserialize_with = "duration::optional")]
-    pub max_duration: Option<Duration>,
-    #[serde(default, deserialize_with = "duration::optional")]
-    pub start_time: Option<Duration>,
-    #[serde(default, deserialize_with = "duration::optional")]
-    pub graceful_stop: Option<Duration>,
-}
-
-/// A ramp: reach `target` (VUs or iterations per time unit) over `duration`.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Stage {
-    #[serde(deserialize_with = "duration::required")]
-    pub duration: Duration,
-    pub target: f64,
 }
 
 /// A threshold as written: `"p(95)<300"` or `{threshold, abort_on_fail, delay_abort_eval, service}`.

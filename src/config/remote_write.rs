@@ -2,7 +2,7 @@
 //! with Prometheus' remote-write protocol, as written. Secret values come
 //! from `${VAR}`; the plan resolves them (`plan::remote_write`).
 
-use super::duration;
+use crate::model::duration;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;

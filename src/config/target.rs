@@ -1,7 +1,7 @@
 //! `target`: where requests go, with what headers, timeout, body limit,
 //! TLS settings, redirects and proxy.
 
-use super::{defaults, duration, size};
+use crate::model::{defaults, duration, size};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -31,7 +31,7 @@ pub struct Target {
 }
 
 fn default_max_redirects() -> u32 {
-    crate::request::DEFAULT_MAX_REDIRECTS
+    defaults::MAX_REDIRECTS
 }
 
 /// A `tls` block (the names of Prometheus' and blackbox_exporter's

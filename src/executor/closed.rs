@@ -2,7 +2,7 @@
 //! Covers constant-vus, ramping-vus, per-vu-iterations and shared-iterations.
 
 use super::counters::{ActiveVu, ExecutorCounters};
-use super::{stop_deadline, Iteration, VuState, VuThreads};
+use super::{stop_deadline, Iteration, Vu, VuThreads};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +28,7 @@ impl Budget {
     }
 
     /// Claims one iteration for `vu`; false when the budget is spent.
-    fn take(&self, vu: &VuState) -> bool {
+    fn take<S>(&self, vu: &Vu<S>) -> bool {
         match self {
             Budget::Unlimited => true,
             Budget::PerVu(n) => vu.iterations < *n,
@@ -150,7 +150,7 @@ pub async fn run<I: Iteration>(
 }
 
 async fn vu_loop<I: Iteration>(index: u32, mut target: watch::Receiver<u32>, shared: Arc<Shared<I>>) {
-    let mut vu = VuState::new(index as u64 + 1);
+    let mut vu = Vu::<I::Session>::new(index as u64 + 1);
     let mut active: Option<ActiveVu> = None;
     // Only a VU that a later stage removes can be ramped down.
     let removable = index >= shared.removable_from;

@@ -6,65 +6,46 @@ mod closed;
 mod counters;
 mod open;
 pub(crate) mod schedule;
+mod settings;
 pub(crate) mod spec;
 mod start_timer;
 mod workers;
 
 pub use counters::{CounterValues, ExecutorCounters};
+pub use settings::{ExecutorSettings, OnEnd, Stage};
 pub use spec::{ExecutorPlan, ExecutorSpec, EXECUTORS, FOREVER};
-pub use workers::VuThreads;
+pub use workers::{VuThreads, VU_THREADS};
 
-use rand::rngs::SmallRng;
-use rand::SeedableRng;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// One VU's own state, carried from iteration to iteration.
-pub struct VuState {
+/// One VU as the executor sees it: its number and how many iterations it
+/// has started. `session` is whatever the iteration keeps from one run to
+/// the next; the executor never reads it.
+pub struct Vu<S> {
     /// 1-based, like k6's `__VU`.
     pub id: u64,
     /// Iterations this VU has started.
     pub iterations: u64,
-    pub rng: SmallRng,
-    /// The timer of this VU's request timeouts, made on its first request and
-    /// moved forward for each next one: moving a timer later costs one atomic
-    /// store, where a new timer per request takes the timer wheel's lock twice.
-    pub request_timer: Option<Pin<Box<Sleep>>>,
-    /// The current iteration's journey variables, by slot (empty outside journeys).
-    pub variables: Vec<Option<serde_json::Value>>,
-    /// The cookies the target set during the current iteration.
-    pub cookies: crate::request::CookieJar,
+    pub session: S,
 }
 
-impl VuState {
-    pub fn new(id: u64) -> VuState {
-        VuState {
-            id,
-            iterations: 0,
-            rng: SmallRng::from_rng(&mut rand::rng()),
-            request_timer: None,
-            variables: Vec::new(),
-            cookies: Default::default(),
-        }
-    }
-
-    /// The VU's request timer, set to fire at `deadline`.
-    pub fn request_timer(&mut self, deadline: Instant) -> Pin<&mut Sleep> {
-        if let Some(timer) = &mut self.request_timer {
-            timer.as_mut().reset(deadline);
-        }
-        self.request_timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline))).as_mut()
+impl<S: Default> Vu<S> {
+    pub fn new(id: u64) -> Vu<S> {
+        Vu { id, iterations: 0, session: S::default() }
     }
 }
 
 /// The work of one iteration. `scheduled` is when it was meant to start:
 /// latency is measured from there, so a late start counts against the target.
 pub trait Iteration: Send + Sync + 'static {
-    fn run(&self, vu: &mut VuState, scheduled: Instant) -> impl Future<Output = ()> + Send;
+    /// What one VU keeps between its iterations.
+    type Session: Default + Send + 'static;
+
+    fn run(&self, vu: &mut Vu<Self::Session>, scheduled: Instant) -> impl Future<Output = ()> + Send;
 }
 
 /// Resolves once `stop` is cancelled and `grace` has passed: the end of a graceful stop.

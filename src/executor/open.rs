@@ -11,7 +11,7 @@
 use super::counters::{ActiveVu, ExecutorCounters};
 use super::schedule::Arrivals;
 use super::start_timer::StartTimer;
-use super::{Iteration, VuState, VuThreads};
+use super::{Iteration, Vu, VuThreads};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::task::AtomicWaker;
 use std::future::{poll_fn, Future};
@@ -41,14 +41,14 @@ struct VuBudget {
 
 impl VuBudget {
     /// A new VU, or None when `max_vus` exist already.
-    fn allocate(&self) -> Option<VuState> {
+    fn allocate<S: Default>(&self) -> Option<Vu<S>> {
         let id = self
             .allocated
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max_vus).then_some(n + 1))
             .ok()?
             + 1;
         self.counters.set_vus_max(id as i64);
-        Some(VuState::new(id as u64))
+        Some(Vu::new(id as u64))
     }
 }
 
@@ -115,7 +115,7 @@ fn thread_share(arrivals: Arrivals, index: usize, threads: usize) -> impl Iterat
 /// and so interrupts the running iterations.
 async fn serve_arrivals<I: Iteration>(
     mut arrivals: impl Iterator<Item = Instant>,
-    mut idle: Vec<VuState>,
+    mut idle: Vec<Vu<I::Session>>,
     iteration: Arc<I>,
     budget: Arc<VuBudget>,
     ending: Arc<Ending>,
@@ -169,9 +169,9 @@ async fn serve_arrivals<I: Iteration>(
 }
 
 /// Polls the running iterations; the VUs of those that ended go back to `idle`.
-fn give_back_finished<F: Future<Output = VuState>>(
+fn give_back_finished<S, F: Future<Output = Vu<S>>>(
     running: &mut FuturesUnordered<F>,
-    idle: &mut Vec<VuState>,
+    idle: &mut Vec<Vu<S>>,
     cx: &mut std::task::Context<'_>,
 ) {
     while let Poll::Ready(Some(vu)) = running.poll_next_unpin(cx) {
@@ -184,8 +184,8 @@ async fn run_one<I: Iteration>(
     iteration: &I,
     counters: &Arc<ExecutorCounters>,
     scheduled: Instant,
-    mut vu: VuState,
-) -> VuState {
+    mut vu: Vu<I::Session>,
+) -> Vu<I::Session> {
     let busy = ActiveVu::new(counters);
     // Every iteration of this thread shares one task, and so tokio's budget of
     // operations per task poll: each is exempt, or one poll of the thread's
@@ -224,7 +224,7 @@ pub async fn run<I: Iteration>(
         let ending = Arc::new(Ending::default());
         let serve = serve_arrivals(
             arrivals,
-            idle.map(VuState::new).collect(),
+            idle.map(Vu::new).collect(),
             iteration.clone(),
             budget.clone(),
             ending.clone(),

@@ -1,7 +1,7 @@
 //! When VUs start and stop (closed model) and when iterations arrive (open model).
 //! Pure functions of the spec, so they are tested without a clock.
 
-use crate::config::Stage;
+use crate::executor::Stage;
 use std::time::Duration;
 
 /// The instants at which the number of active VUs changes, as k6's ramping-vus

@@ -1,6 +1,10 @@
 //! The six k6 executors with validated parameters.
 
-use crate::config::{defaults, duration, ExecutorSettings, Problems, Stage};
+use crate::model::{defaults, duration};
+
+use crate::executor::{ExecutorSettings, Stage};
+
+use crate::model::problems::Problems;
 use std::time::Duration;
 
 /// An executor and its parameters, as k6 defines them.
@@ -193,8 +197,8 @@ impl ExecutorPlan {
     }
 
     /// One line for the daemon's log: the schedule, then what follows its end.
-    pub fn describe_forever(&self, on_end: crate::config::OnEnd) -> String {
-        let holds = on_end == crate::config::OnEnd::Hold
+    pub fn describe_forever(&self, on_end: crate::executor::OnEnd) -> String {
+        let holds = on_end == crate::executor::OnEnd::Hold
             && !matches!(self.spec, ExecutorSpec::PerVuIterations { .. } | ExecutorSpec::SharedIterations { .. });
         let then = if holds { "then holds its last load until stopped" } else { "then starts again until stopped" };
         format!("{}; {then}", self.describe())
@@ -389,14 +393,14 @@ mod tests {
             max_vus: 2,
         };
         assert_eq!(
-            plan(arrivals(1.0)).describe_forever(crate::config::OnEnd::Hold),
+            plan(arrivals(1.0)).describe_forever(crate::executor::OnEnd::Hold),
             "constant-arrival-rate: 1 iteration/1s for 10m; VUs 2 pre-allocated, 2 max; graceful_stop 30s; \
              then holds its last load until stopped"
         );
         assert!(plan(arrivals(3.0)).describe().contains("3 iterations/1s"));
         let shared = ExecutorSpec::SharedIterations { vus: 1, iterations: 1, max_duration: Duration::from_secs(60) };
         assert_eq!(
-            plan(shared).describe_forever(crate::config::OnEnd::Hold),
+            plan(shared).describe_forever(crate::executor::OnEnd::Hold),
             "shared-iterations: 1 iteration shared by 1 VU, max 1m; graceful_stop 30s; then starts again until stopped"
         );
     }

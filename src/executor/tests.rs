@@ -1,7 +1,7 @@
 //! Executor semantics under tokio's paused clock: no real sleeping, exact instants.
 
 use super::*;
-use crate::config::Stage;
+use crate::executor::Stage;
 use std::sync::Mutex;
 use tokio::time::{advance, Duration, Instant};
 
@@ -23,7 +23,9 @@ impl FakeIteration {
 }
 
 impl Iteration for FakeIteration {
-    fn run(&self, vu: &mut VuState, scheduled: Instant) -> impl Future<Output = ()> + Send {
+    type Session = ();
+
+    fn run(&self, vu: &mut Vu<()>, scheduled: Instant) -> impl Future<Output = ()> + Send {
         self.starts.lock().unwrap().push((scheduled - self.origin, vu.id));
         tokio::time::sleep(self.takes)
     }

@@ -7,10 +7,15 @@
 //! shared machine, the target: on 2 cores with nginx, one VU thread serves
 //! 1.35x the requests of two.
 
+use crate::model::env::EnvVars;
+use crate::model::problems::{ConfigError, Problems};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::runtime::{Builder, Handle};
 use tokio::sync::oneshot;
+
+/// The variable that sets how many threads run VUs.
+pub const VU_THREADS: &str = "SLOPROBER_VU_THREADS";
 
 /// The threads a process's VUs run on, handed to every load it starts.
 /// Cloning shares them; they stop when the last clone is dropped.
@@ -32,6 +37,22 @@ impl VuThreads {
     /// One VU thread per two cores, at least one.
     pub fn default_count() -> usize {
         std::thread::available_parallelism().map_or(1, |n| n.get()).div_ceil(2)
+    }
+
+    /// How many threads run VUs: `SLOPROBER_VU_THREADS`, else one per two cores.
+    pub fn count_from(env: &EnvVars) -> Result<usize, ConfigError> {
+        let Some(setting) = env.get(VU_THREADS) else {
+            return Ok(VuThreads::default_count());
+        };
+        match setting.trim().parse::<usize>() {
+            Ok(count) if count > 0 => Ok(count),
+            _ => {
+                let mut problems = Problems::default();
+                problems
+                    .add(VU_THREADS, format!("\"{setting}\" is not a number of threads (a whole number, 1 or more)"));
+                Err(problems.into_error("the environment"))
+            }
+        }
     }
 
     /// Starts `count` VU threads, whose arrivals are timed by the kernel. A
@@ -99,6 +120,20 @@ fn spawn_thread(index: usize) -> std::io::Result<(Handle, oneshot::Sender<()>)> 
 mod tests {
     use super::VuThreads;
     use std::time::{Duration, Instant};
+
+    fn env(pairs: &[(&str, &str)]) -> crate::model::env::EnvVars {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn vu_threads_come_from_the_environment_and_a_bad_value_is_named() {
+        assert_eq!(VuThreads::count_from(&env(&[("SLOPROBER_VU_THREADS", "3")])).unwrap(), 3);
+        assert_eq!(VuThreads::count_from(&env(&[])).unwrap(), VuThreads::default_count());
+        for bad in ["many", "0", "-1", ""] {
+            let error = VuThreads::count_from(&env(&[("SLOPROBER_VU_THREADS", bad)])).unwrap_err().to_string();
+            assert!(error.contains("SLOPROBER_VU_THREADS") && error.contains(&format!("\"{bad}\"")), "{error}");
+        }
+    }
 
     #[test]
     fn started_threads_run_vus_and_stop_when_dropped() {

@@ -4,7 +4,7 @@
 
 use super::families::{Families, MetricsError};
 use crate::executor::ExecutorCounters;
-use crate::plan::metric as catalog;
+use crate::model::metric as catalog;
 use prometheus::{IntCounter, IntGauge};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -2,9 +2,11 @@
 //! does no label lookup and no allocation.
 
 use super::families::{Families, MetricsError};
-use crate::plan::metric::{self as catalog, expected_response_label, CUSTOM_LABELS, CUSTOM_TREND_LABELS, TREND_LABELS};
+use crate::model::metric::{
+    self as catalog, expected_response_label, CUSTOM_LABELS, CUSTOM_TREND_LABELS, TREND_LABELS,
+};
+use crate::model::sample::{FailReason, Incomplete, Phase, Sample, SampleSink, Span};
 use crate::plan::{RequestPlan, ScenarioPlan};
-use crate::sample::{FailReason, Incomplete, Phase, Sample, SampleSink, Span};
 use prometheus::{Counter, Gauge, GaugeVec, Histogram, IntCounter, IntCounterVec};
 use std::sync::OnceLock;
 

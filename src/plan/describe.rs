@@ -3,7 +3,7 @@
 
 use super::journey::{Op, Passes};
 use super::{Plan, RequestBody, ScenarioPlan};
-use crate::config::duration;
+use crate::model::duration;
 use std::fmt;
 
 impl fmt::Display for Plan {

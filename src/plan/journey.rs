@@ -7,9 +7,10 @@
 //! earlier step captured it, or inside the loop that sets it.
 
 use super::request::{self, RequestContext, RequestPlan};
-use super::template::Variables;
 use crate::check::{JsonPath, ResponseView};
-use crate::config::{BlockConfig, CaptureConfig, OnFailure, Problems, RequestConfig, Scenario, StepConfig, ThinkTime};
+use crate::config::{BlockConfig, CaptureConfig, OnFailure, RequestConfig, Scenario, StepConfig, ThinkTime};
+use crate::model::problems::Problems;
+use crate::template::Variables;
 use reqwest::header::HeaderName;
 use serde_json::Value;
 use std::collections::BTreeSet;

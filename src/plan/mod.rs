@@ -4,28 +4,29 @@
 //! every profile's executor settings and every threshold is checked, and all
 //! problems are reported together with their paths.
 
+mod checks;
 mod describe;
 pub(crate) mod journey;
-pub(crate) mod metric;
 pub(crate) mod objective;
 pub mod proxy;
 pub mod remote_write;
 pub(crate) mod request;
 pub mod secrets;
 pub(crate) mod shard;
-pub(crate) mod template;
 mod thresholds;
 pub mod tls;
 
 pub use journey::{JourneyPlan, Op};
-pub use metric::{Builtin, Metric, Tag, Tags, Unit};
 pub use objective::{GoodEvents, Objective};
 pub use request::{MetricFeed, RequestBody, RequestPlan, RequestUrl};
 pub use thresholds::PlannedThreshold;
 
-use crate::config::env::{interpolate, EnvVars};
-use crate::config::{defaults, AlertsConfig, Config, ConfigError, CustomKind, DaemonConfig, Problems, ThinkTime};
+use crate::config::{AlertsConfig, Config, DaemonConfig, ThinkTime};
 use crate::executor::ExecutorPlan;
+use crate::model::defaults;
+use crate::model::env::{interpolate, EnvVars};
+use crate::model::metric::{Builtin, CustomKind, Metric, Tag};
+use crate::model::problems::{ConfigError, Problems};
 use reqwest::header::{HeaderMap, HeaderName};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -60,7 +61,7 @@ impl Plan {
 
     /// Whether a threshold reads a request phase (`http_req_waiting`, ...).
     pub fn reads_phases(&self) -> bool {
-        self.thresholds.iter().any(|t| matches!(t.metric, metric::Metric::Builtin(metric::Builtin::Phase(_))))
+        self.thresholds.iter().any(|t| matches!(t.metric, Metric::Builtin(Builtin::Phase(_))))
     }
 }
 
@@ -286,7 +287,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
             timeout: config.target.timeout,
             max_body: config.target.max_body,
             max_redirects: config.target.max_redirects,
-            variables: template::Variables::none(),
+            variables: crate::template::Variables::none(),
         };
         if scenario.requests.is_empty() && scenario.journeys.is_empty() {
             problems.add(format!("{path}.requests"), "no requests; list at least one");
@@ -401,7 +402,7 @@ fn target_headers(
     vars: &BTreeMap<String, String>,
     env: &EnvVars,
     problems: &mut Problems,
-) -> (HeaderMap, Vec<(HeaderName, template::Template)>) {
+) -> (HeaderMap, Vec<(HeaderName, crate::template::Template)>) {
     let mut headers = HeaderMap::new();
     let mut templates = Vec::new();
     for (name, written) in &config.target.headers {
@@ -410,7 +411,7 @@ fn target_headers(
             problems.add(path, "invalid header name");
             continue;
         };
-        match request::header_value(written, vars, template::Variables::none(), env) {
+        match request::header_value(written, vars, crate::template::Variables::none(), env) {
             Err(e) => problems.add(path, e),
             Ok(request::HeaderValueTemplate::Fixed(mut value)) => {
                 value.set_sensitive(true);

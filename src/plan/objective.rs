@@ -2,9 +2,9 @@
 //! it asks for and which events are good. The CI verdict, the live gauges and
 //! the rendered rules all read it; none decides "good" itself.
 
-use super::metric::{Metric, Unit};
-use crate::config::CustomKind;
-use crate::slo::threshold::{Aggregation, Condition, Operator};
+use crate::model::metric::{CustomKind, Metric};
+use crate::model::threshold::{Aggregation, Condition, Operator};
+use crate::model::units::{round, Unit, NOISE_FREE};
 
 /// Which events an SLI counts as good.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -81,15 +81,10 @@ impl Objective {
     pub fn describe_good(&self, metric: &Metric) -> String {
         match self.good {
             GoodEvents::LatencyWithin { seconds } => {
-                format!("expected answer, latency <= {} ms", round(Unit::Milliseconds.to_written(seconds)))
+                format!("expected answer, latency <= {} ms", round(Unit::Milliseconds.to_written(seconds), NOISE_FREE))
             }
             GoodEvents::RateFalse => format!("{} is false", metric.name()),
             GoodEvents::RateTrue => format!("{} is true", metric.name()),
         }
     }
-}
-
-/// Drops float noise such as 0.30000000000000004.
-pub fn round(value: f64) -> f64 {
-    (value * 1e9).round() / 1e9
 }

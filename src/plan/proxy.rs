@@ -2,8 +2,8 @@
 //! URL carries (`http://user:password@proxy:3128`). No proxy is used unless
 //! one is set: `HTTP_PROXY`-style variables are not read.
 
-use crate::config::env::{interpolate, EnvVars};
-use crate::config::Problems;
+use crate::model::env::{interpolate, EnvVars};
+use crate::model::problems::Problems;
 use http::HeaderValue;
 use std::fmt;
 use std::sync::Arc;

@@ -2,8 +2,9 @@
 //! push carries (credentials marked sensitive) and the labels added to
 //! every series. Shown anywhere, it names the receiver's host only.
 
-use crate::config::env::{interpolate, EnvVars};
-use crate::config::{Problems, RemoteWriteConfig};
+use crate::config::RemoteWriteConfig;
+use crate::model::env::{interpolate, EnvVars};
+use crate::model::problems::Problems;
 use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 use std::fmt;
 use std::sync::Arc;

@@ -1,9 +1,11 @@
 //! A request compiled for the hot path: URL, headers and static bodies built
 //! once; templates compiled; checks and metric feeds resolved.
 
-use super::template::{JsonTemplate, Template, Variables};
 use crate::check::{Check, JsonPath, NamedCheck};
-use crate::config::{CustomKind, Problems, RequestConfig};
+use crate::config::RequestConfig;
+use crate::model::metric::CustomKind;
+use crate::model::problems::Problems;
+use crate::template::{JsonTemplate, Template, Variables};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Url};
@@ -108,7 +110,7 @@ pub struct RequestContext<'a> {
     pub default_headers: &'a HeaderMap,
     /// The target's headers that hold a template.
     pub default_templates: &'a [(HeaderName, Template)],
-    pub env: &'a crate::config::env::EnvVars,
+    pub env: &'a crate::model::env::EnvVars,
     pub timeout: Duration,
     /// See [`crate::config::Target::max_body`].
     pub max_body: usize,
@@ -124,7 +126,7 @@ pub fn header_value(
     written: &str,
     vars: &BTreeMap<String, String>,
     variables: &Variables,
-    env: &crate::config::env::EnvVars,
+    env: &crate::model::env::EnvVars,
 ) -> Result<HeaderValueTemplate, String> {
     let template = Template::compile(written, vars, variables, env).map_err(|e| e.to_string())?;
     match template.as_static() {
@@ -223,32 +225,7 @@ pub fn compile(
     if config.checks.len() > MAX_CHECKS {
         problems.add(format!("{path}.checks"), format!("at most {MAX_CHECKS} checks per request"));
     }
-    let mut checks = Vec::new();
-    for (i, check) in config.checks.iter().enumerate() {
-        let written = [
-            ("json_path", check.json_path.clone()),
-            ("equals", check.equals.as_ref().and_then(|v| v.as_str().map(str::to_string))),
-            ("body_regex", check.body_regex.clone()),
-            ("header", check.header.clone()),
-            ("matches", check.matches.clone()),
-        ];
-        for (field, text) in written {
-            if let Some(text) = text {
-                super::template_not_allowed(&text, &format!("{path}.checks[{i}].{field}"), "checks", problems);
-            }
-        }
-        match NamedCheck::compile(check) {
-            Ok(c) => checks.push(c),
-            Err((field, message)) => {
-                let at = if field.is_empty() {
-                    format!("{path}.checks[{i}]")
-                } else {
-                    format!("{path}.checks[{i}].{field}")
-                };
-                problems.add(at, message);
-            }
-        }
-    }
+    let checks = super::checks::compile_all(&config.checks, path, problems);
     let expected_statuses = checks
         .iter()
         .find_map(|c| match &c.check {

@@ -4,7 +4,7 @@
 //! quotes the request), so they are cut out of it before the status page
 //! shows it.
 
-use crate::config::env::EnvVars;
+use crate::model::env::EnvVars;
 use crate::plan::ScenarioPlan;
 use std::borrow::Cow;
 

@@ -5,9 +5,9 @@
 //! StatefulSet ordinal at the end of `POD_NAME` / `HOSTNAME` (`sloprober-2`
 //! is shard 2).
 
-use crate::config::env::EnvVars;
-use crate::config::Stage;
+use crate::executor::Stage;
 use crate::executor::{ExecutorPlan, ExecutorSpec};
+use crate::model::env::EnvVars;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {

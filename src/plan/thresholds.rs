@@ -2,11 +2,13 @@
 //! catalog, split per owning service where several feed one, and named as
 //! SLOs from what they say (never from where they stand in the file).
 
-use super::metric::{Metric, Tag, Tags};
 use super::objective::Objective;
 use super::RequestPlan;
-use crate::config::{Config, CustomKind, Problems, ThresholdEntry};
-use crate::slo::threshold::{parse_condition, parse_selector, Aggregation, Condition, Operator};
+use crate::config::{Config, ThresholdEntry};
+use crate::model::metric::CustomKind;
+use crate::model::metric::{Builtin, Metric, Tag, Tags};
+use crate::model::problems::Problems;
+use crate::model::threshold::{parse_condition, parse_selector, Aggregation, Condition, Operator};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -285,7 +287,7 @@ fn feeding_scenarios<'a>(metric: &Metric, tags: &Tags, scenarios: &[ScenarioRequ
         .iter()
         .filter(|s| tags.get(&Tag::Scenario).is_none_or(|name| name == s.scenario))
         .filter(|s| tags.get(&Tag::Group).is_none_or(|group| s.groups.contains(group)))
-        .filter(|s| metric != &Metric::Builtin(super::Builtin::GroupDuration) || !s.groups.is_empty())
+        .filter(|s| metric != &Metric::Builtin(Builtin::GroupDuration) || !s.groups.is_empty())
         .filter(|s| {
             s.requests.iter().any(|r| {
                 let named = tags.get(&Tag::Request).is_none_or(|name| name == &r.name);

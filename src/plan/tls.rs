@@ -3,8 +3,9 @@
 //! problem with its path (at start, in `sloprober check`, and at a reload,
 //! which is how rotated files are picked up).
 
-use crate::config::env::{interpolate, EnvVars};
-use crate::config::{Problems, TlsConfig};
+use crate::config::TlsConfig;
+use crate::model::env::{interpolate, EnvVars};
+use crate::model::problems::Problems;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::RootCertStore;

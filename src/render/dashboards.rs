@@ -4,9 +4,9 @@
 
 use super::promql::prom_duration;
 use super::rules::ratio_record;
-use crate::plan::metric as catalog;
+use crate::model::metric as catalog;
+use crate::model::sample::Phase;
 use crate::plan::Plan;
-use crate::sample::Phase;
 use serde_json::{json, Value};
 use std::time::Duration;
 

@@ -1,8 +1,8 @@
 //! PromQL for an SLO: its error ratio over a window, and the "breached now" test.
 
-use crate::plan::metric::Series;
+use crate::model::metric::Series;
+use crate::model::threshold::{Aggregation, Operator};
 use crate::plan::{GoodEvents, PlannedThreshold};
-use crate::slo::threshold::{Aggregation, Operator};
 use std::time::Duration;
 
 /// `5m`, `1h`, `30d`, `90s`: the largest unit that divides the duration exactly.

@@ -7,8 +7,9 @@ use super::rules::{
     burn_annotations, burn_labels, cert_annotations, fast_annotations, ratio_record, service, slos, BURN_ALERT,
     CERT_ALERT, FAST_ALERT,
 };
-use crate::plan::metric::Series;
-use crate::plan::{GoodEvents, Plan, PlannedThreshold, Tag};
+use crate::model::metric::Series;
+use crate::model::metric::Tag;
+use crate::plan::{GoodEvents, Plan, PlannedThreshold};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -186,7 +187,7 @@ fn cert_case(plan: &Plan) -> Value {
     // Inside the window from the first minute on, so past the alert's `for: 1h` at `eval`.
     let soon = within;
     let later = eval.as_secs() + 2 * within;
-    let metric = crate::plan::metric::TLS_CERT_EXPIRY;
+    let metric = crate::model::metric::TLS_CERT_EXPIRY;
     let input = |instance: &str, server: &str, expiry: u64| {
         json!({
             "series": format!("{metric}{{instance=\"{instance}\",scenario=\"s\",server_name=\"{server}\"}}"),

@@ -190,7 +190,7 @@ pub const CERT_ALERT: &str = "SloproberCertificateExpiringSoon";
 pub fn cert_expiry_expr(plan: &Plan) -> String {
     format!(
         "min by (server_name) ({}) - time() < {}",
-        crate::plan::metric::TLS_CERT_EXPIRY,
+        crate::model::metric::TLS_CERT_EXPIRY,
         plan.alerts.cert_expires_within.as_secs()
     )
 }

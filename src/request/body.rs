@@ -2,7 +2,7 @@
 //! then decoded from its `Content-Encoding` (gzip, deflate, br: what the
 //! requests ask for by default).
 
-use crate::sample::FailReason;
+use crate::model::sample::FailReason;
 use bytes::{Bytes, BytesMut};
 use std::io::Read;
 

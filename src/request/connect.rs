@@ -5,8 +5,8 @@
 //! type carries both, so plain http and https share the HTTP/1.1 exchange.
 
 use super::outcome::{self, Failed};
+use crate::model::sample::FailReason;
 use crate::plan::proxy::ProxyPlan;
-use crate::sample::FailReason;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use std::io;

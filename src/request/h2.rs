@@ -10,7 +10,7 @@ use super::http1::{KeepHeaders, Outgoing};
 use super::outcome;
 use super::transport::{Marks, Unanswered};
 use super::Response;
-use crate::sample::FailReason;
+use crate::model::sample::FailReason;
 use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, HOST, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderName, HeaderValue, Request};

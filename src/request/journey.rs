@@ -2,23 +2,23 @@
 //! any request, blocks entered and repeated, groups timed, and the steps
 //! marked `always` still run once the iteration has ended early.
 
+use super::session::RequestVu;
 use super::ScenarioRunner;
-use crate::executor::VuState;
+use crate::model::sample::{FailReason, Incomplete, Span};
 use crate::plan::journey::Op;
-use crate::sample::{FailReason, Incomplete, Span};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
 impl ScenarioRunner {
     /// Empties the VU's variables but for what the setup captured.
-    pub(super) fn start_iteration(&self, vu: &mut VuState) {
-        vu.variables.clear();
+    pub(super) fn start_iteration(&self, vu: &mut RequestVu) {
+        vu.session.variables.clear();
         if self.setup.is_some() {
             let shared = self.setup_values.read().unwrap_or_else(|p| p.into_inner()).clone();
-            vu.variables.extend(shared.iter().cloned());
+            vu.session.variables.extend(shared.iter().cloned());
         }
-        vu.variables.resize(self.variables, None);
+        vu.session.variables.resize(self.variables, None);
     }
 
     /// Plays the setup once (VU 0, as k6's setup) and keeps what it captured
@@ -26,13 +26,13 @@ impl ScenarioRunner {
     /// one it had, if any, and the failure is logged.
     pub async fn run_setup(&self) {
         let Some(setup) = &self.setup else { return };
-        let mut vu = VuState::new(0);
+        let mut vu = RequestVu::new(0);
         let incomplete = self.run_journey(&setup.program, &mut vu, Instant::now(), None).await;
         let mut values = self.setup_values.read().unwrap_or_else(|p| p.into_inner()).as_ref().clone();
         values.resize(self.variables, None);
         let mut missing = Vec::new();
         for &slot in &setup.slots {
-            match vu.variables[slot].take() {
+            match vu.session.variables[slot].take() {
                 Some(value) => values[slot] = Some(value),
                 None => missing.push(slot),
             }
@@ -56,7 +56,7 @@ impl ScenarioRunner {
     /// Plays the teardown once (VU 0), with the setup's values.
     pub async fn run_teardown(&self) {
         let Some(teardown) = &self.teardown else { return };
-        let mut vu = VuState::new(0);
+        let mut vu = RequestVu::new(0);
         self.run_journey(teardown, &mut vu, Instant::now(), None).await;
     }
 }
@@ -74,7 +74,7 @@ impl ScenarioRunner {
     pub(super) async fn run_journey(
         &self,
         program: &[Op],
-        vu: &mut VuState,
+        vu: &mut RequestVu,
         scheduled: Instant,
         lag: Option<Duration>,
     ) -> Option<Incomplete> {
@@ -97,7 +97,7 @@ impl ScenarioRunner {
             match op {
                 Op::Request(step) => {
                     let request = &self.requests[step.request].plan;
-                    if request.reads_variables.iter().any(|slot| vu.variables[*slot].is_none()) {
+                    if request.reads_variables.iter().any(|slot| vu.session.variables[*slot].is_none()) {
                         // An earlier step went on without the value this one needs.
                         incomplete.get_or_insert(Incomplete::MissingVariable);
                     } else {
@@ -123,7 +123,7 @@ impl ScenarioRunner {
                 Op::Enter(block) => {
                     frames.push(Frame { started: Instant::now(), pass: 0 });
                     if let Some((slot, value)) = block.passes.variable(0) {
-                        vu.variables[slot] = Some(value);
+                        vu.session.variables[slot] = Some(value);
                     }
                 }
                 Op::Leave { enter } => {
@@ -132,7 +132,7 @@ impl ScenarioRunner {
                     frame.pass += 1;
                     if !ending && frame.pass < block.passes.count() {
                         if let Some((slot, value)) = block.passes.variable(frame.pass) {
-                            vu.variables[slot] = Some(value);
+                            vu.session.variables[slot] = Some(value);
                         }
                         pc = enter + 1;
                         continue;

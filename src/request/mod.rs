@@ -14,17 +14,18 @@ mod http1;
 mod journey;
 mod outcome;
 mod redirect;
+mod session;
 mod tls;
 mod transport;
 
 use crate::check::ResponseView;
 use crate::config::ThinkTime;
-use crate::executor::{Iteration, VuState};
+use crate::executor::Iteration;
+use crate::model::sample::{FailReason, Phases, Sample, SampleSink, Span};
 use crate::plan::journey::{Capture, SetupPlan};
-use crate::plan::template::RenderContext;
 use crate::plan::Op;
 use crate::plan::{JourneyPlan, MetricFeed, RequestBody, RequestPlan, RequestUrl, ScenarioPlan};
-use crate::sample::{FailReason, Phases, Sample, SampleSink, Span};
+use crate::template::RenderContext;
 use body::Encoding;
 use bytes::Bytes;
 use connect::Origin;
@@ -42,8 +43,7 @@ use std::sync::Arc;
 use tls::TlsContext;
 use tokio::time::Instant;
 
-pub use cookies::CookieJar;
-pub use redirect::DEFAULT_MAX as DEFAULT_MAX_REDIRECTS;
+use session::{RequestVu, VuSession};
 
 const USER_AGENT_VALUE: &str = concat!("sloprober/", env!("CARGO_PKG_VERSION"));
 
@@ -209,15 +209,15 @@ impl ScenarioRunner {
 
     /// Sends request `index`, takes `captures` from its answer into the VU's
     /// variables, and describes what happened; never fails.
-    pub async fn execute(&self, index: usize, captures: &[Capture], vu: &mut VuState, scheduled: Instant) -> Sample {
+    pub async fn execute(&self, index: usize, captures: &[Capture], vu: &mut RequestVu, scheduled: Instant) -> Sample {
         let request = &self.requests[index];
         let plan = &request.plan;
         let mut cx = RenderContext {
             vu: vu.id,
             iteration: vu.iterations,
             counter: &self.counter,
-            rng: &mut vu.rng,
-            variables: &vu.variables,
+            rng: &mut vu.session.rng,
+            variables: &vu.session.variables,
         };
         let rendered_path = match &plan.url {
             RequestUrl::Static(_) => None,
@@ -244,8 +244,8 @@ impl ScenarioRunner {
                 }
             }
         };
-        if let (true, Ok(headers)) = (self.cookies && !vu.cookies.is_empty(), &mut rendered_headers) {
-            headers.extend(vu.cookies.header(&cookie_path()).map(|v| (http::header::COOKIE, v)));
+        if let (true, Ok(headers)) = (self.cookies && !vu.session.cookies.is_empty(), &mut rendered_headers) {
+            headers.extend(vu.session.cookies.header(&cookie_path()).map(|v| (http::header::COOKIE, v)));
         }
         let mut sample =
             Sample { bytes_sent: plan.head_bytes + body.as_ref().map_or(0, |b| b.len() as u64), ..Sample::new(index) };
@@ -287,8 +287,8 @@ impl ScenarioRunner {
                 match &hop {
                     // Another host's cookies are that host's: the jar keeps the request's host's only.
                     Some(hop) if !hop.same_host => {}
-                    Some(hop) => vu.cookies.store(&response.headers, hop.url.path()),
-                    None => vu.cookies.store(&response.headers, &cookie_path()),
+                    Some(hop) => vu.session.cookies.store(&response.headers, hop.url.path()),
+                    None => vu.session.cookies.store(&response.headers, &cookie_path()),
                 }
             }
             let total = match &sample.phases {
@@ -305,8 +305,8 @@ impl ScenarioRunner {
             if next.same_origin {
                 extra.extend(rendered_headers.iter().filter(|(name, _)| *name != http::header::COOKIE).cloned());
             }
-            if next.same_host && self.cookies && !vu.cookies.is_empty() {
-                extra.extend(vu.cookies.header(next.url.path()).map(|v| (http::header::COOKIE, v)));
+            if next.same_host && self.cookies && !vu.session.cookies.is_empty() {
+                extra.extend(vu.session.cookies.header(next.url.path()).map(|v| (http::header::COOKIE, v)));
             }
             let hop_body = next.body.as_ref();
             sample.bytes_sent += next.direct.head.len() as u64 + 2 + header_bytes(&extra);
@@ -367,7 +367,7 @@ impl ScenarioRunner {
             if value.is_none() && sample.failure.is_none() {
                 sample.failure = Some(FailReason::Capture);
             }
-            vu.variables[capture.slot] = value;
+            vu.session.variables[capture.slot] = value;
         }
         sample.counter_delta = plan.counter.as_ref().and_then(|feed| read_feed(feed, &mut view, 1.0));
         sample.gauge_value =
@@ -391,9 +391,9 @@ impl ScenarioRunner {
         headers: &HeaderMap,
         body: &[u8],
         sent: &[(HeaderName, HeaderValue)],
-        vu: &VuState,
+        vu: &RequestVu,
     ) -> Box<str> {
-        let captured = vu.variables.iter().flatten().filter_map(|v| v.as_str());
+        let captured = vu.session.variables.iter().flatten().filter_map(|v| v.as_str());
         let sent: Vec<&str> = sent.iter().filter_map(|(_, v)| v.to_str().ok()).chain(captured).collect();
         answer::excerpt(status, headers, body, &self.secrets, &sent)
     }
@@ -465,7 +465,7 @@ impl ScenarioRunner {
         method: &Method,
         keep_headers: KeepHeaders,
         deadline: Instant,
-        vu: &mut VuState,
+        vu: &mut RequestVu,
     ) -> Result<(Response, Phases), Failed> {
         let plan = &request.plan;
         let head = if rendered_headers.is_empty() {
@@ -491,7 +491,7 @@ impl ScenarioRunner {
             keep_body: plan.keep_body,
             expected_statuses: &plan.expected_statuses,
         };
-        let timeout = vu.request_timer(deadline);
+        let timeout = vu.session.request_timer(deadline);
         tokio::select! {
             biased;
             response = transport::send(origin, &outgoing) => response,
@@ -538,20 +538,22 @@ fn read_feed(feed: &MetricFeed, view: &mut ResponseView<'_>, default: f64) -> Op
 
 impl ScenarioRunner {
     /// Pauses for a think time.
-    async fn think(think: ThinkTime, vu: &mut VuState) {
-        let pause = if think.min == think.max { think.min } else { vu.rng.random_range(think.min..=think.max) };
+    async fn think(think: ThinkTime, vu: &mut RequestVu) {
+        let pause = if think.min == think.max { think.min } else { vu.session.rng.random_range(think.min..=think.max) };
         tokio::time::sleep(pause).await;
     }
 }
 
 impl Iteration for ScenarioRunner {
-    async fn run(&self, vu: &mut VuState, scheduled: Instant) {
+    type Session = VuSession;
+
+    async fn run(&self, vu: &mut RequestVu, scheduled: Instant) {
         let started = Instant::now();
         let lag = self.open_model.then(|| scheduled.elapsed());
         if self.cookies {
-            vu.cookies.clear();
+            vu.session.cookies.clear();
         }
-        let picked = self.picker.sample(&mut vu.rng);
+        let picked = self.picker.sample(&mut vu.session.rng);
         let incomplete = if self.journeys.is_empty() {
             if self.setup.is_some() {
                 self.start_iteration(vu);

@@ -1,7 +1,7 @@
 //! Mapping a transport error to the `reason` a user sees, and what the
 //! status page says of a connection that could not be made.
 
-use crate::sample::FailReason;
+use crate::model::sample::FailReason;
 use std::error::Error as _;
 use std::io;
 

@@ -14,9 +14,6 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, COOKIE, LOCATION, PROXY_AUTHORIZATION};
 use http::{HeaderMap, Method};
 
-/// What k6 and Go follow by default; blackbox_exporter follows Go's 10 too.
-pub const DEFAULT_MAX: u32 = 10;
-
 /// The next request of a chain of redirects.
 pub(super) struct Hop {
     pub url: reqwest::Url,

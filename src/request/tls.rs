@@ -3,8 +3,8 @@
 //! the expiry of every certificate chain a server presents, reported to the
 //! scenario's sink at each full handshake.
 
+use crate::model::sample::SampleSink;
 use crate::plan::tls::TlsPlan;
-use crate::sample::SampleSink;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};

@@ -17,7 +17,7 @@ use super::h2;
 use super::http1::{self, Conn, Outgoing};
 use super::outcome::Failed;
 use super::Response;
-use crate::sample::{FailReason, Phase, Phases};
+use crate::model::sample::{FailReason, Phase, Phases};
 use std::time::{Duration, Instant};
 
 /// When an exchange's request was written and the first byte of its answer

@@ -2,11 +2,12 @@
 //! statistics added exactly as one process would have recorded them.
 
 use super::{overrides_sha256, sha256_hex, RunResult, RESULT_KIND, RESULT_VERSION};
-use crate::config::env::EnvVars;
-use crate::config::{ConfigError, ConfigSource};
+use crate::config::ConfigSource;
+use crate::model::env::EnvVars;
+use crate::model::problems::ConfigError;
+use crate::model::sample::Phase;
 use crate::plan::{self, Plan, Selection};
-use crate::run::{RunOutcome, Timeline};
-use crate::sample::Phase;
+use crate::report::{RunOutcome, Timeline};
 use crate::slo::evaluate;
 use crate::stats::{ExecutorTotals, Latency, RequestStats, Snapshot};
 use std::path::{Path, PathBuf};
@@ -212,7 +213,7 @@ fn outcome(plan: Plan, results: &[(PathBuf, RunResult)]) -> Result<RunOutcome, M
     let mut phases: Vec<Vec<Option<Latency>>> = plan.scenarios.iter().map(|_| vec![None; Phase::COUNT]).collect();
     let mut executors: Vec<ExecutorTotals> =
         plan.scenarios.iter().map(|s| ExecutorTotals { scenario: s.name.clone(), ..Default::default() }).collect();
-    let mut timelines: Vec<Vec<crate::run::TimelinePoint>> = vec![Vec::new(); plan.scenarios.len()];
+    let mut timelines: Vec<Vec<crate::report::TimelinePoint>> = vec![Vec::new(); plan.scenarios.len()];
     let scenario_index = |name: &str| plan.scenarios.iter().position(|s| s.name == name);
     let add = |slot: &mut Option<Latency>, latency: Latency| match slot {
         None => *slot = Some(latency),
@@ -310,7 +311,7 @@ fn outcome(plan: Plan, results: &[(PathBuf, RunResult)]) -> Result<RunOutcome, M
         plan.scenarios
             .iter()
             .zip(timelines)
-            .map(|(s, points)| crate::run::ScenarioTimeline { scenario: s.name.clone(), points })
+            .map(|(s, points)| crate::report::ScenarioTimeline { scenario: s.name.clone(), points })
             .collect(),
     );
     let run_id = results[0].1.run_id.clone();
@@ -320,8 +321,8 @@ fn outcome(plan: Plan, results: &[(PathBuf, RunResult)]) -> Result<RunOutcome, M
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::sample::{FailReason, Sample, SampleSink};
     use crate::result::RunIdentity;
-    use crate::sample::{FailReason, Sample, SampleSink};
     use crate::stats::{Answers, ScenarioStats};
     use rand::{Rng, SeedableRng};
 
@@ -458,13 +459,14 @@ thresholds:
         for (i, shard) in shards.into_iter().enumerate() {
             let (outcome, mut result) = shard.outcome();
             // Shards that ticked different numbers of seconds, each point with its own percentiles.
-            let point = crate::run::TimelinePoint {
+            let point = crate::report::TimelinePoint {
                 requests: 10,
                 p95_ms: Some(5.0),
                 request_ms: [("a".to_string(), [1.0, 5.0, 9.0])].into(),
                 ..Default::default()
             };
-            result.timeline = vec![crate::run::ScenarioTimeline { scenario: "s".into(), points: vec![point; i + 1] }];
+            result.timeline =
+                vec![crate::report::ScenarioTimeline { scenario: "s".into(), points: vec![point; i + 1] }];
             shard_verdicts.push(outcome.verdicts.iter().map(|v| v.passed).collect::<Vec<_>>());
             write(&dir.path().join(format!("shard-{i}")), &format!("r{i}.json"), &result);
         }

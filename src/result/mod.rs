@@ -8,9 +8,10 @@ mod merge;
 
 pub use merge::{check_complete, find_results, merge, MergeError};
 
-use crate::config::env::EnvVars;
-use crate::config::{ConfigError, ConfigSource};
-use crate::run::{RunOutcome, ScenarioTimeline};
+use crate::config::ConfigSource;
+use crate::model::env::EnvVars;
+use crate::model::problems::ConfigError;
+use crate::report::{RunOutcome, ScenarioTimeline};
 use crate::stats::{ExecutorTotals, LatencyRecord, RequestRecord};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -68,6 +69,26 @@ impl RunIdentity {
             shard,
         })
     }
+}
+
+/// The labels of a run's pushed series: `testid`, `profile`, `instance`
+/// (the pod or host) and, for a shard, `shard`, so shards never write the same series.
+pub fn run_labels(plan: &crate::plan::Plan, run_id: &str, env: &EnvVars) -> Vec<(String, String)> {
+    let mut labels = vec![("testid".to_string(), run_id.to_string()), ("profile".to_string(), plan.profile.clone())];
+    labels.push(("instance".to_string(), instance_name(env)));
+    if let Some(shard) = plan.shard {
+        labels.push(("shard".to_string(), shard.index.to_string()));
+    }
+    labels
+}
+
+/// The pod's name, else the host's.
+pub fn instance_name(env: &EnvVars) -> String {
+    env.get("POD_NAME")
+        .filter(|n| !n.is_empty())
+        .cloned()
+        .or_else(|| nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()))
+        .unwrap_or_else(|| "sloprober".to_string())
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
@@ -192,9 +213,9 @@ impl RunResult {
     }
 
     /// Writes the result as JSON at [`RunResult::path_at`]`(path)`; returns the file written.
-    pub fn write(&self, path: &Path) -> Result<PathBuf, crate::run::ReportError> {
+    pub fn write(&self, path: &Path) -> Result<PathBuf, crate::report::ReportError> {
         let file = self.path_at(path);
-        let error = |source| crate::run::ReportError { path: file.clone(), source };
+        let error = |source| crate::report::ReportError { path: file.clone(), source };
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(error)?;
         }

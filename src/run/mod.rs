@@ -2,34 +2,24 @@
 //! scenario's schedule once, shows progress, evaluates the thresholds on
 //! exact statistics, prints a k6-style summary and writes reports.
 
-pub(crate) mod chart;
-pub mod github;
-pub(crate) mod html;
-mod junit;
 mod progress;
-pub(crate) mod report;
-mod summary;
-mod timeline;
 
-pub use html::html;
-pub use junit::junit;
-pub use report::{markdown, write_reports, ReportError};
-pub use summary::render_summary;
-pub use timeline::{ScenarioTimeline, Timeline, TimelinePoint};
-
-use crate::config::env::EnvVars;
-use crate::config::{defaults, ConfigError, ConfigSource};
+use crate::config::ConfigSource;
 use crate::engine::{self, Passes, StartError};
 use crate::executor::VuThreads;
 use crate::metrics::ProberMetrics;
+use crate::model::defaults;
+use crate::model::env::EnvVars;
+use crate::model::problems::ConfigError;
 use crate::plan::{self, Plan, Selection};
 use crate::remote_write::RemoteWriter;
+use crate::report::{RunOutcome, Timeline};
+use crate::result::run_labels;
 use crate::server::{self, ListenError};
 use crate::slo::{evaluate, Verdict};
 use crate::stats::{ScenarioStats, Snapshot};
 use crate::status::{self, RecentFailures, StatusBoard};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -72,32 +62,10 @@ pub enum RunError {
     Start(#[from] StartError),
 }
 
-/// Everything a run found out; reports and the summary are made from it.
-pub struct RunOutcome {
-    pub plan: Plan,
-    pub started_at: SystemTime,
-    pub snapshot: Snapshot,
-    /// One per threshold of the plan, same order.
-    pub verdicts: Vec<Verdict>,
-    /// The SLO whose `abort_on_fail` threshold stopped the run early.
-    pub aborted_by: Option<String>,
-    pub timeline: Timeline,
-    /// How many shards' results it adds up (1 for a run).
-    pub shards: u32,
-    /// The run's identifier: `testid` on pushed metrics, in reports.
-    pub run_id: String,
-}
-
-impl RunOutcome {
-    pub fn passed(&self) -> bool {
-        self.aborted_by.is_none() && self.verdicts.iter().all(|v| v.passed)
-    }
-}
-
 /// How long running iterations may finish after an abort.
 const ABORT_GRACE: Duration = Duration::from_secs(2);
 /// How often the run samples its timeline and checks abort thresholds.
-pub const TICK: Duration = Duration::from_secs(1);
+const TICK: Duration = crate::report::timeline::INTERVAL;
 
 /// The plan a run plays: the selected profile (default `smoke`) and scenarios.
 pub fn plan_for(options: &RunOptions) -> Result<Plan, ConfigError> {
@@ -120,7 +88,7 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
     let board = StatusBoard::new(status::Mode::Run);
     let shown = options.listen.map(|_| (Arc::new(plan.clone()), RecentFailures::new(&plan)));
     let prepared = engine::prepare(&plan, &metrics, &options.vu_threads, |i| {
-        let mut sinks = vec![totals[i].clone() as Arc<dyn crate::sample::SampleSink>, intervals[i].clone()];
+        let mut sinks = vec![totals[i].clone() as Arc<dyn crate::model::sample::SampleSink>, intervals[i].clone()];
         sinks.extend(shown.as_ref().map(|(_, failures)| failures.sink(i)));
         sinks
     })?;
@@ -224,26 +192,6 @@ fn new_run_id(started_at: SystemTime) -> String {
     format!("{stamp}-{:04x}", rand::random::<u16>())
 }
 
-/// The labels of a run's pushed series: `testid`, `profile`, `instance`
-/// (the pod or host) and, for a shard, `shard`, so shards never write the same series.
-pub fn run_labels(plan: &Plan, run_id: &str, env: &EnvVars) -> Vec<(String, String)> {
-    let mut labels = vec![("testid".to_string(), run_id.to_string()), ("profile".to_string(), plan.profile.clone())];
-    labels.push(("instance".to_string(), instance_name(env)));
-    if let Some(shard) = plan.shard {
-        labels.push(("shard".to_string(), shard.index.to_string()));
-    }
-    labels
-}
-
-/// The pod's name, else the host's.
-pub fn instance_name(env: &EnvVars) -> String {
-    env.get("POD_NAME")
-        .filter(|n| !n.is_empty())
-        .cloned()
-        .or_else(|| nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()))
-        .unwrap_or_else(|| "sloprober".to_string())
-}
-
 /// The SLO of the first `abort_on_fail` threshold failing now, past its `delay_abort_eval`.
 fn failing_abort_threshold(plan: &Plan, elapsed: Duration, snapshot: impl FnOnce() -> Snapshot) -> Option<String> {
     let due: Vec<_> = plan
@@ -273,18 +221,4 @@ async fn await_final_scrape(scrapes: &server::Scrapes) {
     if !scrapes.next(limit).await {
         tracing::warn!(waited = ?limit, "no scrape came after the run ended; Prometheus lacks its last seconds");
     }
-}
-
-/// Where reports go: `<out>/<YYYYmmdd_HHMMSS>`, as the k6 suite laid them out.
-pub fn report_dir(out: &std::path::Path, started_at: SystemTime) -> PathBuf {
-    let stamp = humantime::format_rfc3339_seconds(started_at).to_string();
-    let stamp: String =
-        stamp.trim_end_matches('Z').replace('T', "_").chars().filter(|c| *c != '-' && *c != ':').collect();
-    let mut dir = out.join(&stamp);
-    let mut n = 2;
-    while dir.exists() {
-        dir = out.join(format!("{stamp}-{n}"));
-        n += 1;
-    }
-    dir
 }

@@ -1,9 +1,9 @@
 //! Live progress: one updating line on a terminal, a plain line every few
 //! seconds otherwise (CI logs stay readable).
 
-use super::timeline::TimelinePoint;
 use super::ProgressMode;
-use crate::config::duration;
+use crate::model::duration;
+use crate::report::TimelinePoint;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 

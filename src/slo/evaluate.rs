@@ -2,9 +2,10 @@
 //! and for SLO-shaped thresholds the SLI (fraction of good events) and the
 //! error budget it uses. What is good comes from the plan's objective.
 
-use super::threshold::Aggregation;
-use crate::config::CustomKind;
-use crate::plan::{Builtin, Metric, PlannedThreshold, Tag, Tags};
+use crate::model::metric::CustomKind;
+use crate::model::metric::{Builtin, Metric, Tag, Tags};
+use crate::model::threshold::Aggregation;
+use crate::plan::PlannedThreshold;
 use crate::stats::{Answers, Latency, RequestView, Snapshot};
 use serde::Serialize;
 

@@ -1,9 +1,7 @@
-//! SLO verdicts: thresholds parsed, then evaluated on statistics, for the
-//! one-shot run (the CI verdict) and continuously in the daemon (live gauges).
+//! SLO verdicts: a threshold evaluated on statistics, the same pure
+//! evaluation for the one-shot run (the CI verdict), the daemon's live
+//! window and a merge of shards.
 
 mod evaluate;
-mod live;
-pub mod threshold;
 
 pub use evaluate::{evaluate, figures, Figures, TrendFigures, Verdict};
-pub use live::LiveSlos;

@@ -12,8 +12,8 @@ pub use request::{Answers, Latency, RequestStats};
 pub use snapshot::{ExecutorTotals, RequestView, Snapshot, SpanView};
 pub use window::SlidingWindow;
 
+use crate::model::sample::{Phase, Phases, Sample, SampleSink, Span};
 use crate::plan::ScenarioPlan;
-use crate::sample::{Phase, Phases, Sample, SampleSink, Span};
 use std::sync::{Mutex, MutexGuard};
 
 /// One scenario's per-request statistics, and the durations of its
@@ -159,7 +159,7 @@ impl SampleSink for Fanout {
         }
     }
 
-    fn record_span(&self, span: &crate::sample::Span) {
+    fn record_span(&self, span: &crate::model::sample::Span) {
         for sink in &self.0 {
             sink.record_span(span);
         }

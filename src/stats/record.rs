@@ -4,7 +4,7 @@
 //! from files equals merging them in memory.
 
 use super::{Latency, RequestStats};
-use crate::sample::FailReason;
+use crate::model::sample::FailReason;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -162,7 +162,7 @@ impl RequestRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sample::Sample;
+    use crate::model::sample::Sample;
 
     fn sample(request: usize, micros: u64, failure: Option<FailReason>) -> Sample {
         Sample {

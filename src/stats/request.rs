@@ -1,6 +1,6 @@
 //! What one request (of one scenario) has done over some span of time.
 
-use crate::sample::{FailReason, Sample};
+use crate::model::sample::{FailReason, Sample};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::time::Instant;

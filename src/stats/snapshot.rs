@@ -3,8 +3,8 @@
 
 use super::{Latency, RequestStats};
 use crate::executor::ExecutorCounters;
+use crate::model::sample::Phase;
 use crate::plan::Plan;
-use crate::sample::Phase;
 use std::time::Duration;
 
 /// One request's statistics with the names it is known by.

@@ -3,8 +3,8 @@
 //! number of requests and slots.
 
 use super::{Latency, RequestStats, ScenarioStats};
+use crate::model::sample::{Sample, SampleSink, Span};
 use crate::plan::Plan;
-use crate::sample::{Sample, SampleSink, Span};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

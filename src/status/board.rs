@@ -81,7 +81,7 @@ impl StatusBoard {
                 let mut entry = shown.json();
                 entry["name"] = json!(request.name);
                 entry["latency_thresholds"] =
-                    json!(crate::run::chart::threshold_lines(&plan.thresholds, scenario, request));
+                    json!(crate::report::threshold_lines(&plan.thresholds, scenario, request));
                 requests.push(entry);
                 figures.push(shown.point());
             }
@@ -193,7 +193,7 @@ impl<'s> Figures<'s> {
     }
 
     fn json(&self) -> Value {
-        let failed_by_reason: serde_json::Map<String, Value> = crate::sample::FailReason::ALL
+        let failed_by_reason: serde_json::Map<String, Value> = crate::model::sample::FailReason::ALL
             .iter()
             .filter(|r| self.stats.failed_by(**r) > 0)
             .map(|r| (r.as_str().to_string(), json!(self.stats.failed_by(*r))))
@@ -227,7 +227,7 @@ fn slos_json(plan: &Plan, verdicts: &[Verdict]) -> Vec<Value> {
         .iter()
         .zip(verdicts)
         .map(|(threshold, verdict)| {
-            let mut entry = crate::run::report::slo_entry(threshold, verdict);
+            let mut entry = crate::report::slo_entry(threshold, verdict);
             entry["burn_rate"] = json!(verdict.budget_used(threshold).map(|b| (b * 1e4).round() / 1e4));
             entry
         })

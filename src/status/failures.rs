@@ -1,8 +1,8 @@
 //! The last failures of every request, for the status page: a fixed number
 //! per request, the oldest dropped, so memory stays fixed however many fail.
 
+use crate::model::sample::{FailReason, Sample, SampleSink};
 use crate::plan::Plan;
-use crate::sample::{FailReason, Sample, SampleSink};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};

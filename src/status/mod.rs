@@ -35,8 +35,8 @@ pub fn page() -> String {
          <footer><small>sloprober {version} · <a href=\"metrics\">/metrics</a> · <a href=\"status.json\">status.json</a> · \
          charts: uPlot 1.6.32 (MIT), embedded</small></footer>\n\
          <script>{uplot_js}</script>\n<script>{PAGE_JS}</script></body></html>\n",
-        uplot_css = crate::run::html::UPLOT_CSS,
-        uplot_js = crate::run::html::UPLOT_JS,
+        uplot_css = crate::report::html::UPLOT_CSS,
+        uplot_js = crate::report::html::UPLOT_JS,
         version = env!("CARGO_PKG_VERSION"),
     )
 }

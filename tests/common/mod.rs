@@ -1,11 +1,11 @@
 //! Helpers for tests that run the daemon and the demo target in-process on 127.0.0.1:0.
 #![allow(dead_code)]
 
-use sloprober::config::env::EnvVars;
 use sloprober::config::ConfigSource;
 use sloprober::daemon::{self, DaemonOptions};
 use sloprober::demo_target::{self, DemoTarget, FaultPatch, Faults};
 use sloprober::metrics::ProberMetrics;
+use sloprober::model::env::EnvVars;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -469,7 +469,7 @@ pub fn run_options(dir: &std::path::Path, yaml: &str, scenarios: &[&str]) -> slo
 }
 
 /// Plays a run in-process; its outcome and the final /metrics text.
-pub async fn play(options: &sloprober::run::RunOptions) -> (sloprober::run::RunOutcome, String) {
+pub async fn play(options: &sloprober::run::RunOptions) -> (sloprober::report::RunOutcome, String) {
     let metrics = ProberMetrics::shared().unwrap();
     let plan = sloprober::run::plan_for(options).unwrap_or_else(|e| panic!("{e}"));
     let outcome = sloprober::run::execute(plan, options, metrics.clone()).await.unwrap();

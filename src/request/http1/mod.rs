@@ -20,7 +20,7 @@ use super::connect::{Origin, Stream};
 use super::outcome;
 use super::transport::{Marks, Unanswered};
 use super::Response;
-use crate::sample::FailReason;
+use crate::model::sample::FailReason;
 use bytes::{Buf, Bytes, BytesMut};
 pub use head::KeepHeaders;
 use head::{parse_head, status_line, BadHead, Framing, Head, MAX_HEAD};

@@ -3,7 +3,7 @@
 //!
 //! Parse errors point at the character. Trend values are milliseconds, as in k6.
 
-use crate::config::CustomKind;
+use super::metric::CustomKind;
 use std::fmt;
 
 /// The statistic a threshold compares.

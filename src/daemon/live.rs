@@ -3,10 +3,10 @@
 //! "passing now" without PromQL, and on the status page with the window's
 //! figures.
 
-use super::evaluate;
 use crate::executor::ExecutorCounters;
 use crate::metrics::ProberMetrics;
 use crate::plan::Plan;
+use crate::slo::evaluate;
 use crate::stats::{ExecutorTotals, SlidingWindow, Snapshot};
 use crate::status::StatusBoard;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! threshold, a failed threshold a `<failure>` with its observed value.
 //! The layout is the Ant / Jenkins one (`testsuites` > `testsuite` > `testcase`).
 
-use super::summary::format_observed;
+use super::format::{escape, format_observed};
 use super::RunOutcome;
 use std::fmt::Write;
 
@@ -75,30 +75,4 @@ pub fn junit(outcome: &RunOutcome) -> String {
     let _ = writeln!(xml, "  </testsuite>");
     let _ = writeln!(xml, "</testsuites>");
     xml
-}
-
-/// Text and attribute values in XML and HTML; characters XML 1.0 cannot hold are dropped.
-pub(super) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn xml_special_characters_are_escaped() {
-        assert_eq!(super::escape("p(95)<300 & \"x\"\u{1}"), "p(95)&lt;300 &amp; &quot;x&quot;");
-    }
 }

@@ -2,16 +2,19 @@
 //! going, serves metrics, reloads on SIGHUP or `POST /-/reload`, and shuts
 //! down gracefully.
 
-use crate::config::env::EnvVars;
-use crate::config::{ConfigError, ConfigSource};
+mod live;
+
+use crate::config::ConfigSource;
 use crate::engine::{self, Load, Passes, StartError};
 use crate::executor::VuThreads;
 use crate::metrics::ProberMetrics;
+use crate::model::env::EnvVars;
+use crate::model::problems::ConfigError;
 use crate::plan::{self, Plan, Selection};
 use crate::server::{self, ReloadRequest};
-use crate::slo::LiveSlos;
 use crate::stats::SlidingWindow;
 use crate::status::{Mode, RecentFailures, StatusBoard};
+use live::LiveSlos;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -161,7 +164,7 @@ fn start_remote_write(
     metrics: &Arc<ProberMetrics>,
 ) -> Option<crate::remote_write::RemoteWriter> {
     let rw = plan.remote_write.as_ref()?;
-    let mut labels = crate::run::run_labels(plan, options.run_id.as_deref().unwrap_or_default(), &options.env);
+    let mut labels = crate::result::run_labels(plan, options.run_id.as_deref().unwrap_or_default(), &options.env);
     if options.run_id.is_none() {
         labels.retain(|(name, _)| name != "testid");
     }

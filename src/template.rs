@@ -4,7 +4,7 @@
 //! literals, and only the dynamic parts (uuid, counters, random picks) are
 //! filled per request.
 
-use crate::config::env::{interpolate, EnvVars};
+use crate::model::env::{interpolate, EnvVars};
 use rand::rngs::SmallRng;
 use rand::Rng;
 use serde_json::Value;

@@ -2,9 +2,9 @@
 //! (`GITHUB_STEP_SUMMARY`), and each failed threshold an `::error`
 //! annotation when `GITHUB_ACTIONS` is `true`.
 
-use super::summary::format_observed;
+use super::format::format_observed;
 use super::RunOutcome;
-use crate::config::env::EnvVars;
+use crate::model::env::EnvVars;
 use std::io::Write;
 use std::path::PathBuf;
 

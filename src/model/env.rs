@@ -14,24 +14,6 @@ pub fn process_env() -> EnvVars {
     std::env::vars().collect()
 }
 
-/// The variable that sets how many threads run VUs.
-pub const VU_THREADS: &str = "SLOPROBER_VU_THREADS";
-
-/// How many threads run VUs: `SLOPROBER_VU_THREADS`, else one per two cores.
-pub fn vu_thread_count(env: &EnvVars) -> Result<usize, super::ConfigError> {
-    let Some(setting) = env.get(VU_THREADS) else {
-        return Ok(crate::executor::VuThreads::default_count());
-    };
-    match setting.trim().parse::<usize>() {
-        Ok(count) if count > 0 => Ok(count),
-        _ => {
-            let mut problems = super::Problems::default();
-            problems.add(VU_THREADS, format!("\"{setting}\" is not a number of threads (a whole number, 1 or more)"));
-            Err(problems.into_error("the environment"))
-        }
-    }
-}
-
 /// Replaces each `${NAME}` / `${NAME:-default}` in `template`.
 /// An unset variable without a default is an error naming it.
 pub fn interpolate(template: &str, env: &EnvVars) -> Result<String, String> {
@@ -85,16 +67,6 @@ mod tests {
     fn empty_value_takes_the_default() {
         let e = env(&[("TENANT_ID", "")]);
         assert_eq!(interpolate("${TENANT_ID:-t}", &e).unwrap(), "t");
-    }
-
-    #[test]
-    fn vu_threads_come_from_the_environment_and_a_bad_value_is_named() {
-        assert_eq!(vu_thread_count(&env(&[("SLOPROBER_VU_THREADS", "3")])).unwrap(), 3);
-        assert_eq!(vu_thread_count(&env(&[])).unwrap(), crate::executor::VuThreads::default_count());
-        for bad in ["many", "0", "-1", ""] {
-            let error = vu_thread_count(&env(&[("SLOPROBER_VU_THREADS", bad)])).unwrap_err().to_string();
-            assert!(error.contains("SLOPROBER_VU_THREADS") && error.contains(&format!("\"{bad}\"")), "{error}");
-        }
     }
 
     #[test]

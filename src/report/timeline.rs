@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The time between two points: a run samples its timeline this often.
+pub const INTERVAL: Duration = Duration::from_secs(1);
+
 /// What happened during one interval.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TimelinePoint {
@@ -138,7 +141,7 @@ fn point(
         point.requests = s.count;
         point.failed = s.failed_total();
         point.checks_failed = s.checks_failed.iter().sum();
-        point.failed_by_reason = crate::sample::FailReason::ALL
+        point.failed_by_reason = crate::model::sample::FailReason::ALL
             .iter()
             .filter(|r| s.failed_by(**r) > 0)
             .map(|r| (r.as_str().to_string(), s.failed_by(*r)))

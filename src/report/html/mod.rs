@@ -6,18 +6,16 @@
 //! embedded: the page makes no request and works offline.
 
 use super::chart::threshold_lines;
-use super::junit::escape;
-use super::report::{percent, sli_and_budget};
-use super::summary::{format_ms, format_observed};
+use super::format::{escape, format_ms, format_observed, percent, sli_and_budget, targets};
 use super::RunOutcome;
-use crate::sample::FailReason;
+use crate::model::sample::FailReason;
 use crate::slo::TrendFigures;
 use crate::stats::Answers;
 use serde_json::json;
 use std::fmt::Write;
 
-pub(crate) const UPLOT_JS: &str = include_str!("uplot/uPlot.iife.min.js");
-pub(crate) const UPLOT_CSS: &str = include_str!("uplot/uPlot.min.css");
+pub const UPLOT_JS: &str = include_str!("uplot/uPlot.iife.min.js");
+pub const UPLOT_CSS: &str = include_str!("uplot/uPlot.min.css");
 const REPORT_JS: &str = include_str!("report.js");
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:20px;color:#222}\
@@ -61,8 +59,7 @@ pub fn html(outcome: &RunOutcome) -> String {
 
 fn run_table(page: &mut String, outcome: &RunOutcome) {
     let plan = &outcome.plan;
-    let mut targets: Vec<String> = plan.scenarios.iter().map(|s| escape(&s.base_url)).collect();
-    targets.dedup();
+    let targets: Vec<String> = targets(plan).into_iter().map(escape).collect();
     let rows = [
         ("profile", escape(&plan.profile)),
         ("target", targets.join(", ")),

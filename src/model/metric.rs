@@ -3,11 +3,33 @@
 //! series behind it. Validation, evaluation, summaries, reports, rules and
 //! dashboards all read a metric's meaning from here.
 
-use crate::config::CustomKind;
-use crate::sample::Phase;
+use super::sample::Phase;
+use super::units::Unit;
+use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
+
+/// The four k6 metric types; custom metrics are declared with one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CustomKind {
+    Trend,
+    Rate,
+    Counter,
+    Gauge,
+}
+
+impl CustomKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CustomKind::Trend => "trend",
+            CustomKind::Rate => "rate",
+            CustomKind::Counter => "counter",
+            CustomKind::Gauge => "gauge",
+        }
+    }
+}
 
 /// k6's built-in metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -128,46 +150,6 @@ impl Tag {
 
 /// Tag filters of a threshold, in one canonical order whatever order they were written in.
 pub type Tags = BTreeMap<Tag, String>;
-
-/// The unit a threshold's numbers are written in, and the base unit Prometheus exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    /// Written in milliseconds (as in k6), exported in seconds.
-    Milliseconds,
-    Bytes,
-    /// Counts, ratios and plain values.
-    None,
-}
-
-impl Unit {
-    /// A value written in this unit (`300` ms), in base units (`0.3` s).
-    /// Milliseconds go through whole nanoseconds, far finer than any latency
-    /// measured, so 50.943 ms is exported as 0.050943 and not as
-    /// 0.050942999999999995.
-    pub fn to_base(self, written: f64) -> f64 {
-        match self {
-            Unit::Milliseconds => (written * 1e6).round() / 1e9,
-            _ => written,
-        }
-    }
-
-    /// A value in base units, in the unit thresholds are written in.
-    pub fn to_written(self, base: f64) -> f64 {
-        match self {
-            Unit::Milliseconds => base * 1000.0,
-            _ => base,
-        }
-    }
-
-    /// How reports name the written unit.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Unit::Milliseconds => "ms",
-            Unit::Bytes => "B",
-            Unit::None => "",
-        }
-    }
-}
 
 /// A metric a threshold, summary or rule can name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -369,13 +351,6 @@ mod tests {
             assert_eq!(Builtin::from_name(b.name()), Some(b));
         }
         assert_eq!(Builtin::from_name("nope"), None);
-    }
-
-    #[test]
-    fn milliseconds_become_seconds_without_float_noise() {
-        for (ms, text) in [(50.943, "0.050943"), (0.1, "0.0001"), (1234.5678, "1.2345678"), (300.0, "0.3")] {
-            assert_eq!(Unit::Milliseconds.to_base(ms).to_string(), text, "{ms} ms");
-        }
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! summaries; elsewhere the block reads as plain numbers.
 
 use super::RunOutcome;
-use crate::plan::{Builtin, Metric, PlannedThreshold, RequestPlan, ScenarioPlan, Tag, Unit};
-use crate::slo::threshold::Aggregation;
+use crate::model::metric::{Builtin, Metric, Tag};
+use crate::model::threshold::Aggregation;
+use crate::model::units::Unit;
+use crate::plan::{PlannedThreshold, RequestPlan, ScenarioPlan};
 use std::fmt::Write;
 
 /// Most points a chart shows; longer runs are shown as the slowest second of each stretch.
@@ -64,7 +66,7 @@ fn latency_thresholds<'a>(
 
 /// The latency thresholds that judge `request` of `scenario`, as the HTML
 /// charts draw them: `{label, ms}`.
-pub(crate) fn threshold_lines(
+pub fn threshold_lines(
     thresholds: &[PlannedThreshold],
     scenario: &ScenarioPlan,
     request: &RequestPlan,

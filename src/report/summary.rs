@@ -1,23 +1,13 @@
 //! The end-of-run summary, laid out like k6's: every metric with its
 //! figures, then each threshold with a pass/fail mark.
 
+use super::format::{format_ms, format_observed};
 use super::RunOutcome;
-use crate::config::duration;
-use crate::plan::{Builtin, Metric, PlannedThreshold, Tag, Tags, Unit};
-use crate::slo::{figures, Figures, Verdict};
+use crate::model::duration;
+use crate::model::metric::{Builtin, Metric, Tag, Tags};
+use crate::slo::{figures, Figures};
 use std::fmt::Write;
 use std::time::Duration;
-
-/// `850µs`, `12.34ms`, `1.25s`.
-pub fn format_ms(ms: f64) -> String {
-    if ms < 1.0 {
-        format!("{:.0}µs", ms * 1000.0)
-    } else if ms < 1000.0 {
-        format!("{ms:.2}ms")
-    } else {
-        format!("{:.2}s", ms / 1000.0)
-    }
-}
 
 fn format_bytes(bytes: f64) -> String {
     match bytes {
@@ -50,15 +40,6 @@ fn format_figures(name: &str, figures: &Figures) -> String {
         }
         Figures::Counter { count, rate } => format!("{count:<9} {rate:.2}/s"),
         Figures::Gauge { value } => value.map_or("-".to_string(), |v| format!("{v}")),
-    }
-}
-
-/// The observed value of a threshold, in its unit.
-pub fn format_observed(threshold: &PlannedThreshold, verdict: &Verdict) -> String {
-    match (verdict.observed, threshold.metric.unit()) {
-        (None, _) => "no data".to_string(),
-        (Some(seconds), Unit::Milliseconds) => format_ms(Unit::Milliseconds.to_written(seconds)),
-        (Some(v), _) => format!("{v:.4}"),
     }
 }
 
