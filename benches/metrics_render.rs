@@ -3,7 +3,7 @@
 //! series exist too). The goal is under 2 ms per scrape.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sloprober::config::ConfigSource;
+use sloprober::config::Loaded;
 use sloprober::metrics::ProberMetrics;
 use sloprober::model::env::EnvVars;
 use sloprober::model::sample::{FailReason, Sample, SampleSink};
@@ -28,8 +28,7 @@ fn large_config() -> String {
 
 fn render(c: &mut Criterion) {
     let text: &'static str = Box::leak(large_config().into_boxed_str());
-    let plan =
-        sloprober::plan::resolve(&ConfigSource::Embedded { name: "bench", text }, Some("p"), &EnvVars::new()).unwrap();
+    let plan = sloprober::plan::resolve(&Loaded::new("bench", text), Some("p"), &EnvVars::new()).unwrap();
     let metrics = ProberMetrics::new(prometheus::Registry::new()).unwrap();
     let executors: Vec<_> = plan.scenarios.iter().map(|_| sloprober::executor::ExecutorCounters::new()).collect();
     let scenarios = metrics.for_plan(&plan, &executors).unwrap();

@@ -237,7 +237,7 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
         }
         Command::Run(args) => {
             let options = RunOptions {
-                source: ConfigSource::File(args.config),
+                config: ConfigSource::File(args.config).load()?,
                 profile: args.profile,
                 scenarios: args.scenarios,
                 listen: args.listen,
@@ -263,9 +263,10 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
                 html: args.verdict.html,
                 result: None,
             };
-            commands::merge::merge(&ConfigSource::File(args.config), &args.results, args.wait, &outputs, &env).await
+            commands::merge::merge(&ConfigSource::File(args.config).load()?, &args.results, args.wait, &outputs, &env)
+                .await
         }
-        Command::Check(args) => commands::check::check(&ConfigSource::File(args.config), args.profile, &env),
+        Command::Check(args) => commands::check::check(&ConfigSource::File(args.config).load()?, args.profile, &env),
         Command::Render(args) => {
             let options = RenderOptions {
                 config: &args.config,

@@ -1,12 +1,12 @@
 //! `sloprober check`: validates a config and prints the resolved plan.
 
 use super::CommandError;
-use crate::config::ConfigSource;
+use crate::config::Loaded;
 use crate::model::env::EnvVars;
 use crate::plan::{self, Selection};
 
-pub fn check(source: &ConfigSource, profile: Option<String>, env: &EnvVars) -> Result<(), CommandError> {
-    let plan = plan::load(source, &Selection { profile, scenarios: Vec::new() }, env)?;
+pub fn check(loaded: &Loaded, profile: Option<String>, env: &EnvVars) -> Result<(), CommandError> {
+    let plan = plan::load(loaded, &Selection { profile, scenarios: Vec::new() }, env)?;
     // The environment settings a run or the daemon would read are checked too.
     crate::executor::VuThreads::count_from(env)?;
     println!("{plan}");

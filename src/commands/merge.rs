@@ -2,7 +2,7 @@
 
 use super::run::{finish, Outputs};
 use super::CommandError;
-use crate::config::ConfigSource;
+use crate::config::Loaded;
 use crate::model::env::EnvVars;
 use crate::result;
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use std::time::Duration;
 /// `config`, and reports the whole load's verdict as a run would.
 /// With `wait`, first waits (at most that long) until every shard's result is there.
 pub async fn merge(
-    config: &ConfigSource,
+    config: &Loaded,
     paths: &[PathBuf],
     wait: Option<Duration>,
     outputs: &Outputs,

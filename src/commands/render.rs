@@ -4,7 +4,6 @@
 use super::CommandError;
 use crate::config::ConfigSource;
 use crate::model::env::EnvVars;
-use crate::model::problems::ConfigError;
 use std::path::Path;
 
 pub struct RenderOptions<'a> {
@@ -17,20 +16,18 @@ pub struct RenderOptions<'a> {
 }
 
 pub fn render(options: &RenderOptions<'_>, env: EnvVars) -> Result<(), CommandError> {
-    let text = std::fs::read_to_string(options.config)
-        .map_err(|e| ConfigError::Read { path: options.config.display().to_string(), reason: e.to_string() })?;
-    let env = with_markers_for_secrets(env, &text);
-    let source = ConfigSource::Text { name: options.config.display().to_string(), text: text.clone() };
-    let plan = crate::plan::resolve(&source, options.profile, &env)?;
+    let loaded = ConfigSource::File(options.config.to_path_buf()).load()?;
+    let env = with_markers_for_secrets(env, &loaded.text);
+    let plan = crate::plan::resolve(&loaded, options.profile, &env)?;
     if options.check {
-        let drift = crate::render::drift(&plan, &text, options.out);
+        let drift = crate::render::drift(&plan, &loaded.text, options.out);
         if !drift.is_empty() {
             return Err(CommandError::Drift(drift));
         }
         println!("rendered files are up to date");
         return Ok(());
     }
-    for path in crate::render::write(&plan, &text, options.out)? {
+    for path in crate::render::write(&plan, &loaded.text, options.out)? {
         println!("{}", path.display());
     }
     Ok(())

@@ -24,7 +24,7 @@ pub struct Outputs {
 /// Plays the run, prints the summary, writes reports; fails when a threshold did.
 pub async fn run(options: RunOptions, outputs: &Outputs) -> Result<(), CommandError> {
     let plan = run::plan_for(&options).map_err(RunError::from)?;
-    let identity = RunIdentity::of(&options.source, &options.env, &plan).map_err(RunError::from)?;
+    let identity = RunIdentity::of(&options.config, &options.env, &plan);
     let metrics = ProberMetrics::shared().map_err(|e| RunError::Start(e.into()))?;
     let outcome = run::execute(plan, &options, metrics).await?;
     let result = RunResult::of(&outcome, identity);

@@ -1,6 +1,8 @@
 //! `alerts`: how `sloprober render` turns thresholds into Prometheus alerts.
 
 use crate::model::duration;
+use crate::model::metric::{is_label_safe, LABEL_HINT};
+use crate::model::problems::Problems;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -46,6 +48,30 @@ pub struct BurnRateAlert {
     pub factor: f64,
     #[serde(rename = "for", default, deserialize_with = "duration::required")]
     pub for_: Duration,
+}
+
+impl AlertsConfig {
+    /// Burn rates that can fire, label-safe severities, windows long enough to judge.
+    pub fn check(&self, problems: &mut Problems) {
+        for (i, burn) in self.burn_rates.iter().enumerate() {
+            let path = format!("alerts.burn_rates[{i}]");
+            if !(burn.factor.is_finite() && burn.factor > 0.0) {
+                problems.add(format!("{path}.factor"), "must be greater than 0");
+            }
+            if burn.short >= burn.long {
+                problems.add(&path, "short must be shorter than long");
+            }
+            if !is_label_safe(&burn.severity) {
+                problems.add(format!("{path}.severity"), LABEL_HINT.replace("{}", &burn.severity));
+            }
+        }
+        if self.cert_expires_within < Duration::from_secs(24 * 3600) {
+            problems.add("alerts.cert_expires_within", "must be at least 1d (renewals take days)");
+        }
+        if self.fast_window < Duration::from_secs(2) {
+            problems.add("alerts.fast_window", "must be at least 2s (two scrapes)");
+        }
+    }
 }
 
 impl Default for AlertsConfig {

@@ -2,6 +2,7 @@
 //! judges its SLOs live.
 
 use crate::executor::OnEnd;
+use crate::model::problems::Problems;
 use crate::model::{defaults, duration};
 use serde::Deserialize;
 use std::time::Duration;
@@ -18,6 +19,14 @@ pub struct DaemonConfig {
     /// The sliding window live SLO verdicts are computed over.
     #[serde(default = "default_slo_window", deserialize_with = "duration::required")]
     pub slo_window: Duration,
+}
+
+impl DaemonConfig {
+    pub fn check(&self, problems: &mut Problems) {
+        if self.slo_window < Duration::from_secs(1) {
+            problems.add("daemon.slo_window", "must be at least 1s");
+        }
+    }
 }
 
 impl Default for DaemonConfig {

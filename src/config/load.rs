@@ -18,40 +18,48 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Where the config text comes from.
+/// Where a config's text comes from: a file (read again at each reload), or
+/// a config compiled into the binary (the demo's `config/aivo.yaml`).
 #[derive(Debug, Clone)]
 pub enum ConfigSource {
     File(PathBuf),
-    /// A config compiled into the binary (the demo's `config/aivo.yaml`).
-    Embedded {
-        name: &'static str,
-        text: &'static str,
-    },
-    /// A config already read, under the name it was read from.
-    Text {
-        name: String,
-        text: String,
-    },
+    Embedded { name: &'static str, text: &'static str },
 }
 
 impl ConfigSource {
-    pub fn name(&self) -> String {
-        match self {
-            ConfigSource::File(path) => path.display().to_string(),
-            ConfigSource::Embedded { name, .. } => format!("{name} (embedded)"),
-            ConfigSource::Text { name, .. } => name.clone(),
-        }
-    }
-
-    /// The config's text as written.
-    pub fn text(&self) -> Result<String, ConfigError> {
+    /// Reads the config's text, once: the plan, the secrets it must hide and
+    /// a run's identity are all made from what this returns.
+    pub fn load(&self) -> Result<Loaded, ConfigError> {
         match self {
             ConfigSource::File(path) => std::fs::read_to_string(path)
-                .map_err(|e| ConfigError::Read { path: path.display().to_string(), reason: e.to_string() }),
-            ConfigSource::Embedded { text, .. } => Ok(text.to_string()),
-            ConfigSource::Text { text, .. } => Ok(text.clone()),
+                .map(|text| Loaded::new(path.display().to_string(), text))
+                .map_err(|source| ConfigError::Read { path: path.display().to_string(), source }),
+            ConfigSource::Embedded { name, text } => Ok(Loaded::new(format!("{name} (embedded)"), *text)),
         }
     }
+}
+
+/// A config's text as read, with where it came from and its SHA-256.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// Where it was read from, for messages: a path, or `config/aivo.yaml (embedded)`.
+    pub name: String,
+    pub text: String,
+    /// SHA-256 of the text, hex: results of the same config merge.
+    pub sha256: String,
+}
+
+impl Loaded {
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Loaded {
+        let text = text.into();
+        let sha256 = sha256_hex(text.as_bytes());
+        Loaded { name: name.into(), text, sha256 }
+    }
+}
+
+/// SHA-256 of `bytes`, as 64 lowercase hex digits.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The top level as written: each section is read separately afterwards.
@@ -74,12 +82,13 @@ struct Sections {
     alerts: Option<Value>,
 }
 
-/// Reads and structurally checks a config. Semantic checks happen when the plan is built.
-pub fn load(source: &ConfigSource, env: &EnvVars) -> Result<Config, ConfigError> {
-    let name = source.name();
-    let text = source.text()?;
-    let tree = merged_tree(&text, env).map_err(|message| {
-        let message = match yaml_error_path(&text, &message) {
+/// Parses and structurally checks a config read with the environment
+/// layered on top. Semantic checks happen when the plan is built.
+pub fn parse(loaded: &Loaded, env: &EnvVars) -> Result<Config, ConfigError> {
+    let name = loaded.name.clone();
+    let text = &loaded.text;
+    let tree = merged_tree(text, env).map_err(|message| {
+        let message = match yaml_error_path(text, &message) {
             near if near.is_empty() => message,
             near => format!("{message} (the last key before it is {near}: check the indentation from there)"),
         };

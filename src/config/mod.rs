@@ -14,16 +14,18 @@ mod target;
 pub use alerts::{AlertsConfig, BurnRateAlert};
 pub use daemon::DaemonConfig;
 pub use journey::{BlockConfig, CaptureConfig, JourneyConfig, OnFailure, RequestStep, SetupConfig, StepConfig};
-pub use load::{load, ConfigSource};
+pub use load::{parse, sha256_hex, ConfigSource, Loaded};
 pub use remote_write::{BasicAuth, RemoteWriteConfig};
 pub use target::{Target, TlsConfig};
 
 use crate::executor::ExecutorSettings;
-use crate::model::metric::CustomKind;
+use crate::model::metric::{is_metric_name, Builtin, CustomKind};
+use crate::model::problems::Problems;
 use crate::model::size;
 use crate::model::{defaults, duration};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// A whole, validated config file.
@@ -63,6 +65,37 @@ impl Default for MetricsConfig {
 
 fn default_listen() -> String {
     defaults::METRICS_LISTEN.to_string()
+}
+
+impl MetricsConfig {
+    /// `listen` as an address; a problem at `metrics.listen` when it is not one.
+    pub fn listen_address(&self, problems: &mut Problems) -> Option<SocketAddr> {
+        let parsed = self.listen.parse::<SocketAddr>().ok();
+        if parsed.is_none() {
+            problems.add("metrics.listen", format!("\"{}\" is not an address like 0.0.0.0:9469", self.listen));
+        }
+        parsed
+    }
+
+    /// Custom metric names and bucket boundaries.
+    pub fn check(&self, problems: &mut Problems) {
+        for name in self.custom.keys() {
+            if !is_metric_name(name) {
+                problems.add(
+                    format!("metrics.custom.{name}"),
+                    "a metric name has letters, digits and \"_\", and does not start with a digit",
+                );
+            } else if Builtin::from_name(name).is_some() {
+                problems.add(
+                    format!("metrics.custom.{name}"),
+                    format!("\"{name}\" is a built-in metric; pick another name"),
+                );
+            }
+        }
+        if let Some(bad) = self.buckets.iter().find(|b| !(b.is_finite() && **b > 0.0)) {
+            problems.add("metrics.buckets", format!("bucket boundaries are seconds greater than 0, got {bad}"));
+        }
+    }
 }
 
 /// One scenario: its iteration (one request picked by weight, or one

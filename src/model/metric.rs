@@ -332,6 +332,21 @@ pub fn custom_counter_family(name: &str) -> String {
     format!("{name}_total")
 }
 
+/// Label values come from the config; keep them plain so they are safe in PromQL and file names.
+pub fn is_label_safe(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// What a name that is not [`is_label_safe`] is told; `{}` is the name.
+pub const LABEL_HINT: &str = "\"{}\" is not a valid name; use letters, digits, \"_\" and \"-\" (at most 64)";
+
+/// A Prometheus metric name: letters, digits and `_`, not starting with a digit.
+pub fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// The `expected_response` label value of a request's outcome.
 pub fn expected_response_label(failed: bool) -> &'static str {
     if failed {

@@ -57,8 +57,8 @@ impl Problems {
 /// Why a config could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config {path}: {reason}")]
-    Read { path: String, reason: String },
+    #[error("cannot read config {path}: {source}")]
+    Read { path: String, source: std::io::Error },
     #[error("{}", invalid_message(.config, .problems))]
     Invalid { config: String, problems: Vec<Problem> },
 }

@@ -237,8 +237,8 @@ pub fn compile(scenario: &Scenario, cx: &RequestContext<'_>, path: &str, problem
     let mut plans = Vec::new();
     for (name, journey) in &scenario.journeys {
         let at = format!("{path}.journeys.{name}");
-        if !super::is_label_safe(name) {
-            compiler.problems.add(&at, super::LABEL_HINT.replace("{}", name));
+        if !crate::model::metric::is_label_safe(name) {
+            compiler.problems.add(&at, crate::model::metric::LABEL_HINT.replace("{}", name));
         }
         if journey.weight == 0 {
             compiler.problems.add(format!("{at}.weight"), "must be at least 1");

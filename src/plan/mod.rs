@@ -21,11 +21,11 @@ pub use objective::{GoodEvents, Objective};
 pub use request::{MetricFeed, RequestBody, RequestPlan, RequestUrl};
 pub use thresholds::PlannedThreshold;
 
-use crate::config::{AlertsConfig, Config, DaemonConfig, ThinkTime};
+use crate::config::{AlertsConfig, Config, DaemonConfig, Loaded, ThinkTime};
 use crate::executor::ExecutorPlan;
 use crate::model::defaults;
 use crate::model::env::{interpolate, EnvVars};
-use crate::model::metric::{Builtin, CustomKind, Metric, Tag};
+use crate::model::metric::{is_label_safe, Builtin, CustomKind, Metric, Tag, LABEL_HINT};
 use crate::model::problems::{ConfigError, Problems};
 use reqwest::header::{HeaderMap, HeaderName};
 use std::collections::{BTreeMap, BTreeSet};
@@ -100,32 +100,15 @@ pub struct ScenarioPlan {
     pub secrets: std::sync::Arc<secrets::Secrets>,
 }
 
-/// Label values come from the config; keep them plain so they are safe in PromQL and file names.
-pub(crate) fn is_label_safe(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-pub(crate) const LABEL_HINT: &str = "\"{}\" is not a valid name; use letters, digits, \"_\" and \"-\" (at most 64)";
-
-fn is_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 /// Every profile named anywhere in the config.
 pub fn profile_names(config: &Config) -> BTreeSet<String> {
     config.scenarios.values().flat_map(|s| s.profiles.keys().cloned()).chain(config.profiles.keys().cloned()).collect()
 }
 
-/// Loads `source` and resolves it for `profile`; without one, the config's
+/// Resolves a config read once for `profile`; without one, the config's
 /// `daemon.profile` when defined, else the first profile by name.
-pub fn resolve(
-    source: &crate::config::ConfigSource,
-    profile: Option<&str>,
-    env: &EnvVars,
-) -> Result<Plan, ConfigError> {
-    let config = crate::config::load(source, env)?;
+pub fn resolve(loaded: &Loaded, profile: Option<&str>, env: &EnvVars) -> Result<Plan, ConfigError> {
+    let config = crate::config::parse(loaded, env)?;
     let profile = match profile {
         Some(p) => p.to_string(),
         None => {
@@ -137,9 +120,8 @@ pub fn resolve(
             }
         }
     };
-    let mut plan = build(&config, &profile, env, &source.name())?;
-    let text = source.text().unwrap_or_default();
-    let secrets = std::sync::Arc::new(secrets::Secrets::of(&text, env, &plan.scenarios));
+    let mut plan = build(&config, &profile, env, &loaded.name)?;
+    let secrets = std::sync::Arc::new(secrets::Secrets::of(&loaded.text, env, &plan.scenarios));
     for scenario in &mut plan.scenarios {
         scenario.secrets = secrets.clone();
     }
@@ -158,8 +140,8 @@ pub struct Selection {
 /// The plan this process plays: the config resolved for the selected
 /// profile, only the selected scenarios (and the thresholds that can still
 /// see one), this replica's shard (`SLOPROBER_SHARD_*`) applied.
-pub fn load(source: &crate::config::ConfigSource, selection: &Selection, env: &EnvVars) -> Result<Plan, ConfigError> {
-    let mut plan = resolve(source, selection.profile.as_deref(), env)?;
+pub fn load(loaded: &Loaded, selection: &Selection, env: &EnvVars) -> Result<Plan, ConfigError> {
+    let mut plan = resolve(loaded, selection.profile.as_deref(), env)?;
     let wanted: Vec<&String> = selection.scenarios.iter().filter(|s| s.as_str() != "all").collect();
     if let Some(unknown) = wanted.iter().find(|w| !plan.scenarios.iter().any(|s| &&s.name == *w)) {
         let known: Vec<&str> = plan.scenarios.iter().map(|s| s.name.as_str()).collect();
@@ -193,169 +175,42 @@ fn apply_shard(plan: &mut Plan, env: &EnvVars) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Validates the whole config and resolves it for `profile`.
+/// Validates the whole config and resolves it for `profile`, in named
+/// passes that each add their problems (with paths) to one list: every
+/// problem is reported, in the order of the file's sections.
 pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Result<Plan, ConfigError> {
     let mut problems = Problems::default();
-    let listen = config.metrics.listen.parse::<SocketAddr>().map_err(|_| {
-        problems.add("metrics.listen", format!("\"{}\" is not an address like 0.0.0.0:9469", config.metrics.listen))
-    });
-    let vars: BTreeMap<String, String> = config
-        .vars
-        .iter()
-        .filter_map(|(k, v)| {
-            let path = format!("vars.{k}");
-            if template_not_allowed(v, &path, "vars (they are fixed values)", &mut problems) {
-                return None;
-            }
-            match interpolate(v, env) {
-                Ok(value) => Some((k.clone(), value)),
-                Err(e) => {
-                    problems.add(path, e);
-                    None
-                }
-            }
-        })
-        .collect();
-    let (headers, header_templates) = target_headers(config, &vars, env, &mut problems);
-    let base_url = resolve_base_url(&config.target.base_url, "target.base_url", env, &mut problems);
-    let target_tls = config.target.tls.as_ref().map(|t| tls::TlsPlan::read(t, "target.tls", env, &mut problems));
-    let target_proxy =
-        config.target.proxy.as_ref().and_then(|p| proxy::ProxyPlan::read(p, "target.proxy", env, &mut problems));
+    let listen = config.metrics.listen_address(&mut problems);
+    let target = ResolvedTarget::read(config, env, &mut problems);
     let remote_write = config
         .metrics
         .remote_write
         .as_ref()
         .and_then(|c| remote_write::RemoteWritePlan::read(c, "metrics.remote_write", env, &mut problems));
-    for (name, _) in config.metrics.custom.iter() {
-        if !is_metric_name(name) {
-            problems.add(
-                format!("metrics.custom.{name}"),
-                "a metric name has letters, digits and \"_\", and does not start with a digit",
-            );
-        } else if Builtin::from_name(name).is_some() {
-            problems
-                .add(format!("metrics.custom.{name}"), format!("\"{name}\" is a built-in metric; pick another name"));
-        }
-    }
-    if let Some(bad) = config.metrics.buckets.iter().find(|b| !(b.is_finite() && **b > 0.0)) {
-        problems.add("metrics.buckets", format!("bucket boundaries are seconds greater than 0, got {bad}"));
-    }
-    for (i, burn) in config.alerts.burn_rates.iter().enumerate() {
-        let path = format!("alerts.burn_rates[{i}]");
-        if !(burn.factor.is_finite() && burn.factor > 0.0) {
-            problems.add(format!("{path}.factor"), "must be greater than 0");
-        }
-        if burn.short >= burn.long {
-            problems.add(&path, "short must be shorter than long");
-        }
-        if !is_label_safe(&burn.severity) {
-            problems.add(format!("{path}.severity"), LABEL_HINT.replace("{}", &burn.severity));
-        }
-    }
-    if config.alerts.cert_expires_within < Duration::from_secs(24 * 3600) {
-        problems.add("alerts.cert_expires_within", "must be at least 1d (renewals take days)");
-    }
-    if config.alerts.fast_window < Duration::from_secs(2) {
-        problems.add("alerts.fast_window", "must be at least 2s (two scrapes)");
-    }
-    if config.daemon.slo_window < Duration::from_secs(1) {
-        problems.add("daemon.slo_window", "must be at least 1s");
-    }
+    config.metrics.check(&mut problems);
+    config.alerts.check(&mut problems);
+    config.daemon.check(&mut problems);
     let known_profiles = profile_names(config);
     if !known_profiles.contains(profile) {
         let list: Vec<&str> = known_profiles.iter().map(String::as_str).collect();
         problems.add("", format!("profile \"{profile}\" is not defined; defined profiles: {}", list.join(", ")));
     }
-    let mut scenarios = Vec::new();
-    let mut requests_by_scenario = Vec::new();
-    for (name, scenario) in &config.scenarios {
-        let path = format!("scenarios.{name}");
-        if !is_label_safe(name) {
-            problems.add(&path, LABEL_HINT.replace("{}", name));
-        }
-        let base = match &scenario.base_url {
-            Some(url) => resolve_base_url(url, &format!("{path}.base_url"), env, &mut problems),
-            None => base_url.clone(),
-        };
-        let cx = request::RequestContext {
-            base_url: base.as_deref().unwrap_or("http://invalid"),
-            vars: &vars,
-            custom: &config.metrics.custom,
-            default_headers: &headers,
-            default_templates: &header_templates,
-            env,
-            timeout: config.target.timeout,
-            max_body: config.target.max_body,
-            max_redirects: config.target.max_redirects,
-            variables: crate::template::Variables::none(),
-        };
-        if scenario.requests.is_empty() && scenario.journeys.is_empty() {
-            problems.add(format!("{path}.requests"), "no requests; list at least one");
-        }
-        let compiled = journey::compile(scenario, &cx, &path, &mut problems);
-        let tls = match &scenario.tls {
-            Some(own) => tls::TlsPlan::read(own, &format!("{path}.tls"), env, &mut problems),
-            None => target_tls.clone().unwrap_or_default(),
-        };
-        let requests = compiled.requests.clone();
-        if let Some(sleep) = scenario.sleep.filter(|s| s.min > s.max) {
-            problems.add(format!("{path}.sleep"), format!("min {:?} is more than max {:?}", sleep.min, sleep.max));
-        }
-        let mut selected = None;
-        for (profile_name, settings) in &scenario.profiles {
-            let plan = ExecutorPlan::from_settings(settings, &format!("{path}.profiles.{profile_name}"), &mut problems);
-            if profile_name == profile {
-                selected = plan;
-            }
-        }
-        if !scenario.profiles.contains_key(profile) && known_profiles.contains(profile) {
-            let list: Vec<&str> = scenario.profiles.keys().map(String::as_str).collect();
-            problems.add(
-                format!("{path}.profiles"),
-                format!("no settings for profile \"{profile}\"; defined: {}", list.join(", ")),
-            );
-        }
-        requests_by_scenario.push((name.as_str(), requests.clone(), compiled.groups.clone()));
-        if let (Some(executor), Some(base)) = (selected, base.clone()) {
-            scenarios.push(ScenarioPlan {
-                name: name.clone(),
-                description: scenario.description.clone(),
-                base_url: base,
-                executor,
-                requests,
-                weighted: compiled.weighted.clone(),
-                journeys: compiled.journeys,
-                groups: compiled.groups.clone(),
-                variables: compiled.variables,
-                setup: compiled.setup,
-                teardown: compiled.teardown,
-                cookies: scenario.cookies,
-                sleep: scenario.sleep,
-                headers: headers.clone(),
-                timeout: config.target.timeout,
-                tls,
-                proxy: target_proxy.clone(),
-                secrets: Default::default(),
-            });
-        }
-    }
-    let catalog: Vec<thresholds::ScenarioRequests<'_>> = requests_by_scenario
+    let compiled = scenarios(config, profile, &known_profiles, &target, env, &mut problems);
+    let catalog: Vec<thresholds::ScenarioRequests<'_>> = compiled
+        .catalog
         .iter()
         .map(|(scenario, requests, groups)| thresholds::ScenarioRequests { scenario, requests, groups })
         .collect();
     let thresholds = thresholds::plan(config, profile, &catalog, &mut problems);
-    let mut buckets: Vec<f64> = defaults::LATENCY_BUCKETS.iter().chain(&config.metrics.buckets).copied().collect();
-    buckets.extend(thresholds.iter().filter(|t| t.metric.kind() == CustomKind::Trend).map(PlannedThreshold::limit));
-    buckets.sort_by(f64::total_cmp);
-    buckets.dedup();
-    let Ok(listen) = listen else { return Err(problems.into_error(source)) };
+    let buckets = latency_buckets(config, &thresholds);
+    let Some(listen) = listen else { return Err(problems.into_error(source)) };
     problems.finish(
         source,
         Plan {
             source: source.to_string(),
             profile: profile.to_string(),
             listen,
-            scenarios,
+            scenarios: compiled.scenarios,
             thresholds,
             custom: config.metrics.custom.clone(),
             buckets,
@@ -366,6 +221,153 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
             remote_write,
         },
     )
+}
+
+/// The target section resolved: `vars` and headers with `${VAR}` filled,
+/// the base URL, TLS and proxy every scenario starts from.
+struct ResolvedTarget {
+    vars: BTreeMap<String, String>,
+    /// Fixed headers (resolved, sensitive).
+    headers: HeaderMap,
+    /// Headers with a `{{ }}` template, rendered per request.
+    header_templates: Vec<(HeaderName, crate::template::Template)>,
+    base_url: Option<String>,
+    tls: Option<tls::TlsPlan>,
+    proxy: Option<std::sync::Arc<proxy::ProxyPlan>>,
+}
+
+impl ResolvedTarget {
+    fn read(config: &Config, env: &EnvVars, problems: &mut Problems) -> ResolvedTarget {
+        let vars: BTreeMap<String, String> = config
+            .vars
+            .iter()
+            .filter_map(|(k, v)| {
+                let path = format!("vars.{k}");
+                if template_not_allowed(v, &path, "vars (they are fixed values)", problems) {
+                    return None;
+                }
+                interpolate(v, env).map(|value| (k.clone(), value)).map_err(|e| problems.add(path, e)).ok()
+            })
+            .collect();
+        let (headers, header_templates) = target_headers(config, &vars, env, problems);
+        let base_url = resolve_base_url(&config.target.base_url, "target.base_url", env, problems);
+        let tls = config.target.tls.as_ref().map(|t| tls::TlsPlan::read(t, "target.tls", env, problems));
+        let proxy = config.target.proxy.as_ref().and_then(|p| proxy::ProxyPlan::read(p, "target.proxy", env, problems));
+        ResolvedTarget { vars, headers, header_templates, base_url, tls, proxy }
+    }
+}
+
+/// The scenarios pass: every scenario's requests, journeys and executor
+/// settings checked (for every profile); the plans of those the profile plays.
+struct CompiledScenarios {
+    scenarios: Vec<ScenarioPlan>,
+    /// Every scenario's (name, requests, groups), also of those the profile does not play:
+    /// thresholds are checked against all of them.
+    catalog: Vec<(String, Vec<RequestPlan>, Vec<String>)>,
+}
+
+fn scenarios(
+    config: &Config,
+    profile: &str,
+    known_profiles: &BTreeSet<String>,
+    target: &ResolvedTarget,
+    env: &EnvVars,
+    problems: &mut Problems,
+) -> CompiledScenarios {
+    let mut scenarios = Vec::new();
+    let mut catalog = Vec::new();
+    for (name, scenario) in &config.scenarios {
+        let path = format!("scenarios.{name}");
+        if !is_label_safe(name) {
+            problems.add(&path, LABEL_HINT.replace("{}", name));
+        }
+        let base = match &scenario.base_url {
+            Some(url) => resolve_base_url(url, &format!("{path}.base_url"), env, problems),
+            None => target.base_url.clone(),
+        };
+        let cx = request::RequestContext {
+            base_url: base.as_deref().unwrap_or("http://invalid"),
+            vars: &target.vars,
+            custom: &config.metrics.custom,
+            default_headers: &target.headers,
+            default_templates: &target.header_templates,
+            env,
+            timeout: config.target.timeout,
+            max_body: config.target.max_body,
+            max_redirects: config.target.max_redirects,
+            variables: crate::template::Variables::none(),
+        };
+        if scenario.requests.is_empty() && scenario.journeys.is_empty() {
+            problems.add(format!("{path}.requests"), "no requests; list at least one");
+        }
+        let compiled = journey::compile(scenario, &cx, &path, problems);
+        let tls = match &scenario.tls {
+            Some(own) => tls::TlsPlan::read(own, &format!("{path}.tls"), env, problems),
+            None => target.tls.clone().unwrap_or_default(),
+        };
+        if let Some(sleep) = scenario.sleep.filter(|s| s.min > s.max) {
+            problems.add(format!("{path}.sleep"), format!("min {:?} is more than max {:?}", sleep.min, sleep.max));
+        }
+        let executor = executor_for(scenario, profile, known_profiles, &path, problems);
+        catalog.push((name.clone(), compiled.requests.clone(), compiled.groups.clone()));
+        if let (Some(executor), Some(base)) = (executor, base) {
+            scenarios.push(ScenarioPlan {
+                name: name.clone(),
+                description: scenario.description.clone(),
+                base_url: base,
+                executor,
+                requests: compiled.requests,
+                weighted: compiled.weighted,
+                journeys: compiled.journeys,
+                groups: compiled.groups,
+                variables: compiled.variables,
+                setup: compiled.setup,
+                teardown: compiled.teardown,
+                cookies: scenario.cookies,
+                sleep: scenario.sleep,
+                headers: target.headers.clone(),
+                timeout: config.target.timeout,
+                tls,
+                proxy: target.proxy.clone(),
+                secrets: Default::default(),
+            });
+        }
+    }
+    CompiledScenarios { scenarios, catalog }
+}
+
+/// Every profile's executor settings of a scenario checked; the one `profile` plays.
+fn executor_for(
+    scenario: &crate::config::Scenario,
+    profile: &str,
+    known_profiles: &BTreeSet<String>,
+    path: &str,
+    problems: &mut Problems,
+) -> Option<ExecutorPlan> {
+    let mut selected = None;
+    for (profile_name, settings) in &scenario.profiles {
+        let plan = ExecutorPlan::from_settings(settings, &format!("{path}.profiles.{profile_name}"), problems);
+        if profile_name == profile {
+            selected = plan;
+        }
+    }
+    if !scenario.profiles.contains_key(profile) && known_profiles.contains(profile) {
+        let list: Vec<&str> = scenario.profiles.keys().map(String::as_str).collect();
+        problems.add(
+            format!("{path}.profiles"),
+            format!("no settings for profile \"{profile}\"; defined: {}", list.join(", ")),
+        );
+    }
+    selected
+}
+
+/// Latency histogram boundaries: the defaults, the config's own, and every latency threshold.
+fn latency_buckets(config: &Config, thresholds: &[PlannedThreshold]) -> Vec<f64> {
+    let mut buckets: Vec<f64> = defaults::LATENCY_BUCKETS.iter().chain(&config.metrics.buckets).copied().collect();
+    buckets.extend(thresholds.iter().filter(|t| t.metric.kind() == CustomKind::Trend).map(PlannedThreshold::limit));
+    buckets.sort_by(f64::total_cmp);
+    buckets.dedup();
+    buckets
 }
 
 /// Records a problem when `text`, a field that is sent or compared as
@@ -430,6 +432,5 @@ pub(crate) fn of_requests(requests: &str) -> Plan {
     let text = format!(
         "target: {{base_url: \"http://127.0.0.1:1\"}}\nscenarios:\n  s:\n    requests: {requests}\n    profiles: {{p: {{executor: constant-vus, vus: 1, duration: 1s}}}}\n"
     );
-    let source = crate::config::ConfigSource::Text { name: "test".into(), text };
-    resolve(&source, Some("p"), &EnvVars::new()).unwrap()
+    resolve(&Loaded::new("test", text), Some("p"), &EnvVars::new()).unwrap()
 }

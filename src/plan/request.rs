@@ -153,8 +153,8 @@ pub fn compile(
     problems: &mut Problems,
 ) -> Option<RequestPlan> {
     let before = problems.len();
-    if !super::is_label_safe(&config.name) {
-        problems.add(format!("{path}.name"), super::LABEL_HINT.replace("{}", &config.name));
+    if !crate::model::metric::is_label_safe(&config.name) {
+        problems.add(format!("{path}.name"), crate::model::metric::LABEL_HINT.replace("{}", &config.name));
     }
     if config.weight == 0 {
         problems.add(format!("{path}.weight"), "must be at least 1");

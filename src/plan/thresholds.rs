@@ -154,8 +154,8 @@ fn check_one(
     }
     let Some(tags) = check_tags(&metric, &selector.tags, scenarios, path, problems) else { return Vec::new() };
     if let Some(service) = &entry.service {
-        if !super::is_label_safe(service) {
-            problems.add(format!("{path}.service"), super::LABEL_HINT.replace("{}", service));
+        if !crate::model::metric::is_label_safe(service) {
+            problems.add(format!("{path}.service"), crate::model::metric::LABEL_HINT.replace("{}", service));
             return Vec::new();
         }
     }

@@ -1,8 +1,8 @@
 //! `sloprober merge`: N shards' results into one outcome, with the
 //! statistics added exactly as one process would have recorded them.
 
-use super::{overrides_sha256, sha256_hex, RunResult, RESULT_KIND, RESULT_VERSION};
-use crate::config::ConfigSource;
+use super::{overrides_sha256, RunResult, RESULT_KIND, RESULT_VERSION};
+use crate::config::Loaded;
 use crate::model::env::EnvVars;
 use crate::model::problems::ConfigError;
 use crate::model::sample::Phase;
@@ -101,8 +101,8 @@ fn read(path: &Path, must: bool) -> Result<Option<RunResult>, MergeError> {
 }
 
 /// Checks that `results` are every shard of one run, made with the config
-/// at `source`; then adds them up and evaluates the thresholds again.
-pub fn merge(source: &ConfigSource, env: &EnvVars, results: &[(PathBuf, RunResult)]) -> Result<RunOutcome, MergeError> {
+/// `loaded`; then adds them up and evaluates the thresholds again.
+pub fn merge(loaded: &Loaded, env: &EnvVars, results: &[(PathBuf, RunResult)]) -> Result<RunOutcome, MergeError> {
     let (first_path, first) = &results[0];
     let first_name = first_path.display();
     for (path, result) in &results[1..] {
@@ -137,11 +137,10 @@ pub fn merge(source: &ConfigSource, env: &EnvVars, results: &[(PathBuf, RunResul
         }
     }
     check_every_shard_once(results)?;
-    let text = source.text()?;
-    if sha256_hex(text.as_bytes()) != first.identity.config_sha256 {
+    if loaded.sha256 != first.identity.config_sha256 {
         return Err(MergeError::Mismatch(format!(
             "{} is not the config the shards ran ({first_name} was recorded with {}, sha256 {}); pass that config",
-            source.name(),
+            loaded.name,
             first.identity.config,
             short(&first.identity.config_sha256)
         )));
@@ -159,7 +158,7 @@ pub fn merge(source: &ConfigSource, env: &EnvVars, results: &[(PathBuf, RunResul
         profile: Some(first.identity.profile.clone()),
         scenarios: first.identity.scenarios.iter().map(|s| s.name.clone()).collect(),
     };
-    let mut plan = plan::load(&ConfigSource::Text { name: source.name(), text }, &selection, &env)?;
+    let mut plan = plan::load(loaded, &selection, &env)?;
     for (scenario, target) in plan.scenarios.iter_mut().zip(&first.identity.scenarios) {
         scenario.base_url = target.base_url.clone();
     }
@@ -341,8 +340,8 @@ thresholds:
   http_reqs: ["count>1000"]
 "#;
 
-    fn source(text: &str) -> ConfigSource {
-        ConfigSource::Text { name: "merge-test.yaml".into(), text: text.into() }
+    fn source(text: &str) -> Loaded {
+        Loaded::new("merge-test.yaml", text)
     }
 
     fn env(shard: Option<(u32, u32)>) -> EnvVars {
@@ -366,7 +365,7 @@ thresholds:
         fn new(text: &str, profile: &str, shard: Option<(u32, u32)>) -> Recorded {
             let selection = Selection { profile: Some(profile.into()), scenarios: vec![] };
             let plan = plan::load(&source(text), &selection, &env(shard)).unwrap();
-            let identity = RunIdentity::of(&source(text), &env(shard), &plan).unwrap();
+            let identity = RunIdentity::of(&source(text), &env(shard), &plan);
             let stats = ScenarioStats::new(&plan.scenarios[0], 3, true);
             Recorded { plan, identity, stats, iterations: 0 }
         }

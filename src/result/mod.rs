@@ -8,9 +8,8 @@ mod merge;
 
 pub use merge::{check_complete, find_results, merge, MergeError};
 
-use crate::config::ConfigSource;
+use crate::config::{sha256_hex, Loaded};
 use crate::model::env::EnvVars;
-use crate::model::problems::ConfigError;
 use crate::report::{RunOutcome, ScenarioTimeline};
 use crate::stats::{ExecutorTotals, LatencyRecord, RequestRecord};
 use serde::{Deserialize, Serialize};
@@ -51,14 +50,14 @@ pub struct ShardPosition {
 }
 
 impl RunIdentity {
-    /// The identity of a run of `plan`, read from `source` with `env`.
-    pub fn of(source: &ConfigSource, env: &EnvVars, plan: &crate::plan::Plan) -> Result<RunIdentity, ConfigError> {
+    /// The identity of a run of `plan`, made from the config `loaded` with `env`.
+    pub fn of(loaded: &Loaded, env: &EnvVars, plan: &crate::plan::Plan) -> RunIdentity {
         let shard = plan
             .shard
             .map_or(ShardPosition { index: 0, count: 1 }, |s| ShardPosition { index: s.index, count: s.count });
-        Ok(RunIdentity {
-            config: source.name(),
-            config_sha256: sha256_hex(source.text()?.as_bytes()),
+        RunIdentity {
+            config: loaded.name.clone(),
+            config_sha256: loaded.sha256.clone(),
             overrides_sha256: overrides_sha256(env),
             profile: plan.profile.clone(),
             scenarios: plan
@@ -67,7 +66,7 @@ impl RunIdentity {
                 .map(|s| ScenarioTarget { name: s.name.clone(), base_url: s.base_url.clone() })
                 .collect(),
             shard,
-        })
+        }
     }
 }
 
@@ -89,10 +88,6 @@ pub fn instance_name(env: &EnvVars) -> String {
         .cloned()
         .or_else(|| nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()))
         .unwrap_or_else(|| "sloprober".to_string())
-}
-
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The config overrides the environment makes (`SLOPROBER__SECTION__KEY`), hashed: values may be secrets.

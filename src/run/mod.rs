@@ -4,7 +4,7 @@
 
 mod progress;
 
-use crate::config::ConfigSource;
+use crate::config::Loaded;
 use crate::engine::{self, Passes, StartError};
 use crate::executor::VuThreads;
 use crate::metrics::ProberMetrics;
@@ -34,7 +34,8 @@ pub enum ProgressMode {
 
 #[derive(Clone)]
 pub struct RunOptions {
-    pub source: ConfigSource,
+    /// The config, read once.
+    pub config: Loaded,
     /// None: `TEST_TYPE` was not set either; the default is `smoke`.
     pub profile: Option<String>,
     /// Scenario names; empty or `all` means every scenario.
@@ -71,7 +72,7 @@ const TICK: Duration = crate::report::timeline::INTERVAL;
 pub fn plan_for(options: &RunOptions) -> Result<Plan, ConfigError> {
     let profile = options.profile.clone().unwrap_or_else(|| defaults::RUN_PROFILE.to_string());
     plan::load(
-        &options.source,
+        &options.config,
         &Selection { profile: Some(profile), scenarios: options.scenarios.clone() },
         &options.env,
     )

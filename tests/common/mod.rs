@@ -1,6 +1,11 @@
 //! Helpers for tests that run the daemon and the demo target in-process on 127.0.0.1:0.
 #![allow(dead_code)]
 
+pub mod merge;
+pub mod status_page;
+pub mod tls;
+pub mod web_config;
+
 use sloprober::config::ConfigSource;
 use sloprober::daemon::{self, DaemonOptions};
 use sloprober::demo_target::{self, DemoTarget, FaultPatch, Faults};
@@ -113,6 +118,21 @@ pub async fn start_daemon_with_env(yaml: &str, profile: &str, extra: &[(&str, &s
         }
     });
     Daemon { addr, metrics, config, stop, task, _dir: dir }
+}
+
+/// 2 VUs x 5 requests to `target` through `proxy`.
+pub fn proxied_config(target: std::net::SocketAddr, proxy: &str) -> String {
+    format!(
+        "target:\n  base_url: http://{target}\n  proxy: \"{proxy}\"\nscenarios:\n  proxied:\n    requests:\n      - {{name: hello, path: /hello, checks: [{{status: 200}}]}}\n    profiles:\n      test: {{executor: per-vu-iterations, vus: 2, iterations: 5}}\n"
+    )
+}
+
+/// A daemon on `yaml` (profile `test`) that has played `seconds` of its load, and its /metrics then.
+pub async fn run_for(yaml: &str, seconds: f64) -> (Daemon, String) {
+    let daemon = start_daemon(yaml, "test").await;
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    let live = daemon.scrape().await;
+    (daemon, live)
 }
 
 /// One VU thread shared by every load a test binary starts, as a process has.
@@ -335,6 +355,19 @@ impl Drop for Process {
     }
 }
 
+/// The repository's root: committed files, scripts and fixtures are read from here.
+pub fn repo_root() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `command` to success and returns what it printed (stdout, then stderr).
+pub fn run_ok(command: &mut std::process::Command) -> String {
+    let out = command.output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{command:?} failed:\n{text}");
+    text
+}
+
 /// The first of `names` on PATH; scripts/test.sh installs them.
 pub fn installed(names: &[&str]) -> PathBuf {
     let paths: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
@@ -456,7 +489,7 @@ pub fn run_options(dir: &std::path::Path, yaml: &str, scenarios: &[&str]) -> slo
     std::fs::write(&path, yaml).unwrap();
     sloprober::run::RunOptions {
         await_first_scrape: None,
-        source: ConfigSource::File(path),
+        config: ConfigSource::File(path).load().unwrap(),
         profile: Some("test".into()),
         scenarios: scenarios.iter().map(|s| s.to_string()).collect(),
         listen: None,

@@ -5,9 +5,7 @@
 //! the target refusing connections; healthy again. Prometheus scrapes the run
 //! and the daemon every second (jobs `run` and `daemon`).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use sloprober::config::ConfigSource;
 use sloprober::demo_target::{self, DemoTarget, FaultPatch, Faults};
@@ -140,7 +138,7 @@ impl Prometheus {
 
 fn plan(config: &Path, profile: &str) -> Plan {
     let env = [("API_KEY".to_string(), API_KEY.to_string())].into();
-    sloprober::plan::resolve(&ConfigSource::File(config.to_path_buf()), Some(profile), &env).unwrap()
+    sloprober::plan::resolve(&ConfigSource::File(config.to_path_buf()).load().unwrap(), Some(profile), &env).unwrap()
 }
 
 /// A `sloprober run --listen` on a port of its own; returns it and where it serves /metrics.
@@ -175,7 +173,6 @@ fn run_report(out: &Path) -> BTreeMap<String, Value> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(feature = "external-tools"), ignore = "needs Prometheus: scripts/test.sh installs and runs it")]
 async fn run_daemon_and_rules_agree_on_every_slo_through_faults() {
     let dir = tempfile::tempdir().unwrap();
     // One target each for the daemon and the run, with the same faults at the

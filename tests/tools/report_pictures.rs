@@ -2,9 +2,7 @@
 //! with: the Markdown report's Mermaid charts rendered by Mermaid in
 //! headless Chromium (as GitHub renders a pull-request comment).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::Command;
 
 fn report_config(url: &str) -> String {
@@ -26,7 +24,6 @@ thresholds:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(feature = "external-tools"), ignore = "needs chromium and npm packages (scripts/install-test-tools.sh)")]
 async fn the_markdown_reports_latency_charts_render_in_mermaid() {
     let target = start_target("{}").await;
     let dir = tempfile::tempdir().unwrap();
@@ -58,7 +55,6 @@ async fn the_markdown_reports_latency_charts_render_in_mermaid() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(feature = "external-tools"), ignore = "needs chromium and npm packages (scripts/install-test-tools.sh)")]
 async fn the_html_report_draws_the_run_offline_and_agrees_with_the_json_reports() {
     // One request in five fails: a failing SLO, failures by reason, failed checks.
     let target = start_target(r#"{"embeddings": {"error_rate": 0.2}}"#).await;

@@ -1,21 +1,8 @@
-//! A target reached through a real HTTP proxy (Debian's tinyproxy on
-//! 127.0.0.1), with curl's verdict beside sloprober's: requests are relayed
-//! with the proxy's credentials, a wrong password is the proxy's 407, and the
-//! credentials appear nowhere a person reads. https through a CONNECT tunnel
-//! is in tests/tls.rs.
+//! The proxy tests that run a real tool.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const PASSWORD: &str = "pr0xy-s3cret";
-
-/// 2 VUs x 5 requests to `target` through `proxy`.
-fn through(target: std::net::SocketAddr, proxy: &str) -> String {
-    format!(
-        "target:\n  base_url: http://{target}\n  proxy: \"{proxy}\"\nscenarios:\n  proxied:\n    requests:\n      - {{name: hello, path: /hello, checks: [{{status: 200}}]}}\n    profiles:\n      test: {{executor: per-vu-iterations, vus: 2, iterations: 5}}\n"
-    )
-}
 
 /// curl's status code for `url` through `proxy`.
 fn curl_status(proxy: &str, url: &str) -> String {
@@ -27,7 +14,6 @@ fn curl_status(proxy: &str, url: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(feature = "external-tools"), ignore = "needs tinyproxy (scripts/install-test-tools.sh)")]
 async fn requests_go_through_the_proxy_with_its_credentials_and_never_show_them() {
     let dir = tempfile::tempdir().unwrap();
     let (_proxy, port) = start_tinyproxy(dir.path(), Some(("probe", PASSWORD))).await;
@@ -35,7 +21,7 @@ async fn requests_go_through_the_proxy_with_its_credentials_and_never_show_them(
     let url = format!("http://{target}/hello");
 
     let right = format!("http://probe:{PASSWORD}@127.0.0.1:{port}");
-    let (outcome, metrics) = play(&run_options(dir.path(), &through(target, &right), &[])).await;
+    let (outcome, metrics) = play(&run_options(dir.path(), &proxied_config(target, &right), &[])).await;
     let stats = &outcome.snapshot.requests[0].stats;
     assert_eq!((stats.count, stats.failed_total()), (10, 0), "{:?} {:?}", stats.failed, stats.statuses);
     assert_eq!(heads.lock().unwrap().len(), 10, "every request reached the target");
@@ -47,7 +33,7 @@ async fn requests_go_through_the_proxy_with_its_credentials_and_never_show_them(
     // A wrong password: the proxy refuses it itself (tinyproxy with a 401, others with a 407), the same to both.
     let wrong = format!("http://probe:wrong@127.0.0.1:{port}");
     let reached = heads.lock().unwrap().len();
-    let (outcome, _) = play(&run_options(dir.path(), &through(target, &wrong), &[])).await;
+    let (outcome, _) = play(&run_options(dir.path(), &proxied_config(target, &wrong), &[])).await;
     let stats = &outcome.snapshot.requests[0].stats;
     let by_curl: u16 = curl_status(&wrong, &url).parse().unwrap();
     assert!([401, 407].contains(&by_curl), "curl: {by_curl}");
@@ -59,7 +45,7 @@ async fn requests_go_through_the_proxy_with_its_credentials_and_never_show_them(
     let encoded = "cHJvYmU6cHIweHktczNjcmV0"; // probe:pr0xy-s3cret
     let summary = sloprober::report::render_summary(&outcome);
     let config = dir.path().join("check.yaml");
-    std::fs::write(&config, through(target, &right)).unwrap();
+    std::fs::write(&config, proxied_config(target, &right)).unwrap();
     let check = std::process::Command::new(env!("CARGO_BIN_EXE_sloprober"))
         .args(["check", "--profile", "test", "--config"])
         .arg(&config)
@@ -70,19 +56,4 @@ async fn requests_go_through_the_proxy_with_its_credentials_and_never_show_them(
     for (what, text) in [("/metrics", &metrics), ("summary", &summary), ("sloprober check", &shown)] {
         assert!(!text.contains(PASSWORD) && !text.contains(encoded), "{what} shows the proxy's password:\n{text}");
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_a_proxy_in_the_config_the_environment_s_is_ignored() {
-    // HTTP_PROXY names nothing that listens: a client that read it would fail every request.
-    let (target, heads) = recording_server();
-    let dir = tempfile::tempdir().unwrap();
-    let yaml = through(target, "").replace("  proxy: \"\"\n", "");
-    // In this test process only; the other test here names its proxy to curl with -x, which takes precedence.
-    for name in ["HTTP_PROXY", "http_proxy", "ALL_PROXY"] {
-        std::env::set_var(name, format!("http://127.0.0.1:{}", free_port()));
-    }
-    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
-    assert!(outcome.passed(), "{:?}", outcome.snapshot.requests[0].stats.failed);
-    assert_eq!(heads.lock().unwrap().len(), 10);
 }

@@ -3,9 +3,7 @@
 //! counts, and a receiver that is down for a while loses nothing and is
 //! reported once.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Output, Stdio};
@@ -55,7 +53,6 @@ fn summary(out: &Path) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(feature = "external-tools"), ignore = "needs prometheus (scripts/install-test-tools.sh)")]
 async fn a_runs_pushed_series_hold_what_its_summary_counts() {
     let _serial = serial().await;
     let dir = tempfile::tempdir().unwrap();
@@ -109,7 +106,6 @@ async fn a_runs_pushed_series_hold_what_its_summary_counts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(feature = "external-tools"), ignore = "needs prometheus (scripts/install-test-tools.sh)")]
 async fn a_receiver_down_then_up_gets_every_count_and_is_reported_once() {
     let _serial = serial().await;
     let dir = tempfile::tempdir().unwrap();
@@ -162,7 +158,6 @@ async fn push(prometheus: &str, request: &sloprober::remote_write::proto::WriteR
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(feature = "external-tools"), ignore = "needs prometheus (scripts/install-test-tools.sh)")]
 async fn the_trends_dashboard_has_data_for_runs_of_this_week_and_the_week_before() {
     let _serial = serial().await;
     let dir = tempfile::tempdir().unwrap();
@@ -239,13 +234,12 @@ async fn the_trends_dashboard_has_data_for_runs_of_this_week_and_the_week_before
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(feature = "external-tools"), ignore = "needs prometheus (scripts/install-test-tools.sh)")]
 async fn the_daemon_pushes_while_it_runs_and_its_last_counts_when_it_stops() {
     let _serial = serial().await;
     let dir = tempfile::tempdir().unwrap();
     let (_prometheus, prometheus) = start_prometheus(dir.path(), PROMETHEUS, &[RECEIVER]).await;
     let target = start_target("{}").await;
-    let yaml = common::config(&[("gateway", &target.url(), EMBEDDINGS)], 30, "");
+    let yaml = crate::common::config(&[("gateway", &target.url(), EMBEDDINGS)], 30, "");
     let url = format!("{prometheus}/api/v1/write");
     // As `--remote-write URL` sets it, with a push every second.
     let daemon = start_daemon_with_env(

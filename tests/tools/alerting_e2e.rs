@@ -4,9 +4,7 @@
 //! for exactly that SLO reaches Alertmanager. Fault removed: it resolves.
 //! Then every dashboard query returns data from that Prometheus.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -39,10 +37,6 @@ async fn until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bo
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(feature = "external-tools"),
-    ignore = "needs Prometheus and Alertmanager: scripts/test.sh installs and runs it"
-)]
 async fn alerts_reach_alertmanager_and_resolve_and_dashboards_have_data() {
     let alertmanager_bin = installed(&["prometheus-alertmanager", "alertmanager"]);
     let dir = tempfile::tempdir().unwrap();
@@ -76,7 +70,7 @@ async fn alerts_reach_alertmanager_and_resolve_and_dashboards_have_data() {
 
     // The rules, rendered from the very config the daemon runs.
     let plan = sloprober::plan::resolve(
-        &sloprober::config::ConfigSource::File(daemon.config.clone()),
+        &sloprober::config::ConfigSource::File(daemon.config.clone()).load().unwrap(),
         Some("test"),
         &[("API_KEY".to_string(), API_KEY.to_string())].into(),
     )

@@ -3,61 +3,9 @@
 //! scrapes it with the right password and fails with a wrong one; a bad
 //! web config is refused at start, naming the key.
 
-mod common;
-
-use common::*;
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-use std::path::Path;
+use crate::common::web_config::*;
 use std::process::Command;
 use std::time::Duration;
-
-const PASSWORD: &str = "s3cret-scrape";
-
-/// A CA, a server certificate for 127.0.0.1 signed by it, and a web config
-/// naming them by relative paths; returns the CA's PEM file.
-fn write_web_config(dir: &Path, users: &str) -> std::path::PathBuf {
-    let mut params = CertificateParams::new(Vec::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_key = KeyPair::generate().unwrap();
-    let ca = params.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
-    std::fs::create_dir_all(dir.join("certs")).unwrap();
-    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-    std::fs::write(dir.join("certs/server.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("certs/server-key.pem"), key.serialize_pem()).unwrap();
-    std::fs::write(
-        dir.join("web.yml"),
-        format!(
-            "tls_server_config:\n  cert_file: certs/server.pem\n  key_file: certs/server-key.pem\nbasic_auth_users:\n{users}"
-        ),
-    )
-    .unwrap();
-    dir.join("ca.pem")
-}
-
-/// `$2y$` as htpasswd -B writes it (the exporter-toolkit docs' tool).
-fn bcrypt_2y(password: &str) -> String {
-    bcrypt::hash_with_result(password, 10).unwrap().format_for_version(bcrypt::Version::TwoY)
-}
-
-const CONFIG: &str = "target:\n  base_url: http://127.0.0.1:9\nscenarios:\n  idle:\n    requests: [{name: r, path: /}]\n    profiles:\n      continuous: {executor: constant-arrival-rate, rate: 1, duration: 1h, pre_allocated_vus: 1}\n";
-
-fn start(dir: &Path, web_config: &Path) -> (Process, std::net::SocketAddr) {
-    std::fs::write(dir.join("sloprober.yaml"), CONFIG).unwrap();
-    spawn_listening(
-        Command::new(env!("CARGO_BIN_EXE_sloprober"))
-            .args(["daemon", "--listen", "127.0.0.1:0", "--config"])
-            .arg(dir.join("sloprober.yaml"))
-            .arg("--web.config.file")
-            .arg(web_config),
-        &dir.join("daemon.log"),
-        "listen",
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_served_over_tls_to_the_right_password_only() {
@@ -95,51 +43,6 @@ async fn metrics_are_served_over_tls_to_the_right_password_only() {
     assert_eq!(status(Some(("Prometheus", PASSWORD)), "/metrics").await.0, 200);
     assert_eq!(status(None, "/health").await.0, 200, "probes need no password");
     assert!(reqwest::get(format!("http://127.0.0.1:{}/metrics", addr.port())).await.is_err(), "no plain http");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(feature = "external-tools"), ignore = "needs prometheus (scripts/install-test-tools.sh)")]
-async fn a_real_prometheus_scrapes_over_tls_with_basic_auth() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = write_web_config(dir.path(), &format!("  Prometheus: {}\n", bcrypt_2y(PASSWORD)));
-    let (_daemon, addr) = start(dir.path(), &dir.path().join("web.yml"));
-    let job = |name: &str, password: &str| {
-        format!(
-            "  - job_name: {name}\n    scheme: https\n    tls_config: {{ca_file: {ca}}}\n    basic_auth: {{username: Prometheus, password: {password}}}\n    static_configs: [{{targets: [\"127.0.0.1:{port}\"]}}]\n",
-            ca = ca.display(),
-            port = addr.port()
-        )
-    };
-    let config = format!(
-        "global: {{scrape_interval: 1s}}\nscrape_configs:\n{}{}",
-        job("right", PASSWORD),
-        job("wrong", "guess")
-    );
-    let prom_dir = dir.path().join("prometheus");
-    std::fs::create_dir_all(&prom_dir).unwrap();
-    let (_prometheus, url) = start_prometheus(&prom_dir, &config, &[]).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let up = loop {
-        let (_, body) = get(&format!("{url}/api/v1/query?query=up")).await;
-        let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let by_job: std::collections::BTreeMap<String, String> = parsed["data"]["result"]
-            .as_array()
-            .map(|results| {
-                results
-                    .iter()
-                    .map(|r| (r["metric"]["job"].as_str().unwrap().to_string(), r["value"][1].as_str().unwrap().into()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if by_job.len() == 2 || std::time::Instant::now() > deadline {
-            break by_job;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
-    assert_eq!(up.get("right").map(String::as_str), Some("1"), "scraped with the right password: {up:?}");
-    assert_eq!(up.get("wrong").map(String::as_str), Some("0"), "refused with a wrong one: {up:?}");
-    let (_, body) = get(&format!("{url}/api/v1/query?query=sloprober_build_info")).await;
-    assert!(body.contains("\"job\":\"right\""), "the scraped series arrived: {body}");
 }
 
 #[test]

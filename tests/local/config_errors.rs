@@ -32,7 +32,7 @@ fn each_fixture_reports_exactly_its_problems() {
         let expected = header(&text, "error");
         assert!(!expected.is_empty(), "{} has no # error: line", file.display());
         let profile = header(&text, "profile").pop().unwrap_or_else(|| "smoke".into());
-        let result = plan::resolve(&ConfigSource::File(file.clone()), Some(&profile), &env());
+        let result = plan::resolve(&ConfigSource::File(file.clone()).load().unwrap(), Some(&profile), &env());
         match result {
             Err(ConfigError::Invalid { problems, .. }) => {
                 let got: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
@@ -89,7 +89,7 @@ fn shipped_configs_pass_check_for_every_profile() {
 
 #[test]
 fn aivo_carries_the_k6_suite_slos() {
-    let source = ConfigSource::File(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/aivo.yaml"));
+    let source = ConfigSource::File(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/aivo.yaml")).load().unwrap();
     let thresholds = |profile: &str| -> Vec<(String, String)> {
         plan::resolve(&source, Some(profile), &env())
             .unwrap()
@@ -121,7 +121,7 @@ fn aivo_carries_the_k6_suite_slos() {
 
 #[test]
 fn environment_overrides_the_file() {
-    let source = ConfigSource::File(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/minimal.yaml"));
+    let source = ConfigSource::File(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/minimal.yaml")).load().unwrap();
     let mut vars = env();
     vars.insert("BASE_URL".into(), "https://staging.example.test/".into());
     vars.insert("SLOPROBER__TARGET__TIMEOUT".into(), "3s".into());

@@ -3,9 +3,7 @@
 //! (curl decides what a correct client sees); and a server that answers
 //! 413 while a 16 MiB body is still going out.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::Write;
 
 /// One case: what the server answers, the checks, and the verdict both tools must give.

@@ -4,9 +4,7 @@
 //! the machine's noise: the same requests per step, and per-step p95 and
 //! group_duration p95 as k6 measures them (in one of up to three rounds).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
@@ -106,7 +104,6 @@ fn close(ours: f64, k6: f64) -> bool {
 const ROUNDS: usize = 3;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(not(feature = "external-tools"), ignore = "needs k6 (scripts/install-test-tools.sh)")]
 async fn the_assessment_journey_counts_and_times_as_k6_does() {
     let dir = tempfile::tempdir().unwrap();
     // Its own process: neither tool's load shares a runtime with the target.

@@ -6,10 +6,6 @@
 use std::process::Command;
 
 #[test]
-#[cfg_attr(
-    not(feature = "external-tools"),
-    ignore = "needs helm and kubernetes-validate: scripts/test.sh installs and runs it"
-)]
 fn chart_lints_renders_and_validates() {
     let out =
         Command::new("bash").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/check-chart.sh")).output().unwrap();

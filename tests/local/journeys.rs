@@ -2,9 +2,7 @@
 //! steps, cleanup always runs, cookies stay per VU, and k6's
 //! iteration_duration and group_duration are measured and judged.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 
 /// A one-scenario config at `url` whose iteration is `journeys`, played by `executor`.

@@ -235,7 +235,10 @@ fn the_check_finds_an_import_that_reaches_up_and_ignores_test_code() {
     let files = [
         file("model/mod.rs", "// crate::run in a comment\nconst A: &str = \"crate::run\";\n#[cfg(test)]\nmod tests;"),
         file("model/tests.rs", "use crate::run::x;"),
-        file("plan/mod.rs", "use crate::model::x;\nfn f() -> [char; 3] { ['{', '\\'', '\\n'] }\nuse crate::{model::y, run::z};"),
+        file(
+            "plan/mod.rs",
+            "use crate::model::x;\nfn f() -> [char; 3] { ['{', '\\'', '\\n'] }\nuse crate::{model::y, run::z};",
+        ),
         file("plan/build.rs", "#[cfg(test)]\nmod tests {\n    use crate::run::x;\n    fn f() { let s = \"}\"; }\n}\n"),
         file("run/mod.rs", "use crate::plan::x;\nuse crate::model;"),
     ];

@@ -1,9 +1,7 @@
 //! `sloprober run` against the in-process demo target: verdicts, reports,
 //! abort_on_fail, and quantile accuracy.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use sloprober::report::{self, RunOutcome};
 use sloprober::run;

@@ -1,9 +1,7 @@
 //! Scale-out: N daemons with the Helm chart's shard environment make,
 //! together, exactly the configured load.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 use tokio::time::Instant;
 

@@ -1,9 +1,7 @@
 //! The real binary as a user runs it: secrets never leak, SIGHUP reloads,
 //! SIGTERM stops cleanly, `demo` serves live metrics.
 
-mod common;
-
-use common::spawn_listening;
+use crate::common::spawn_listening;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
