@@ -4,7 +4,7 @@
 
 use super::families::{Families, MetricsError};
 use crate::executor::ExecutorCounters;
-use crate::model::metric as catalog;
+use crate::model::families::{self as exported, Family};
 use prometheus::{IntCounter, IntGauge};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -31,16 +31,13 @@ struct Exported {
 
 impl ExecutorExport {
     pub fn new(families: &Families) -> Result<ExecutorExport, MetricsError> {
-        let labels = &["scenario"];
+        let gauge = |f: Family| families.int_gauge(f.name, f.help, f.labels);
+        let counter = |f: Family| families.int_counter(f.name, f.help, f.labels);
         Ok(ExecutorExport {
-            vus: families.int_gauge(catalog::VUS, "VUs active (closed model) or busy (arrival-rate model).", labels)?,
-            vus_max: families.int_gauge(catalog::VUS_MAX, "VUs allocated.", labels)?,
-            iterations: families.int_counter(catalog::ITERATIONS, "Iterations completed.", labels)?,
-            dropped: families.int_counter(
-                catalog::DROPPED_ITERATIONS,
-                "Arrival-rate iterations not started because no VU was free.",
-                labels,
-            )?,
+            vus: gauge(exported::VUS)?,
+            vus_max: gauge(exported::VUS_MAX)?,
+            iterations: counter(exported::ITERATIONS)?,
+            dropped: counter(exported::DROPPED_ITERATIONS)?,
             scenarios: Mutex::new(BTreeMap::new()),
         })
     }

@@ -11,6 +11,7 @@ pub use scenario::ScenarioMetrics;
 pub(crate) use text::float as format_float;
 
 use crate::executor::ExecutorCounters;
+use crate::model::families::{self as exported, Family};
 use crate::plan::{Plan, PlannedThreshold};
 use crate::slo::Verdict;
 use prometheus::{Gauge, GaugeVec, IntGauge, Registry};
@@ -37,46 +38,17 @@ impl ProberMetrics {
 
     pub fn new(registry: Registry) -> Result<ProberMetrics, MetricsError> {
         let families = Families::new(registry);
-        families
-            .int_gauge("sloprober_build_info", "Build information; always 1.", &["version"])?
-            .with_label_values(&[env!("CARGO_PKG_VERSION")])
-            .set(1);
-        let reload_successful = families
-            .int_gauge("sloprober_config_last_reload_successful", "Whether the last config (re)load succeeded.", &[])?
-            .with_label_values(&[] as &[&str]);
-        let reload_success_time = families
-            .gauge(
-                "sloprober_config_last_reload_success_timestamp_seconds",
-                "Time of the last successful config (re)load.",
-                &[],
-            )?
-            .with_label_values(&[] as &[&str]);
+        let gauge = |f: Family| families.gauge(f.name, f.help, f.labels);
+        let int_gauge = |f: Family| families.int_gauge(f.name, f.help, f.labels);
+        int_gauge(exported::BUILD_INFO)?.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        let reload_successful = int_gauge(exported::CONFIG_RELOAD_SUCCESSFUL)?.with_label_values(&[] as &[&str]);
+        let reload_success_time = gauge(exported::CONFIG_RELOAD_SUCCESS_TIME)?.with_label_values(&[] as &[&str]);
         Ok(ProberMetrics {
-            slo_objective: families.gauge(
-                "sloprober_slo_objective_ratio",
-                "SLO objective: the fraction of good events required.",
-                &["slo"],
-            )?,
-            slo_threshold: families.gauge(
-                "sloprober_slo_threshold_seconds",
-                "Latency threshold of a latency SLO.",
-                &["slo"],
-            )?,
-            slo_compliant: families.gauge(
-                "sloprober_slo_compliant",
-                "1 when the SLO's threshold holds over the daemon's sliding window (daemon.slo_window), or over a whole run at its end; else 0.",
-                &["slo"],
-            )?,
-            slo_observed: families.gauge(
-                "sloprober_slo_observed_value",
-                "The thresholded statistic over the sliding window: seconds for latency, a ratio for rates.",
-                &["slo"],
-            )?,
-            slo_sli: families.gauge(
-                "sloprober_slo_sli_ratio",
-                "Fraction of good events over the sliding window (latency within threshold, or request not failed).",
-                &["slo"],
-            )?,
+            slo_objective: gauge(exported::SLO_OBJECTIVE)?,
+            slo_threshold: gauge(exported::SLO_THRESHOLD)?,
+            slo_compliant: gauge(exported::SLO_COMPLIANT)?,
+            slo_observed: gauge(exported::SLO_OBSERVED)?,
+            slo_sli: gauge(exported::SLO_SLI)?,
             executors: executor::ExecutorExport::new(&families)?,
             families,
             reload_successful,

@@ -2,9 +2,7 @@
 //! does no label lookup and no allocation.
 
 use super::families::{Families, MetricsError};
-use crate::model::metric::{
-    self as catalog, expected_response_label, CUSTOM_LABELS, CUSTOM_TREND_LABELS, TREND_LABELS,
-};
+use crate::model::families::{self as exported, expected_response_label, Family, CUSTOM_LABELS, CUSTOM_TREND_LABELS};
 use crate::model::sample::{FailReason, Incomplete, Phase, Sample, SampleSink, Span};
 use crate::plan::{RequestPlan, ScenarioPlan};
 use prometheus::{Counter, Gauge, GaugeVec, Histogram, IntCounter, IntCounterVec};
@@ -114,8 +112,8 @@ impl ScenarioMetrics {
         buckets: &[f64],
     ) -> Result<ScenarioMetrics, MetricsError> {
         let s = scenario.name.as_str();
-        let per_scenario = |name: &str, help: &str| -> Result<IntCounter, MetricsError> {
-            Ok(families.int_counter(name, help, &["scenario"])?.with_label_values(&[s]))
+        let per_scenario = |f: Family| -> Result<IntCounter, MetricsError> {
+            Ok(families.int_counter(f.name, f.help, f.labels)?.with_label_values(&[s]))
         };
         let requests = scenario
             .requests
@@ -124,67 +122,40 @@ impl ScenarioMetrics {
             .collect::<Result<_, _>>()?;
         Ok(ScenarioMetrics {
             requests,
-            data_sent: per_scenario(catalog::DATA_SENT, "Approximate bytes sent (HTTP/1.1 head and body).")?,
-            data_received: per_scenario(
-                catalog::DATA_RECEIVED,
-                "Approximate bytes received (HTTP/1.1 head and body).",
-            )?,
-            schedule_lag: families
-                .histogram(
-                    "sloprober_schedule_lag_seconds",
-                    "Arrival-rate executors: how late iterations started after their scheduled instant.",
-                    &["scenario"],
-                    SCHEDULE_LAG_BUCKETS,
-                )?
-                .with_label_values(&[s]),
-            iteration_duration: families
-                .histogram(
-                    catalog::ITERATION_DURATION,
-                    "Whole iterations (every step and think time), as k6's iteration_duration.",
-                    &["scenario"],
-                    buckets,
-                )?
-                .with_label_values(&[s]),
+            data_sent: per_scenario(exported::DATA_SENT)?,
+            data_received: per_scenario(exported::DATA_RECEIVED)?,
+            schedule_lag: histogram(families, exported::SCHEDULE_LAG, SCHEDULE_LAG_BUCKETS)?.with_label_values(&[s]),
+            iteration_duration: histogram(families, exported::ITERATION_DURATION, buckets)?.with_label_values(&[s]),
             phases: {
-                let [blocked, connecting, tls, sending, waiting, receiving] = Phase::ALL.map(|phase| {
-                    let help = format!(
-                        "k6's {}: that phase of answered requests, per scenario (see README, Request phases).",
-                        phase.metric_name()
-                    );
-                    families.histogram(catalog::phase_family(phase), &help, &["scenario"], buckets)
-                });
+                let [blocked, connecting, tls, sending, waiting, receiving] =
+                    Phase::ALL.map(|phase| histogram(families, exported::phase(phase), buckets));
                 [blocked?, connecting?, tls?, sending?, waiting?, receiving?].map(|f| f.with_label_values(&[s]))
             },
             group_duration: {
-                let family = families.histogram(
-                    catalog::GROUP_DURATION,
-                    "Journey groups run to their end (all passes), as k6's group_duration; group is k6's path (::name).",
-                    &["scenario", "group"],
-                    buckets,
-                )?;
+                let family = histogram(families, exported::GROUP_DURATION, buckets)?;
                 scenario.groups.iter().map(|g| family.with_label_values(&[s, g])).collect()
             },
             incomplete: {
-                let family = families.int_counter(
-                    catalog::ITERATIONS_INCOMPLETE,
-                    "Journey iterations that did not run every step, by the first reason.",
-                    &["scenario", "journey", "reason"],
-                )?;
+                let f = exported::ITERATIONS_INCOMPLETE;
+                let family = families.int_counter(f.name, f.help, f.labels)?;
                 scenario
                     .journeys
                     .iter()
                     .map(|j| Incomplete::ALL.map(|r| family.with_label_values(&[s, &j.name, r.as_str()])))
                     .collect()
             },
-            cert_expiry: families.gauge(
-                catalog::TLS_CERT_EXPIRY,
-                "When the earliest certificate of the chain a server presented expires (seconds since the epoch), \
-                 as blackbox_exporter's probe_ssl_earliest_cert_expiry; set at each full TLS handshake.",
-                &["scenario", "server_name"],
-            )?,
+            cert_expiry: {
+                let f = exported::TLS_CERT_EXPIRY;
+                families.gauge(f.name, f.help, f.labels)?
+            },
             scenario: s.to_string(),
         })
     }
+}
+
+/// A histogram family of the catalog, with `buckets`.
+fn histogram(families: &Families, f: Family, buckets: &[f64]) -> Result<prometheus::HistogramVec, MetricsError> {
+    families.histogram(f.name, f.help, f.labels, buckets)
 }
 
 impl RequestHandles {
@@ -195,11 +166,8 @@ impl RequestHandles {
         buckets: &[f64],
     ) -> Result<RequestHandles, MetricsError> {
         let labels = [scenario, r.name.as_str()];
-        let reqs = families.int_counter(
-            catalog::HTTP_REQS,
-            "HTTP requests by response status (or \"error\" when no response arrived).",
-            &["scenario", "request", "status"],
-        )?;
+        let reqs =
+            families.int_counter(exported::HTTP_REQS.name, exported::HTTP_REQS.help, exported::HTTP_REQS.labels)?;
         let statuses = StatusCounters {
             error: reqs.with_label_values(&[scenario, &r.name, "error"]),
             family: reqs,
@@ -211,24 +179,13 @@ impl RequestHandles {
         for code in expected {
             statuses.get(code);
         }
-        let failed_family = families.int_counter(
-            catalog::HTTP_REQ_FAILED,
-            "Failed HTTP requests by reason.",
-            &["scenario", "request", "reason"],
-        )?;
+        let f = exported::HTTP_REQ_FAILED;
+        let failed_family = families.int_counter(f.name, f.help, f.labels)?;
         let failed =
             FailReason::ALL.map(|reason| failed_family.with_label_values(&[scenario, &r.name, reason.as_str()]));
-        let duration = TrendHandles::resolve(
-            &families.histogram(
-                catalog::HTTP_REQ_DURATION,
-                "HTTP request latency from the scheduled start to the last body byte; expected_response=\"false\" for failed requests.",
-                &TREND_LABELS,
-                buckets,
-            )?,
-            &labels,
-        );
-        let checks_family =
-            families.int_counter(catalog::CHECKS, "Check results.", &["scenario", "request", "check", "result"])?;
+        let duration = TrendHandles::resolve(&histogram(families, exported::HTTP_REQ_DURATION, buckets)?, &labels);
+        let f = exported::CHECKS;
+        let checks_family = families.int_counter(f.name, f.help, f.labels)?;
         let checks = r
             .checks
             .iter()
@@ -247,7 +204,7 @@ impl RequestHandles {
                     "Custom Trend {name}: request latency in seconds; expected_response=\"false\" for failed requests."
                 );
                 families
-                    .histogram(&catalog::custom_trend_family(name), &help, &CUSTOM_TREND_LABELS, buckets)
+                    .histogram(&exported::custom_trend_family(name), &help, CUSTOM_TREND_LABELS, buckets)
                     .map(|h| TrendHandles::resolve(&h, &[scenario]))
             })
             .transpose()?;
@@ -255,14 +212,14 @@ impl RequestHandles {
             .rate
             .as_ref()
             .map(|name| -> Result<_, MetricsError> {
-                let (hits_family, all_family) = catalog::custom_rate_families(name);
+                let (hits_family, all_family) = exported::custom_rate_families(name);
                 let hits = families.int_counter(
                     &hits_family,
                     &format!("Custom Rate {name}: failed requests."),
-                    &CUSTOM_LABELS,
+                    CUSTOM_LABELS,
                 )?;
                 let all =
-                    families.int_counter(&all_family, &format!("Custom Rate {name}: all requests."), &CUSTOM_LABELS)?;
+                    families.int_counter(&all_family, &format!("Custom Rate {name}: all requests."), CUSTOM_LABELS)?;
                 Ok((hits.with_label_values(&[scenario]), all.with_label_values(&[scenario])))
             })
             .transpose()?;
@@ -272,9 +229,9 @@ impl RequestHandles {
             .map(|feed| {
                 families
                     .counter(
-                        &catalog::custom_counter_family(&feed.name),
+                        &exported::custom_counter_family(&feed.name),
                         &format!("Custom Counter {}.", feed.name),
-                        &CUSTOM_LABELS,
+                        CUSTOM_LABELS,
                     )
                     .map(|c| c.with_label_values(&[scenario]))
             })
@@ -284,24 +241,15 @@ impl RequestHandles {
             .as_ref()
             .map(|feed| {
                 families
-                    .gauge(&feed.name, &format!("Custom Gauge {}: last value seen.", feed.name), &CUSTOM_LABELS)
+                    .gauge(&feed.name, &format!("Custom Gauge {}: last value seen.", feed.name), CUSTOM_LABELS)
                     .map(|g| g.with_label_values(&[scenario]))
             })
             .transpose()?;
-        let retries = families
-            .int_counter(
-                catalog::HTTP_REQ_RETRIES,
-                "Requests sent a second time on a fresh connection: the reused one closed before any byte of an answer.",
-                &["scenario", "request"],
-            )?
-            .with_label_values(&labels);
-        let redirects = families
-            .int_counter(
-                catalog::HTTP_REQ_REDIRECTS,
-                "Redirects followed before the answer that was checked.",
-                &["scenario", "request"],
-            )?
-            .with_label_values(&labels);
+        let per_request = |f: Family| -> Result<IntCounter, MetricsError> {
+            Ok(families.int_counter(f.name, f.help, f.labels)?.with_label_values(&labels))
+        };
+        let retries = per_request(exported::HTTP_REQ_RETRIES)?;
+        let redirects = per_request(exported::HTTP_REQ_REDIRECTS)?;
         Ok(RequestHandles { statuses, retries, redirects, failed, duration, checks, trend, rate, counter, gauge })
     }
 }

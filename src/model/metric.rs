@@ -3,6 +3,7 @@
 //! series behind it. Validation, evaluation, summaries, reports, rules and
 //! dashboards all read a metric's meaning from here.
 
+use super::families::{self, label};
 use super::sample::Phase;
 use super::units::Unit;
 use serde::Deserialize;
@@ -135,11 +136,11 @@ impl Tag {
     /// The tag's key in a threshold, and its Prometheus label name.
     pub fn key(self) -> &'static str {
         match self {
-            Tag::Scenario => "scenario",
-            Tag::Request => "request",
-            Tag::Check => "check",
-            Tag::ExpectedResponse => "expected_response",
-            Tag::Group => "group",
+            Tag::Scenario => label::SCENARIO,
+            Tag::Request => label::REQUEST,
+            Tag::Check => label::CHECK,
+            Tag::ExpectedResponse => label::EXPECTED_RESPONSE,
+            Tag::Group => label::GROUP,
         }
     }
 
@@ -239,34 +240,38 @@ impl Metric {
     /// The Prometheus series behind the metric.
     pub fn series(&self) -> Series {
         use Builtin::*;
-        let fixed = Cow::Borrowed;
+        let fixed = |family: families::Family| Cow::Borrowed(family.name);
         match self {
-            Metric::Builtin(HttpReqDuration) => Series::Histogram { family: fixed(HTTP_REQ_DURATION) },
-            Metric::Builtin(IterationDuration) => Series::Histogram { family: fixed(ITERATION_DURATION) },
-            Metric::Builtin(GroupDuration) => Series::Histogram { family: fixed(GROUP_DURATION) },
-            Metric::Builtin(Phase(phase)) => Series::Histogram { family: fixed(phase_family(*phase)) },
-            Metric::Builtin(HttpReqFailed) => {
-                Series::Rate { trues: fixed(HTTP_REQ_FAILED), trues_matchers: Vec::new(), total: fixed(HTTP_REQS) }
-            }
-            Metric::Builtin(Checks) => {
-                Series::Rate { trues: fixed(CHECKS), trues_matchers: vec![("result", "pass")], total: fixed(CHECKS) }
-            }
-            Metric::Builtin(HttpReqs) => Series::Counter { family: fixed(HTTP_REQS) },
-            Metric::Builtin(Iterations) => Series::Counter { family: fixed(ITERATIONS) },
-            Metric::Builtin(DroppedIterations) => Series::Counter { family: fixed(DROPPED_ITERATIONS) },
-            Metric::Builtin(DataSent) => Series::Counter { family: fixed(DATA_SENT) },
-            Metric::Builtin(DataReceived) => Series::Counter { family: fixed(DATA_RECEIVED) },
-            Metric::Builtin(Vus) => Series::Gauge { family: fixed(VUS) },
-            Metric::Builtin(VusMax) => Series::Gauge { family: fixed(VUS_MAX) },
+            Metric::Builtin(HttpReqDuration) => Series::Histogram { family: fixed(families::HTTP_REQ_DURATION) },
+            Metric::Builtin(IterationDuration) => Series::Histogram { family: fixed(families::ITERATION_DURATION) },
+            Metric::Builtin(GroupDuration) => Series::Histogram { family: fixed(families::GROUP_DURATION) },
+            Metric::Builtin(Phase(phase)) => Series::Histogram { family: fixed(families::phase(*phase)) },
+            Metric::Builtin(HttpReqFailed) => Series::Rate {
+                trues: fixed(families::HTTP_REQ_FAILED),
+                trues_matchers: Vec::new(),
+                total: fixed(families::HTTP_REQS),
+            },
+            Metric::Builtin(Checks) => Series::Rate {
+                trues: fixed(families::CHECKS),
+                trues_matchers: vec![(label::RESULT, "pass")],
+                total: fixed(families::CHECKS),
+            },
+            Metric::Builtin(HttpReqs) => Series::Counter { family: fixed(families::HTTP_REQS) },
+            Metric::Builtin(Iterations) => Series::Counter { family: fixed(families::ITERATIONS) },
+            Metric::Builtin(DroppedIterations) => Series::Counter { family: fixed(families::DROPPED_ITERATIONS) },
+            Metric::Builtin(DataSent) => Series::Counter { family: fixed(families::DATA_SENT) },
+            Metric::Builtin(DataReceived) => Series::Counter { family: fixed(families::DATA_RECEIVED) },
+            Metric::Builtin(Vus) => Series::Gauge { family: fixed(families::VUS) },
+            Metric::Builtin(VusMax) => Series::Gauge { family: fixed(families::VUS_MAX) },
             Metric::Custom { name, kind } => {
                 let owned = |s: String| Cow::Owned(s);
                 match kind {
-                    CustomKind::Trend => Series::Histogram { family: owned(custom_trend_family(name)) },
+                    CustomKind::Trend => Series::Histogram { family: owned(families::custom_trend_family(name)) },
                     CustomKind::Rate => {
-                        let (trues, total) = custom_rate_families(name);
+                        let (trues, total) = families::custom_rate_families(name);
                         Series::Rate { trues: owned(trues), trues_matchers: Vec::new(), total: owned(total) }
                     }
-                    CustomKind::Counter => Series::Counter { family: owned(custom_counter_family(name)) },
+                    CustomKind::Counter => Series::Counter { family: owned(families::custom_counter_family(name)) },
                     CustomKind::Gauge => Series::Gauge { family: owned(name.clone()) },
                 }
             }
@@ -278,58 +283,6 @@ impl fmt::Display for Metric {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
-}
-
-/// Prometheus family names of the built-in metrics, and of sloprober's own.
-pub const HTTP_REQS: &str = "sloprober_http_reqs_total";
-pub const HTTP_REQ_FAILED: &str = "sloprober_http_req_failed_total";
-pub const HTTP_REQ_DURATION: &str = "sloprober_http_req_duration_seconds";
-pub const CHECKS: &str = "sloprober_checks_total";
-pub const ITERATIONS: &str = "sloprober_iterations_total";
-pub const DROPPED_ITERATIONS: &str = "sloprober_dropped_iterations_total";
-pub const DATA_SENT: &str = "sloprober_data_sent_bytes_total";
-pub const DATA_RECEIVED: &str = "sloprober_data_received_bytes_total";
-pub const VUS: &str = "sloprober_vus";
-pub const VUS_MAX: &str = "sloprober_vus_max";
-pub const HTTP_REQ_RETRIES: &str = "sloprober_http_req_retries_total";
-pub const HTTP_REQ_REDIRECTS: &str = "sloprober_http_req_redirects_total";
-pub const ITERATION_DURATION: &str = "sloprober_iteration_duration_seconds";
-pub const GROUP_DURATION: &str = "sloprober_group_duration_seconds";
-pub const ITERATIONS_INCOMPLETE: &str = "sloprober_iterations_incomplete_total";
-/// Seconds since the epoch when the earliest certificate of a server's chain expires.
-pub const TLS_CERT_EXPIRY: &str = "sloprober_tls_earliest_cert_expiry_timestamp_seconds";
-
-/// The histogram of a phase: `sloprober_http_req_waiting_seconds`, by scenario only.
-pub fn phase_family(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Blocked => "sloprober_http_req_blocked_seconds",
-        Phase::Connecting => "sloprober_http_req_connecting_seconds",
-        Phase::TlsHandshaking => "sloprober_http_req_tls_handshaking_seconds",
-        Phase::Sending => "sloprober_http_req_sending_seconds",
-        Phase::Waiting => "sloprober_http_req_waiting_seconds",
-        Phase::Receiving => "sloprober_http_req_receiving_seconds",
-    }
-}
-
-/// Labels of `http_req_duration`'s histogram.
-pub const TREND_LABELS: [&str; 3] = ["scenario", "request", "expected_response"];
-/// Labels of custom families (Trends add `expected_response`): one series per
-/// scenario, so a Trend fed by many requests stays one histogram.
-pub const CUSTOM_LABELS: [&str; 1] = ["scenario"];
-pub const CUSTOM_TREND_LABELS: [&str; 2] = ["scenario", "expected_response"];
-
-/// `generate_duration` -> `generate_duration_seconds`.
-pub fn custom_trend_family(name: &str) -> String {
-    format!("{name}_seconds")
-}
-
-/// `errors` -> (`errors_total` counting true samples, `errors_samples_total` counting all).
-pub fn custom_rate_families(name: &str) -> (String, String) {
-    (format!("{name}_total"), format!("{name}_samples_total"))
-}
-
-pub fn custom_counter_family(name: &str) -> String {
-    format!("{name}_total")
 }
 
 /// Label values come from the config; keep them plain so they are safe in PromQL and file names.
@@ -345,15 +298,6 @@ pub fn is_metric_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// The `expected_response` label value of a request's outcome.
-pub fn expected_response_label(failed: bool) -> &'static str {
-    if failed {
-        "false"
-    } else {
-        "true"
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! nothing of the crate, so anything may import it.
 //!
 //! - [`sample`]: what happened to one request, the value the data path carries;
-//! - [`metric`]: the metric catalog (k6's names, kinds, tags, Prometheus families);
+//! - [`metric`]: the metric catalog (k6's names, kinds, tags, the series behind each);
+//! - [`families`]: every Prometheus family sloprober exports, with its help and labels;
 //! - [`threshold`]: k6's threshold syntax;
 //! - [`units`]: the units thresholds are written in, and the one rounding;
 //! - [`problems`]: config problems collected with their paths;
@@ -12,6 +13,7 @@
 pub mod defaults;
 pub mod duration;
 pub mod env;
+pub mod families;
 pub mod metric;
 pub mod problems;
 pub mod sample;

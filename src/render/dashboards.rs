@@ -3,8 +3,8 @@
 //! metrics and the generated recording rules.
 
 use super::promql::prom_duration;
-use super::rules::ratio_record;
-use crate::model::metric as catalog;
+use super::rules::{ratio_record, BUDGET_RECORD};
+use crate::model::families as exported;
 use crate::model::sample::Phase;
 use crate::plan::Plan;
 use serde_json::{json, Value};
@@ -95,16 +95,17 @@ pub fn dashboards(plan: &Plan) -> Vec<(&'static str, Value)> {
 fn slo_overview(plan: &Plan) -> Value {
     let period = prom_duration(plan.alerts.period);
     let sel = "slo=~\"$slo\"";
-    let compliant = format!("min by (slo) (sloprober_slo_compliant{{{sel}, instance=~\"$instance\"}})");
-    let observed = format!("max by (slo) (sloprober_slo_observed_value{{{sel}, instance=~\"$instance\"}})");
-    let threshold = format!("max by (slo) (sloprober_slo_threshold_seconds{{{sel}}})");
+    let compliant = format!("min by (slo) ({}{{{sel}, instance=~\"$instance\"}})", exported::SLO_COMPLIANT.name);
+    let observed = format!("max by (slo) ({}{{{sel}, instance=~\"$instance\"}})", exported::SLO_OBSERVED.name);
+    let threshold = format!("max by (slo) ({}{{{sel}}})", exported::SLO_THRESHOLD.name);
     let sli = format!("1 - {}{{{sel}}}", ratio_record(Duration::from_secs(3600)));
-    let objective = format!("max by (slo) (sloprober_slo_objective_ratio{{{sel}}})");
-    let budget = format!("sloprober_slo:error_budget_remaining:ratio{{{sel}}}");
+    let objective = format!("max by (slo) ({}{{{sel}}})", exported::SLO_OBJECTIVE.name);
+    let budget = format!("{BUDGET_RECORD}{{{sel}}}");
     let burn = |window: u64| {
         format!(
-            "{}{{{sel}}} / on (slo) group_left () (1 - max by (slo) (sloprober_slo_objective_ratio{{{sel}}}))",
-            ratio_record(Duration::from_secs(window))
+            "{}{{{sel}}} / on (slo) group_left () (1 - max by (slo) ({}{{{sel}}}))",
+            ratio_record(Duration::from_secs(window)),
+            exported::SLO_OBJECTIVE.name
         )
     };
     let (burn_5m, burn_1h, burn_6h, burn_1d) = (burn(300), burn(3600), burn(6 * 3600), burn(86400));
@@ -170,8 +171,8 @@ fn slo_overview(plan: &Plan) -> Value {
         "sloprober-slo",
         "sloprober: SLO overview",
         vec![
-            variable("slo", "SLO", "label_values(sloprober_slo_objective_ratio, slo)"),
-            variable("instance", "Instance", "label_values(sloprober_build_info, instance)"),
+            variable("slo", "SLO", &format!("label_values({}, slo)", exported::SLO_OBJECTIVE.name)),
+            variable("instance", "Instance", &format!("label_values({}, instance)", exported::BUILD_INFO.name)),
         ],
         panels,
     )
@@ -183,37 +184,37 @@ fn load_view() -> Value {
     let quantile = |q: &str| {
         format!(
             "histogram_quantile({q}, sum by (scenario, request, le) (rate({}_bucket{{{f}}}[$__rate_interval])))",
-            catalog::HTTP_REQ_DURATION
+            exported::HTTP_REQ_DURATION.name
         )
     };
     let (p50, p95, p99) = (quantile("0.5"), quantile("0.95"), quantile("0.99"));
-    let vus = format!("sum by (scenario) ({}{{{f}}})", catalog::VUS);
-    let vus_max = format!("sum by (scenario) ({}{{{f}}})", catalog::VUS_MAX);
-    let reqs = rate(catalog::HTTP_REQS, "scenario");
-    let by_status = rate(catalog::HTTP_REQS, "scenario, status");
-    let heat = format!("sum by (le) (rate({}_bucket{{{f}}}[$__rate_interval]))", catalog::HTTP_REQ_DURATION);
-    let failed = rate(catalog::HTTP_REQ_FAILED, "scenario, reason");
-    let checks = rate(catalog::CHECKS, "request, check, result");
-    let dropped = rate(catalog::DROPPED_ITERATIONS, "scenario");
-    let iterations = rate(catalog::ITERATIONS, "scenario");
-    let sent = rate(catalog::DATA_SENT, "scenario");
-    let received = rate(catalog::DATA_RECEIVED, "scenario");
-    let per_instance = rate(catalog::HTTP_REQS, "instance");
+    let vus = format!("sum by (scenario) ({}{{{f}}})", exported::VUS.name);
+    let vus_max = format!("sum by (scenario) ({}{{{f}}})", exported::VUS_MAX.name);
+    let reqs = rate(exported::HTTP_REQS.name, "scenario");
+    let by_status = rate(exported::HTTP_REQS.name, "scenario, status");
+    let heat = format!("sum by (le) (rate({}_bucket{{{f}}}[$__rate_interval]))", exported::HTTP_REQ_DURATION.name);
+    let failed = rate(exported::HTTP_REQ_FAILED.name, "scenario, reason");
+    let checks = rate(exported::CHECKS.name, "request, check, result");
+    let dropped = rate(exported::DROPPED_ITERATIONS.name, "scenario");
+    let iterations = rate(exported::ITERATIONS.name, "scenario");
+    let sent = rate(exported::DATA_SENT.name, "scenario");
+    let received = rate(exported::DATA_RECEIVED.name, "scenario");
+    let per_instance = rate(exported::HTTP_REQS.name, "instance");
     let iteration_p95 = format!(
         "histogram_quantile(0.95, sum by (scenario, le) (rate({}_bucket{{{f}}}[$__rate_interval])))",
-        catalog::ITERATION_DURATION
+        exported::ITERATION_DURATION.name
     );
     let group_p95 = format!(
         "histogram_quantile(0.95, sum by (scenario, group, le) (rate({}_bucket{{{f}}}[$__rate_interval])))",
-        catalog::GROUP_DURATION
+        exported::GROUP_DURATION.name
     );
-    let incomplete = rate(catalog::ITERATIONS_INCOMPLETE, "scenario, journey, reason");
+    let incomplete = rate(exported::ITERATIONS_INCOMPLETE.name, "scenario, journey, reason");
     let phase_p95: Vec<(String, String)> = Phase::ALL
         .iter()
         .map(|phase| {
             let expr = format!(
                 "histogram_quantile(0.95, sum by (scenario, le) (rate({}_bucket{{{f}}}[$__rate_interval])))",
-                catalog::phase_family(*phase)
+                exported::phase(*phase).name
             );
             (expr, format!("{{{{scenario}}}} {} p95", phase.metric_name().trim_start_matches("http_req_")))
         })
@@ -341,8 +342,8 @@ fn load_view() -> Value {
         "sloprober-load",
         "sloprober: live load",
         vec![
-            variable("scenario", "Scenario", &format!("label_values({}, scenario)", catalog::ITERATIONS)),
-            variable("instance", "Instance", "label_values(sloprober_build_info, instance)"),
+            variable("scenario", "Scenario", &format!("label_values({}, scenario)", exported::ITERATIONS.name)),
+            variable("instance", "Instance", &format!("label_values({}, instance)", exported::BUILD_INFO.name)),
         ],
         panels,
     )
@@ -357,7 +358,7 @@ fn trends_view() -> Value {
     let p95_over = |window: &str, offset: &str| {
         format!(
             "histogram_quantile(0.95, sum by (scenario, request, le) (increase({}_bucket{{{f}, expected_response=\"true\"}}[{window}]{offset})))",
-            catalog::HTTP_REQ_DURATION
+            exported::HTTP_REQ_DURATION.name
         )
     };
     let p95 = p95_over("$__interval", "");
@@ -365,16 +366,17 @@ fn trends_view() -> Value {
     let week = p95_over("1w", "");
     let week_before = p95_over("1w", " offset 1w");
     let change = format!("{week} / {week_before}");
-    let threshold = "max by (slo) (sloprober_slo_threshold_seconds{testid!=\"\", profile=~\"$profile\"})".to_string();
+    let threshold = format!("max by (slo) ({}{{testid!=\"\", profile=~\"$profile\"}})", exported::SLO_THRESHOLD.name);
     let run = "testid!=\"\", profile=~\"$profile\"";
     let total = |metric: &str| format!("sum by (testid, profile) (max_over_time({metric}{{{run}}}[$__range]))");
-    let requests = total(catalog::HTTP_REQS);
-    let failed_ratio = format!("{} / {requests}", total(catalog::HTTP_REQ_FAILED));
+    let requests = total(exported::HTTP_REQS.name);
+    let failed_ratio = format!("{} / {requests}", total(exported::HTTP_REQ_FAILED.name));
     let run_p95 = format!(
         "histogram_quantile(0.95, sum by (testid, profile, le) (max_over_time({}_bucket{{{run}}}[$__range])))",
-        catalog::HTTP_REQ_DURATION
+        exported::HTTP_REQ_DURATION.name
     );
-    let passed = format!("min by (testid, profile) (last_over_time(sloprober_slo_compliant{{{run}}}[$__range]))");
+    let passed =
+        format!("min by (testid, profile) (last_over_time({}{{{run}}}[$__range]))", exported::SLO_COMPLIANT.name);
     let mut over_time = panel(
         1,
         "timeseries",
@@ -428,8 +430,16 @@ fn trends_view() -> Value {
         "sloprober-trends",
         "sloprober: performance trends",
         vec![
-            variable("profile", "Profile", "label_values(sloprober_http_reqs_total{testid!=\"\"}, profile)"),
-            variable("scenario", "Scenario", "label_values(sloprober_http_reqs_total{testid!=\"\"}, scenario)"),
+            variable(
+                "profile",
+                "Profile",
+                &format!("label_values({}{{testid!=\"\"}}, profile)", exported::HTTP_REQS.name),
+            ),
+            variable(
+                "scenario",
+                "Scenario",
+                &format!("label_values({}{{testid!=\"\"}}, scenario)", exported::HTTP_REQS.name),
+            ),
         ],
         vec![over_time, week_over_week, change_panel, runs],
     );

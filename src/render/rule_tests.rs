@@ -4,11 +4,14 @@
 
 use super::promql::prom_duration;
 use super::rules::{
-    burn_annotations, burn_labels, cert_annotations, fast_annotations, ratio_record, service, slos, BURN_ALERT,
-    CERT_ALERT, FAST_ALERT,
+    burn_annotations, burn_labels, cert_annotations, fast_annotations, no_data_annotations, prober_alerts,
+    ratio_record, service, slo_labels, slos, ProberAlert, BURN_ALERT, CERT_ALERT, DROPPED_ALERT, FAST_ALERT,
+    NOT_SCRAPED_ALERT, NO_DATA_ALERT, RELOAD_ALERT, TARGET_DOWN_ALERT,
 };
+use crate::model::families as exported;
 use crate::model::metric::Series;
 use crate::model::metric::Tag;
+use crate::model::threshold::{Aggregation, Operator};
 use crate::plan::{GoodEvents, Plan, PlannedThreshold};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -17,9 +20,8 @@ use std::time::Duration;
 const PER_MINUTE: u64 = 100_000;
 const STEP: Duration = Duration::from_secs(60);
 
-/// Input series with `bad` of every PER_MINUTE events bad, for `minutes`,
-/// labelled as sloprober labels the samples the SLO selects.
-fn series(plan: &Plan, t: &PlannedThreshold, bad: u64, minutes: u64) -> Vec<Value> {
+/// The labels sloprober puts on the samples a threshold selects.
+fn sample_labels(plan: &Plan, t: &PlannedThreshold) -> Vec<(&'static str, String)> {
     let selection = t.selection();
     let scenario = selection
         .get(&Tag::Scenario)
@@ -35,10 +37,20 @@ fn series(plan: &Plan, t: &PlannedThreshold, bad: u64, minutes: u64) -> Vec<Valu
     if !selection.contains_key(&Tag::Request) {
         labels.push(("request", "r".into()));
     }
-    let name = |family: &str, extra: &[(&str, String)]| {
-        let all: Vec<String> = labels.iter().chain(extra).map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-        format!("{family}{{{}}}", all.join(","))
-    };
+    labels
+}
+
+/// `family{labels..., extra...}`.
+fn series_name(labels: &[(&str, String)], family: &str, extra: &[(&str, String)]) -> String {
+    let all: Vec<String> = labels.iter().chain(extra).map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!("{family}{{{}}}", all.join(","))
+}
+
+/// Input series with `bad` of every PER_MINUTE events bad, for `minutes`,
+/// labelled as sloprober labels the samples the SLO selects.
+fn series(plan: &Plan, t: &PlannedThreshold, bad: u64, minutes: u64) -> Vec<Value> {
+    let labels = sample_labels(plan, t);
+    let name = |family: &str, extra: &[(&str, String)]| series_name(&labels, family, extra);
     let line =
         |series: String, per_minute: u64| json!({"series": series, "values": format!("0+{per_minute}x{minutes}")});
     let good = PER_MINUTE - bad;
@@ -135,7 +147,14 @@ pub fn rule_tests(plan: &Plan, rules_path: &str) -> Value {
             tests.push(test);
         }
     }
+    for t in plan.thresholds.iter().filter(|t| t.service.is_some() && t.objective.is_none()) {
+        tests.extend(fast_only_cases(plan, t));
+    }
+    if slos(plan).next().is_some() {
+        tests.push(no_data_case(plan));
+    }
     tests.push(cert_case(plan));
+    tests.extend(prober_cases(plan));
     json!({"rule_files": [rules_path], "evaluation_interval": prom_duration(STEP), "tests": tests})
 }
 
@@ -187,7 +206,7 @@ fn cert_case(plan: &Plan) -> Value {
     // Inside the window from the first minute on, so past the alert's `for: 1h` at `eval`.
     let soon = within;
     let later = eval.as_secs() + 2 * within;
-    let metric = crate::model::metric::TLS_CERT_EXPIRY;
+    let metric = crate::model::families::TLS_CERT_EXPIRY.name;
     let input = |instance: &str, server: &str, expiry: u64| {
         json!({
             "series": format!("{metric}{{instance=\"{instance}\",scenario=\"s\",server_name=\"{server}\"}}"),
@@ -216,6 +235,144 @@ fn cert_case(plan: &Plan) -> Value {
             "exp_alerts": [{"exp_labels": {"severity": "warning", "server_name": "soon.example"}, "exp_annotations": annotations}],
         }],
     })
+}
+
+/// A threshold without an objective (an average) still has its fast alert:
+/// quiet while the average holds, firing once it breaks.
+fn fast_only_cases(plan: &Plan, t: &PlannedThreshold) -> Vec<Value> {
+    let (Series::Histogram { family }, Aggregation::Avg) = (t.metric.series(), t.condition.aggregation) else {
+        return Vec::new();
+    };
+    let Some(firing) = fast_case(plan, t, false) else { return Vec::new() };
+    let quiet = fast_case(plan, t, true).unwrap_or_default();
+    let labels = sample_labels(plan, t);
+    let upper_bound = matches!(t.condition.operator, Operator::Lt | Operator::Le);
+    let minutes = 60;
+    let test = |name: &str, average: f64, check: Value| {
+        let line = |suffix: &str, per_minute: f64| json!({"series": series_name(&labels, &format!("{family}{suffix}"), &[]), "values": format!("0+{per_minute}x{minutes}")});
+        json!({
+            "name": format!("{}: {name}", t.slo),
+            "interval": prom_duration(STEP),
+            "input_series": [line("_sum", average * 100.0), line("_count", 100.0)],
+            "alert_rule_test": [check],
+        })
+    };
+    let (holds, breaks) =
+        if upper_bound { (t.limit() / 2.0, t.limit() * 2.0) } else { (t.limit() * 2.0, t.limit() / 2.0) };
+    vec![
+        test("an average that holds fires no fast alert", holds, quiet),
+        test("a broken average fires its fast alert", breaks, firing),
+    ]
+}
+
+/// With no events at all, every SLO's no-data alert fires once
+/// `alerts.no_data_for` has passed, and not before.
+fn no_data_case(plan: &Plan) -> Value {
+    let firing: Vec<Value> = slos(plan)
+        .map(|t| {
+            let mut labels = slo_labels(t);
+            labels["severity"] = "warning".into();
+            json!({"exp_labels": labels, "exp_annotations": no_data_annotations(plan, t)})
+        })
+        .collect();
+    let before = plan.alerts.no_data_for.saturating_sub(STEP);
+    let after = plan.alerts.no_data_for + STEP * 2;
+    let alert = |eval: Duration, expected: &[Value]| json!({"eval_time": prom_duration(eval), "alertname": NO_DATA_ALERT, "exp_alerts": expected});
+    json!({
+        "name": format!("no events for {} fires every SLO's no-data alert", prom_duration(plan.alerts.no_data_for)),
+        "interval": prom_duration(STEP),
+        "input_series": [],
+        "alert_rule_test": [alert(before, &[]), alert(after, &firing)],
+    })
+}
+
+/// The prober's own alerts, each on the series it reads (named by the
+/// catalog): one scenario or instance in trouble fires, a healthy one does not.
+fn prober_cases(plan: &Plan) -> Vec<Value> {
+    let job = &plan.alerts.job;
+    let series =
+        |name: &str, labels: &str, values: &str| json!({"series": format!("{name}{{{labels}}}"), "values": values});
+    let eval = |minutes: u64| prom_duration(Duration::from_secs(minutes * 60));
+    // Each firing alert: the labels it carries besides `severity`, filled into its annotations.
+    let case = |alert: &ProberAlert, input: Vec<Value>, firing: Vec<Vec<(&str, &str)>>, minutes: u64| {
+        let expected: Vec<Value> = firing
+            .iter()
+            .map(|pairs| {
+                let mut labels = json!({"severity": "warning"});
+                let mut annotations = alert.annotations(plan);
+                for (label, value) in pairs {
+                    labels[*label] = (*value).into();
+                    for text in ["summary", "description"] {
+                        let filled = annotations[text]
+                            .as_str()
+                            .unwrap_or_default()
+                            .replace(&format!("{{{{ $labels.{label} }}}}"), value);
+                        annotations[text] = filled.into();
+                    }
+                }
+                json!({"exp_labels": labels, "exp_annotations": annotations})
+            })
+            .collect();
+        json!({
+            "name": format!("{}: fires for what is in trouble, not for what is healthy", alert.name),
+            "interval": prom_duration(STEP),
+            "input_series": input,
+            "alert_rule_test": [{"eval_time": eval(minutes), "alertname": alert.name, "exp_alerts": expected}],
+        })
+    };
+    let reqs = exported::HTTP_REQS.name;
+    let instance =
+        |scenario: &str| format!("instance=\"sloprober-0:9469\",job=\"{job}\",scenario=\"{scenario}\",request=\"r\"");
+    prober_alerts(plan)
+        .iter()
+        .map(|alert| match alert.name {
+            TARGET_DOWN_ALERT => case(
+                alert,
+                vec![
+                    series(reqs, &format!("{},status=\"error\"", instance("down")), "0+60x20"),
+                    series(reqs, &format!("{},status=\"200\"", instance("down")), "0+40x20"),
+                    series(reqs, &format!("{},status=\"error\"", instance("up")), "0+10x20"),
+                    series(reqs, &format!("{},status=\"200\"", instance("up")), "0+90x20"),
+                ],
+                vec![vec![("scenario", "down")]],
+                15,
+            ),
+            NOT_SCRAPED_ALERT => case(
+                alert,
+                vec![series("up", &format!("instance=\"sloprober-0:9469\",job=\"{job}\""), "0x20")],
+                vec![vec![]],
+                15,
+            ),
+            DROPPED_ALERT => case(
+                alert,
+                vec![
+                    series(exported::DROPPED_ITERATIONS.name, &format!("job=\"{job}\",scenario=\"starved\""), "0+5x30"),
+                    series(exported::DROPPED_ITERATIONS.name, &format!("job=\"{job}\",scenario=\"fed\""), "0x30"),
+                ],
+                vec![vec![("scenario", "starved")]],
+                20,
+            ),
+            RELOAD_ALERT => case(
+                alert,
+                vec![
+                    series(
+                        exported::CONFIG_RELOAD_SUCCESSFUL.name,
+                        &format!("instance=\"a:9469\",job=\"{job}\""),
+                        "0x20",
+                    ),
+                    series(
+                        exported::CONFIG_RELOAD_SUCCESSFUL.name,
+                        &format!("instance=\"b:9469\",job=\"{job}\""),
+                        "1x20",
+                    ),
+                ],
+                vec![vec![("instance", "a:9469"), ("job", job)]],
+                15,
+            ),
+            _ => Value::Null,
+        })
+        .filter(|case| !case.is_null())
+        .collect()
 }
 
 /// Prometheus' `humanizeDuration` of whole seconds.

@@ -2,6 +2,8 @@
 
 use super::promql::{bad_events, breached, error_ratio, events, prom_duration};
 use crate::config::BurnRateAlert;
+use crate::model::families as exported;
+use crate::model::units;
 use crate::plan::{Plan, PlannedThreshold};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -18,6 +20,8 @@ pub const LONG_WINDOW: Duration = Duration::from_secs(86400);
 pub const BASE_WINDOW: Duration = Duration::from_secs(300);
 pub const EVENTS_RECORD: &str = "sloprober_slo:events:rate5m";
 pub const BAD_EVENTS_RECORD: &str = "sloprober_slo:bad_events:rate5m";
+/// What is left of each SLO's error budget over the SLO period.
+pub const BUDGET_RECORD: &str = "sloprober_slo:error_budget_remaining:ratio";
 
 /// Windows every SLO's error ratio is recorded over.
 pub fn windows(plan: &Plan) -> BTreeSet<Duration> {
@@ -42,8 +46,7 @@ pub fn service(t: &PlannedThreshold) -> &str {
 
 /// `0.72` for 14.4 x 5 %: rounded so float noise does not reach the rule files.
 pub fn number(value: f64) -> String {
-    let rounded = (value * 1e9).round() / 1e9;
-    format!("{rounded}")
+    format!("{}", units::round(value, units::NOISE_FREE))
 }
 
 fn anchor(alert: &str) -> String {
@@ -132,7 +135,7 @@ pub fn rules(plan: &Plan) -> Value {
             }
         }
         recording.push(json!({
-            "record": "sloprober_slo:error_budget_remaining:ratio",
+            "record": BUDGET_RECORD,
             "expr": format!("1 - {}{{slo=\"{}\"}} / {}", ratio_record(plan.alerts.period), t.slo, number(1.0 - objective)),
             "labels": slo_labels(t),
         }));
@@ -180,7 +183,7 @@ pub fn rules(plan: &Plan) -> Value {
     json!({"groups": [
         {"name": "sloprober-slo-recording", "rules": recording},
         {"name": "sloprober-slo-alerts", "rules": alerts},
-        {"name": "sloprober-prober", "rules": prober_alerts(plan)},
+        {"name": "sloprober-prober", "rules": prober_alerts(plan).iter().map(|a| a.rule(plan)).collect::<Vec<_>>()},
     ]})
 }
 
@@ -190,7 +193,7 @@ pub const CERT_ALERT: &str = "SloproberCertificateExpiringSoon";
 pub fn cert_expiry_expr(plan: &Plan) -> String {
     format!(
         "min by (server_name) ({}) - time() < {}",
-        crate::model::metric::TLS_CERT_EXPIRY,
+        exported::TLS_CERT_EXPIRY.name,
         plan.alerts.cert_expires_within.as_secs()
     )
 }
@@ -204,60 +207,83 @@ pub fn cert_annotations(plan: &Plan) -> Value {
     })
 }
 
-fn prober_alerts(plan: &Plan) -> Vec<Value> {
-    let runbook = |alert: &str| format!("{}#{}", plan.alerts.runbook_url, anchor(alert));
+pub const TARGET_DOWN_ALERT: &str = "SloproberTargetDown";
+pub const NOT_SCRAPED_ALERT: &str = "SloproberNotScraped";
+pub const DROPPED_ALERT: &str = "SloproberDroppedIterations";
+pub const RELOAD_ALERT: &str = "SloproberConfigReloadFailed";
+
+/// One of the prober's own alerts (not an SLO's): all are warnings.
+pub struct ProberAlert {
+    pub name: &'static str,
+    pub expr: String,
+    pub for_: &'static str,
+    summary: String,
+    description: String,
+}
+
+impl ProberAlert {
+    pub fn annotations(&self, plan: &Plan) -> Value {
+        json!({
+            "summary": self.summary,
+            "description": self.description,
+            "runbook_url": format!("{}#{}", plan.alerts.runbook_url, anchor(self.name)),
+        })
+    }
+
+    fn rule(&self, plan: &Plan) -> Value {
+        json!({
+            "alert": self.name,
+            "expr": self.expr,
+            "for": self.for_,
+            "labels": {"severity": "warning"},
+            "annotations": self.annotations(plan),
+        })
+    }
+}
+
+/// The prober's own alerts, on series the catalog names.
+pub fn prober_alerts(plan: &Plan) -> Vec<ProberAlert> {
     let job = &plan.alerts.job;
+    let cert = cert_annotations(plan);
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
     vec![
-        json!({
-            "alert": "SloproberTargetDown",
-            "expr": "sum by (scenario) (rate(sloprober_http_reqs_total{status=\"error\"}[5m]))\n/\nsum by (scenario) (rate(sloprober_http_reqs_total[5m])) > 0.5",
-            "for": "5m",
-            "labels": {"severity": "warning"},
-            "annotations": {
-                "summary": "sloprober gets no answer from scenario {{ $labels.scenario }}",
-                "description": "More than half of the requests of scenario {{ $labels.scenario }} got no response (connect, timeout or reset) over 5m.",
-                "runbook_url": runbook("SloproberTargetDown"),
-            },
-        }),
-        json!({
-            "alert": "SloproberNotScraped",
-            "expr": format!("absent(up{{job=\"{job}\"}} == 1)"),
-            "for": "5m",
-            "labels": {"severity": "warning"},
-            "annotations": {
-                "summary": "Prometheus cannot scrape sloprober",
-                "description": format!("No healthy target of job \"{job}\" for 5m: SLO data and alerts are blind."),
-                "runbook_url": runbook("SloproberNotScraped"),
-            },
-        }),
-        json!({
-            "alert": "SloproberDroppedIterations",
-            "expr": "sum by (scenario) (rate(sloprober_dropped_iterations_total[5m])) > 0",
-            "for": "10m",
-            "labels": {"severity": "warning"},
-            "annotations": {
-                "summary": "sloprober cannot keep the configured rate for {{ $labels.scenario }}",
-                "description": "Iterations of scenario {{ $labels.scenario }} are being dropped because every VU is busy: the target is slow or max_vus is too low, and the load is below what the config asks.",
-                "runbook_url": runbook("SloproberDroppedIterations"),
-            },
-        }),
-        json!({
-            "alert": CERT_ALERT,
-            "expr": cert_expiry_expr(plan),
-            "for": "1h",
-            "labels": {"severity": "warning"},
-            "annotations": cert_annotations(plan),
-        }),
-        json!({
-            "alert": "SloproberConfigReloadFailed",
-            "expr": "sloprober_config_last_reload_successful == 0",
-            "for": "5m",
-            "labels": {"severity": "warning"},
-            "annotations": {
-                "summary": "sloprober rejected its new config",
-                "description": "The last config reload of {{ $labels.instance }} failed; the previous config keeps running.",
-                "runbook_url": runbook("SloproberConfigReloadFailed"),
-            },
-        }),
+        ProberAlert {
+            name: TARGET_DOWN_ALERT,
+            expr: format!(
+                "sum by (scenario) (rate({reqs}{{status=\"error\"}}[5m]))\n/\nsum by (scenario) (rate({reqs}[5m])) > 0.5",
+                reqs = exported::HTTP_REQS.name
+            ),
+            for_: "5m",
+            summary: "sloprober gets no answer from scenario {{ $labels.scenario }}".into(),
+            description: "More than half of the requests of scenario {{ $labels.scenario }} got no response (connect, timeout or reset) over 5m.".into(),
+        },
+        ProberAlert {
+            name: NOT_SCRAPED_ALERT,
+            expr: format!("absent(up{{job=\"{job}\"}} == 1)"),
+            for_: "5m",
+            summary: "Prometheus cannot scrape sloprober".into(),
+            description: format!("No healthy target of job \"{job}\" for 5m: SLO data and alerts are blind."),
+        },
+        ProberAlert {
+            name: DROPPED_ALERT,
+            expr: format!("sum by (scenario) (rate({}[5m])) > 0", exported::DROPPED_ITERATIONS.name),
+            for_: "10m",
+            summary: "sloprober cannot keep the configured rate for {{ $labels.scenario }}".into(),
+            description: "Iterations of scenario {{ $labels.scenario }} are being dropped because every VU is busy: the target is slow or max_vus is too low, and the load is below what the config asks.".into(),
+        },
+        ProberAlert {
+            name: CERT_ALERT,
+            expr: cert_expiry_expr(plan),
+            for_: "1h",
+            summary: text(&cert["summary"]),
+            description: text(&cert["description"]),
+        },
+        ProberAlert {
+            name: RELOAD_ALERT,
+            expr: format!("{} == 0", exported::CONFIG_RELOAD_SUCCESSFUL.name),
+            for_: "5m",
+            summary: "sloprober rejected its new config".into(),
+            description: "The last config reload of {{ $labels.instance }} failed; the previous config keeps running.".into(),
+        },
     ]
 }

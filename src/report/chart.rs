@@ -73,7 +73,7 @@ pub fn threshold_lines(
 ) -> Vec<serde_json::Value> {
     latency_thresholds(thresholds, scenario, request)
         .into_iter()
-        .map(|t| serde_json::json!({"label": format!("{} {}", t.selector(), t.expression), "ms": t.limit() * 1000.0}))
+        .map(|t| serde_json::json!({"label": format!("{} {}", t.selector(), t.expression), "ms": Unit::Milliseconds.to_written(t.limit())}))
         .collect()
 }
 
@@ -91,7 +91,7 @@ fn chart(scenario: &str, request: &str, series: &[(f64, Option<f64>)], threshold
             _ => points.push((t, slowest)),
         }
     }
-    let limit_ms = threshold.map(|t| t.limit() * 1000.0);
+    let limit_ms = threshold.map(|t| Unit::Milliseconds.to_written(t.limit()));
     let top = points.iter().map(|(_, v)| *v).chain(limit_ms).fold(0.0, f64::max);
     let top = nice_ceiling(top * 1.1);
     let xs: Vec<String> = points.iter().map(|(t, _)| t.to_string()).collect();

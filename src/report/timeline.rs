@@ -2,7 +2,7 @@
 //! from per-interval statistics that are reset after each read.
 
 use crate::plan::Plan;
-use crate::stats::{ExecutorTotals, RequestStats, ScenarioStats};
+use crate::stats::{accumulate, ExecutorTotals, RequestStats, ScenarioStats};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -88,10 +88,7 @@ impl Timeline {
                     let at = |p| latency.percentile_ms(p);
                     request_ms.insert(name.clone(), [at(50.0), at(95.0), at(99.0)]);
                 }
-                match &mut merged {
-                    None => merged = Some(request.clone()),
-                    Some(m) => m.merge(&request),
-                }
+                accumulate(&mut merged, request.clone());
                 request.reset();
             }
             let (now_exec, before) = (&executors[i], &self.last_executors[i]);
@@ -105,10 +102,7 @@ impl Timeline {
             total.vus += point.vus;
             self.scenarios[i].points.push(point);
             if let Some(m) = merged {
-                match &mut all {
-                    None => all = Some(m),
-                    Some(a) => a.merge(&m),
-                }
+                accumulate(&mut all, m);
             }
         }
         self.last_executors = executors.to_vec();

@@ -9,7 +9,7 @@ use crate::model::sample::Phase;
 use crate::plan::{self, Plan, Selection};
 use crate::report::{RunOutcome, Timeline};
 use crate::slo::evaluate;
-use crate::stats::{ExecutorTotals, Latency, RequestStats, Snapshot};
+use crate::stats::{accumulate, ExecutorTotals, Latency, RequestStats, Snapshot};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -214,10 +214,6 @@ fn outcome(plan: Plan, results: &[(PathBuf, RunResult)]) -> Result<RunOutcome, M
         plan.scenarios.iter().map(|s| ExecutorTotals { scenario: s.name.clone(), ..Default::default() }).collect();
     let mut timelines: Vec<Vec<crate::report::TimelinePoint>> = vec![Vec::new(); plan.scenarios.len()];
     let scenario_index = |name: &str| plan.scenarios.iter().position(|s| s.name == name);
-    let add = |slot: &mut Option<Latency>, latency: Latency| match slot {
-        None => *slot = Some(latency),
-        Some(mine) => mine.merge(&latency),
-    };
     for (path, result) in results {
         for r in &result.requests {
             let found = scenario_index(&r.scenario)
@@ -229,10 +225,7 @@ fn outcome(plan: Plan, results: &[(PathBuf, RunResult)]) -> Result<RunOutcome, M
                 .stats
                 .stats(plan.scenarios[s].requests[i].checks.len())
                 .map_err(|e| invalid(path, format!("request {} of scenario {}: {e}", r.request, r.scenario)))?;
-            match &mut requests[s][i] {
-                None => requests[s][i] = Some(stats),
-                Some(mine) => mine.merge(&stats),
-            }
+            accumulate(&mut requests[s][i], stats);
         }
         for span in &result.spans {
             let scenario = scenario_index(&span.scenario);
@@ -243,7 +236,7 @@ fn outcome(plan: Plan, results: &[(PathBuf, RunResult)]) -> Result<RunOutcome, M
             let (Some(s), Some(i)) = (scenario, index) else {
                 return Err(invalid(path, format!("the spans of scenario {} do not fit the config", span.scenario)));
             };
-            add(&mut spans[s][i], span.durations.latency().map_err(|e| invalid(path, e))?);
+            accumulate(&mut spans[s][i], span.durations.latency().map_err(|e| invalid(path, e))?);
         }
         for phase in &result.phases {
             let s = scenario_index(&phase.scenario);
@@ -251,7 +244,7 @@ fn outcome(plan: Plan, results: &[(PathBuf, RunResult)]) -> Result<RunOutcome, M
             let (Some(s), Some(p)) = (s, p) else {
                 return Err(invalid(path, format!("phase {} of scenario {} is unknown", phase.phase, phase.scenario)));
             };
-            add(&mut phases[s][p], phase.durations.latency().map_err(|e| invalid(path, e))?);
+            accumulate(&mut phases[s][p], phase.durations.latency().map_err(|e| invalid(path, e))?);
         }
         for e in &result.executors {
             let s = scenario_index(&e.scenario)

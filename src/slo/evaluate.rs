@@ -6,7 +6,7 @@ use crate::model::metric::CustomKind;
 use crate::model::metric::{Builtin, Metric, Tag, Tags};
 use crate::model::threshold::Aggregation;
 use crate::plan::PlannedThreshold;
-use crate::stats::{Answers, Latency, RequestView, Snapshot};
+use crate::stats::{accumulate, Answers, Latency, Merge, RequestView, Snapshot};
 use serde::Serialize;
 
 /// The outcome of one threshold.
@@ -65,11 +65,7 @@ fn source(metric: &Metric, tags: &Tags, snapshot: &Snapshot) -> Source {
     let latency = || {
         let mut merged: Option<Latency> = None;
         for view in views() {
-            let latency = view.stats.latency(answers);
-            match &mut merged {
-                None => merged = Some(latency),
-                Some(m) => m.merge(&latency),
-            }
+            accumulate(&mut merged, view.stats.latency(answers));
         }
         merged
     };

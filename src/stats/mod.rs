@@ -16,6 +16,21 @@ use crate::model::sample::{Phase, Phases, Sample, SampleSink, Span};
 use crate::plan::ScenarioPlan;
 use std::sync::{Mutex, MutexGuard};
 
+/// Statistics that add up exactly: a request's into its scenario's, a
+/// window's slots into the window, a shard's into the whole run.
+pub trait Merge {
+    /// Adds `other` into `self`; both describe the same thing.
+    fn merge(&mut self, other: &Self);
+}
+
+/// Adds `item` into `total`, which takes it whole while still empty.
+pub fn accumulate<T: Merge>(total: &mut Option<T>, item: T) {
+    match total {
+        None => *total = Some(item),
+        Some(sum) => sum.merge(&item),
+    }
+}
+
 /// One scenario's per-request statistics, and the durations of its
 /// iterations and groups; the scenario's `SampleSink` into them.
 pub struct ScenarioStats {

@@ -1,5 +1,6 @@
 //! What one request (of one scenario) has done over some span of time.
 
+use super::Merge;
 use crate::model::sample::{FailReason, Sample};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
@@ -36,12 +37,6 @@ impl Latency {
         if n > 0 {
             self.histogram.saturating_record_n(0, n);
         }
-    }
-
-    pub fn merge(&mut self, other: &Latency) {
-        // Same bounds on both sides, so adding cannot go out of range.
-        let _ = self.histogram.add(&other.histogram);
-        self.sum_micros += other.sum_micros;
     }
 
     pub(crate) fn reset(&mut self) {
@@ -172,38 +167,6 @@ impl RequestStats {
         }
     }
 
-    /// Adds `other` into `self`; both describe the same request.
-    pub fn merge(&mut self, other: &RequestStats) {
-        self.expected.merge(&other.expected);
-        if let Some(theirs) = &other.failed_latency {
-            let digits = self.significant_digits;
-            self.failed_latency.get_or_insert_with(|| Box::new(Latency::new(digits))).merge(theirs);
-        }
-        self.count += other.count;
-        self.retries += other.retries;
-        self.redirects += other.redirects;
-        for (mine, theirs) in self.failed.iter_mut().zip(other.failed) {
-            *mine += theirs;
-        }
-        for (status, n) in &other.statuses {
-            *self.statuses.entry(*status).or_default() += n;
-        }
-        for (mine, theirs) in self.checks_passed.iter_mut().zip(&other.checks_passed) {
-            *mine += theirs;
-        }
-        for (mine, theirs) in self.checks_failed.iter_mut().zip(&other.checks_failed) {
-            *mine += theirs;
-        }
-        self.bytes_sent += other.bytes_sent;
-        self.bytes_received += other.bytes_received;
-        self.counter_sum += other.counter_sum;
-        let _ = self.schedule_lag.add(&other.schedule_lag);
-        self.gauge_last = match (self.gauge_last, other.gauge_last) {
-            (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
-            (a, b) => a.or(b),
-        };
-    }
-
     /// Back to empty, keeping the histogram's allocation.
     pub fn reset(&mut self) {
         self.expected.reset();
@@ -262,5 +225,47 @@ impl RequestStats {
                 "within_1ms_ratio": lag.count_between(0, 1000) as f64 / lag.len() as f64,
             })
         })
+    }
+}
+
+impl Merge for Latency {
+    fn merge(&mut self, other: &Latency) {
+        // Same bounds on both sides, so adding cannot go out of range.
+        let _ = self.histogram.add(&other.histogram);
+        self.sum_micros += other.sum_micros;
+    }
+}
+
+/// Both describe the same request.
+impl Merge for RequestStats {
+    fn merge(&mut self, other: &RequestStats) {
+        self.expected.merge(&other.expected);
+        if let Some(theirs) = &other.failed_latency {
+            let digits = self.significant_digits;
+            self.failed_latency.get_or_insert_with(|| Box::new(Latency::new(digits))).merge(theirs);
+        }
+        self.count += other.count;
+        self.retries += other.retries;
+        self.redirects += other.redirects;
+        for (mine, theirs) in self.failed.iter_mut().zip(other.failed) {
+            *mine += theirs;
+        }
+        for (status, n) in &other.statuses {
+            *self.statuses.entry(*status).or_default() += n;
+        }
+        for (mine, theirs) in self.checks_passed.iter_mut().zip(&other.checks_passed) {
+            *mine += theirs;
+        }
+        for (mine, theirs) in self.checks_failed.iter_mut().zip(&other.checks_failed) {
+            *mine += theirs;
+        }
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_received += other.bytes_received;
+        self.counter_sum += other.counter_sum;
+        let _ = self.schedule_lag.add(&other.schedule_lag);
+        self.gauge_last = match (self.gauge_last, other.gauge_last) {
+            (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        };
     }
 }

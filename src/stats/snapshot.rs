@@ -1,7 +1,7 @@
 //! A point-in-time view of statistics, labelled with what the plan says
 //! about each request (which custom metrics it feeds), for thresholds and reports.
 
-use super::{Latency, RequestStats};
+use super::{Latency, Merge, RequestStats};
 use crate::executor::ExecutorCounters;
 use crate::model::sample::Phase;
 use crate::plan::Plan;

@@ -2,7 +2,7 @@
 //! from rotating slots: no samples are stored, and memory is fixed by the
 //! number of requests and slots.
 
-use super::{Latency, RequestStats, ScenarioStats};
+use super::{Latency, Merge, RequestStats, ScenarioStats};
 use crate::model::sample::{Sample, SampleSink, Span};
 use crate::plan::Plan;
 use std::sync::atomic::{AtomicUsize, Ordering};

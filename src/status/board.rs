@@ -4,6 +4,7 @@
 //! last failures.
 
 use super::failures::RecentFailures;
+use crate::model::units::{self, Unit};
 use crate::plan::Plan;
 use crate::slo::{evaluate, TrendFigures, Verdict};
 use crate::stats::{Answers, Snapshot};
@@ -153,7 +154,7 @@ impl StatusBoard {
                             "at": humantime::format_rfc3339_millis(f.at).to_string(),
                             "reason": f.reason.as_str(),
                             "status": f.status,
-                            "latency_ms": round(f.latency.as_secs_f64() * 1000.0),
+                            "latency_ms": round(Unit::Milliseconds.to_written(f.latency.as_secs_f64())),
                             "answer": f.detail.as_deref().filter(|_| f.status.is_some()),
                             "error": f.detail.as_deref().filter(|_| f.status.is_none()),
                         })
@@ -228,7 +229,7 @@ fn slos_json(plan: &Plan, verdicts: &[Verdict]) -> Vec<Value> {
         .zip(verdicts)
         .map(|(threshold, verdict)| {
             let mut entry = crate::report::slo_entry(threshold, verdict);
-            entry["burn_rate"] = json!(verdict.budget_used(threshold).map(|b| (b * 1e4).round() / 1e4));
+            entry["burn_rate"] = json!(verdict.budget_used(threshold).map(|b| units::round(b, 4)));
             entry
         })
         .collect()
@@ -282,12 +283,12 @@ pub fn verdicts(plan: &Plan, snapshot: &Snapshot) -> Vec<Verdict> {
 }
 
 fn unix_seconds(at: SystemTime) -> f64 {
-    let seconds = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
-    (seconds * 1000.0).round() / 1000.0
+    round(at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64())
 }
 
+/// The page's numbers: milliseconds to the microsecond, rates and seconds to a thousandth.
 fn round(value: f64) -> f64 {
-    (value * 1000.0).round() / 1000.0
+    units::round(value, 3)
 }
 
 /// A URL without `user:password@`.

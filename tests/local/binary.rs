@@ -388,3 +388,107 @@ fn a_plan_needing_more_connections_than_the_open_files_limit_is_warned_about() {
     let stderr = run_with_vus(10);
     assert!(!stderr.contains("open-files limit"), "10 VUs fit in 512 descriptors: {stderr}");
 }
+
+/// A Dockerfile's instructions: (keyword, arguments), continuation lines joined, comments dropped.
+fn dockerfile_instructions(text: &str) -> Vec<(String, String)> {
+    let mut joined = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if current.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
+            continue;
+        }
+        match trimmed.strip_suffix('\\') {
+            Some(part) => current.push_str(part),
+            None => {
+                current.push_str(trimmed);
+                joined.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    joined
+        .into_iter()
+        .map(|line| {
+            let (keyword, args) = line.split_once(' ').unwrap_or((&line, ""));
+            (keyword.to_ascii_uppercase(), args.trim().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_dockerfile_copies_what_exists_and_its_command_starts_the_daemon() {
+    let root = crate::common::repo_root();
+    let instructions = dockerfile_instructions(&std::fs::read_to_string(root.join("Dockerfile")).unwrap());
+    let ignored: Vec<String> = std::fs::read_to_string(root.join(".dockerignore"))
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().trim_end_matches('/').to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let stages: Vec<&String> = instructions.iter().filter(|(k, _)| k == "FROM").map(|(_, a)| a).collect();
+    assert_eq!(stages.len(), 2, "a build stage, then a small runtime image: {stages:?}");
+    assert_eq!(stages[1], "gcr.io/distroless/cc-debian12:nonroot", "the runtime has no shell and runs as non-root");
+    // Every COPY from the build context names something the context holds.
+    let mut copied_to = std::collections::BTreeMap::new();
+    for (keyword, args) in &instructions {
+        if keyword != "COPY" {
+            continue;
+        }
+        let parts: Vec<&str> = args.split_whitespace().collect();
+        let (destination, sources) = parts.split_last().unwrap();
+        if parts[0].starts_with("--from=") {
+            copied_to.insert(destination.to_string(), sources[1].to_string());
+            continue;
+        }
+        for source in sources {
+            assert!(root.join(source).exists(), "COPY {source}: not in the repository");
+            let excluded = ignored.iter().any(|i| source == i || source.starts_with(&format!("{i}/")));
+            assert!(!excluded, "COPY {source}: .dockerignore leaves it out of the context");
+            copied_to.insert(destination.to_string(), source.to_string());
+        }
+    }
+    // The binary copied out of the build stage is where `cargo build --release` in its WORKDIR puts it.
+    let workdir = instructions.iter().find(|(k, _)| k == "WORKDIR").map(|(_, a)| a.clone()).unwrap();
+    assert!(instructions.iter().any(|(k, a)| k == "RUN" && a.contains("cargo build --release --locked")));
+    assert_eq!(copied_to["/usr/local/bin/sloprober"], format!("{workdir}/target/release/sloprober"));
+    let user = instructions.iter().find(|(k, _)| k == "USER").map(|(_, a)| a.as_str());
+    assert_eq!(user, Some("65532:65532"), "non-root");
+    let exposed = instructions.iter().find(|(k, _)| k == "EXPOSE").map(|(_, a)| a.as_str()).unwrap();
+    assert_eq!(Some(exposed), sloprober::model::defaults::METRICS_LISTEN.rsplit(':').next(), "the metrics port");
+
+    // The image's command, run by the real binary with the config the image
+    // ships (from the repository), serves /metrics and is ready.
+    let json = |keyword: &str| -> Vec<String> {
+        let args = instructions.iter().find(|(k, _)| k == keyword).map(|(_, a)| a.as_str()).unwrap();
+        serde_json::from_str(args).unwrap()
+    };
+    let (entrypoint, cmd) = (json("ENTRYPOINT"), json("CMD"));
+    assert_eq!(entrypoint, ["/usr/local/bin/sloprober"]);
+    let args: Vec<String> = cmd
+        .iter()
+        .map(|arg| match copied_to.get(arg.as_str()) {
+            Some(source) => root.join(source).display().to_string(),
+            None => arg.clone(),
+        })
+        .collect();
+    assert!(
+        args.iter().any(|a| a.ends_with("config/aivo.yaml")),
+        "the command reads the config the image ships: {cmd:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (_daemon, addr) = spawn_listening(
+        sloprober()
+            .args(&args)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("BASE_URL", "http://127.0.0.1:9")
+            .env("API_KEY", "image-test-key"),
+        &dir.path().join("daemon.log"),
+        "listen",
+    );
+    assert!(poll(|| get(&format!("http://{addr}/ready")).is_some_and(|(status, _)| status == 200)), "ready");
+    let (status, metrics) = get(&format!("http://{addr}/metrics")).unwrap();
+    assert_eq!(status, 200);
+    assert!(metrics.contains("sloprober_build_info{"), "{metrics}");
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    assert!(log.lines().any(|l| l.starts_with('{')), "logs in JSON, as the command asks:\n{log}");
+}
