@@ -2,7 +2,7 @@
 // person would see, as JSON on stdout: console errors, every request the
 // page made that did not stay on the page's own origin (file:// or
 // 127.0.0.1), each chart with its data points and the coloured (series)
-// pixels on its canvas, and the SLO table's verdicts. A screenshot
+// pixels on its canvas, and the SLO table's rows (verdict, observed value). A screenshot
 // goes to the path given.
 //   node scripts/check-report-page.mjs URL SCREENSHOT.png   (needs target/browser-check)
 import { createRequire } from 'node:module';
@@ -46,7 +46,7 @@ try {
     return { title: box.dataset.chart, points: Number(box.dataset.points || 0), series_pixels: seriesPixels };
   }));
   report.slos = await page.evaluate(() => [...document.querySelectorAll('#slos tr[data-slo]')].map((row) => ({
-    slo: row.dataset.slo, passed: row.dataset.passed === 'true',
+    slo: row.dataset.slo, passed: row.dataset.passed === 'true', observed: row.children[2] ? row.children[2].innerText : '',
   })));
   report.text = await page.evaluate(() => document.body.innerText);
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });

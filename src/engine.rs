@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -88,49 +89,52 @@ impl Prepared {
                 Passes::Forever(OnEnd::Hold) => scenario.executor.held(),
                 Passes::Once | Passes::Forever(OnEnd::Repeat) => scenario.executor.clone(),
             };
+            let span = scenario.runner.span().clone();
             if let Passes::Forever(on_end) = passes {
                 let executor = scenario.executor.describe_forever(on_end);
-                tracing::info!(scenario = %scenario.name, %executor, "scenario started");
+                span.in_scope(|| tracing::info!(%executor, "scenario started"));
             }
             let (runner, counters, threads, stop) =
                 (scenario.runner, scenario.counters.clone(), self.threads.clone(), stop.clone());
-            let name = scenario.name.clone();
-            tasks.spawn(async move {
-                // Once per run, or per daemon generation; then on its interval in the daemon.
-                runner.run_setup().await;
-                let refresh = async {
-                    match (passes, runner.setup_every()) {
-                        (Passes::Forever(_), Some(every)) => loop {
-                            tokio::select! {
-                                _ = tokio::time::sleep(every) => runner.run_setup().await,
-                                _ = stop.cancelled() => std::future::pending::<()>().await,
+            tasks.spawn(
+                async move {
+                    // Once per run, or per daemon generation; then on its interval in the daemon.
+                    runner.run_setup().await;
+                    let refresh = async {
+                        match (passes, runner.setup_every()) {
+                            (Passes::Forever(_), Some(every)) => loop {
+                                tokio::select! {
+                                    _ = tokio::time::sleep(every) => runner.run_setup().await,
+                                    _ = stop.cancelled() => std::future::pending::<()>().await,
+                                }
+                            },
+                            _ => std::future::pending::<()>().await,
+                        }
+                    };
+                    let load = async {
+                        loop {
+                            let started = tokio::time::Instant::now();
+                            run_pass(&executor, runner.clone(), &counters, &threads, &stop).await;
+                            if passes == Passes::Once || stop.is_cancelled() {
+                                break;
                             }
-                        },
-                        _ => std::future::pending::<()>().await,
-                    }
-                };
-                let load = async {
-                    loop {
-                        let started = tokio::time::Instant::now();
-                        run_pass(&executor, runner.clone(), &counters, &threads, &stop).await;
-                        if passes == Passes::Once || stop.is_cancelled() {
-                            break;
+                            tracing::debug!("schedule finished; starting it again");
+                            tokio::select! {
+                                _ = tokio::time::sleep_until(started + MIN_PASS) => {}
+                                _ = stop.cancelled() => break,
+                            }
                         }
-                        tracing::debug!(scenario = %name, "schedule finished; starting it again");
-                        tokio::select! {
-                            _ = tokio::time::sleep_until(started + MIN_PASS) => {}
-                            _ = stop.cancelled() => break,
-                        }
+                    };
+                    tokio::select! {
+                        () = load => {}
+                        () = refresh => {}
                     }
-                };
-                tokio::select! {
-                    () = load => {}
-                    () = refresh => {}
+                    if passes == Passes::Once {
+                        runner.run_teardown().await;
+                    }
                 }
-                if passes == Passes::Once {
-                    runner.run_teardown().await;
-                }
-            });
+                .instrument(span),
+            );
             scenarios.push((scenario.name, scenario.counters));
         }
         Load { stop, tasks, scenarios }

@@ -46,11 +46,8 @@ pub enum CommandError {
     Merge(#[from] crate::result::MergeError),
     #[error(transparent)]
     Render(#[from] crate::render::WriteError),
-    #[error(
-        "these files differ from `sloprober render` output; render again and commit:\n{}",
-        .0.iter().map(|p| format!("  {}", p.display())).collect::<Vec<_>>().join("\n")
-    )]
-    Drift(Vec<PathBuf>),
+    #[error("{}", drift_message(.out, .files))]
+    Drift { out: PathBuf, files: Vec<(PathBuf, crate::render::Drift)> },
     #[error(transparent)]
     Listen(#[from] ListenError),
     #[error(transparent)]
@@ -81,11 +78,34 @@ impl CommandError {
             | CommandError::Reports(_)
             | CommandError::Merge(MergeError::Read { .. })
             | CommandError::Render(_)
-            | CommandError::Drift(_)
+            | CommandError::Drift { .. }
             | CommandError::Listen(_)
             | CommandError::Serve { .. } => exit::RUNTIME,
         }
     }
+}
+
+/// What `render --check` found, file by file; a hint when none of the files is there at all.
+fn drift_message(out: &std::path::Path, files: &[(PathBuf, crate::render::Drift)]) -> String {
+    let all_missing = files.iter().all(|(_, d)| *d == crate::render::Drift::Missing);
+    let mut message = if all_missing {
+        format!(
+            "no rendered file is under {}: run `sloprober render --check` from the repository's root, or give it --out",
+            out.display()
+        )
+    } else {
+        "these files are not what `sloprober render` writes; render again and commit:".to_string()
+    };
+    if !all_missing {
+        for (path, drift) in files {
+            let how = match drift {
+                crate::render::Drift::Missing => "missing",
+                crate::render::Drift::Differs => "differs",
+            };
+            message.push_str(&format!("\n  {} ({how})", path.display()));
+        }
+    }
+    message
 }
 
 /// Resolves on SIGINT or SIGTERM.

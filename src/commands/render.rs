@@ -22,7 +22,7 @@ pub fn render(options: &RenderOptions<'_>, env: EnvVars) -> Result<(), CommandEr
     if options.check {
         let drift = crate::render::drift(&plan, &loaded.text, options.out);
         if !drift.is_empty() {
-            return Err(CommandError::Drift(drift));
+            return Err(CommandError::Drift { out: options.out.to_path_buf(), files: drift });
         }
         println!("rendered files are up to date");
         return Ok(());

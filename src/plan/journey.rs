@@ -475,3 +475,62 @@ fn is_group_name(name: &str) -> bool {
         && name.trim() == name
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.'))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Loaded;
+    use crate::model::env::EnvVars;
+    use crate::plan::{resolve, ScenarioPlan};
+
+    fn scenario(journeys: &str) -> ScenarioPlan {
+        let text = format!(
+            "target: {{base_url: \"http://127.0.0.1:1\"}}\nscenarios:\n  s:\n    journeys:\n{journeys}\
+             \x20   profiles: {{p: {{executor: constant-vus, vus: 1, duration: 1s}}}}\n"
+        );
+        resolve(&Loaded::new("t", text), Some("p"), &EnvVars::new()).unwrap().scenarios.remove(0)
+    }
+
+    #[test]
+    fn a_journey_compiles_to_a_program_of_steps_blocks_and_cleanup() {
+        let s = scenario(
+            "      flow:\n        steps:\n\
+             \x20         - {name: create, method: POST, path: /items, capture: {id: {json_path: $.id}}}\n\
+             \x20         - group: read\n            repeat: 2\n            as: n\n\
+             \x20           steps: [{name: get, path: \"/items/{{ id }}?n={{ n }}\"}]\n\
+             \x20         - {name: delete, method: DELETE, path: \"/items/{{ id }}\", always: true}\n",
+        );
+        assert_eq!(s.groups, ["::read"]);
+        let names: Vec<&str> = s.requests.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["create", "get", "delete"]);
+        assert_eq!(s.variables, 2, "the captured id and the loop's n");
+        let program = &s.journeys[0].program;
+        let [Op::Request(create), Op::Enter(block), Op::Request(get), Op::Leave { enter }, Op::Request(delete)] =
+            &program[..]
+        else {
+            panic!("{program:#?}")
+        };
+        assert_eq!((create.request, get.request, delete.request), (0, 1, 2));
+        let id = create.captures[0].slot;
+        assert!(create.ends_iteration, "a step that captures ends the iteration when it fails");
+        assert!(!create.always && delete.always, "only the cleanup runs after a failure");
+        let Passes::Times { count: 2, slot: n } = block.passes else { panic!("{:?}", block.passes) };
+        assert_eq!((block.group, block.leave, *enter), (Some(0), 3, 1));
+        assert_eq!(s.requests[1].reads_variables, [id.min(n), id.max(n)], "get reads the id and the loop variable");
+        assert_eq!(s.requests[2].reads_variables, [id]);
+        assert!(program[4].always() && !program[0].always());
+    }
+
+    #[test]
+    fn journeys_are_picked_by_weight_and_each_request_is_compiled_once() {
+        let s = scenario(
+            "      browse:\n        weight: 3\n        steps: [{name: home, path: /}]\n\
+             \x20     buy:\n        steps: [{name: cart, path: /cart}, {name: pay, method: POST, path: /pay}]\n",
+        );
+        let journeys: Vec<(&str, u32, usize)> =
+            s.journeys.iter().map(|j| (j.name.as_str(), j.weight, j.program.len())).collect();
+        assert_eq!(journeys, [("browse", 3, 1), ("buy", 1, 2)]);
+        assert_eq!(s.requests.len(), 3);
+        assert!(s.weighted.is_empty(), "with journeys, no request is picked by weight on its own");
+    }
+}

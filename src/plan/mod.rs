@@ -25,7 +25,7 @@ use crate::config::{AlertsConfig, Config, DaemonConfig, Loaded, ThinkTime};
 use crate::executor::ExecutorPlan;
 use crate::model::defaults;
 use crate::model::env::{interpolate, EnvVars};
-use crate::model::metric::{is_label_safe, Builtin, CustomKind, Metric, Tag, LABEL_HINT};
+use crate::model::metric::{is_label_safe, Builtin, CustomKind, Metric, LABEL_HINT};
 use crate::model::problems::{ConfigError, Problems};
 use reqwest::header::{HeaderMap, HeaderName};
 use std::collections::{BTreeMap, BTreeSet};
@@ -152,8 +152,14 @@ pub fn load(loaded: &Loaded, selection: &Selection, env: &EnvVars) -> Result<Pla
     }
     if !wanted.is_empty() {
         plan.scenarios.retain(|s| wanted.contains(&&s.name));
-        plan.thresholds
-            .retain(|t| t.tags.get(&Tag::Scenario).is_none_or(|v| plan.scenarios.iter().any(|s| &s.name == v)));
+        // What only the scenarios left out feed is left out too: no "no data" line for what did not run.
+        let Plan { scenarios, thresholds: kept, custom, .. } = &mut plan;
+        let selected: Vec<thresholds::ScenarioRequests<'_>> = scenarios
+            .iter()
+            .map(|s| thresholds::ScenarioRequests { scenario: &s.name, requests: &s.requests, groups: &s.groups })
+            .collect();
+        kept.retain(|t| thresholds::concerns(t, &selected));
+        custom.retain(|name, _| scenarios.iter().any(|s| s.requests.iter().any(|r| r.feeds(name))));
     }
     apply_shard(&mut plan, env)?;
     Ok(plan)

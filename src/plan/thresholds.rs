@@ -281,6 +281,17 @@ fn config_feeds(config: &Config, name: &str) -> bool {
     })
 }
 
+/// Whether any of `scenarios` makes samples `threshold` judges.
+pub fn concerns(threshold: &PlannedThreshold, scenarios: &[ScenarioRequests<'_>]) -> bool {
+    let metric = &threshold.metric;
+    let by_requests = metric.is_fed_by_requests() || *metric == Metric::Builtin(Builtin::GroupDuration);
+    if by_requests {
+        !feeding_scenarios(metric, &threshold.tags, scenarios).is_empty()
+    } else {
+        threshold.tags.get(&Tag::Scenario).is_none_or(|name| scenarios.iter().any(|s| s.scenario == name))
+    }
+}
+
 /// The scenarios whose requests feed `metric` and match `tags`, in config order.
 fn feeding_scenarios<'a>(metric: &Metric, tags: &Tags, scenarios: &[ScenarioRequests<'a>]) -> Vec<&'a str> {
     scenarios
@@ -381,4 +392,127 @@ fn long_name(t: &PlannedThreshold) -> String {
         Operator::Ne => "ne",
     };
     sanitize(format!("{name}_{}_{operator}{}", aggregation_word(t.condition.aggregation), t.condition.value))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Loaded;
+    use crate::model::env::EnvVars;
+    use crate::plan::{resolve, Plan};
+
+    /// Two scenarios that both feed the Rate `errors`; only gateway feeds the Trend `generate`.
+    fn config(thresholds: &str) -> String {
+        format!(
+            "target: {{base_url: \"http://127.0.0.1:1\"}}\nmetrics: {{custom: {{errors: rate, generate: trend}}}}\n\
+             scenarios:\n  gateway:\n    requests: [{{name: gen, path: /g, rate: errors, trend: generate}}]\n\
+             \x20   profiles: {{p: {{executor: constant-vus, vus: 1, duration: 1s}}, q: {{executor: constant-vus, vus: 1, duration: 1s}}}}\n\
+             \x20 search:\n    requests: [{{name: find, path: /s, rate: errors}}]\n\
+             \x20   profiles: {{p: {{executor: constant-vus, vus: 1, duration: 1s}}, q: {{executor: constant-vus, vus: 1, duration: 1s}}}}\n\
+             thresholds:\n{thresholds}"
+        )
+    }
+
+    fn plan(thresholds: &str, profile: &str) -> Result<Plan, Vec<String>> {
+        resolve(&Loaded::new("t", config(thresholds)), Some(profile), &EnvVars::new()).map_err(|e| match e {
+            crate::model::problems::ConfigError::Invalid { problems, .. } => {
+                problems.iter().map(|p| p.to_string()).collect()
+            }
+            other => vec![other.to_string()],
+        })
+    }
+
+    /// (SLO name, owning service, selector) of each planned threshold.
+    fn slos(thresholds: &str) -> Vec<(String, Option<String>, String)> {
+        let plan = plan(thresholds, "p").unwrap_or_else(|problems| panic!("{problems:?}"));
+        plan.thresholds.iter().map(|t| (t.slo.clone(), t.service.clone(), t.selector())).collect()
+    }
+
+    fn owned(slo: &str, service: &str, selector: &str) -> (String, Option<String>, String) {
+        (slo.into(), Some(service.into()), selector.into())
+    }
+
+    #[test]
+    fn a_threshold_fed_by_several_scenarios_is_one_slo_per_scenario_unless_it_names_its_owner() {
+        assert_eq!(
+            slos("  errors: [\"rate<0.01\"]\n"),
+            [
+                owned("errors_gateway_rate", "gateway", "errors{scenario:gateway}"),
+                owned("errors_search_rate", "search", "errors{scenario:search}")
+            ]
+        );
+        assert_eq!(
+            slos("  errors: [{threshold: \"rate<0.01\", service: platform}]\n"),
+            [owned("errors_rate", "platform", "errors")]
+        );
+        assert_eq!(slos("  generate: [\"p(95)<300\"]\n"), [owned("generate_p95", "gateway", "generate")]);
+    }
+
+    #[test]
+    fn names_come_from_what_a_threshold_says_and_grow_only_where_two_would_clash() {
+        let names: Vec<String> = slos(
+            "  \"http_req_duration{scenario:search}\": [\"p(95)<300\", \"p(95)<500\"]\n  generate: [\"med<200\"]\n",
+        )
+        .into_iter()
+        .map(|(slo, _, _)| slo)
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "generate_med",
+                "http_req_duration_scenario_search_p95_lt300",
+                "http_req_duration_scenario_search_p95_lt500"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_profile_replaces_the_thresholds_of_the_metrics_it_lists() {
+        let text = "  errors: [{threshold: \"rate<0.01\", service: s}]\n  generate: [\"p(95)<300\"]\n\
+                    profiles:\n  q: {thresholds: {errors: [{threshold: \"rate<0.005\", service: s}]}}\n";
+        let expressions = |profile| -> Vec<String> {
+            plan(text, profile)
+                .unwrap()
+                .thresholds
+                .iter()
+                .map(|t| format!("{} {}", t.selector(), t.expression))
+                .collect()
+        };
+        assert_eq!(expressions("p"), ["errors rate<0.01", "generate p(95)<300"]);
+        assert_eq!(expressions("q"), ["errors rate<0.005", "generate p(95)<300"]);
+    }
+
+    #[test]
+    fn a_threshold_that_cannot_be_judged_is_a_problem_at_its_path() {
+        for (thresholds, problem) in [
+            (
+                "  \"generate{request:gen}\": [\"p(95)<300\"]\n",
+                "thresholds.generate{request:gen}[0]: generate has no tag \"request\"; its series are labelled scenario, expected_response",
+            ),
+            (
+                "  \"http_req_duration{expected_response:false}\": [\"p(95)<300\"]\n",
+                "thresholds.http_req_duration{expected_response:false}[0]: expected_response:false selects failed requests",
+            ),
+            ("  errors: [\"p(95)<300\"]\n", "thresholds.errors[0]: p(95) does not apply to errors (a rate); use rate"),
+            ("  errors: [\"rate<0.1\", \"rate<0.1\"]\n", "thresholds.errors[1]: the same threshold as thresholds.errors[0]"),
+            ("  \"http_req_duration{scenario:nope}\": [\"p(95)<300\"]\n", "no scenario is named \"nope\""),
+        ] {
+            let problems = plan(thresholds, "p").unwrap_err();
+            assert!(problems.iter().any(|p| p.contains(problem)), "{thresholds}: {problems:?}");
+        }
+    }
+
+    #[test]
+    fn a_run_of_some_scenarios_keeps_only_the_thresholds_they_feed() {
+        let plan =
+            plan("  errors: [\"rate<0.01\"]\n  generate: [\"p(95)<300\"]\n  iterations: [\"count>0\"]\n", "p").unwrap();
+        let search: Vec<super::ScenarioRequests<'_>> = plan
+            .scenarios
+            .iter()
+            .filter(|s| s.name == "search")
+            .map(|s| super::ScenarioRequests { scenario: &s.name, requests: &s.requests, groups: &s.groups })
+            .collect();
+        let kept: Vec<&str> =
+            plan.thresholds.iter().filter(|t| super::concerns(t, &search)).map(|t| t.slo.as_str()).collect();
+        assert_eq!(kept, ["errors_search_rate", "iterations_count"]);
+    }
 }

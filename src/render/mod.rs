@@ -59,11 +59,21 @@ pub fn write(plan: &Plan, config_text: &str, root: &Path) -> Result<Vec<PathBuf>
     Ok(written)
 }
 
-/// The generated files that differ from (or are missing under) `root`.
-pub fn drift(plan: &Plan, config_text: &str, root: &Path) -> Vec<PathBuf> {
+/// How a committed file stands against what `render` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drift {
+    Missing,
+    Differs,
+}
+
+/// The generated files that are missing under `root` or differ from what is there.
+pub fn drift(plan: &Plan, config_text: &str, root: &Path) -> Vec<(PathBuf, Drift)> {
     files(plan, config_text)
         .into_iter()
-        .filter(|(relative, text)| std::fs::read_to_string(root.join(relative)).ok().as_deref() != Some(text.as_str()))
-        .map(|(relative, _)| relative)
+        .filter_map(|(relative, text)| match std::fs::read_to_string(root.join(&relative)) {
+            Err(_) => Some((relative, Drift::Missing)),
+            Ok(committed) if committed != text => Some((relative, Drift::Differs)),
+            Ok(_) => None,
+        })
         .collect()
 }

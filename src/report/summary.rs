@@ -82,6 +82,13 @@ pub fn render_summary(outcome: &RunOutcome) -> String {
         }
     }
     let _ = writeln!(out);
+    let label_of = |metric: &Metric, tags: &Tags| match tags.iter().next() {
+        None => metric.name().to_string(),
+        Some((Tag::Group, group)) => format!("{}{{group:{group}}}", metric.name()),
+        Some((tag, value)) => format!("  {{ {}:{value} }}", tag.key()),
+    };
+    // Dots up to one column for every value, however long the longest name.
+    let width = lines.iter().map(|(m, t)| label_of(m, t).chars().count() + 3).max().unwrap_or(0).max(32);
     for (metric, tags) in lines {
         let name = metric.name();
         let marks: Vec<bool> = plan
@@ -98,12 +105,8 @@ pub fn render_summary(outcome: &RunOutcome) -> String {
         } else {
             "✗"
         };
-        let label = match tags.iter().next() {
-            None => name.to_string(),
-            Some((Tag::Group, group)) => format!("{name}{{group:{group}}}"),
-            Some((tag, value)) => format!("  {{ {}:{value} }}", tag.key()),
-        };
-        let dots = ".".repeat(32usize.saturating_sub(label.chars().count()));
+        let label = label_of(&metric, &tags);
+        let dots = ".".repeat(width.saturating_sub(label.chars().count()));
         let _ = writeln!(out, "  {mark} {label}{dots}: {}", format_figures(name, &figures(&metric, &tags, snapshot)));
     }
     let _ = writeln!(out, "\n  scenarios");

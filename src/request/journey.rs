@@ -39,7 +39,6 @@ impl ScenarioRunner {
         }
         if incomplete.is_some() || !missing.is_empty() {
             tracing::warn!(
-                scenario = %self.name,
                 missing = missing.len(),
                 reason = incomplete.map_or("", |r| r.as_str()),
                 "setup did not capture every value; steps that need one are skipped"

@@ -49,7 +49,8 @@ const USER_AGENT_VALUE: &str = concat!("sloprober/", env!("CARGO_PKG_VERSION"));
 
 /// Runs one scenario's iterations.
 pub struct ScenarioRunner {
-    name: String,
+    /// `scenario{scenario=...}`: every log line of the scenario is inside it.
+    span: tracing::Span,
     /// How its https origins connect: made at start for an https base URL,
     /// else at the first redirect to https (a plain-http scenario reads no trust store).
     tls: std::sync::OnceLock<Option<TlsContext>>,
@@ -154,9 +155,22 @@ pub enum RunnerError {
 
 impl ScenarioRunner {
     pub fn new(plan: &ScenarioPlan, sink: Arc<dyn SampleSink>) -> Result<ScenarioRunner, RunnerError> {
+        let span = tracing::info_span!("scenario", scenario = %plan.name);
+        span.in_scope(|| ScenarioRunner::build(plan, sink, span.clone()))
+    }
+
+    /// The scenario's span: what it logs, from its setup to its last pass, names it.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    fn build(
+        plan: &ScenarioPlan,
+        sink: Arc<dyn SampleSink>,
+        span: tracing::Span,
+    ) -> Result<ScenarioRunner, RunnerError> {
         if plan.tls.insecure_skip_verify {
             tracing::warn!(
-                scenario = %plan.name,
                 "tls.insecure_skip_verify is set: https servers of this scenario are NOT verified; \
                  anyone on the path can answer for them"
             );
@@ -175,7 +189,7 @@ impl ScenarioRunner {
         };
         let picker = WeightedIndex::new(weights).map_err(|_| RunnerError::Weights { scenario: plan.name.clone() })?;
         Ok(ScenarioRunner {
-            name: plan.name.clone(),
+            span,
             requests: plan
                 .requests
                 .iter()
@@ -448,7 +462,11 @@ impl ScenarioRunner {
                 (&planned, &planned, &plan.method, body.cloned())
             }
         };
-        let tls = self.tls.get_or_init(|| TlsContext::new(&self.tls_plan, self.sink.clone()).ok()).as_ref();
+        // Made at the first redirect to https, inside the scenario's span: what it logs names the scenario.
+        let tls = self
+            .tls
+            .get_or_init(|| self.span.in_scope(|| TlsContext::new(&self.tls_plan, self.sink.clone()).ok()))
+            .as_ref();
         let reach = Reach { tls, proxy: self.proxy.as_ref() };
         redirect::next(response.status, &response.headers, from, start, method, &body, &request.direct_headers, reach)
             .map(Box::new)

@@ -55,7 +55,8 @@ fn selects(metric: &Metric, tags: &Tags, view: &RequestView) -> bool {
 
 fn source(metric: &Metric, tags: &Tags, snapshot: &Snapshot) -> Source {
     let views = || snapshot.requests.iter().filter(|v| selects(metric, tags, v));
-    let sum = |field: &dyn Fn(&RequestView) -> f64| views().map(field).sum::<f64>();
+    // A fold from +0.0: f64's `sum` of nothing is -0.0, which a summary would print as "-0".
+    let sum = |field: &dyn Fn(&RequestView) -> f64| views().map(field).fold(0.0, |total, value| total + value);
     let scenario_tag = tags.get(&Tag::Scenario);
     let executors = || snapshot.executors.iter().filter(move |e| scenario_tag.is_none_or(|s| s == &e.scenario));
     let answers = match tags.get(&Tag::ExpectedResponse).map(String::as_str) {
@@ -114,10 +115,10 @@ fn source(metric: &Metric, tags: &Tags, snapshot: &Snapshot) -> Source {
             Builtin::HttpReqs => Source::Counter(sum(&|v| v.stats.count as f64)),
             Builtin::DataSent => Source::Counter(sum(&|v| v.stats.bytes_sent as f64)),
             Builtin::DataReceived => Source::Counter(sum(&|v| v.stats.bytes_received as f64)),
-            Builtin::Iterations => Source::Counter(executors().map(|e| e.iterations as f64).sum()),
-            Builtin::DroppedIterations => Source::Counter(executors().map(|e| e.dropped as f64).sum()),
-            Builtin::Vus => Source::Gauge(Some(executors().map(|e| e.vus as f64).sum())),
-            Builtin::VusMax => Source::Gauge(Some(executors().map(|e| e.vus_max as f64).sum())),
+            Builtin::Iterations => Source::Counter(executors().map(|e| e.iterations).sum::<u64>() as f64),
+            Builtin::DroppedIterations => Source::Counter(executors().map(|e| e.dropped).sum::<u64>() as f64),
+            Builtin::Vus => Source::Gauge(Some(executors().map(|e| e.vus).sum::<i64>() as f64)),
+            Builtin::VusMax => Source::Gauge(Some(executors().map(|e| e.vus_max).sum::<i64>() as f64)),
         },
         Metric::Custom { kind, .. } => match kind {
             CustomKind::Trend => Source::Latency(latency()),
@@ -244,5 +245,130 @@ pub fn figures(metric: &Metric, tags: &Tags, snapshot: &Snapshot) -> Figures {
         }
         Source::Counter(count) => Figures::Counter { count, rate: count / seconds },
         Source::Gauge(value) => Figures::Gauge { value },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Loaded;
+    use crate::model::env::EnvVars;
+    use crate::model::sample::{FailReason, Sample, SampleSink};
+    use crate::plan::{resolve, Plan};
+    use crate::stats::ScenarioStats;
+    use std::time::Duration;
+
+    /// One request with one check, feeding the Rate `errors` and the Counter `tokens`.
+    const CONFIG: &str = "target: {base_url: \"http://127.0.0.1:1\"}\n\
+        metrics: {custom: {errors: rate, tokens: counter}}\n\
+        scenarios:\n  s:\n    requests:\n      - {name: a, path: /a, checks: [{status: 200}], rate: errors, counter: tokens}\n\
+        \x20   profiles: {p: {executor: constant-vus, vus: 1, duration: 1s}}\nthresholds:\n";
+
+    fn plan(thresholds: &str) -> Plan {
+        resolve(&Loaded::new("t", format!("{CONFIG}{thresholds}")), Some("p"), &EnvVars::new()).unwrap()
+    }
+
+    /// Request `a` answered `answers` times (latency in ms, status), over 10 s,
+    /// each answer carrying 2 tokens; a status other than 200 fails it.
+    fn snapshot(plan: &Plan, answers: &[(u64, u16)]) -> Snapshot {
+        let stats = ScenarioStats::new(&plan.scenarios[0], 3, false);
+        for &(ms, status) in answers {
+            let mut sample = Sample::new(0);
+            sample.latency = Duration::from_millis(ms);
+            sample.status = Some(status);
+            sample.counter_delta = Some(2.0);
+            match status {
+                200 => sample.checks_passed = 1,
+                _ => sample.failure = Some(FailReason::Status),
+            }
+            stats.record(&sample);
+        }
+        let elapsed = Duration::from_secs(10);
+        Snapshot::capture(
+            plan,
+            elapsed,
+            Vec::new(),
+            |_, r| stats.lock(r).clone(),
+            |_, i| stats.span(i).clone(),
+            |_| None,
+        )
+    }
+
+    fn verdicts(thresholds: &str, answers: &[(u64, u16)]) -> Vec<Verdict> {
+        let plan = plan(thresholds);
+        let snapshot = snapshot(&plan, answers);
+        plan.thresholds.iter().map(|t| evaluate(t, &snapshot)).collect()
+    }
+
+    fn only(thresholds: &str, answers: &[(u64, u16)]) -> Verdict {
+        let mut all = verdicts(thresholds, answers);
+        assert_eq!(all.len(), 1, "{thresholds}");
+        all.remove(0)
+    }
+
+    fn near(a: Option<f64>, b: f64) -> bool {
+        a.is_some_and(|a| (a - b).abs() <= b.abs() * 0.002 + 1e-12)
+    }
+
+    #[test]
+    fn a_percentile_is_judged_with_its_sli_the_share_within_the_bound() {
+        let mut answers = vec![(100, 200); 94];
+        answers.extend([(500, 200); 6]);
+        let v = only("  http_req_duration: [\"p(95)<300\"]\n", &answers);
+        assert!(!v.passed, "{v:?}");
+        assert!(near(v.observed, 0.5), "p(95) is a slow answer: {v:?}");
+        assert_eq!(v.good_ratio, Some(0.94), "94 of 100 within 300 ms");
+        let v = only("  http_req_duration: [\"p(94)<300\"]\n", &answers);
+        assert!(v.passed && near(v.observed, 0.1), "{v:?}");
+    }
+
+    #[test]
+    fn failed_requests_are_error_events_and_never_latency_events() {
+        let mut answers = vec![(100, 200); 10];
+        answers.extend([(900, 503); 10]);
+        let v = verdicts("  http_req_duration: [\"p(95)<300\"]\n  http_req_failed: [\"rate<0.01\"]\n", &answers);
+        let (latency, failed) = (&v[0], &v[1]);
+        assert!(latency.passed && near(latency.observed, 0.1) && latency.good_ratio == Some(1.0), "{latency:?}");
+        assert!(!failed.passed && failed.observed == Some(0.5) && failed.good_ratio == Some(0.5), "{failed:?}");
+    }
+
+    #[test]
+    fn no_data_passes_as_in_k6_and_says_it_has_no_data() {
+        let v = only("  http_req_duration: [\"p(95)<300\"]\n", &[(900, 503); 5]);
+        assert_eq!(v, Verdict { observed: None, passed: true, good_ratio: None });
+        assert!(!v.has_data());
+    }
+
+    #[test]
+    fn checks_rates_and_counters_read_their_own_samples() {
+        let answers = [(10, 200), (10, 200), (10, 200), (10, 500)];
+        let v = verdicts(
+            "  checks: [\"rate>0.99\"]\n  errors: [\"rate<0.5\"]\n  tokens: [\"count>=8\", \"rate<0.5\"]\n  http_reqs: [\"count==4\"]\n",
+            &answers,
+        );
+        let observed: Vec<Option<f64>> = v.iter().map(|v| v.observed).collect();
+        // Planned in metric order: checks, errors, http_reqs, tokens (twice).
+        assert_eq!(observed, [Some(0.75), Some(0.25), Some(4.0), Some(8.0), Some(0.8)]);
+        let passed: Vec<bool> = v.iter().map(|v| v.passed).collect();
+        assert_eq!(passed, [false, true, true, true, false]);
+        assert_eq!(v[0].good_ratio, Some(0.75), "checks: good means passed");
+        assert_eq!(v[1].good_ratio, Some(0.75), "errors: good means false");
+    }
+
+    #[test]
+    fn a_counter_without_samples_is_zero_not_minus_zero() {
+        let plan = plan("");
+        let tokens = Metric::Custom { name: "tokens".into(), kind: CustomKind::Counter };
+        let Figures::Counter { count, rate } = figures(&tokens, &Tags::new(), &snapshot(&plan, &[])) else { panic!() };
+        assert_eq!((count.to_string(), rate.to_string()), ("0".to_string(), "0".to_string()));
+    }
+
+    #[test]
+    fn the_budget_used_is_the_bad_share_over_the_allowed_share() {
+        let plan = plan("  http_req_failed: [\"rate<0.1\"]\n");
+        let mut answers = vec![(10, 200); 95];
+        answers.extend([(10, 500); 5]);
+        let v = evaluate(&plan.thresholds[0], &snapshot(&plan, &answers));
+        assert!(near(v.budget_used(&plan.thresholds[0]), 0.5), "5 % bad of 10 % allowed: {v:?}");
     }
 }

@@ -269,3 +269,56 @@ impl Merge for RequestStats {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn sample(ms: u64, failure: Option<FailReason>) -> Sample {
+        let mut s = Sample::new(0);
+        s.latency = Duration::from_millis(ms);
+        s.failure = failure;
+        s.status = Some(if failure.is_some() { 500 } else { 200 });
+        s
+    }
+
+    fn recorded(samples: &[Sample]) -> RequestStats {
+        let mut stats = RequestStats::new(0, 3);
+        samples.iter().for_each(|s| stats.record(s));
+        stats
+    }
+
+    #[test]
+    fn failed_requests_are_kept_apart_from_expected_answers() {
+        let stats = recorded(&[sample(10, None), sample(20, None), sample(900, Some(FailReason::Status))]);
+        assert_eq!((stats.count, stats.failed_total(), stats.failed_by(FailReason::Status)), (3, 1, 1));
+        assert_eq!(stats.latency(Answers::Expected).count(), 2);
+        assert_eq!(stats.latency(Answers::All).count(), 3);
+        assert!((stats.latency(Answers::Expected).percentile_ms(100.0) - 20.0).abs() < 0.05);
+        assert!((stats.latency(Answers::All).percentile_ms(100.0) - 900.0).abs() < 1.0);
+        assert_eq!(stats.statuses.get(&500), Some(&1));
+    }
+
+    #[test]
+    fn a_latency_at_the_bound_is_within_it_and_one_just_above_is_not() {
+        let stats = recorded(&[sample(300, None), sample(301, None), sample(299, None)]);
+        let latency = stats.latency(Answers::Expected);
+        assert_eq!(latency.count_within(0.3), 2, "<= 300 ms, as Prometheus' le=\"0.3\" bucket counts");
+        assert_eq!(latency.count_within(0.2995), 1);
+    }
+
+    #[test]
+    fn merged_halves_equal_the_whole() {
+        let all: Vec<Sample> = (1..=200).map(|i| sample(i * 3, (i % 7 == 0).then_some(FailReason::Timeout))).collect();
+        let (first, second) = all.split_at(77);
+        let mut merged = recorded(first);
+        merged.merge(&recorded(second));
+        let whole = recorded(&all);
+        assert_eq!((merged.count, merged.failed_total()), (whole.count, whole.failed_total()));
+        for p in [50.0, 95.0, 99.0, 100.0] {
+            assert_eq!(merged.percentile_ms(p), whole.percentile_ms(p), "p({p})");
+        }
+        assert_eq!(merged.latency(Answers::Expected).sum_micros, whole.latency(Answers::Expected).sum_micros);
+    }
+}

@@ -30,8 +30,8 @@ pub fn page() -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>sloprober status</title><style>{uplot_css}{STYLE}</style></head><body>\n\
          <h1>sloprober <span id=\"verdict\">loading</span></h1><p id=\"facts\"></p><p id=\"error\"></p>\n\
-         <h2>SLOs</h2><div id=\"slos\"></div>\n<h2>Requests</h2><div id=\"requests\"></div>\n\
-         <h2>Recent evaluations</h2><div id=\"charts\"></div>\n<h2>Last failures</h2><div id=\"failures\"></div>\n\
+         <h2>SLOs</h2><div id=\"slos\"></div>\n<h2>Last failures</h2><div id=\"failures\"></div>\n\
+         <h2>Requests</h2><div id=\"requests\"></div>\n<h2>Recent evaluations</h2><div id=\"charts\"></div>\n\
          <footer><small>sloprober {version} · <a href=\"metrics\">/metrics</a> · <a href=\"status.json\">status.json</a> · \
          charts: uPlot 1.6.32 (MIT), embedded</small></footer>\n\
          <script>{uplot_js}</script>\n<script>{PAGE_JS}</script></body></html>\n",

@@ -27,6 +27,15 @@
     if (slo.no_data) return ['nodata', 'no data'];
     return slo.passed ? ['pass', 'pass'] : ['fail', 'fail'];
   }
+  // Failing SLOs first, then those without data, then the passing ones; the config's order within each.
+  const rank = (slo) => (slo.no_data ? 1 : slo.passed ? 2 : 0);
+  // A rate threshold's observed value is a fraction, shown as the percentage the rest of the page uses.
+  function observedText(slo) {
+    if (slo.observed === null) return 'no data';
+    if (slo.unit === 'ms') return ms(slo.observed);
+    if (/^\s*rate/.test(slo.threshold)) return percent(slo.observed);
+    return String(slo.observed);
+  }
 
   function sloTable(doc) {
     const holder = $('slos');
@@ -37,10 +46,11 @@
     }
     const table = el('table', { id: 'slo-table' },
       el('tr', {}, ...['SLO', 'threshold', 'observed', 'SLI (good / objective)', 'burn rate', 'verdict'].map((h) => el('th', {}, h))));
-    for (const slo of doc.slos) {
+    const sorted = doc.slos.map((slo, i) => [slo, i]).sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1]).map(([slo]) => slo);
+    for (const slo of sorted) {
       const [cls, text] = verdict(slo);
       const sli = slo.sli ? percent(slo.sli.good_ratio) + ' / ' + percent(slo.sli.objective_ratio) : '-';
-      const observed = slo.observed === null ? 'no data' : slo.unit === 'ms' ? ms(slo.observed) : slo.unit === '%' ? slo.observed + '%' : String(slo.observed);
+      const observed = observedText(slo);
       const burn = slo.burn_rate === null || slo.burn_rate === undefined ? '-' : slo.burn_rate.toFixed(2) + '×';
       table.append(el('tr', { 'data-slo': slo.slo, 'data-passed': String(slo.passed) },
         el('td', {}, slo.slo), el('td', {}, el('code', {}, slo.metric + ' ' + slo.threshold)), el('td', {}, observed),
@@ -80,7 +90,12 @@
     $('requests').replaceChildren(table, el('h3', {}, 'Iterations and groups'), spans, el('h3', {}, 'Executors'), executors);
   }
 
-  function draw(holder, title, unit, t, series) {
+  // Wall-clock time of day (UTC, as the rest of the page), spaced so that labels never overlap.
+  const timeAxis = { space: 90, values: (u, splits) => splits.map((v) => new Date(v * 1000).toISOString().slice(11, 19)) };
+
+  // `format` writes the y axis' values; a series marked `reference` (a
+  // threshold) is drawn but does not stretch the axis beyond 1.5 times the data.
+  function draw(holder, title, unit, t, series, format) {
     const box = el('div', { class: 'chart', 'data-chart': title });
     holder.append(box);
     const points = series.length ? series[0].values.filter((v) => v !== null && v !== undefined).length : 0;
@@ -89,9 +104,14 @@
       box.textContent = title + ': no data yet';
       return;
     }
+    const data = series.filter((s) => !s.reference).flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
+    const top = Math.max(...data, 0);
+    const references = series.filter((s) => s.reference).map((s) => s.values[0]).filter((v) => v <= top * 1.5);
+    const upper = Math.max(top, ...references) * 1.1 || 1;
     const opts = {
       title: title, width: width(), height: 220,
-      axes: [{}, { label: unit }],
+      scales: { y: { range: () => [0, upper] } },
+      axes: [timeAxis, { label: unit, size: 60, values: format ? (u, splits) => splits.map(format) : undefined }],
       series: [{}].concat(series.map((s, i) => ({
         label: s.label, stroke: s.stroke || palette[i % palette.length],
         width: s.dash ? 1.5 : 2, dash: s.dash ? [6, 4] : undefined,
@@ -116,12 +136,13 @@
       scenario.requests.forEach((request, i) => {
         const lines = ['p50_ms', 'p95_ms', 'p99_ms'].map((k) => ({ label: k.slice(0, 3), values: h.requests[i][k] }));
         for (const threshold of request.latency_thresholds) {
-          lines.push({ label: threshold.label, values: t.map(() => threshold.ms), stroke: '#000', dash: true });
+          lines.push({ label: threshold.label, values: t.map(() => threshold.ms), stroke: '#000', dash: true, reference: true });
         }
         draw(section, scenario.name + '/' + request.name + ': latency (ms)', 'ms', t, lines);
       });
-      draw(section, scenario.name + ': failed share of requests', 'failed', t,
-        scenario.requests.map((r, i) => ({ label: r.name, values: h.requests[i].failed_ratio })));
+      draw(section, scenario.name + ': failed share of requests', '% failed', t,
+        scenario.requests.map((r, i) => ({ label: r.name, values: h.requests[i].failed_ratio })),
+        (v) => +(v * 100).toFixed(2) + '%');
     });
   }
 

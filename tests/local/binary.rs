@@ -492,3 +492,34 @@ fn the_dockerfile_copies_what_exists_and_its_command_starts_the_daemon() {
     let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
     assert!(log.lines().any(|l| l.starts_with('{')), "logs in JSON, as the command asks:\n{log}");
 }
+
+#[test]
+fn what_a_scenario_logs_names_the_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sloprober.yaml");
+    let empty_store = dir.path().join("no-cas.pem");
+    std::fs::write(&empty_store, "").unwrap();
+    let scenario = |name: &str, tls: &str| {
+        format!(
+            "  {name}:\n    base_url: https://127.0.0.1:1\n    tls: {tls}\n    requests: [{{name: r, path: /}}]\n    profiles: {{test: {{executor: per-vu-iterations, vus: 1, iterations: 1}}}}\n"
+        )
+    };
+    let yaml = format!(
+        "target: {{base_url: \"http://127.0.0.1:1\"}}\nscenarios:\n{}{}",
+        scenario("secure", "{}"),
+        scenario("loose", "{insecure_skip_verify: true}")
+    );
+    std::fs::write(&config, yaml).unwrap();
+    let output = sloprober()
+        .args(["--log-format", "json", "run", "--profile", "test", "--no-progress", "--config"])
+        .arg(&config)
+        .env("SSL_CERT_FILE", &empty_store)
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr);
+    let line =
+        |text: &str| logs.lines().find(|l| l.contains(text)).unwrap_or_else(|| panic!("no {text:?} in:\n{logs}"));
+    assert!(line("no system CA certificates found").contains("\"scenario\":\"secure\""), "{logs}");
+    assert!(line("insecure_skip_verify is set").contains("\"scenario\":\"loose\""), "{logs}");
+}

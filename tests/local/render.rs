@@ -21,19 +21,42 @@ fn committed_files_match_render_output() {
 }
 
 #[test]
-fn check_reports_drift() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sloprober"))
-        .args(["render", "--check", "--config"])
+fn check_reports_drift_file_by_file_and_an_out_dir_without_any_rendered_file() {
+    let check = |out: &std::path::Path| {
+        let output = Command::new(env!("CARGO_BIN_EXE_sloprober"))
+            .args(["render", "--check", "--config"])
+            .arg(repo_root().join("config/aivo.yaml"))
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap();
+        (output.status.code(), String::from_utf8_lossy(&output.stderr).to_string())
+    };
+    // Run outside the repository: nothing there, and it says so instead of "differs".
+    let empty = tempfile::tempdir().unwrap();
+    let (code, stderr) = check(empty.path());
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("no rendered file is under"), "{stderr}");
+    assert!(!stderr.contains("differs"), "{stderr}");
+
+    // Rendered, then one file changed and one removed: each named with what is wrong.
+    let out = tempfile::tempdir().unwrap();
+    let written = Command::new(env!("CARGO_BIN_EXE_sloprober"))
+        .args(["render", "--config"])
         .arg(repo_root().join("config/aivo.yaml"))
         .arg("--out")
-        .arg(dir.path())
+        .arg(out.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("prometheus/rules/sloprober.rules.yml"), "{stderr}");
-    assert!(stderr.contains("grafana/dashboards/sloprober-slo.json"), "{stderr}");
+    assert!(written.status.success());
+    assert_eq!(check(out.path()).0, Some(0), "what render wrote is up to date");
+    std::fs::write(out.path().join("prometheus/rules/sloprober.rules.yml"), "groups: []\n").unwrap();
+    std::fs::remove_file(out.path().join("grafana/dashboards/sloprober-slo.json")).unwrap();
+    let (code, stderr) = check(out.path());
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("prometheus/rules/sloprober.rules.yml (differs)"), "{stderr}");
+    assert!(stderr.contains("grafana/dashboards/sloprober-slo.json (missing)"), "{stderr}");
+    assert!(!stderr.contains("prometheus/tests/sloprober.test.yml"), "only what drifted: {stderr}");
 }
 
 #[test]

@@ -210,6 +210,9 @@ async fn scenarios_can_be_selected() {
     let names: Vec<&str> = outcome.plan.scenarios.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["assessment"]);
     assert_eq!(outcome.plan.thresholds.len(), 1, "the gateway-only threshold is dropped with its scenario");
+    let summary = report::render_summary(&outcome);
+    assert!(!summary.contains("generate_duration"), "a metric only gateway feeds is left out:\n{summary}");
+    assert!(summary.contains("errors") && !summary.contains("-0"), "{summary}");
     assert_eq!(value(&metrics, "sloprober_http_reqs_total", &[("scenario", "gateway")]), 0.0);
     let error = run::plan_for(&run_options(dir.path(), &yaml, &["search"])).err().unwrap().to_string();
     assert!(
