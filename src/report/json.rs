@@ -69,8 +69,8 @@ pub(super) fn summary_json(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Val
         }
     }
     map.insert("metrics".into(), metrics.into());
-    if let Some(lag) = only.merged(|_| true).and_then(|s| s.schedule_lag_json()) {
-        map.insert("schedule_lag".into(), lag);
+    if let Some(lag) = only.merged(|_| true).and_then(|s| s.schedule_lag()) {
+        map.insert("schedule_lag".into(), serde_json::to_value(lag).unwrap_or(Value::Null));
     }
     let mut requests = Map::new();
     for view in &only.requests {

@@ -125,14 +125,8 @@ pub fn render_summary(outcome: &RunOutcome) -> String {
         };
         let lag = only
             .merged(|_| true)
-            .and_then(|s| s.schedule_lag_json())
-            .map(|l| {
-                format!(
-                    ", start lag p99={} ({:.1}% within 1ms)",
-                    format_ms(l["p99_ms"].as_f64().unwrap_or(0.0)),
-                    l["within_1ms_ratio"].as_f64().unwrap_or(0.0) * 100.0
-                )
-            })
+            .and_then(|s| s.schedule_lag())
+            .map(|l| format!(", start lag p99={} ({:.1}% within 1ms)", format_ms(l.p99_ms), l.within_1ms_ratio * 100.0))
             .unwrap_or_default();
         let _ = writeln!(out, "    {:<14} {latency}{failed}{lag}  ({})", scenario.name, scenario.executor.name());
     }

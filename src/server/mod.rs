@@ -193,7 +193,9 @@ impl Endpoints {
                 response
             }
             (&Method::GET, "/") => page(crate::status::page(), "text/html; charset=utf-8"),
-            (&Method::GET, "/status.json") => page(self.board.json().to_string(), "application/json"),
+            (&Method::GET, "/status.json") => {
+                page(serde_json::to_string(&self.board.document()).unwrap_or_default(), "application/json")
+            }
             (&Method::GET, "/health") => text(StatusCode::OK, "ok\n"),
             (&Method::GET, "/ready") if self.ready.load(Ordering::Acquire) => text(StatusCode::OK, "ready\n"),
             (&Method::GET, "/ready") => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),

@@ -212,20 +212,29 @@ impl RequestStats {
         }
     }
 
-    /// Start lateness of arrival-rate iterations: count, p50/p99/max in ms, share within 1 ms.
-    pub fn schedule_lag_json(&self) -> Option<serde_json::Value> {
+    /// Start lateness of arrival-rate iterations; None when none started late or early.
+    pub fn schedule_lag(&self) -> Option<ScheduleLag> {
         let lag = &self.schedule_lag;
-        (!lag.is_empty()).then(|| {
-            let ms = |micros: u64| micros as f64 / 1000.0;
-            serde_json::json!({
-                "count": lag.len(),
-                "p50_ms": ms(lag.value_at_percentile(50.0)),
-                "p99_ms": ms(lag.value_at_percentile(99.0)),
-                "max_ms": ms(lag.max()),
-                "within_1ms_ratio": lag.count_between(0, 1000) as f64 / lag.len() as f64,
-            })
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        (!lag.is_empty()).then(|| ScheduleLag {
+            count: lag.len(),
+            p50_ms: ms(lag.value_at_percentile(50.0)),
+            p99_ms: ms(lag.value_at_percentile(99.0)),
+            max_ms: ms(lag.max()),
+            within_1ms_ratio: lag.count_between(0, 1000) as f64 / lag.len() as f64,
         })
     }
+}
+
+/// How late arrival-rate iterations started after their scheduled instant.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ScheduleLag {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// The share that started within 1 ms of schedule.
+    pub within_1ms_ratio: f64,
 }
 
 impl Merge for Latency {

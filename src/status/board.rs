@@ -4,11 +4,13 @@
 //! last failures.
 
 use super::failures::RecentFailures;
+use crate::model::sample::FailReason;
 use crate::model::units::{self, Unit};
 use crate::plan::Plan;
 use crate::slo::{evaluate, TrendFigures, Verdict};
 use crate::stats::{Answers, Snapshot};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -38,7 +40,7 @@ struct State {
     /// How often the figures change.
     every: Duration,
     /// The last evaluation: SLOs and scenarios without their failures.
-    latest: Option<Value>,
+    latest: Option<Latest>,
     history: VecDeque<Point>,
 }
 
@@ -79,36 +81,35 @@ impl StatusBoard {
             let mut figures = Vec::new();
             for (request, view) in scenario.requests.iter().zip(views.by_ref()) {
                 let shown = Figures::of(&view.stats, seconds);
-                let mut entry = shown.json();
-                entry["name"] = json!(request.name);
-                entry["latency_thresholds"] =
-                    json!(crate::report::threshold_lines(&plan.thresholds, scenario, request));
-                requests.push(entry);
+                requests.push(
+                    shown.status(&request.name, crate::report::threshold_lines(&plan.thresholds, scenario, request)),
+                );
                 figures.push(shown.point());
             }
-            let spans: Vec<Value> =
-                snapshot.spans.iter().filter(|span| span.scenario == scenario.name).map(span_json).collect();
+            let spans: Vec<SpanStatus> =
+                snapshot.spans.iter().filter(|span| span.scenario == scenario.name).map(SpanStatus::of).collect();
             let vus = executor.map_or(0, |e| e.vus);
             point.scenarios.push((vus, figures));
-            scenarios.push(json!({
-                "name": scenario.name,
-                "target": without_credentials(&scenario.base_url),
-                "executor": scenario.executor.describe(),
-                "vus": vus,
-                "vus_max": executor.map_or(0, |e| e.vus_max),
-                "iterations": executor.map_or(0, |e| e.iterations),
-                "dropped_iterations": executor.map_or(0, |e| e.dropped),
-                "requests": requests,
-                "spans": spans,
-            }));
+            scenarios.push(ScenarioStatus {
+                name: scenario.name.clone(),
+                target: without_credentials(&scenario.base_url),
+                executor: scenario.executor.describe(),
+                vus,
+                vus_max: executor.map_or(0, |e| e.vus_max),
+                iterations: executor.map_or(0, |e| e.iterations),
+                dropped_iterations: executor.map_or(0, |e| e.dropped),
+                requests,
+                spans,
+            });
         }
-        let latest = json!({
-            "updated": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-            "covered_seconds": round(snapshot.elapsed.as_secs_f64()),
-            "passed": verdicts.iter().all(|v| v.passed),
-            "slos": slos_json(plan, verdicts),
-            "scenarios": scenarios,
-        });
+        let latest = Latest {
+            updated: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            covered_seconds: round(snapshot.elapsed.as_secs_f64()),
+            passed: verdicts.iter().all(|v| v.passed),
+            slos: slos(plan, verdicts),
+            scenarios,
+            history: None,
+        };
         let mut guard = self.lock();
         let Some(state) = guard.as_mut().filter(|state| Arc::ptr_eq(&state.plan, plan)) else { return };
         state.latest = Some(latest);
@@ -119,51 +120,44 @@ impl StatusBoard {
     }
 
     /// The document the page reads.
-    pub fn json(&self) -> Value {
+    pub fn document(&self) -> StatusDocument {
         let guard = self.lock();
-        let mut doc = json!({
-            "kind": "sloprober.status",
-            "version": 1,
-            "sloprober": env!("CARGO_PKG_VERSION"),
-            "mode": match self.mode { Mode::Daemon => "daemon", Mode::Run => "run" },
-        });
-        let Some(state) = guard.as_ref() else {
-            doc["over"] = json!("nothing yet: the load is starting");
-            return doc;
+        let mode = match self.mode {
+            Mode::Daemon => "daemon",
+            Mode::Run => "run",
         };
-        let plan = &state.plan;
-        doc["profile"] = json!(plan.profile);
-        doc["config"] = json!(plan.source);
-        doc["refresh_seconds"] = json!(state.every.as_secs_f64().clamp(1.0, 5.0));
-        doc["over"] = json!(match self.mode {
-            Mode::Daemon => format!("the last {}", humantime::format_duration(plan.daemon.slo_window)),
-            Mode::Run => "the run so far".to_string(),
-        });
-        let Some(latest) = &state.latest else { return doc };
-        for (key, value) in latest.as_object().into_iter().flatten() {
-            doc[key] = value.clone();
-        }
-        for (s, scenario) in doc["scenarios"].as_array_mut().into_iter().flatten().enumerate() {
-            for (r, request) in scenario["requests"].as_array_mut().into_iter().flatten().enumerate() {
-                let (kept, total) = state.failures.of(s, r);
-                request["failures_since_start"] = json!(total);
-                request["recent_failures"] = kept
-                    .iter()
-                    .map(|f| {
-                        json!({
-                            "at": humantime::format_rfc3339_millis(f.at).to_string(),
-                            "reason": f.reason.as_str(),
-                            "status": f.status,
-                            "latency_ms": round(Unit::Milliseconds.to_written(f.latency.as_secs_f64())),
-                            "answer": f.detail.as_deref().filter(|_| f.status.is_some()),
-                            "error": f.detail.as_deref().filter(|_| f.status.is_none()),
-                        })
-                    })
-                    .collect();
+        let shown = guard.as_ref().map(|state| {
+            let plan = &state.plan;
+            let latest = state.latest.clone().map(|mut latest| {
+                for (s, scenario) in latest.scenarios.iter_mut().enumerate() {
+                    for (r, request) in scenario.requests.iter_mut().enumerate() {
+                        let (kept, total) = state.failures.of(s, r);
+                        request.failures_since_start = total;
+                        request.recent_failures = kept.iter().map(FailureStatus::of).collect();
+                    }
+                }
+                latest.history = Some(History::of(&state.history, plan));
+                latest
+            });
+            Shown {
+                profile: plan.profile.clone(),
+                config: plan.source.clone(),
+                refresh_seconds: state.every.as_secs_f64().clamp(1.0, 5.0),
+                over: match self.mode {
+                    Mode::Daemon => format!("the last {}", humantime::format_duration(plan.daemon.slo_window)),
+                    Mode::Run => "the run so far".to_string(),
+                },
+                latest,
             }
+        });
+        StatusDocument {
+            kind: "sloprober.status",
+            version: 1,
+            sloprober: env!("CARGO_PKG_VERSION"),
+            mode,
+            over: shown.is_none().then_some("nothing yet: the load is starting"),
+            shown,
         }
-        doc["history"] = history_json(&state.history, plan);
-        doc
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<State>> {
@@ -193,21 +187,25 @@ impl<'s> Figures<'s> {
         self.latency.as_ref().map(|t| round(pick(t)))
     }
 
-    fn json(&self) -> Value {
-        let failed_by_reason: serde_json::Map<String, Value> = crate::model::sample::FailReason::ALL
+    fn status(&self, name: &str, latency_thresholds: Vec<Value>) -> RequestStatus {
+        let failed_by_reason = FailReason::ALL
             .iter()
             .filter(|r| self.stats.failed_by(**r) > 0)
-            .map(|r| (r.as_str().to_string(), json!(self.stats.failed_by(*r))))
+            .map(|r| (r.as_str().to_string(), Value::from(self.stats.failed_by(*r))))
             .collect();
-        json!({
-            "count": self.stats.count,
-            "per_second": self.per_second,
-            "failed_ratio": self.failed_ratio,
-            "failed_by_reason": failed_by_reason,
-            "p50_ms": self.percentile(|t| t.med),
-            "p95_ms": self.percentile(|t| t.p95),
-            "p99_ms": self.percentile(|t| t.p99),
-        })
+        RequestStatus {
+            count: self.stats.count,
+            per_second: self.per_second,
+            failed_ratio: self.failed_ratio,
+            failed_by_reason,
+            p50_ms: self.percentile(|t| t.med),
+            p95_ms: self.percentile(|t| t.p95),
+            p99_ms: self.percentile(|t| t.p99),
+            name: name.to_string(),
+            latency_thresholds,
+            failures_since_start: 0,
+            recent_failures: Vec::new(),
+        }
     }
 
     /// `[req/s, p50, p95, p99 (ms), failed ratio]`, as a history point keeps them.
@@ -223,58 +221,192 @@ impl<'s> Figures<'s> {
 }
 
 /// Each SLO as the SLO report gives it, with its burn rate (bad fraction over allowed bad fraction).
-fn slos_json(plan: &Plan, verdicts: &[Verdict]) -> Vec<Value> {
+fn slos(plan: &Plan, verdicts: &[Verdict]) -> Vec<SloStatus> {
     plan.thresholds
         .iter()
         .zip(verdicts)
-        .map(|(threshold, verdict)| {
-            let mut entry = crate::report::slo_entry(threshold, verdict);
-            entry["burn_rate"] = json!(verdict.budget_used(threshold).map(|b| units::round(b, 4)));
-            entry
+        .map(|(threshold, verdict)| SloStatus {
+            entry: crate::report::slo_entry(threshold, verdict),
+            burn_rate: verdict.budget_used(threshold).map(|b| units::round(b, 4)),
         })
         .collect()
 }
 
+/// `/status.json`: `kind` and `version` first; what is shown once a load has begun.
+#[derive(Serialize)]
+pub struct StatusDocument {
+    kind: &'static str,
+    version: u32,
+    sloprober: &'static str,
+    mode: &'static str,
+    /// Before any load: what the figures will cover.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    over: Option<&'static str>,
+    #[serde(flatten)]
+    shown: Option<Shown>,
+}
+
+/// The load being shown; its figures once the first evaluation is in.
+#[derive(Serialize)]
+struct Shown {
+    profile: String,
+    config: String,
+    refresh_seconds: f64,
+    over: String,
+    #[serde(flatten)]
+    latest: Option<Latest>,
+}
+
+/// The last evaluation; the failures and history are added when the document is read.
+#[derive(Clone, Serialize)]
+struct Latest {
+    updated: String,
+    covered_seconds: f64,
+    passed: bool,
+    slos: Vec<SloStatus>,
+    scenarios: Vec<ScenarioStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<History>,
+}
+
+/// An SLO as the SLO report gives it, with its burn rate.
+#[derive(Clone, Serialize)]
+struct SloStatus {
+    #[serde(flatten)]
+    entry: Value,
+    burn_rate: Option<f64>,
+}
+
+#[derive(Clone, Serialize)]
+struct ScenarioStatus {
+    name: String,
+    /// The base URL, without credentials.
+    target: String,
+    executor: String,
+    vus: i64,
+    vus_max: i64,
+    iterations: u64,
+    dropped_iterations: u64,
+    requests: Vec<RequestStatus>,
+    spans: Vec<SpanStatus>,
+}
+
+#[derive(Clone, Serialize)]
+struct RequestStatus {
+    count: u64,
+    per_second: f64,
+    failed_ratio: Option<f64>,
+    /// Reasons in `FailReason::ALL` order, those with failures only.
+    failed_by_reason: serde_json::Map<String, Value>,
+    p50_ms: Option<f64>,
+    p95_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    name: String,
+    latency_thresholds: Vec<Value>,
+    failures_since_start: u64,
+    recent_failures: Vec<FailureStatus>,
+}
+
+/// One of a request's last failures, with what its answer showed (secrets cut out).
+#[derive(Clone, Serialize)]
+struct FailureStatus {
+    at: String,
+    reason: &'static str,
+    status: Option<u16>,
+    latency_ms: f64,
+    answer: Option<String>,
+    error: Option<String>,
+}
+
+impl FailureStatus {
+    fn of(f: &super::failures::Failure) -> FailureStatus {
+        FailureStatus {
+            at: humantime::format_rfc3339_millis(f.at).to_string(),
+            reason: f.reason.as_str(),
+            status: f.status,
+            latency_ms: round(Unit::Milliseconds.to_written(f.latency.as_secs_f64())),
+            answer: f.detail.as_deref().filter(|_| f.status.is_some()).map(str::to_string),
+            error: f.detail.as_deref().filter(|_| f.status.is_none()).map(str::to_string),
+        }
+    }
+}
+
 /// An iteration's or a group's durations.
-fn span_json(span: &crate::stats::SpanView) -> Value {
-    let trend = TrendFigures::of(&span.durations);
-    let ms = |pick: fn(&TrendFigures) -> f64| trend.as_ref().map(|t| round(pick(t)));
-    json!({
-        "name": span.group.as_deref().map_or("iteration".to_string(), |g| format!("group {g}")),
-        "count": trend.as_ref().map_or(0, |t| t.count),
-        "p50_ms": ms(|t| t.med),
-        "p95_ms": ms(|t| t.p95),
-        "p99_ms": ms(|t| t.p99),
-    })
+#[derive(Clone, Serialize)]
+struct SpanStatus {
+    name: String,
+    count: u64,
+    p50_ms: Option<f64>,
+    p95_ms: Option<f64>,
+    p99_ms: Option<f64>,
+}
+
+impl SpanStatus {
+    fn of(span: &crate::stats::SpanView) -> SpanStatus {
+        let trend = TrendFigures::of(&span.durations);
+        let ms = |pick: fn(&TrendFigures) -> f64| trend.as_ref().map(|t| round(pick(t)));
+        SpanStatus {
+            name: span.group.as_deref().map_or("iteration".to_string(), |g| format!("group {g}")),
+            count: trend.as_ref().map_or(0, |t| t.count),
+            p50_ms: ms(|t| t.med),
+            p95_ms: ms(|t| t.p95),
+            p99_ms: ms(|t| t.p99),
+        }
+    }
 }
 
 /// The history as columns, as the charts take them.
-fn history_json(history: &VecDeque<Point>, plan: &Plan) -> Value {
-    let t: Vec<f64> = history.iter().map(|p| p.at).collect();
-    let scenarios: Vec<Value> = plan
-        .scenarios
-        .iter()
-        .enumerate()
-        .map(|(s, scenario)| {
-            let vus: Vec<i64> = history.iter().map(|p| p.scenarios.get(s).map_or(0, |x| x.0)).collect();
-            let requests: Vec<Value> = (0..scenario.requests.len())
-                .map(|r| {
-                    let column = |k: usize| -> Vec<Option<f64>> {
-                        history.iter().map(|p| p.scenarios.get(s).and_then(|x| x.1.get(r)).and_then(|f| f[k])).collect()
-                    };
-                    json!({
-                        "per_second": column(0),
-                        "p50_ms": column(1),
-                        "p95_ms": column(2),
-                        "p99_ms": column(3),
-                        "failed_ratio": column(4),
+#[derive(Clone, Serialize)]
+struct History {
+    t: Vec<f64>,
+    scenarios: Vec<ScenarioHistory>,
+}
+
+#[derive(Clone, Serialize)]
+struct ScenarioHistory {
+    vus: Vec<i64>,
+    requests: Vec<RequestHistory>,
+}
+
+#[derive(Clone, Serialize)]
+struct RequestHistory {
+    per_second: Vec<Option<f64>>,
+    p50_ms: Vec<Option<f64>>,
+    p95_ms: Vec<Option<f64>>,
+    p99_ms: Vec<Option<f64>>,
+    failed_ratio: Vec<Option<f64>>,
+}
+
+impl History {
+    fn of(history: &VecDeque<Point>, plan: &Plan) -> History {
+        let scenarios = plan
+            .scenarios
+            .iter()
+            .enumerate()
+            .map(|(s, scenario)| {
+                let vus = history.iter().map(|p| p.scenarios.get(s).map_or(0, |x| x.0)).collect();
+                let requests = (0..scenario.requests.len())
+                    .map(|r| {
+                        let column = |k: usize| -> Vec<Option<f64>> {
+                            history
+                                .iter()
+                                .map(|p| p.scenarios.get(s).and_then(|x| x.1.get(r)).and_then(|f| f[k]))
+                                .collect()
+                        };
+                        RequestHistory {
+                            per_second: column(0),
+                            p50_ms: column(1),
+                            p95_ms: column(2),
+                            p99_ms: column(3),
+                            failed_ratio: column(4),
+                        }
                     })
-                })
-                .collect();
-            json!({"vus": vus, "requests": requests})
-        })
-        .collect();
-    json!({"t": t, "scenarios": scenarios})
+                    .collect();
+                ScenarioHistory { vus, requests }
+            })
+            .collect();
+        History { t: history.iter().map(|p| p.at).collect(), scenarios }
+    }
 }
 
 /// The verdicts of every threshold of `plan` on `snapshot`.
