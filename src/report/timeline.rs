@@ -35,6 +35,18 @@ pub struct TimelinePoint {
     pub failed_by_reason: BTreeMap<String, u64>,
 }
 
+impl TimelinePoint {
+    /// Adds `other`'s counts (requests, failures, checks, iterations, VUs) into this point's.
+    fn add_counts(&mut self, other: &TimelinePoint) {
+        self.requests += other.requests;
+        self.failed += other.failed;
+        self.checks_failed += other.checks_failed;
+        self.iterations += other.iterations;
+        self.dropped_iterations += other.dropped_iterations;
+        self.vus += other.vus;
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ScenarioTimeline {
     pub scenario: String,
@@ -94,12 +106,7 @@ impl Timeline {
             let (now_exec, before) = (&executors[i], &self.last_executors[i]);
             let mut point = point(now.as_secs_f64(), span, merged.as_ref(), now_exec, before);
             point.request_ms = request_ms;
-            total.requests += point.requests;
-            total.failed += point.failed;
-            total.checks_failed += point.checks_failed;
-            total.iterations += point.iterations;
-            total.dropped_iterations += point.dropped_iterations;
-            total.vus += point.vus;
+            total.add_counts(&point);
             self.scenarios[i].points.push(point);
             if let Some(m) = merged {
                 accumulate(&mut all, m);
@@ -164,13 +171,8 @@ impl Timeline {
                 Some(m) => {
                     m.t = m.t.max(point.t);
                     m.interval_seconds = m.interval_seconds.max(point.interval_seconds);
-                    m.requests += point.requests;
-                    m.failed += point.failed;
+                    m.add_counts(point);
                     m.requests_per_second += point.requests_per_second;
-                    m.checks_failed += point.checks_failed;
-                    m.iterations += point.iterations;
-                    m.dropped_iterations += point.dropped_iterations;
-                    m.vus += point.vus;
                     (m.p50_ms, m.p95_ms, m.p99_ms) = (None, None, None);
                     m.request_ms.clear();
                     for (reason, n) in &point.failed_by_reason {
