@@ -48,24 +48,25 @@ impl TrendHandles {
     fn resolve(family: &prometheus::HistogramVec, labels: &[&str]) -> TrendHandles {
         let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
         TrendHandles {
-            expected: Self::child(family, &labels, false),
+            expected: Self::child(family, &labels, true),
             failed: OnceLock::new(),
             family: family.clone(),
             labels,
         }
     }
 
-    fn child(family: &prometheus::HistogramVec, labels: &[String], failed: bool) -> Histogram {
+    fn child(family: &prometheus::HistogramVec, labels: &[String], expected: bool) -> Histogram {
         let mut values: Vec<&str> = labels.iter().map(String::as_str).collect();
-        values.push(expected_response_label(failed));
+        values.push(expected_response_label(expected));
         family.with_label_values(&values)
     }
 
-    fn observe(&self, seconds: f64, failed: bool) {
-        if failed {
-            self.failed.get_or_init(|| Self::child(&self.family, &self.labels, true)).observe(seconds);
-        } else {
+    /// A latency, under `expected_response` as k6 sets it: whether the answer's status was expected.
+    fn observe(&self, seconds: f64, expected: bool) {
+        if expected {
             self.expected.observe(seconds);
+        } else {
+            self.failed.get_or_init(|| Self::child(&self.family, &self.labels, false)).observe(seconds);
         }
     }
 }
@@ -201,7 +202,7 @@ impl RequestHandles {
             .as_ref()
             .map(|name| {
                 let help = format!(
-                    "Custom Trend {name}: request latency in seconds; expected_response=\"false\" for failed requests."
+                    "Custom Trend {name}: request latency in seconds; expected_response=\"false\" without an answer of an expected status."
                 );
                 families
                     .histogram(&exported::custom_trend_family(name), &help, CUSTOM_TREND_LABELS, buckets)
@@ -215,7 +216,7 @@ impl RequestHandles {
                 let (hits_family, all_family) = exported::custom_rate_families(name);
                 let hits = families.int_counter(
                     &hits_family,
-                    &format!("Custom Rate {name}: failed requests."),
+                    &format!("Custom Rate {name}: requests that failed, a failed check included."),
                     CUSTOM_LABELS,
                 )?;
                 let all =
@@ -271,8 +272,8 @@ impl SampleSink for ScenarioMetrics {
             r.redirects.inc_by(u64::from(sample.redirects));
         }
         let seconds = sample.latency.as_secs_f64();
-        let failed = sample.failure.is_some();
-        r.duration.observe(seconds, failed);
+        let expected = sample.expected_response();
+        r.duration.observe(seconds, expected);
         for (i, (pass, fail)) in r.checks.iter().enumerate() {
             if sample.checks_passed & (1 << i) != 0 {
                 pass.inc()
@@ -281,11 +282,12 @@ impl SampleSink for ScenarioMetrics {
             }
         }
         if let Some(trend) = &r.trend {
-            trend.observe(seconds, failed);
+            trend.observe(seconds, expected);
         }
         if let Some((hits, all)) = &r.rate {
             all.inc();
-            if failed {
+            // A Rate judges the content too: a failed check is a true sample.
+            if sample.failure.is_some() {
                 hits.inc();
             }
         }

@@ -49,11 +49,14 @@ pub const HTTP_REQS: Family = family(
     "HTTP requests by response status (or \"error\" when no response arrived).",
     &[SCENARIO, REQUEST, STATUS],
 );
-pub const HTTP_REQ_FAILED: Family =
-    family("sloprober_http_req_failed_total", "Failed HTTP requests by reason.", &[SCENARIO, REQUEST, REASON]);
+pub const HTTP_REQ_FAILED: Family = family(
+    "sloprober_http_req_failed_total",
+    "Failed requests by reason: k6's http_req_failed are those without reason check or capture, which judge content.",
+    &[SCENARIO, REQUEST, REASON],
+);
 pub const HTTP_REQ_DURATION: Family = family(
     "sloprober_http_req_duration_seconds",
-    "HTTP request latency from the scheduled start to the last body byte; expected_response=\"false\" for failed requests.",
+    "HTTP request latency from the scheduled start to the last body byte; expected_response=\"false\" without an answer of an expected status.",
     &[SCENARIO, REQUEST, EXPECTED_RESPONSE],
 );
 pub const CHECKS: Family = family("sloprober_checks_total", "Check results.", &[SCENARIO, REQUEST, CHECK, RESULT]);
@@ -182,12 +185,12 @@ pub fn custom_counter_family(name: &str) -> String {
     format!("{name}_total")
 }
 
-/// The `expected_response` label value of a request's outcome.
-pub fn expected_response_label(failed: bool) -> &'static str {
-    if failed {
-        "false"
-    } else {
+/// The `expected_response` label value: whether the answer's status was expected.
+pub fn expected_response_label(expected: bool) -> &'static str {
+    if expected {
         "true"
+    } else {
+        "false"
     }
 }
 

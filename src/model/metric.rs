@@ -4,7 +4,7 @@
 //! dashboards all read a metric's meaning from here.
 
 use super::families::{self, label};
-use super::sample::Phase;
+use super::sample::{FailReason, Phase};
 use super::units::Unit;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -163,6 +163,34 @@ pub enum Metric {
     },
 }
 
+/// A label matcher the true samples of a Rate carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matcher {
+    /// `label="value"`: `result="pass"` of the checks.
+    Is(&'static str, &'static str),
+    /// `label!~"a|b"`: the failed requests whose reason is none of these.
+    IsNone(&'static str, &'static [&'static str]),
+}
+
+impl Matcher {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Matcher::Is(label, _) | Matcher::IsNone(label, _) => label,
+        }
+    }
+
+    /// As PromQL writes it.
+    pub fn promql(&self) -> String {
+        match self {
+            Matcher::Is(label, value) => format!("{label}=\"{value}\""),
+            Matcher::IsNone(label, values) => format!("{label}!~\"{}\"", values.join("|")),
+        }
+    }
+}
+
+/// The reasons of `sloprober_http_req_failed_total` that judge content, not the exchange.
+const CONTENT_REASONS: [&str; 2] = [FailReason::CONTENT[0].as_str(), FailReason::CONTENT[1].as_str()];
+
 /// The Prometheus series an SLI or statistic reads.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Series {
@@ -173,7 +201,7 @@ pub enum Series {
     /// True samples (with extra matchers) and all samples of a Rate.
     Rate {
         trues: Cow<'static, str>,
-        trues_matchers: Vec<(&'static str, &'static str)>,
+        trues_matchers: Vec<Matcher>,
         total: Cow<'static, str>,
     },
     Counter {
@@ -246,14 +274,15 @@ impl Metric {
             Metric::Builtin(IterationDuration) => Series::Histogram { family: fixed(families::ITERATION_DURATION) },
             Metric::Builtin(GroupDuration) => Series::Histogram { family: fixed(families::GROUP_DURATION) },
             Metric::Builtin(Phase(phase)) => Series::Histogram { family: fixed(families::phase(*phase)) },
+            // k6's http_req_failed: no expected answer; a failed check or capture is not one.
             Metric::Builtin(HttpReqFailed) => Series::Rate {
                 trues: fixed(families::HTTP_REQ_FAILED),
-                trues_matchers: Vec::new(),
+                trues_matchers: vec![Matcher::IsNone(label::REASON, &CONTENT_REASONS)],
                 total: fixed(families::HTTP_REQS),
             },
             Metric::Builtin(Checks) => Series::Rate {
                 trues: fixed(families::CHECKS),
-                trues_matchers: vec![(label::RESULT, "pass")],
+                trues_matchers: vec![Matcher::Is(label::RESULT, "pass")],
                 total: fixed(families::CHECKS),
             },
             Metric::Builtin(HttpReqs) => Series::Counter { family: fixed(families::HTTP_REQS) },

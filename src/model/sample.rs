@@ -20,7 +20,7 @@ pub enum FailReason {
     Body,
     /// The answer's head is not HTTP a client can read (its status is kept when it had one).
     Header,
-    /// The status was fine but another check failed.
+    /// The status was expected but a check failed: the content is wrong.
     Check,
     /// The answer did not hold a value the step captures.
     Capture,
@@ -40,7 +40,18 @@ impl FailReason {
         FailReason::Capture,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    /// Whether the reason judges the answer's content (a check, a capture)
+    /// rather than the exchange: such a request still got an expected
+    /// answer, as k6 counts it (`expected_response:true`, not in
+    /// `http_req_failed`); checks and custom Rates judge it.
+    pub fn is_content(self) -> bool {
+        matches!(self, FailReason::Check | FailReason::Capture)
+    }
+
+    /// The reasons that judge content, in the order of [`FailReason::ALL`].
+    pub const CONTENT: [FailReason; 2] = [FailReason::Check, FailReason::Capture];
+
+    pub const fn as_str(self) -> &'static str {
         match self {
             FailReason::Status => "status",
             FailReason::Timeout => "timeout",
@@ -85,6 +96,13 @@ pub struct Sample {
 }
 
 impl Sample {
+    /// k6's `expected_response`: an answer came with an expected status
+    /// (checks and captures judge its content apart). A request without it
+    /// is k6's `http_req_failed`.
+    pub fn expected_response(&self) -> bool {
+        self.failure.is_none_or(FailReason::is_content)
+    }
+
     /// Request `request` before it is sent: nothing measured, nothing failed.
     pub fn new(request: usize) -> Sample {
         Sample {

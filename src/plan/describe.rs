@@ -90,6 +90,9 @@ impl fmt::Display for Plan {
                 let abort = if t.abort_on_fail { "  (abort_on_fail)" } else { "" };
                 let owner = t.service.as_ref().map(|s| format!(", service {s}")).unwrap_or_default();
                 writeln!(f, "  {:<36} {:<14} slo {}{owner}{abort}", t.selector(), t.expression, t.slo)?;
+                if let Some(objective) = t.objective {
+                    writeln!(f, "    counts as good: {}", objective.describe_good(&t.metric))?;
+                }
             }
         }
         Ok(())
@@ -151,4 +154,26 @@ fn describe_program(f: &mut fmt::Formatter<'_>, scenario: &ScenarioPlan, program
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Loaded;
+    use crate::model::env::EnvVars;
+
+    #[test]
+    fn check_says_which_events_each_slo_counts_as_good() {
+        let text = "target: {base_url: \"http://127.0.0.1:1\"}\nmetrics: {custom: {errors: rate}}\n\
+                    scenarios:\n  s:\n    requests: [{name: r, path: /, rate: errors}]\n\
+                    \x20   profiles: {p: {executor: constant-vus, vus: 1, duration: 1s}}\n\
+                    thresholds:\n  http_req_failed: [\"rate<0.01\"]\n  http_req_duration: [\"p(95)<300\"]\n  errors: [\"rate<0.05\"]\n";
+        let shown = crate::plan::resolve(&Loaded::new("t", text), Some("p"), &EnvVars::new()).unwrap().to_string();
+        for good in [
+            "counts as good: a request answered with an expected status (a failed check does not make it failed)",
+            "counts as good: an answer with an expected status (its checks aside) within 300 ms",
+            "counts as good: errors is false: the request's status was expected and its checks passed",
+        ] {
+            assert!(shown.contains(good), "{shown}");
+        }
+    }
 }

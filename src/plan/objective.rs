@@ -2,7 +2,7 @@
 //! it asks for and which events are good. The CI verdict, the live gauges and
 //! the rendered rules all read it; none decides "good" itself.
 
-use crate::model::metric::{CustomKind, Metric};
+use crate::model::metric::{Builtin, CustomKind, Metric};
 use crate::model::threshold::{Aggregation, Condition, Operator};
 use crate::model::units::{round, Unit, NOISE_FREE};
 
@@ -77,14 +77,22 @@ impl Objective {
         (self.ratio < 1.0).then(|| (1.0 - good_ratio) / self.allowed_bad_ratio())
     }
 
-    /// What a good event is, for people: `latency <= 300 ms`, `errors is false`.
+    /// What a good event is, for people (`sloprober check`, the SLO report):
+    /// which requests the SLI counts and which of them are good.
     pub fn describe_good(&self, metric: &Metric) -> String {
-        match self.good {
-            GoodEvents::LatencyWithin { seconds } => {
-                format!("expected answer, latency <= {} ms", round(Unit::Milliseconds.to_written(seconds), NOISE_FREE))
+        match (self.good, metric) {
+            (GoodEvents::LatencyWithin { seconds }, _) => format!(
+                "an answer with an expected status (its checks aside) within {} ms",
+                round(Unit::Milliseconds.to_written(seconds), NOISE_FREE)
+            ),
+            (GoodEvents::RateFalse, Metric::Builtin(Builtin::HttpReqFailed)) => {
+                "a request answered with an expected status (a failed check does not make it failed)".to_string()
             }
-            GoodEvents::RateFalse => format!("{} is false", metric.name()),
-            GoodEvents::RateTrue => format!("{} is true", metric.name()),
+            (GoodEvents::RateFalse, Metric::Custom { name, .. }) => {
+                format!("{name} is false: the request's status was expected and its checks passed")
+            }
+            (GoodEvents::RateFalse, _) => format!("{} is false", metric.name()),
+            (GoodEvents::RateTrue, _) => format!("{} is true", metric.name()),
         }
     }
 }

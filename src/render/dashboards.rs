@@ -5,6 +5,7 @@
 use super::promql::prom_duration;
 use super::rules::{ratio_record, BUDGET_RECORD};
 use crate::model::families as exported;
+use crate::model::metric::{Builtin, Metric, Series};
 use crate::model::sample::Phase;
 use crate::plan::Plan;
 use serde_json::{json, Value};
@@ -277,7 +278,7 @@ fn load_view() -> Value {
             6,
             "timeseries",
             "Failed requests by reason",
-            "status, timeout, connect, reset, body, check, capture.",
+            "k6's http_req_failed: status, timeout, connect, tls, reset, body, header; then check and capture, which judge the content of an expected answer.",
             (0, 16, 8, 8),
             "reqps",
             &[(&failed, "{{scenario}} {{reason}}")],
@@ -370,7 +371,16 @@ fn trends_view() -> Value {
     let run = "testid!=\"\", profile=~\"$profile\"";
     let total = |metric: &str| format!("sum by (testid, profile) (max_over_time({metric}{{{run}}}[$__range]))");
     let requests = total(exported::HTTP_REQS.name);
-    let failed_ratio = format!("{} / {requests}", total(exported::HTTP_REQ_FAILED.name));
+    // k6's http_req_failed: the failures the catalog's SLI counts, not those of content.
+    let (trues, matchers) = match Metric::Builtin(Builtin::HttpReqFailed).series() {
+        Series::Rate { trues, trues_matchers, .. } => (trues.into_owned(), trues_matchers),
+        _ => (exported::HTTP_REQ_FAILED.name.to_string(), Vec::new()),
+    };
+    let content: Vec<String> = matchers.iter().map(|m| m.promql()).collect();
+    let failed_ratio = format!(
+        "sum by (testid, profile) (max_over_time({trues}{{{run}, {}}}[$__range])) / {requests}",
+        content.join(", ")
+    );
     let run_p95 = format!(
         "histogram_quantile(0.95, sum by (testid, profile, le) (max_over_time({}_bucket{{{run}}}[$__range])))",
         exported::HTTP_REQ_DURATION.name

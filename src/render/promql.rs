@@ -1,6 +1,6 @@
 //! PromQL for an SLO: its error ratio over a window, and the "breached now" test.
 
-use crate::model::metric::Series;
+use crate::model::metric::{Matcher, Series};
 use crate::model::threshold::{Aggregation, Operator};
 use crate::plan::{GoodEvents, PlannedThreshold};
 use std::time::Duration;
@@ -24,14 +24,24 @@ fn le(seconds: f64) -> String {
     format!("{seconds}")
 }
 
-/// `{scenario="search",expected_response="true"}`: the labels the threshold's samples carry.
-fn matchers(t: &PlannedThreshold, extra: &[(&str, &str)]) -> String {
+/// `{scenario="search",expected_response="true"}`: the labels the threshold's samples carry, then `extra`.
+fn matchers(t: &PlannedThreshold, extra: &[Matcher]) -> String {
     let mut parts: Vec<String> = t.selection().iter().map(|(tag, v)| format!("{}=\"{v}\"", tag.key())).collect();
-    parts.extend(extra.iter().map(|(k, v)| format!("{k}=\"{v}\"")));
+    parts.extend(extra.iter().map(Matcher::promql));
     if parts.is_empty() {
         String::new()
     } else {
         format!("{{{}}}", parts.join(","))
+    }
+}
+
+/// The threshold's labels and the bucket at `seconds`: `{...,le="0.3"}`.
+fn bucket_matchers(t: &PlannedThreshold, seconds: f64) -> String {
+    let labels = matchers(t, &[]);
+    let le = format!("le=\"{}\"", le(seconds));
+    match labels.strip_suffix('}') {
+        Some(open) => format!("{open},{le}}}"),
+        None => format!("{{{le}}}"),
     }
 }
 
@@ -44,7 +54,7 @@ fn good_and_all(t: &PlannedThreshold, w: &str) -> Option<(String, String)> {
     let objective = t.objective?;
     Some(match (t.metric.series(), objective.good) {
         (Series::Histogram { family }, GoodEvents::LatencyWithin { seconds }) => (
-            sum_rate(&format!("{family}_bucket{}", matchers(t, &[("le", &le(seconds))])), w),
+            sum_rate(&format!("{family}_bucket{}", bucket_matchers(t, seconds)), w),
             sum_rate(&format!("{family}_count{}", matchers(t, &[])), w),
         ),
         (Series::Rate { trues, trues_matchers, total }, good) => {

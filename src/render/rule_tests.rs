@@ -9,8 +9,9 @@ use super::rules::{
     NOT_SCRAPED_ALERT, NO_DATA_ALERT, RELOAD_ALERT, TARGET_DOWN_ALERT,
 };
 use crate::model::families as exported;
-use crate::model::metric::Series;
 use crate::model::metric::Tag;
+use crate::model::metric::{Matcher, Series};
+use crate::model::sample::FailReason;
 use crate::model::threshold::{Aggregation, Operator};
 use crate::plan::{GoodEvents, Plan, PlannedThreshold};
 use serde_json::{json, Value};
@@ -63,15 +64,29 @@ fn series(plan: &Plan, t: &PlannedThreshold, bad: u64, minutes: u64) -> Vec<Valu
         ],
         (Series::Rate { trues, trues_matchers, total }, Some(good_events)) => {
             let trues_count = if good_events == GoodEvents::RateTrue { good } else { bad };
-            let extra: Vec<(&str, String)> = trues_matchers.iter().map(|(k, v)| (*k, v.to_string())).collect();
-            if trues == total {
+            // A true sample's labels: `result="pass"`; for a failed request, a reason the SLI counts.
+            let extra: Vec<(&str, String)> = trues_matchers
+                .iter()
+                .map(|m| match m {
+                    Matcher::Is(k, v) => (*k, v.to_string()),
+                    Matcher::IsNone(k, _) => (*k, FailReason::Status.as_str().to_string()),
+                })
+                .collect();
+            let mut lines = if trues == total {
                 // One family split by a label (checks: result="pass" / "fail").
                 let others: Vec<(&str, String)> =
-                    trues_matchers.iter().map(|(k, _)| (*k, "fail".to_string())).collect();
+                    trues_matchers.iter().map(|m| (m.label(), "fail".to_string())).collect();
                 vec![line(name(&trues, &extra), trues_count), line(name(&total, &others), PER_MINUTE - trues_count)]
             } else {
                 vec![line(name(&trues, &extra), trues_count), line(name(&total, &[]), PER_MINUTE)]
+            };
+            // Samples the SLI must leave out (failed checks, for http_req_failed), as many as all requests.
+            for m in &trues_matchers {
+                if let Matcher::IsNone(k, excluded) = m {
+                    lines.extend(excluded.iter().map(|v| line(name(&trues, &[(*k, v.to_string())]), PER_MINUTE)));
+                }
             }
+            lines
         }
         _ => Vec::new(),
     }

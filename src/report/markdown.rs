@@ -75,7 +75,7 @@ fn figures_row(snapshot: &Snapshot, scenario: &ScenarioPlan) -> String {
     match merged.as_ref().and_then(|m| TrendFigures::of(&m.latency(Answers::All))) {
         None => format!("| {} | 0 | - | - | - | - | - | - | {dropped} |", scenario.name),
         Some(t) => {
-            let failed = merged.as_ref().map_or(0, |m| m.failed_total());
+            let failed = merged.as_ref().map_or(0, |m| m.failed_requests());
             format!(
                 "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {dropped} |",
                 scenario.name,

@@ -140,7 +140,7 @@ fn point(
     };
     if let Some(s) = stats.filter(|s| s.count > 0) {
         point.requests = s.count;
-        point.failed = s.failed_total();
+        point.failed = s.failed_requests();
         point.checks_failed = s.checks_failed.iter().sum();
         point.failed_by_reason = crate::model::sample::FailReason::ALL
             .iter()

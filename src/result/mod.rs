@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Bumped when a field changes meaning or disappears; `merge` reads only its own.
-pub const RESULT_VERSION: u32 = 1;
+pub const RESULT_VERSION: u32 = 2;
 /// The `kind` of a result file.
 pub const RESULT_KIND: &str = "sloprober.result";
 

@@ -70,8 +70,10 @@ fn source(metric: &Metric, tags: &Tags, snapshot: &Snapshot) -> Source {
         }
         merged
     };
-    let failed = || Source::Rate {
-        hits: views().map(|v| v.stats.failed_total()).sum(),
+    // k6's http_req_failed counts requests without an expected answer; a
+    // custom Rate fed by a request counts its failed checks too.
+    let failed = |content: bool| Source::Rate {
+        hits: views().map(|v| if content { v.stats.failed_total() } else { v.stats.failed_requests() }).sum(),
         total: views().map(|v| v.stats.count).sum(),
     };
     let spans = |groups: bool| {
@@ -99,7 +101,7 @@ fn source(metric: &Metric, tags: &Tags, snapshot: &Snapshot) -> Source {
                     .filter(|v| v.phase == *phase && scenario_tag.is_none_or(|s| s == &v.scenario))
                     .map(|v| &v.durations),
             )),
-            Builtin::HttpReqFailed => failed(),
+            Builtin::HttpReqFailed => failed(false),
             Builtin::Checks => {
                 let (mut hits, mut total) = (0, 0);
                 for view in views() {
@@ -122,7 +124,7 @@ fn source(metric: &Metric, tags: &Tags, snapshot: &Snapshot) -> Source {
         },
         Metric::Custom { kind, .. } => match kind {
             CustomKind::Trend => Source::Latency(latency()),
-            CustomKind::Rate => failed(),
+            CustomKind::Rate => failed(true),
             CustomKind::Counter => Source::Counter(sum(&|v| v.stats.counter_sum)),
             CustomKind::Gauge => Source::Gauge(
                 views().filter_map(|v| v.stats.gauge_last).max_by(|a, b| a.0.cmp(&b.0)).map(|(_, value)| value),
@@ -353,6 +355,40 @@ mod tests {
         assert_eq!(passed, [false, true, true, true, false]);
         assert_eq!(v[0].good_ratio, Some(0.75), "checks: good means passed");
         assert_eq!(v[1].good_ratio, Some(0.75), "errors: good means false");
+    }
+
+    #[test]
+    fn a_failed_check_judges_the_content_not_the_exchange_as_in_k6() {
+        let plan = plan(
+            "  http_req_failed: [\"rate<0.01\"]\n  http_req_duration: [\"p(95)<300\"]\n  errors: [\"rate<0.01\"]\n  checks: [\"rate>0.99\"]\n",
+        );
+        let stats = ScenarioStats::new(&plan.scenarios[0], 3, false);
+        for content_ok in [true, false, true, false] {
+            let mut sample = Sample::new(0);
+            sample.latency = Duration::from_millis(50);
+            sample.status = Some(200);
+            if !content_ok {
+                sample.failure = Some(FailReason::Check);
+            }
+            sample.checks_passed = u64::from(content_ok);
+            stats.record(&sample);
+        }
+        let elapsed = Duration::from_secs(10);
+        let snapshot = Snapshot::capture(
+            &plan,
+            elapsed,
+            Vec::new(),
+            |_, r| stats.lock(r).clone(),
+            |_, i| stats.span(i).clone(),
+            |_| None,
+        );
+        let v: Vec<Verdict> = plan.thresholds.iter().map(|t| evaluate(t, &snapshot)).collect();
+        // Planned in metric order: checks, errors, http_req_duration, http_req_failed.
+        assert_eq!((v[0].observed, v[0].passed), (Some(0.5), false), "checks judge the content");
+        assert_eq!((v[1].observed, v[1].passed), (Some(0.5), false), "a Rate fed by the request counts failed checks");
+        assert!(v[2].passed && near(v[2].observed, 0.05), "every expected answer is a latency sample: {:?}", v[2]);
+        assert_eq!(v[2].good_ratio, Some(1.0));
+        assert_eq!((v[3].observed, v[3].passed), (Some(0.0), true), "an expected status is no failed request");
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl Latency {
 /// Which requests' latencies to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answers {
-    /// Requests that did not fail (k6's `expected_response:true`).
+    /// Requests with an expected answer (k6's `expected_response:true`).
     Expected,
     All,
 }
@@ -84,9 +84,9 @@ pub enum Answers {
 /// Counts and latency histograms that merge exactly.
 #[derive(Clone)]
 pub struct RequestStats {
-    /// Latency of requests that did not fail.
+    /// Latency of requests with an expected answer (k6's `expected_response:true`).
     pub expected: Latency,
-    /// Latency of failed requests, allocated at the first failure.
+    /// Latency of requests without one, allocated at the first.
     pub failed_latency: Option<Box<Latency>>,
     significant_digits: u8,
     pub count: u64,
@@ -136,13 +136,14 @@ impl RequestStats {
         self.count += 1;
         self.retries += u64::from(sample.retried);
         self.redirects += u64::from(sample.redirects);
-        match sample.failure {
-            None => self.expected.record(micros),
-            Some(reason) => {
-                self.failed[reason as usize] += 1;
-                let digits = self.significant_digits;
-                self.failed_latency.get_or_insert_with(|| Box::new(Latency::new(digits))).record(micros);
-            }
+        if let Some(reason) = sample.failure {
+            self.failed[reason as usize] += 1;
+        }
+        if sample.expected_response() {
+            self.expected.record(micros);
+        } else {
+            let digits = self.significant_digits;
+            self.failed_latency.get_or_insert_with(|| Box::new(Latency::new(digits))).record(micros);
         }
         if let Some(status) = sample.status {
             *self.statuses.entry(status).or_default() += 1;
@@ -187,8 +188,15 @@ impl RequestStats {
         self.schedule_lag.reset();
     }
 
+    /// Requests that failed for any reason, their content included: what a
+    /// custom Rate fed by the request counts.
     pub fn failed_total(&self) -> u64 {
         self.failed.iter().sum()
+    }
+
+    /// Requests without an expected answer: k6's `http_req_failed`.
+    pub fn failed_requests(&self) -> u64 {
+        self.failed_total() - FailReason::CONTENT.iter().map(|r| self.failed_by(*r)).sum::<u64>()
     }
 
     pub fn failed_by(&self, reason: FailReason) -> u64 {

@@ -178,7 +178,7 @@ impl<'s> Figures<'s> {
         Figures {
             stats,
             per_second: round(stats.count as f64 / seconds),
-            failed_ratio: (stats.count > 0).then(|| round(stats.failed_total() as f64 / stats.count as f64)),
+            failed_ratio: (stats.count > 0).then(|| round(stats.failed_requests() as f64 / stats.count as f64)),
             latency: TrendFigures::of(&stats.latency(Answers::All)),
         }
     }

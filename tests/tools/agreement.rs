@@ -174,6 +174,8 @@ fn run_report(out: &Path) -> BTreeMap<String, Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_daemon_and_rules_agree_on_every_slo_through_faults() {
+    // Its load would show in the k6 timing comparison's p95s: one of the two at a time.
+    let _serial = serial().await;
     let dir = tempfile::tempdir().unwrap();
     // One target each for the daemon and the run, with the same faults at the
     // same time: each sees its fault shares spread evenly over its own requests.

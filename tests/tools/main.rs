@@ -8,7 +8,8 @@
 mod common;
 
 // The longest test (about 90 s of scripted faults) sorts first, so it runs
-// beside all the others instead of after them.
+// beside the others instead of after them; the k6 timing comparison waits
+// for it (common::serial).
 mod agreement;
 
 mod alerting_e2e;

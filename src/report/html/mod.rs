@@ -124,7 +124,7 @@ fn figures_table(page: &mut String, outcome: &RunOutcome) {
                 format_ms(t.max)
             ),
         };
-        let failed = if s.count == 0 { "-".to_string() } else { percent(s.failed_total() as f64 / s.count as f64) };
+        let failed = if s.count == 0 { "-".to_string() } else { percent(s.failed_requests() as f64 / s.count as f64) };
         let _ = writeln!(
             page,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{failed}</td>{cells}</tr>",
