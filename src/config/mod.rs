@@ -233,6 +233,22 @@ fn default_method() -> String {
 pub struct CounterFeed {
     pub name: String,
     pub json_path: Option<String>,
+    /// Which requests add to it.
+    pub when: CountWhen,
+}
+
+/// Which of a request's outcomes a Counter counts, as a k6 script that adds
+/// only after its `check()`s passed (or failed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountWhen {
+    /// Every request (k6's `counter.add(1)` after every call).
+    #[default]
+    Always,
+    /// A request whose status was expected and whose checks and captures passed.
+    Passed,
+    /// A request that failed, its checks included.
+    Failed,
 }
 
 impl<'de> Deserialize<'de> for CounterFeed {
@@ -242,16 +258,18 @@ impl<'de> Deserialize<'de> for CounterFeed {
         struct Full {
             name: String,
             json_path: Option<String>,
+            #[serde(default)]
+            when: CountWhen,
         }
         #[derive(Deserialize)]
-        #[serde(untagged, expecting = "a counter name, or {name, json_path}")]
+        #[serde(untagged, expecting = "a counter name, or {name, json_path, when: always|passed|failed}")]
         enum Form {
             Name(String),
             Full(Full),
         }
         Ok(match Form::deserialize(deserializer)? {
-            Form::Name(name) => CounterFeed { name, json_path: None },
-            Form::Full(f) => CounterFeed { name: f.name, json_path: f.json_path },
+            Form::Name(name) => CounterFeed { name, json_path: None, when: CountWhen::Always },
+            Form::Full(f) => CounterFeed { name: f.name, json_path: f.json_path, when: f.when },
         })
     }
 }

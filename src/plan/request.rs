@@ -2,7 +2,7 @@
 //! once; templates compiled; checks and metric feeds resolved.
 
 use crate::check::{Check, JsonPath, NamedCheck};
-use crate::config::RequestConfig;
+use crate::config::{CountWhen, RequestConfig};
 use crate::model::metric::CustomKind;
 use crate::model::problems::Problems;
 use crate::template::{JsonTemplate, Template, Variables};
@@ -39,6 +39,19 @@ pub struct MetricFeed {
     pub name: String,
     /// None: the counter adds 1 per request.
     pub json_path: Option<JsonPath>,
+    /// Which requests feed it (a Gauge: every one).
+    pub when: CountWhen,
+}
+
+impl MetricFeed {
+    /// Whether a request that failed (`failed`) or did not feeds this metric.
+    pub fn counts(&self, failed: bool) -> bool {
+        match self.when {
+            CountWhen::Always => true,
+            CountWhen::Passed => !failed,
+            CountWhen::Failed => failed,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -255,17 +268,26 @@ pub fn compile(
     if let Some(g) = &config.gauge {
         feed("gauge", &g.name, CustomKind::Gauge);
     }
+    if let Some(c) = config.counter.as_ref().filter(|c| c.when == CountWhen::Failed && c.json_path.is_some()) {
+        let read = c.json_path.as_deref().unwrap_or_default();
+        problems.add(
+            format!("{path}.counter.when"),
+            format!("a failed request may have no answer to read {read} from; count failures without json_path"),
+        );
+    }
     let mut json_path = |field: &str, text: Option<&str>| {
         text.and_then(|t| JsonPath::parse(t).map_err(|e| problems.add(format!("{path}.{field}.json_path"), e)).ok())
     };
-    let counter = config
-        .counter
-        .as_ref()
-        .map(|c| MetricFeed { name: c.name.clone(), json_path: json_path("counter", c.json_path.as_deref()) });
-    let gauge = config
-        .gauge
-        .as_ref()
-        .map(|g| MetricFeed { name: g.name.clone(), json_path: json_path("gauge", Some(&g.json_path)) });
+    let counter = config.counter.as_ref().map(|c| MetricFeed {
+        name: c.name.clone(),
+        json_path: json_path("counter", c.json_path.as_deref()),
+        when: c.when,
+    });
+    let gauge = config.gauge.as_ref().map(|g| MetricFeed {
+        name: g.name.clone(),
+        json_path: json_path("gauge", Some(&g.json_path)),
+        when: CountWhen::Always,
+    });
     if problems.len() != before {
         return None;
     }

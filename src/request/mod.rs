@@ -224,6 +224,16 @@ impl ScenarioRunner {
     /// Sends request `index`, takes `captures` from its answer into the VU's
     /// variables, and describes what happened; never fails.
     pub async fn execute(&self, index: usize, captures: &[Capture], vu: &mut RequestVu, scheduled: Instant) -> Sample {
+        let mut sample = self.exchange(index, captures, vu, scheduled).await;
+        // A counter without json_path adds 1 per request it counts, whether an answer came or not.
+        if let Some(feed) = self.requests[index].plan.counter.as_ref().filter(|feed| feed.json_path.is_none()) {
+            sample.counter_delta = feed.counts(sample.failure.is_some()).then_some(1.0);
+        }
+        sample
+    }
+
+    /// One request sent and its answer judged, as [`Self::execute`] describes.
+    async fn exchange(&self, index: usize, captures: &[Capture], vu: &mut RequestVu, scheduled: Instant) -> Sample {
         let request = &self.requests[index];
         let plan = &request.plan;
         let mut cx = RenderContext {
@@ -383,7 +393,12 @@ impl ScenarioRunner {
             }
             vu.session.variables[capture.slot] = value;
         }
-        sample.counter_delta = plan.counter.as_ref().and_then(|feed| read_feed(feed, &mut view, 1.0));
+        let failed = sample.failure.is_some();
+        sample.counter_delta = plan
+            .counter
+            .as_ref()
+            .filter(|feed| feed.json_path.is_some() && feed.counts(failed))
+            .and_then(|feed| read_feed(feed, &mut view, 1.0));
         sample.gauge_value =
             plan.gauge.as_ref().and_then(|feed| read_feed(feed, &mut view, f64::NAN)).filter(|v| !v.is_nan());
         if sample.failure.is_some() {

@@ -623,3 +623,36 @@ async fn a_redirect_through_another_host_gets_no_cookie_or_key_and_its_cookie_st
     let again = ours.iter().filter(|h| h.starts_with("get /echo ")).nth(1).cloned().unwrap_or_default();
     assert!(!again.is_empty() && !again.contains("baked=1"), "nor does a later step carry it: {again}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_count_the_requests_their_when_says() {
+    let _serial = serial().await;
+    // Half the answers are 200s that are not JSON: their check fails.
+    let target = start_target(r#"{"generate": {"garbage_rate": 0.5}}"#).await;
+    let step = |name: &str, counter: &str| {
+        format!(
+            "          - {{name: {name}, method: POST, path: /api/v1/generate, json: {{model: gpt-4, prompt: hi}}, checks: [{{json_path: $.text}}], counter: {counter}}}\n"
+        )
+    };
+    let yaml = format!(
+        "target:\n  base_url: {}\n  headers: {{Authorization: \"Bearer ${{API_KEY}}\"}}\nmetrics:\n  custom: {{completed: counter, broken: counter, sent: counter}}\n\
+         scenarios:\n  s:\n    journeys:\n      flow:\n        steps:\n{}{}{}\
+         \x20   profiles:\n      test: {{executor: per-vu-iterations, vus: 2, iterations: 20}}\n\
+         thresholds:\n  completed: [\"count>0\"]\n",
+        target.url(),
+        step("passing", "{name: completed, when: passed}"),
+        step("failing", "{name: broken, when: failed}"),
+        step("every", "sent"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (outcome, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let stats = |name: &str| &outcome.snapshot.requests.iter().find(|r| r.request == name).unwrap().stats;
+    let (passing, failing, every) = (stats("passing"), stats("failing"), stats("every"));
+    assert_eq!((passing.count, failing.count, every.count), (40, 40, 40));
+    let counted = |name: &str| value(&metrics, &format!("{name}_total"), &[("scenario", "s")]);
+    assert_eq!(counted("completed"), (passing.count - passing.failed_total()) as f64, "only what passed");
+    assert_eq!(counted("broken"), failing.failed_total() as f64, "only what failed");
+    assert!(counted("completed") > 0.0 && counted("broken") > 0.0, "the target broke half its answers");
+    assert_eq!(counted("sent"), 40.0, "every request, by default");
+    assert!(outcome.passed(), "count>0 of the passing ones");
+}
