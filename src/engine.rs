@@ -9,7 +9,7 @@ use crate::executor::{run_pass, ExecutorCounters, VuThreads};
 use crate::metrics::{MetricsError, ProberMetrics};
 use crate::model::sample::SampleSink;
 use crate::plan::Plan;
-use crate::request::{RunnerError, ScenarioRunner};
+use crate::request::{RunnerError, ScenarioRunner, SetupFailed};
 use crate::stats::{ExecutorTotals, Fanout};
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,8 +77,36 @@ pub fn prepare(
     Ok(Prepared { scenarios, threads: threads.clone(), peak_vus: plan.peak_vus() })
 }
 
+/// How long the daemon waits before trying a failed setup again, unless the setup says `every`.
+const SETUP_RETRY: Duration = Duration::from_secs(10);
+
+/// Runs `runner`'s setup until it passes (true), or until `stop` (false).
+async fn setup_passes(runner: &ScenarioRunner, stop: &CancellationToken) -> bool {
+    loop {
+        let failed = match runner.run_setup().await {
+            Ok(()) => return true,
+            Err(failed) => failed,
+        };
+        let retry = runner.setup_every().unwrap_or(SETUP_RETRY);
+        tracing::warn!(%failed, ?retry, "setup failed: none of this scenario's load until it passes");
+        tokio::select! {
+            _ = tokio::time::sleep(retry) => {}
+            _ = stop.cancelled() => return false,
+        }
+    }
+}
+
 impl Prepared {
-    /// Starts every scenario.
+    /// Runs every scenario's setup once, in order, before any load (as k6's
+    /// `setup()`); the first that fails stops the others, and a run with it.
+    pub async fn setup(&self) -> Result<(), SetupFailed> {
+        for scenario in &self.scenarios {
+            scenario.runner.run_setup().instrument(scenario.runner.span().clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts every scenario: once (a run, after [`Prepared::setup`]), or for ever.
     pub fn start(self, passes: Passes) -> Load {
         crate::sys::descriptors::make_room_for(self.peak_vus);
         let stop = CancellationToken::new();
@@ -98,13 +126,21 @@ impl Prepared {
                 (scenario.runner, scenario.counters.clone(), self.threads.clone(), stop.clone());
             tasks.spawn(
                 async move {
-                    // Once per run, or per daemon generation; then on its interval in the daemon.
-                    runner.run_setup().await;
+                    // A run's setups ran before its load (`Prepared::setup`); a daemon
+                    // generation makes none of a scenario's load until its setup has
+                    // passed, then runs it again on its interval.
+                    if passes != Passes::Once && !setup_passes(&runner, &stop).await {
+                        return;
+                    }
                     let refresh = async {
                         match (passes, runner.setup_every()) {
                             (Passes::Forever(_), Some(every)) => loop {
                                 tokio::select! {
-                                    _ = tokio::time::sleep(every) => runner.run_setup().await,
+                                    _ = tokio::time::sleep(every) => {
+                                        if let Err(failed) = runner.run_setup().await {
+                                            tracing::warn!(%failed, "setup failed again; the load goes on with the values it had");
+                                        }
+                                    }
                                     _ = stop.cancelled() => std::future::pending::<()>().await,
                                 }
                             },

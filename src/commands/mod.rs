@@ -27,6 +27,8 @@ pub mod exit {
     pub const CONFIG: u8 = 64;
     /// A threshold failed (k6's code).
     pub const THRESHOLDS_FAILED: u8 = 99;
+    /// A run's setup failed, so no load was made (k6's code for a failed `setup()`).
+    pub const SETUP_FAILED: u8 = 107;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +75,7 @@ impl CommandError {
                 exit::CONFIG
             }
             CommandError::Aborted { .. } | CommandError::ThresholdsFailed { .. } => exit::THRESHOLDS_FAILED,
+            CommandError::Run(RunError::Setup(_)) => exit::SETUP_FAILED,
             CommandError::Daemon(_)
             | CommandError::Run(_)
             | CommandError::Reports(_)

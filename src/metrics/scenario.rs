@@ -102,6 +102,8 @@ pub struct ScenarioMetrics {
     incomplete: Vec<[IntCounter; 3]>,
     /// By server name, set at each full TLS handshake.
     cert_expiry: GaugeVec,
+    /// 1 once the setup passed, 0 while it fails; scenarios with a setup only.
+    setup: Option<prometheus::IntGauge>,
     scenario: String,
 }
 
@@ -148,6 +150,13 @@ impl ScenarioMetrics {
             cert_expiry: {
                 let f = exported::TLS_CERT_EXPIRY;
                 families.gauge(f.name, f.help, f.labels)?
+            },
+            setup: match &scenario.setup {
+                Some(_) => {
+                    let f = exported::SETUP_SUCCESSFUL;
+                    Some(families.int_gauge(f.name, f.help, f.labels)?.with_label_values(&[s]))
+                }
+                None => None,
             },
             scenario: s.to_string(),
         })
@@ -329,5 +338,11 @@ impl SampleSink for ScenarioMetrics {
 
     fn record_certificate(&self, server_name: &str, expiry: u64) {
         self.cert_expiry.with_label_values(&[&self.scenario, server_name]).set(expiry as f64);
+    }
+
+    fn record_setup(&self, failed: Option<&str>) {
+        if let Some(gauge) = &self.setup {
+            gauge.set(i64::from(failed.is_none()));
+        }
     }
 }

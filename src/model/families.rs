@@ -107,6 +107,11 @@ pub const TLS_CERT_EXPIRY: Family = family(
      as blackbox_exporter's probe_ssl_earliest_cert_expiry; set at each full TLS handshake.",
     &[SCENARIO, SERVER_NAME],
 );
+pub const SETUP_SUCCESSFUL: Family = family(
+    "sloprober_setup_successful",
+    "1 when the scenario's setup last passed; 0 while it fails (the daemon makes none of the scenario's load until it has passed once).",
+    PER_SCENARIO,
+);
 pub const BUILD_INFO: Family = family("sloprober_build_info", "Build information; always 1.", &[VERSION]);
 pub const CONFIG_RELOAD_SUCCESSFUL: Family =
     family("sloprober_config_last_reload_successful", "Whether the last config (re)load succeeded.", &[]);

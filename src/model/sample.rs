@@ -212,4 +212,9 @@ pub trait SampleSink: Send + Sync {
     fn record_certificate(&self, server_name: &str, expiry: u64) {
         let _ = (server_name, expiry);
     }
+
+    /// The scenario's setup ran: it passed (None), or failed and why.
+    fn record_setup(&self, failed: Option<&str>) {
+        let _ = failed;
+    }
 }

@@ -6,7 +6,7 @@ use super::promql::prom_duration;
 use super::rules::{
     burn_annotations, burn_labels, cert_annotations, fast_annotations, no_data_annotations, prober_alerts,
     ratio_record, service, slo_labels, slos, ProberAlert, BURN_ALERT, CERT_ALERT, DROPPED_ALERT, FAST_ALERT,
-    NOT_SCRAPED_ALERT, NO_DATA_ALERT, RELOAD_ALERT, TARGET_DOWN_ALERT,
+    NOT_SCRAPED_ALERT, NO_DATA_ALERT, RELOAD_ALERT, SETUP_ALERT, TARGET_DOWN_ALERT,
 };
 use crate::model::families as exported;
 use crate::model::metric::Tag;
@@ -366,6 +366,23 @@ fn prober_cases(plan: &Plan) -> Vec<Value> {
                 ],
                 vec![vec![("scenario", "starved")]],
                 20,
+            ),
+            SETUP_ALERT => case(
+                alert,
+                vec![
+                    series(
+                        exported::SETUP_SUCCESSFUL.name,
+                        &format!("instance=\"a:9469\",job=\"{job}\",scenario=\"blocked\""),
+                        "0x20",
+                    ),
+                    series(
+                        exported::SETUP_SUCCESSFUL.name,
+                        &format!("instance=\"a:9469\",job=\"{job}\",scenario=\"fine\""),
+                        "1x20",
+                    ),
+                ],
+                vec![vec![("scenario", "blocked"), ("instance", "a:9469"), ("job", job)]],
+                15,
             ),
             RELOAD_ALERT => case(
                 alert,

@@ -211,6 +211,7 @@ pub const TARGET_DOWN_ALERT: &str = "SloproberTargetDown";
 pub const NOT_SCRAPED_ALERT: &str = "SloproberNotScraped";
 pub const DROPPED_ALERT: &str = "SloproberDroppedIterations";
 pub const RELOAD_ALERT: &str = "SloproberConfigReloadFailed";
+pub const SETUP_ALERT: &str = "SloproberSetupFailing";
 
 /// One of the prober's own alerts (not an SLO's): all are warnings.
 pub struct ProberAlert {
@@ -277,6 +278,13 @@ pub fn prober_alerts(plan: &Plan) -> Vec<ProberAlert> {
             for_: "1h",
             summary: text(&cert["summary"]),
             description: text(&cert["description"]),
+        },
+        ProberAlert {
+            name: SETUP_ALERT,
+            expr: format!("{} == 0", exported::SETUP_SUCCESSFUL.name),
+            for_: "5m",
+            summary: "The setup of scenario {{ $labels.scenario }} fails: none of its load is made".into(),
+            description: "The setup of scenario {{ $labels.scenario }} on {{ $labels.instance }} has failed for 5m; the daemon makes none of the scenario's load until it passes, and the status page says why.".into(),
         },
         ProberAlert {
             name: RELOAD_ALERT,

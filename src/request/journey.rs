@@ -22,29 +22,43 @@ impl ScenarioRunner {
     }
 
     /// Plays the setup once (VU 0, as k6's setup) and keeps what it captured
-    /// for every iteration. A value it failed to capture this time keeps the
-    /// one it had, if any, and the failure is logged.
-    pub async fn run_setup(&self) {
-        let Some(setup) = &self.setup else { return };
+    /// for every iteration. It fails, as k6's `setup()` does, when one of its
+    /// steps failed (no answer, an unexpected status, a check) or a value it
+    /// captures is missing; a value it failed to capture keeps the one it had, if any.
+    pub async fn run_setup(&self) -> Result<(), SetupFailed> {
+        let Some(setup) = &self.setup else { return Ok(()) };
         let mut vu = RequestVu::new(0);
-        let incomplete = self.run_journey(&setup.program, &mut vu, Instant::now(), None).await;
+        let end = self.run_journey(&setup.program, &mut vu, Instant::now(), None).await;
         let mut values = self.setup_values.read().unwrap_or_else(|p| p.into_inner()).as_ref().clone();
         values.resize(self.variables, None);
-        let mut missing = Vec::new();
+        let mut missing = 0;
         for &slot in &setup.slots {
             match vu.session.variables[slot].take() {
                 Some(value) => values[slot] = Some(value),
-                None => missing.push(slot),
+                None => missing += 1,
             }
         }
-        if incomplete.is_some() || !missing.is_empty() {
-            tracing::warn!(
-                missing = missing.len(),
-                reason = incomplete.map_or("", |r| r.as_str()),
-                "setup did not capture every value; steps that need one are skipped"
-            );
-        }
         *self.setup_values.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(values);
+        let why = match (end.first_failure, missing) {
+            (Some((request, reason, status)), _) => {
+                let step = &self.requests[request].plan.name;
+                let status = status.map_or("no answer".to_string(), |s| format!("status {s}"));
+                Some(match reason {
+                    FailReason::Status => format!("step {step}: {status} not expected"),
+                    FailReason::Check => format!("step {step}: a check failed ({status})"),
+                    FailReason::Capture => format!("step {step}: a value it captures is missing ({status})"),
+                    other => format!("step {step}: {} ({status})", other.as_str()),
+                })
+            }
+            (None, 0) => None,
+            (None, n) => Some(format!("{n} of the values it captures missing")),
+        };
+        let outcome = match why {
+            None => Ok(()),
+            Some(why) => Err(SetupFailed { scenario: self.name.clone(), why }),
+        };
+        self.sink.record_setup(outcome.as_ref().err().map(|e| e.why.as_str()));
+        outcome
     }
 
     /// How often the daemon runs the setup again, if configured.
@@ -60,6 +74,22 @@ impl ScenarioRunner {
     }
 }
 
+/// A scenario's setup failed: the run makes no load (k6 exits 107), the daemon waits for it to pass.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("setup of scenario {scenario} failed: {why}")]
+pub struct SetupFailed {
+    pub scenario: String,
+    pub why: String,
+}
+
+/// How a journey's run ended.
+pub(super) struct JourneyEnd {
+    /// Why it did not run all its steps, if so.
+    pub incomplete: Option<Incomplete>,
+    /// The first step that failed: its request, why, and the status its answer had.
+    pub first_failure: Option<(usize, FailReason, Option<u16>)>,
+}
+
 /// A block being run: when it began and which pass it is on.
 struct Frame {
     started: Instant,
@@ -69,16 +99,17 @@ struct Frame {
 impl ScenarioRunner {
     /// Runs journey `index` once. The first request's latency counts from
     /// `scheduled`; each later one from when it was due (the end of the step
-    /// before it). Returns why the iteration did not run all its steps, if so.
+    /// before it).
     pub(super) async fn run_journey(
         &self,
         program: &[Op],
         vu: &mut RequestVu,
         scheduled: Instant,
         lag: Option<Duration>,
-    ) -> Option<Incomplete> {
+    ) -> JourneyEnd {
         self.start_iteration(vu);
         let mut incomplete = None;
+        let mut first_failure = None;
         // Set once a step ended the iteration: from then on only `always` steps run.
         let mut ending = false;
         let mut frames: Vec<Frame> = Vec::new();
@@ -104,6 +135,7 @@ impl ScenarioRunner {
                         sample.schedule_lag = lag.take();
                         self.sink.record(&sample);
                         if let Some(failure) = sample.failure {
+                            first_failure.get_or_insert((step.request, failure, sample.status));
                             if step.ends_iteration && !ending {
                                 ending = true;
                                 incomplete.get_or_insert(match failure {
@@ -144,6 +176,6 @@ impl ScenarioRunner {
             }
             pc += 1;
         }
-        incomplete
+        JourneyEnd { incomplete, first_failure }
     }
 }

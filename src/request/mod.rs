@@ -43,12 +43,14 @@ use std::sync::Arc;
 use tls::TlsContext;
 use tokio::time::Instant;
 
+pub use journey::SetupFailed;
 use session::{RequestVu, VuSession};
 
 const USER_AGENT_VALUE: &str = concat!("sloprober/", env!("CARGO_PKG_VERSION"));
 
 /// Runs one scenario's iterations.
 pub struct ScenarioRunner {
+    name: String,
     /// `scenario{scenario=...}`: every log line of the scenario is inside it.
     span: tracing::Span,
     /// How its https origins connect: made at start for an https base URL,
@@ -189,6 +191,7 @@ impl ScenarioRunner {
         };
         let picker = WeightedIndex::new(weights).map_err(|_| RunnerError::Weights { scenario: plan.name.clone() })?;
         Ok(ScenarioRunner {
+            name: plan.name.clone(),
             span,
             requests: plan
                 .requests
@@ -598,7 +601,7 @@ impl Iteration for ScenarioRunner {
             self.sink.record(&sample);
             None
         } else {
-            Box::pin(self.run_journey(&self.journeys[picked].program, vu, scheduled, lag)).await
+            Box::pin(self.run_journey(&self.journeys[picked].program, vu, scheduled, lag)).await.incomplete
         };
         if let Some(think) = self.sleep {
             Self::think(think, vu).await;

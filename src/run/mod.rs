@@ -14,6 +14,7 @@ use crate::model::problems::ConfigError;
 use crate::plan::{self, Plan, Selection};
 use crate::remote_write::RemoteWriter;
 use crate::report::{RunOutcome, Timeline};
+use crate::request::SetupFailed;
 use crate::result::run_labels;
 use crate::server::{self, ListenError};
 use crate::slo::{evaluate, Verdict};
@@ -61,6 +62,9 @@ pub enum RunError {
     Listen(#[from] ListenError),
     #[error(transparent)]
     Start(#[from] StartError),
+    /// A setup failed: nothing was sent past it (exit 107, as k6).
+    #[error(transparent)]
+    Setup(#[from] SetupFailed),
 }
 
 /// How long running iterations may finish after an abort.
@@ -117,6 +121,13 @@ pub async fn execute(plan: Plan, options: &RunOptions, metrics: Arc<ProberMetric
         if server.scrapes().count() == 0 && !server.scrapes().next(limit).await {
             tracing::warn!(waited = ?limit, "no scrape came; starting the load anyway");
         }
+    }
+    // As k6's setup(): once, before any VU; when it fails no load is made.
+    if let Err(failed) = prepared.setup().await {
+        if let Some(server) = server {
+            server.stop().await;
+        }
+        return Err(RunError::Setup(failed));
     }
     let started_at = SystemTime::now();
     let run_id = options.run_id.clone().unwrap_or_else(|| new_run_id(started_at));

@@ -185,4 +185,10 @@ impl SampleSink for Fanout {
             sink.record_certificate(server_name, expiry);
         }
     }
+
+    fn record_setup(&self, failed: Option<&str>) {
+        for sink in &self.0 {
+            sink.record_setup(failed);
+        }
+    }
 }

@@ -98,6 +98,7 @@ impl StatusBoard {
                 vus_max: executor.map_or(0, |e| e.vus_max),
                 iterations: executor.map_or(0, |e| e.iterations),
                 dropped_iterations: executor.map_or(0, |e| e.dropped),
+                setup_failure: None,
                 requests,
                 spans,
             });
@@ -130,6 +131,7 @@ impl StatusBoard {
             let plan = &state.plan;
             let latest = state.latest.clone().map(|mut latest| {
                 for (s, scenario) in latest.scenarios.iter_mut().enumerate() {
+                    scenario.setup_failure = state.failures.setup_failure(s);
                     for (r, request) in scenario.requests.iter_mut().enumerate() {
                         let (kept, total) = state.failures.of(s, r);
                         request.failures_since_start = total;
@@ -287,6 +289,8 @@ struct ScenarioStatus {
     vus_max: i64,
     iterations: u64,
     dropped_iterations: u64,
+    /// Why its setup failed the last time it ran; null once it passed (or without one).
+    setup_failure: Option<String>,
     requests: Vec<RequestStatus>,
     spans: Vec<SpanStatus>,
 }

@@ -31,6 +31,8 @@ struct Ring {
 /// The last [`KEPT`] failures of each request of a plan, by scenario and request.
 pub struct RecentFailures {
     scenarios: Vec<Vec<Mutex<Ring>>>,
+    /// By scenario: why its setup failed the last time it ran; None once it passed (or without one).
+    setups: Vec<Mutex<Option<String>>>,
 }
 
 impl RecentFailures {
@@ -45,7 +47,13 @@ impl RecentFailures {
                     .collect()
             })
             .collect();
-        Arc::new(RecentFailures { scenarios })
+        let setups = plan.scenarios.iter().map(|_| Mutex::new(None)).collect();
+        Arc::new(RecentFailures { scenarios, setups })
+    }
+
+    /// Why scenario `scenario`'s setup failed the last time it ran; None once it passed.
+    pub fn setup_failure(&self, scenario: usize) -> Option<String> {
+        self.setups.get(scenario).and_then(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
     }
 
     /// The sink for scenario `scenario` of the plan.
@@ -90,6 +98,12 @@ struct FailureSink {
 impl SampleSink for FailureSink {
     fn record(&self, sample: &Sample) {
         self.failures.record(self.scenario, sample);
+    }
+
+    fn record_setup(&self, failed: Option<&str>) {
+        if let Some(setup) = self.failures.setups.get(self.scenario) {
+            *setup.lock().unwrap_or_else(|p| p.into_inner()) = failed.map(str::to_string);
+        }
     }
 }
 

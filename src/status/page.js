@@ -81,11 +81,14 @@
       }
     }
     const executors = el('table', { id: 'executor-table' },
-      el('tr', {}, ...['scenario', 'executor', 'VUs', 'VUs max', 'iterations since start', 'dropped since start'].map((h) => el('th', {}, h))));
+      el('tr', {}, ...['scenario', 'executor', 'VUs', 'VUs max', 'iterations since start', 'dropped since start', 'setup'].map((h) => el('th', {}, h))));
     for (const scenario of doc.scenarios) {
-      executors.append(el('tr', {}, el('td', {}, scenario.name), el('td', {}, scenario.executor), el('td', {}, String(scenario.vus)),
+      const setup = scenario.setup_failure
+        ? el('td', { class: 'fail', 'data-setup': 'failing' }, 'failing, no load until it passes: ' + scenario.setup_failure)
+        : el('td', {}, '-');
+      executors.append(el('tr', { 'data-scenario': scenario.name }, el('td', {}, scenario.name), el('td', {}, scenario.executor), el('td', {}, String(scenario.vus)),
         el('td', {}, String(scenario.vus_max)), el('td', {}, String(scenario.iterations)),
-        el('td', { class: scenario.dropped_iterations > 0 ? 'fail' : '' }, String(scenario.dropped_iterations))));
+        el('td', { class: scenario.dropped_iterations > 0 ? 'fail' : '' }, String(scenario.dropped_iterations)), setup));
     }
     $('requests').replaceChildren(table, el('h3', {}, 'Iterations and groups'), spans, el('h3', {}, 'Executors'), executors);
   }

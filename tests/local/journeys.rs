@@ -327,3 +327,74 @@ async fn a_daemon_plays_its_setup_again_on_its_interval() {
     assert!(value(&metrics, "sloprober_http_reqs_total", &[("request", "me"), ("status", "200")]) >= 40.0);
     assert_eq!(objects(&target, "assessments", "deleted"), 0, "a daemon has no teardown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_setup_fails_sends_nothing_more_and_exits_107_as_k6() {
+    let _serial = serial().await;
+    let target = start_target(r#"{"login": {"error_rate": 1.0}}"#).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sloprober.yaml");
+    std::fs::write(&config, journey_config(&target.url(), USES_SETUP, SHARED_40, WITH_SETUP)).unwrap();
+    let output = tokio::task::spawn_blocking(move || {
+        sloprober_binary()
+            .args(["run", "--profile", "test", "--no-progress", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(107), "{stderr}");
+    assert!(stderr.contains("setup of scenario flow failed: step login: status 500 not expected"), "{stderr}");
+    assert_eq!(target.stat("requests", "login"), 1, "the setup's first step, once");
+    for after in ["create", "me", "answer", "delete_assessment"] {
+        assert_eq!(target.stat("requests", after), 0, "nothing is sent after a failed setup: {after}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_makes_no_load_until_the_setup_passes_and_says_why() {
+    let _serial = serial().await;
+    let target = start_target(r#"{"login": {"error_rate": 1.0}}"#).await;
+    let yaml = journey_config(
+        &target.url(),
+        USES_SETUP,
+        "{executor: constant-arrival-rate, rate: 20, duration: 1h, pre_allocated_vus: 4}",
+        WITH_SETUP,
+    )
+    .replace("test: {executor", "continuous: {executor");
+    let daemon = start_daemon(&yaml, "continuous").await;
+    let status = |addr| async move {
+        let body = get(&format!("http://{addr}/status.json")).await.1;
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    // The setup (every 1s) keeps failing: no load, and it says so.
+    let failing = loop {
+        let doc = status(daemon.addr).await;
+        if doc["scenarios"][0]["setup_failure"].is_string() {
+            break doc;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let metrics = daemon.scrape().await;
+    assert_eq!(value(&metrics, "sloprober_setup_successful", &[("scenario", "flow")]), 0.0);
+    assert!(target.stat("requests", "login") >= 2, "tried again");
+    assert_eq!(target.stat("requests", "me"), 0, "none of the load while the setup fails");
+    let why = failing["scenarios"][0]["setup_failure"].as_str().unwrap();
+    assert_eq!(why, "step login: status 500 not expected");
+
+    // The login answers again: the setup passes and the load starts.
+    let reset = reqwest::Client::new().delete(format!("{}/admin/faults", target.url())).send().await.unwrap();
+    assert!(reset.status().is_success());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while target.stat("requests", "me") == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the load never started");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let metrics = daemon.scrape().await;
+    assert_eq!(value(&metrics, "sloprober_setup_successful", &[("scenario", "flow")]), 1.0);
+    assert!(status(daemon.addr).await["scenarios"][0]["setup_failure"].is_null());
+    daemon.stop().await;
+}

@@ -237,7 +237,7 @@ fn rendered_queries() -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_metric_the_rendered_rules_and_dashboards_query_is_on_a_fresh_daemons_metrics() {
-    // The demo config, plus an https scenario so that the TLS expiry family has its series.
+    // The demo config, plus an https scenario with a setup, so that the TLS expiry and setup families have series.
     let pki = crate::common::tls::Pki::new();
     let tls_server = crate::common::tls::serve(
         &pki,
@@ -245,7 +245,7 @@ async fn every_metric_the_rendered_rules_and_dashboards_query_is_on_a_fresh_daem
     );
     let ca = pki.path("ca.pem").display().to_string();
     let probe = format!(
-        "  tls_probe:\n    base_url: https://localhost:{}\n    tls: {{ca_file: \"{ca}\"}}\n    requests: [{{name: tls, path: /}}]\n    profiles:\n      continuous: {{executor: constant-arrival-rate, rate: 5, duration: 1h, pre_allocated_vus: 1}}\n",
+        "  tls_probe:\n    base_url: https://localhost:{}\n    tls: {{ca_file: \"{ca}\"}}\n    setup: {{steps: [{{name: warm, path: /}}]}}\n    requests: [{{name: tls, path: /}}]\n    profiles:\n      continuous: {{executor: constant-arrival-rate, rate: 5, duration: 1h, pre_allocated_vus: 1}}\n",
         tls_server.port()
     );
     let aivo = std::fs::read_to_string(repo_root().join("config/aivo.yaml")).unwrap();
