@@ -37,7 +37,8 @@ import json, sys
 build, row, time_file, path = sys.argv[1:5]
 cpu = sum(float(x) for x in open(time_file).read().split()[-2:])
 s = json.load(open(path))
-n = s["metrics"]["http_reqs"]["count"]
+reqs = s["metrics"]["http_reqs"]
+n = reqs.get("values", reqs)["count"]  # k6-shaped summaries (version 2) and older ones
 lag = s.get("schedule_lag", {})
 print(json.dumps({"build": build, "row": row, "rps": n / s["duration_seconds"], "cpu_per_100k": cpu / max(n, 1) * 1e5,
                   "within_1ms": lag.get("within_1ms_ratio")}))

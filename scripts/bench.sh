@@ -53,6 +53,8 @@ timed() {
 run_sloprober() { # row config [extra args...]; prints the summary JSON path
   local row=$1 config=$2; shift 2
   rm -rf "$work/out"
+  # The summary's Trend columns this table reads (k6's default has no p(99)).
+  grep -q '^metrics:' "$config" || echo 'metrics: {summary_trend_stats: [med, "p(95)", "p(99)"]}' >> "$config"
   local cpu
   cpu=$(timed "$bin" run --config "$config" --profile bench --no-progress --out "$work/out" "$@")
   local summary
@@ -61,7 +63,7 @@ run_sloprober() { # row config [extra args...]; prints the summary JSON path
 import json, sys
 row, cpu, path = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 s = json.load(open(path))
-m = s["metrics"]
+m = {name: metric["values"] for name, metric in s["metrics"].items()}
 d = m["http_req_duration"]
 lag = s.get("schedule_lag", {})
 print(json.dumps({"row": row, "tool": "sloprober", "requests": m["http_reqs"]["count"], "seconds": s["duration_seconds"],
@@ -274,9 +276,9 @@ big_summary=$(ls "$work"/big-out/*/bench-summary.json)
 kill "$big_server"; wait "$big_server" 2>/dev/null || true
 python3 - "$(tail -n1 "$work/big-rss")" "$(tail -n1 "$work/curl-rss")" "$big_summary" >> "$results" <<'PY'
 import json, sys
-s = json.load(open(sys.argv[3]))["metrics"]
+s = {name: metric["values"] for name, metric in json.load(open(sys.argv[3]))["metrics"].items()}
 print(json.dumps({"row": "big-bodies", "rss_kib": int(sys.argv[1]), "curl_rss_kib": int(sys.argv[2]),
-    "requests": s["http_reqs"]["count"], "failed": s["http_req_failed"]["trues"],
+    "requests": s["http_reqs"]["count"], "failed": s.get("http_req_failed", {}).get("passes", 0),
     "received": s["data_received"]["count"]}))
 PY
 

@@ -6,7 +6,7 @@ use crate::commands::render::RenderOptions;
 use crate::commands::{self, CommandError};
 use crate::config::ConfigSource;
 use crate::daemon::DaemonOptions;
-use crate::executor::VuThreads;
+use crate::executor::{Shortcuts, VuThreads};
 use crate::model::defaults;
 use crate::model::env::process_env;
 use crate::run::{ProgressMode, RunOptions};
@@ -42,7 +42,7 @@ pub enum Command {
     /// Keep the configured load going and serve /metrics (reload: SIGHUP, or POST /-/reload with --web.enable-lifecycle).
     Daemon(DaemonArgs),
     /// Play a profile once (CI gate): summary, reports, exit 99 when a threshold fails.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate a config and print the resolved plan.
     Check(CheckArgs),
     /// Write Prometheus rules, promtool tests and Grafana dashboards for a config.
@@ -132,6 +132,19 @@ pub struct RunArgs {
     /// directory (`result-shard-I-of-N.json` for a shard).
     #[arg(long, value_name = "PATH", env = "SLOPROBER_RESULT")]
     pub result: Option<PathBuf>,
+    /// As k6's: with --duration or --iterations, this many VUs (default 1).
+    #[arg(short = 'u', long, value_name = "N")]
+    pub vus: Option<u32>,
+    /// As k6's: every selected scenario becomes constant-vus for this long
+    /// (with --iterations: their max_duration).
+    #[arg(short = 'd', long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub duration: Option<std::time::Duration>,
+    /// As k6's: every selected scenario becomes shared-iterations of this many.
+    #[arg(short = 'i', long, value_name = "N")]
+    pub iterations: Option<u64>,
+    /// As k6's: a variable for `${VAR}` in the config, over the environment's (repeatable).
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = parse_env_arg)]
+    pub env_vars: Vec<(String, String)>,
     #[command(flatten)]
     pub verdict: VerdictArgs,
     #[command(flatten)]
@@ -150,6 +163,9 @@ pub struct VerdictArgs {
     /// Write the HTML report (one self-contained page) here.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Write k6's summary export here: what `k6 run --summary-export FILE` writes.
+    #[arg(long, value_name = "FILE", env = "K6_SUMMARY_EXPORT")]
+    pub summary_export: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -236,6 +252,7 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
             commands::daemon::daemon(options).await
         }
         Command::Run(args) => {
+            let args = *args;
             let options = RunOptions {
                 config: ConfigSource::File(args.config).load()?,
                 profile: args.profile,
@@ -244,14 +261,16 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
                 await_first_scrape: args.await_first_scrape,
                 progress: if args.no_progress { ProgressMode::Off } else { ProgressMode::Auto },
                 vu_threads: VuThreads::start(VuThreads::count_from(&env)?),
-                env: with_remote_write(env, args.remote_write),
+                env: with_remote_write(env.into_iter().chain(args.env_vars).collect(), args.remote_write),
                 web: args.web.web()?,
                 run_id: args.run_id,
+                shortcuts: Shortcuts { vus: args.vus, duration: args.duration, iterations: args.iterations },
             };
             let outputs = commands::run::Outputs {
                 out: args.verdict.out,
                 junit: args.verdict.junit,
                 html: args.verdict.html,
+                summary_export: args.verdict.summary_export,
                 result: args.result,
             };
             commands::run::run(options, &outputs).await
@@ -261,6 +280,7 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
                 out: args.verdict.out,
                 junit: args.verdict.junit,
                 html: args.verdict.html,
+                summary_export: args.verdict.summary_export,
                 result: None,
             };
             commands::merge::merge(&ConfigSource::File(args.config).load()?, &args.results, args.wait, &outputs, &env)
@@ -311,6 +331,14 @@ const REMOTE_WRITE_URL_OVERRIDE: &str = "SLOPROBER__METRICS__REMOTE_WRITE__URL";
 /// `5s`, `1m`: durations as the config writes them.
 fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
     crate::model::duration::parse(text)
+}
+
+/// `KEY=VALUE` of `-e`.
+fn parse_env_arg(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("\"{text}\" is not KEY=VALUE")),
+    }
 }
 
 /// A log filter: comma-separated `LEVEL` or `TARGET=LEVEL` directives.

@@ -6,7 +6,7 @@ use crate::model::env::EnvVars;
 use crate::plan::{self, Selection};
 
 pub fn check(loaded: &Loaded, profile: Option<String>, env: &EnvVars) -> Result<(), CommandError> {
-    let plan = plan::load(loaded, &Selection { profile, scenarios: Vec::new() }, env)?;
+    let plan = plan::load(loaded, &Selection { profile, ..Default::default() }, env)?;
     // The environment settings a run or the daemon would read are checked too.
     crate::executor::VuThreads::count_from(env)?;
     println!("{plan}");

@@ -17,6 +17,8 @@ pub struct Outputs {
     pub junit: Option<PathBuf>,
     /// The HTML report at this path.
     pub html: Option<PathBuf>,
+    /// k6's legacy summary export at this path.
+    pub summary_export: Option<PathBuf>,
     /// The mergeable result at this path (a file, or a directory).
     pub result: Option<PathBuf>,
 }
@@ -60,6 +62,10 @@ pub fn finish(
     if let Some(path) = &outputs.html {
         write_file(path, &report::html(outcome))?;
         eprintln!("html: {}", path.display());
+    }
+    if let Some(path) = &outputs.summary_export {
+        write_file(path, &report::summary_export(outcome))?;
+        eprintln!("summary export: {}", path.display());
     }
     if let Some(path) = &outputs.junit {
         write_file(path, &report::junit(outcome))?;

@@ -22,6 +22,7 @@ use crate::executor::ExecutorSettings;
 use crate::model::metric::{is_metric_name, Builtin, CustomKind};
 use crate::model::problems::Problems;
 use crate::model::size;
+use crate::model::threshold::{parse_trend_stat, Aggregation};
 use crate::model::{defaults, duration};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -55,12 +56,26 @@ pub struct MetricsConfig {
     /// Push the metrics to a Prometheus remote-write receiver.
     #[serde(default)]
     pub remote_write: Option<RemoteWriteConfig>,
+    /// The columns of every Trend in the k6-shaped summaries (k6's `summaryTrendStats`).
+    #[serde(default = "default_trend_stats")]
+    pub summary_trend_stats: Vec<String>,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        MetricsConfig { listen: default_listen(), custom: BTreeMap::new(), buckets: Vec::new(), remote_write: None }
+        MetricsConfig {
+            listen: default_listen(),
+            custom: BTreeMap::new(),
+            buckets: Vec::new(),
+            remote_write: None,
+            summary_trend_stats: default_trend_stats(),
+        }
     }
+}
+
+/// k6's default `summaryTrendStats`.
+fn default_trend_stats() -> Vec<String> {
+    ["avg", "min", "med", "max", "p(90)", "p(95)"].map(String::from).to_vec()
 }
 
 fn default_listen() -> String {
@@ -75,6 +90,24 @@ impl MetricsConfig {
             problems.add("metrics.listen", format!("\"{}\" is not an address like 0.0.0.0:9469", self.listen));
         }
         parsed
+    }
+
+    /// The summary's Trend columns, each with what it computes; a problem per one that is not a column.
+    pub fn trend_stats(&self, problems: &mut Problems) -> Vec<(String, Aggregation)> {
+        if self.summary_trend_stats.is_empty() {
+            problems.add("metrics.summary_trend_stats", "no columns; list at least one, as avg or p(95)");
+        }
+        self.summary_trend_stats
+            .iter()
+            .enumerate()
+            .filter_map(|(i, stat)| match parse_trend_stat(stat) {
+                Ok(aggregation) => Some((stat.clone(), aggregation)),
+                Err(problem) => {
+                    problems.add(format!("metrics.summary_trend_stats[{i}]"), problem);
+                    None
+                }
+            })
+            .collect()
     }
 
     /// Custom metric names and bucket boundaries.

@@ -66,7 +66,7 @@ enum ReloadError {
 impl DaemonOptions {
     /// Reads the config and resolves the plan; called at start and on every reload.
     pub fn plan(&self) -> Result<Plan, ConfigError> {
-        let selection = Selection { profile: self.profile.clone(), scenarios: Vec::new() };
+        let selection = Selection { profile: self.profile.clone(), ..Default::default() };
         let mut plan = plan::load(&self.source.load()?, &selection, &self.env)?;
         if let Some(listen) = self.listen {
             plan.listen = listen;

@@ -12,7 +12,7 @@ mod start_timer;
 mod workers;
 
 pub use counters::{CounterValues, ExecutorCounters};
-pub use settings::{ExecutorSettings, OnEnd, Stage};
+pub use settings::{ExecutorSettings, OnEnd, Shortcuts, Stage};
 pub use spec::{ExecutorPlan, ExecutorSpec, EXECUTORS, FOREVER};
 pub use workers::{VuThreads, VU_THREADS};
 

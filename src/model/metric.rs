@@ -314,6 +314,15 @@ impl fmt::Display for Metric {
     }
 }
 
+/// `name`, or `name{tag:value,tag:value}` with the tags in canonical order, as k6 writes a submetric.
+pub fn selector(metric: &Metric, tags: &Tags) -> String {
+    if tags.is_empty() {
+        return metric.name().to_string();
+    }
+    let tags: Vec<String> = tags.iter().map(|(tag, value)| format!("{}:{value}", tag.key())).collect();
+    format!("{}{{{}}}", metric.name(), tags.join(","))
+}
+
 /// Label values come from the config; keep them plain so they are safe in PromQL and file names.
 pub fn is_label_safe(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')

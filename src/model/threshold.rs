@@ -252,6 +252,22 @@ pub fn parse_condition(text: &str) -> Result<Condition, ThresholdSyntaxError> {
     Ok(Condition { aggregation, operator, value })
 }
 
+/// Parses a column of a Trend's summary, as k6's `summaryTrendStats` lists
+/// them: `avg`, `min`, `med`, `max`, `count` or `p(N)`.
+pub fn parse_trend_stat(text: &str) -> Result<Aggregation, String> {
+    let wrong = || format!("\"{text}\" is not a trend stat; use avg, min, med, max, count or p(N)");
+    if text.trim() != text || text.is_empty() {
+        return Err(wrong());
+    }
+    match parse_condition(&format!("{text}>0")) {
+        Ok(Condition { aggregation: a @ (Aggregation::Avg | Aggregation::Min | Aggregation::Max), .. }) => Ok(a),
+        Ok(Condition {
+            aggregation: a @ (Aggregation::Med | Aggregation::Count | Aggregation::Percentile(_)), ..
+        }) => Ok(a),
+        _ => Err(wrong()),
+    }
+}
+
 /// Parses `name` or `name{tag:value,tag:value}`.
 pub fn parse_selector(text: &str) -> Result<MetricSelector, ThresholdSyntaxError> {
     let bad = |problem: &'static str| ThresholdSyntaxError::Selector { text: text.to_string(), problem };

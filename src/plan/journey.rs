@@ -217,7 +217,7 @@ pub fn compile(scenario: &Scenario, cx: &RequestContext<'_>, path: &str, problem
     }
     let setup = scenario.setup.as_ref().map(|setup| {
         let mut program = Vec::new();
-        compiler.steps(&setup.steps, &format!("{path}.setup.steps"), "", false, &mut program);
+        compiler.steps(&setup.steps, &format!("{path}.setup.steps"), "::setup", false, &mut program);
         let slots = (0..compiler.variables.len()).filter(|s| compiler.variables.is_available(*s)).collect();
         SetupPlan { program, every: setup.every, slots }
     });
@@ -258,7 +258,7 @@ pub fn compile(scenario: &Scenario, cx: &RequestContext<'_>, path: &str, problem
     let teardown = scenario.teardown.as_ref().map(|steps| {
         fresh(&mut compiler);
         let mut program = Vec::new();
-        compiler.steps(steps, &format!("{path}.teardown.steps"), "", false, &mut program);
+        compiler.steps(steps, &format!("{path}.teardown.steps"), "::teardown", false, &mut program);
         program
     });
     let (groups, variables) = (compiler.groups, compiler.variables.len());
@@ -299,13 +299,20 @@ impl Compiler<'_, '_> {
                     }
                     program.push(Op::Sleep { think: *think, always });
                 }
-                StepConfig::Request(step) => self.request(step, &at, always, program),
+                StepConfig::Request(step) => self.request(step, &at, group, always, program),
                 StepConfig::Block(block) => self.block(block, &at, group, always, program),
             }
         }
     }
 
-    fn request(&mut self, step: &crate::config::RequestStep, at: &str, always: bool, program: &mut Vec<Op>) {
+    fn request(
+        &mut self,
+        step: &crate::config::RequestStep,
+        at: &str,
+        group: &str,
+        always: bool,
+        program: &mut Vec<Op>,
+    ) {
         let name = &step.request.name;
         if !self.names.insert(name.clone()) {
             self.problems.add(
@@ -325,6 +332,7 @@ impl Compiler<'_, '_> {
             }
         }
         let Some(mut compiled) = compiled else { return };
+        compiled.group = group.to_string();
         // Captured values are available to the steps after this one.
         for capture in &captures {
             self.variables.set_available(capture.slot, true);

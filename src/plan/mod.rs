@@ -22,11 +22,12 @@ pub use request::{MetricFeed, RequestBody, RequestPlan, RequestUrl};
 pub use thresholds::PlannedThreshold;
 
 use crate::config::{AlertsConfig, Config, DaemonConfig, Loaded, ThinkTime};
-use crate::executor::ExecutorPlan;
+use crate::executor::{ExecutorPlan, Shortcuts};
 use crate::model::defaults;
 use crate::model::env::{interpolate, EnvVars};
 use crate::model::metric::{is_label_safe, Builtin, CustomKind, Metric, LABEL_HINT};
 use crate::model::problems::{ConfigError, Problems};
+use crate::model::threshold::Aggregation;
 use reqwest::header::{HeaderMap, HeaderName};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -43,6 +44,8 @@ pub struct Plan {
     pub custom: BTreeMap<String, CustomKind>,
     /// Latency bucket boundaries (seconds), including every latency threshold.
     pub buckets: Vec<f64>,
+    /// The columns of a Trend in the k6-shaped summaries, as written (`p(95)`) and computed.
+    pub summary_trend_stats: Vec<(String, Aggregation)>,
     pub daemon: DaemonConfig,
     pub alerts: AlertsConfig,
     /// Target headers as written (`Bearer ${API_KEY}`), for display only.
@@ -135,6 +138,8 @@ pub struct Selection {
     pub profile: Option<String>,
     /// Scenario names; empty or `all` means every scenario.
     pub scenarios: Vec<String>,
+    /// `--vus`, `--duration`, `--iterations`: every selected scenario's executor, when given.
+    pub shortcuts: Shortcuts,
 }
 
 /// The plan this process plays: the config resolved for the selected
@@ -161,8 +166,27 @@ pub fn load(loaded: &Loaded, selection: &Selection, env: &EnvVars) -> Result<Pla
         kept.retain(|t| thresholds::concerns(t, &selected));
         custom.retain(|name, _| scenarios.iter().any(|s| s.requests.iter().any(|r| r.feeds(name))));
     }
+    apply_shortcuts(&mut plan, &selection.shortcuts)?;
     apply_shard(&mut plan, env)?;
     Ok(plan)
+}
+
+/// Replaces every scenario's executor with what k6's `--vus`, `--duration`
+/// and `--iterations` stand for, when given.
+fn apply_shortcuts(plan: &mut Plan, shortcuts: &Shortcuts) -> Result<(), ConfigError> {
+    let Some(settings) = shortcuts.settings() else {
+        if shortcuts.vus.is_some() {
+            tracing::warn!("--vus alone changes nothing, as in k6: give --duration or --iterations with it");
+        }
+        return Ok(());
+    };
+    let mut problems = Problems::default();
+    if let Some(executor) = ExecutorPlan::from_settings(&settings, "--vus/--duration/--iterations", &mut problems) {
+        for scenario in &mut plan.scenarios {
+            scenario.executor = executor.clone();
+        }
+    }
+    problems.finish("the command line", ())
 }
 
 /// Applies `SLOPROBER_SHARD_*` from `env`: this process makes its shard of every scenario.
@@ -194,6 +218,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
         .as_ref()
         .and_then(|c| remote_write::RemoteWritePlan::read(c, "metrics.remote_write", env, &mut problems));
     config.metrics.check(&mut problems);
+    let summary_trend_stats = config.metrics.trend_stats(&mut problems);
     config.alerts.check(&mut problems);
     config.daemon.check(&mut problems);
     let known_profiles = profile_names(config);
@@ -220,6 +245,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
             thresholds,
             custom: config.metrics.custom.clone(),
             buckets,
+            summary_trend_stats,
             daemon: config.daemon.clone(),
             alerts: config.alerts.clone(),
             header_templates: config.target.headers.clone(),

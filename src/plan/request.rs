@@ -89,6 +89,8 @@ pub struct RequestPlan {
     pub max_body: usize,
     /// Its own `max_redirects`, else the target's.
     pub max_redirects: u32,
+    /// k6's path of the group it is in (`::record answers`), `""` outside any.
+    pub group: String,
 }
 
 impl RequestPlan {
@@ -335,6 +337,7 @@ pub fn compile(
         counter,
         gauge,
         head_bytes,
+        group: String::new(),
     })
 }
 

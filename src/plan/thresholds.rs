@@ -10,7 +10,6 @@ use crate::model::metric::{Builtin, Metric, Tag, Tags};
 use crate::model::problems::Problems;
 use crate::model::threshold::{parse_condition, parse_selector, Aggregation, Condition, Operator};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 /// A threshold ready to evaluate, with the SLO it is exported as.
@@ -50,20 +49,7 @@ impl PlannedThreshold {
 
     /// `http_req_duration{scenario:search}`, as k6 writes it.
     pub fn selector(&self) -> String {
-        Selector(&self.metric, &self.tags).to_string()
-    }
-}
-
-struct Selector<'a>(&'a Metric, &'a Tags);
-
-impl fmt::Display for Selector<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.name())?;
-        if !self.1.is_empty() {
-            let tags: Vec<String> = self.1.iter().map(|(k, v)| format!("{}:{v}", k.key())).collect();
-            write!(f, "{{{}}}", tags.join(","))?;
-        }
-        Ok(())
+        crate::model::metric::selector(&self.metric, &self.tags)
     }
 }
 

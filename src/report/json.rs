@@ -1,17 +1,20 @@
 //! The JSON files a run leaves per scenario: its summary and its SLO report
 //! (`kind` and `version` in each; formats in docs/ci.md).
 
+use super::k6::{Scope, SummaryData};
 use super::RunOutcome;
-use crate::model::metric::{Builtin, Metric, Tag, Tags};
+use crate::model::metric::{Builtin, Metric, Tag};
 use crate::model::sample::FailReason;
 use crate::model::units::{round, NOISE_FREE};
 use crate::plan::{PlannedThreshold, ScenarioPlan};
-use crate::slo::{evaluate, figures, TrendFigures, Verdict};
+use crate::slo::{evaluate, TrendFigures, Verdict};
 use crate::stats::Answers;
+use crate::stats::Snapshot;
 use serde_json::{json, Map, Value};
+use std::time::SystemTime;
 
 /// Bumped when a field changes meaning or disappears.
-pub const REPORT_VERSION: u32 = 1;
+pub const REPORT_VERSION: u32 = 2;
 
 pub(super) fn header(outcome: &RunOutcome, kind: &str, scenario: &ScenarioPlan) -> Map<String, Value> {
     let mut map = Map::new();
@@ -43,32 +46,49 @@ fn applies(threshold: &PlannedThreshold, scenario: &ScenarioPlan) -> bool {
     tags_allow && fed
 }
 
-fn fed_custom(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Vec<Metric> {
-    outcome
-        .plan
-        .custom
-        .iter()
-        .filter(|(name, _)| scenario.requests.iter().any(|r| r.feeds(name)))
-        .map(|(name, kind)| Metric::Custom { name: name.clone(), kind: *kind })
-        .collect()
+/// The k6 summary data of one scenario: its statistics, the thresholds that concern it judged on them.
+fn scenario_summary(outcome: &RunOutcome, index: usize, only: &Snapshot) -> SummaryData {
+    let scenario = &outcome.plan.scenarios[index];
+    let thresholds =
+        outcome.plan.thresholds.iter().filter(|t| applies(t, scenario)).map(|t| (t, evaluate(t, only))).collect();
+    let scope = Scope {
+        snapshot: only,
+        scenarios: vec![scenario],
+        timelines: outcome.timeline.scenarios.get(index).into_iter().collect(),
+        thresholds,
+        trend_stats: &outcome.plan.summary_trend_stats,
+    };
+    SummaryData::of(&scope, duration_ms(outcome), &outcome.plan.custom)
 }
 
-pub(super) fn summary_json(outcome: &RunOutcome, scenario: &ScenarioPlan) -> Value {
+fn duration_ms(outcome: &RunOutcome) -> f64 {
+    outcome.snapshot.elapsed.as_secs_f64() * 1000.0
+}
+
+/// What `--summary-export` writes: k6's legacy summary of the whole run.
+pub fn summary_export(outcome: &RunOutcome) -> String {
+    let scope = Scope {
+        snapshot: &outcome.snapshot,
+        scenarios: outcome.plan.scenarios.iter().collect(),
+        timelines: outcome.timeline.scenarios.iter().collect(),
+        thresholds: outcome.plan.thresholds.iter().zip(outcome.verdicts.iter().cloned()).collect(),
+        trend_stats: &outcome.plan.summary_trend_stats,
+    };
+    let data = SummaryData::of(&scope, duration_ms(outcome), &outcome.plan.custom);
+    serde_json::to_string_pretty(&data.legacy()).unwrap_or_default() + "\n"
+}
+
+/// `<scenario>-summary.json`: k6's `handleSummary` data of the scenario
+/// (`root_group`, `options`, `state`, `metrics`) with sloprober's header,
+/// executor, schedule lag and per-request figures.
+pub(super) fn summary_json(outcome: &RunOutcome, index: usize) -> Value {
+    let scenario = &outcome.plan.scenarios[index];
     let only = outcome.snapshot.only_scenario(&scenario.name);
     let mut map = header(outcome, "sloprober.summary", scenario);
     map.insert("executor".into(), scenario.executor.describe().into());
-    let mut metrics = Map::new();
-    let builtins = Builtin::reported().map(Metric::Builtin);
-    for metric in builtins.chain(fed_custom(outcome, scenario)) {
-        let value = serde_json::to_value(figures(&metric, &Tags::new(), &only)).unwrap_or(Value::Null);
-        metrics.insert(metric.name().to_string(), value);
-        if metric.tags().contains(&Tag::ExpectedResponse) {
-            let expected = Tags::from([(Tag::ExpectedResponse, "true".to_string())]);
-            let value = serde_json::to_value(figures(&metric, &expected, &only)).unwrap_or(Value::Null);
-            metrics.insert(format!("{}{{expected_response:true}}", metric.name()), value);
-        }
+    if let Value::Object(k6) = serde_json::to_value(scenario_summary(outcome, index, &only)).unwrap_or(Value::Null) {
+        map.extend(k6);
     }
-    map.insert("metrics".into(), metrics.into());
     if let Some(lag) = only.merged(|_| true).and_then(|s| s.schedule_lag()) {
         map.insert("schedule_lag".into(), serde_json::to_value(lag).unwrap_or(Value::Null));
     }
@@ -140,6 +160,10 @@ pub(super) fn slo_report_json(outcome: &RunOutcome, scenario: &ScenarioPlan) -> 
     let entries: Vec<(&PlannedThreshold, Verdict)> =
         outcome.plan.thresholds.iter().filter(|t| applies(t, scenario)).map(|t| (t, evaluate(t, &only))).collect();
     let mut map = header(outcome, "sloprober.slo-report", scenario);
+    // As the k6 suite's SLO reports: the service (a scenario is one), the test type (the profile), when written.
+    map.insert("service".into(), scenario.name.clone().into());
+    map.insert("test_type".into(), outcome.plan.profile.clone().into());
+    map.insert("generated_at".into(), humantime::format_rfc3339_millis(SystemTime::now()).to_string().into());
     map.insert("passed".into(), entries.iter().all(|(_, v)| v.passed).into());
     map.insert("slos".into(), entries.iter().map(|(t, v)| slo_entry(t, v)).collect::<Vec<_>>().into());
     Value::Object(map)

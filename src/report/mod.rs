@@ -9,6 +9,7 @@ pub mod format;
 pub mod github;
 pub mod html;
 mod json;
+mod k6;
 mod junit;
 mod markdown;
 mod summary;
@@ -16,7 +17,7 @@ pub mod timeline;
 
 pub use chart::threshold_lines;
 pub use html::html;
-pub use json::{slo_entry, REPORT_VERSION};
+pub use json::{slo_entry, summary_export, REPORT_VERSION};
 pub use junit::junit;
 pub use markdown::markdown;
 pub use summary::render_summary;
@@ -71,7 +72,7 @@ pub fn write_reports(outcome: &RunOutcome, dir: &Path) -> Result<Vec<PathBuf>, R
     };
     for (index, scenario) in outcome.plan.scenarios.iter().enumerate() {
         let name = &scenario.name;
-        write(format!("{name}-summary.json"), pretty(&json::summary_json(outcome, scenario)))?;
+        write(format!("{name}-summary.json"), pretty(&json::summary_json(outcome, index)))?;
         write(format!("{name}-slo-report.json"), pretty(&json::slo_report_json(outcome, scenario)))?;
         let timeline = &outcome.timeline.scenarios[index];
         let mut results = json::header(outcome, "sloprober.results", scenario);

@@ -157,6 +157,7 @@ pub fn merge(loaded: &Loaded, env: &EnvVars, results: &[(PathBuf, RunResult)]) -
     let selection = Selection {
         profile: Some(first.identity.profile.clone()),
         scenarios: first.identity.scenarios.iter().map(|s| s.name.clone()).collect(),
+        ..Default::default()
     };
     let mut plan = plan::load(loaded, &selection, &env)?;
     for (scenario, target) in plan.scenarios.iter_mut().zip(&first.identity.scenarios) {
@@ -356,7 +357,7 @@ thresholds:
 
     impl Recorded {
         fn new(text: &str, profile: &str, shard: Option<(u32, u32)>) -> Recorded {
-            let selection = Selection { profile: Some(profile.into()), scenarios: vec![] };
+            let selection = Selection { profile: Some(profile.into()), ..Default::default() };
             let plan = plan::load(&source(text), &selection, &env(shard)).unwrap();
             let identity = RunIdentity::of(&source(text), &env(shard), &plan);
             let stats = ScenarioStats::new(&plan.scenarios[0], 3, true);

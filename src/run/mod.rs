@@ -52,6 +52,8 @@ pub struct RunOptions {
     pub web: server::Web,
     /// The run's identifier (the `testid` label of pushed metrics); None: one is made up.
     pub run_id: Option<String>,
+    /// k6's `--vus`, `--duration`, `--iterations`.
+    pub shortcuts: crate::executor::Shortcuts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +79,7 @@ pub fn plan_for(options: &RunOptions) -> Result<Plan, ConfigError> {
     let profile = options.profile.clone().unwrap_or_else(|| defaults::RUN_PROFILE.to_string());
     plan::load(
         &options.config,
-        &Selection { profile: Some(profile), scenarios: options.scenarios.clone() },
+        &Selection { profile: Some(profile), scenarios: options.scenarios.clone(), shortcuts: options.shortcuts },
         &options.env,
     )
 }

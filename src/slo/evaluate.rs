@@ -133,6 +133,15 @@ fn source(metric: &Metric, tags: &Tags, snapshot: &Snapshot) -> Source {
     }
 }
 
+/// The durations a Trend `metric` selects under `tags`; None for other
+/// kinds, or without samples.
+pub fn trend_latency(metric: &Metric, tags: &Tags, snapshot: &Snapshot) -> Option<Latency> {
+    match source(metric, tags, snapshot) {
+        Source::Latency(latency) => latency.filter(|l| l.count() > 0),
+        _ => None,
+    }
+}
+
 /// The durations of every one of `latencies` together; None when there are none.
 fn merge_all<'a>(mut latencies: impl Iterator<Item = &'a Latency>) -> Option<Latency> {
     let mut merged = latencies.next()?.clone();

@@ -4,4 +4,4 @@
 
 mod evaluate;
 
-pub use evaluate::{evaluate, figures, Figures, TrendFigures, Verdict};
+pub use evaluate::{evaluate, figures, trend_latency, Figures, TrendFigures, Verdict};

@@ -86,6 +86,9 @@ pub struct RequestRecord {
     pub bytes_received: u64,
     pub counter_sum: f64,
     pub gauge_last: Option<GaugeRecord>,
+    /// The smallest and largest gauge values (absent in results before this field).
+    #[serde(default)]
+    pub gauge_range: Option<(f64, f64)>,
     pub expected_latency: LatencyRecord,
     pub failed_latency: Option<LatencyRecord>,
     pub schedule_lag: HistogramRecord,
@@ -116,6 +119,7 @@ impl RequestRecord {
                     .unwrap_or_default()
                     .as_millis() as u64,
             }),
+            gauge_range: stats.gauge_range,
             expected_latency: LatencyRecord::of(&stats.expected),
             failed_latency: stats.failed_latency.as_deref().map(LatencyRecord::of),
             schedule_lag: HistogramRecord::of(&stats.schedule_lag),
@@ -152,6 +156,7 @@ impl RequestRecord {
             let now = Instant::now();
             (now.checked_sub(age).unwrap_or(now), g.value)
         });
+        stats.gauge_range = self.gauge_range.or(self.gauge_last.map(|g| (g.value, g.value)));
         stats.expected = self.expected_latency.latency()?;
         stats.failed_latency = self.failed_latency.as_ref().map(|l| l.latency().map(Box::new)).transpose()?;
         stats.schedule_lag = self.schedule_lag.histogram()?;

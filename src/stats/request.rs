@@ -104,6 +104,8 @@ pub struct RequestStats {
     pub counter_sum: f64,
     /// Last gauge value seen, and when.
     pub gauge_last: Option<(Instant, f64)>,
+    /// The smallest and largest gauge values seen.
+    pub gauge_range: Option<(f64, f64)>,
     /// Arrival-rate start lateness in microseconds (2 significant digits).
     pub schedule_lag: Histogram<u64>,
 }
@@ -126,6 +128,7 @@ impl RequestStats {
             bytes_received: 0,
             counter_sum: 0.0,
             gauge_last: None,
+            gauge_range: None,
             schedule_lag: Histogram::new_with_bounds(1, HIGHEST_MICROS, 2)
                 .expect("constant histogram bounds are valid"),
         }
@@ -162,6 +165,7 @@ impl RequestStats {
         }
         if let Some(value) = sample.gauge_value {
             self.gauge_last = Some((Instant::now(), value));
+            self.gauge_range = widen(self.gauge_range, Some((value, value)));
         }
         if let Some(lag) = sample.schedule_lag {
             self.schedule_lag.saturating_record((lag.as_micros() as u64).max(1));
@@ -185,6 +189,7 @@ impl RequestStats {
         self.bytes_received = 0;
         self.counter_sum = 0.0;
         self.gauge_last = None;
+        self.gauge_range = None;
         self.schedule_lag.reset();
     }
 
@@ -284,6 +289,15 @@ impl Merge for RequestStats {
             (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
             (a, b) => a.or(b),
         };
+        self.gauge_range = widen(self.gauge_range, other.gauge_range);
+    }
+}
+
+/// The range that holds both.
+fn widen(a: Option<(f64, f64)>, b: Option<(f64, f64)>) -> Option<(f64, f64)> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+        (a, b) => a.or(b),
     }
 }
 

@@ -498,6 +498,7 @@ pub fn run_options(dir: &std::path::Path, yaml: &str, scenarios: &[&str]) -> slo
         vu_threads: vu_threads(),
         web: Default::default(),
         run_id: None,
+        shortcuts: Default::default(),
     }
 }
 

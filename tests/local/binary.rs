@@ -311,6 +311,7 @@ fn run_script(config: &std::path::Path, service: &str, results: &std::path::Path
         .env("SLOPROBER_CONFIG", config)
         .env("RESULTS_DIR", results)
         .env("DEMO_PORT", "0")
+        .env("K6_SUMMARY_EXPORT", results.join("summary-export.json"))
         .env_remove("BASE_URL")
         .env_remove("API_KEY")
         .stderr(Stdio::null())
@@ -329,7 +330,7 @@ fn run_script_passes_fails_with_99_and_writes_reports() {
     let (code, stdout) = run_script(&config, "gateway", &results);
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("result: PASSED"), "{stdout}");
-    let runs: Vec<_> = std::fs::read_dir(&results).unwrap().map(|e| e.unwrap().path()).collect();
+    let runs: Vec<_> = std::fs::read_dir(&results).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     assert_eq!(runs.len(), 1, "one timestamped directory");
     let mut files: Vec<String> =
         std::fs::read_dir(&runs[0]).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
@@ -352,6 +353,13 @@ fn run_script_passes_fails_with_99_and_writes_reports() {
     let (code, stdout) = run_script(&config, "all", &results);
     assert_eq!(code, Some(99), "a failed threshold exits 99: {stdout}");
     assert!(stdout.contains("result: FAILED: 1 of 2 thresholds failed: http_reqs_count"), "{stdout}");
+    // k6's --summary-export (here from K6_SUMMARY_EXPORT, as k6 reads it): a threshold is true when it failed.
+    let export: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(results.join("summary-export.json")).unwrap()).unwrap();
+    assert_eq!(export["metrics"]["http_reqs"]["thresholds"]["count>1000000"], true, "{export:#}");
+    assert_eq!(export["metrics"]["generate_duration"]["thresholds"]["p(95)<=300"], false, "{export:#}");
+    assert!(export["metrics"]["http_reqs"]["count"].as_f64().unwrap() > 0.0);
+    assert_eq!(export["root_group"]["path"], "");
 
     let out = sloprober()
         .args(["run", "--scenario", "checkout", "--config"])
@@ -522,4 +530,66 @@ fn what_a_scenario_logs_names_the_scenario() {
         |text: &str| logs.lines().find(|l| l.contains(text)).unwrap_or_else(|| panic!("no {text:?} in:\n{logs}"));
     assert!(line("no system CA certificates found").contains("\"scenario\":\"secure\""), "{logs}");
     assert!(line("insecure_skip_verify is set").contains("\"scenario\":\"loose\""), "{logs}");
+}
+
+/// k6's `--iterations`, `--vus`, `--duration` and `-e` on `run`: they replace
+/// every selected scenario's executor, and `-e` fills `${VAR}` over the environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k6s_run_flags_replace_every_scenarios_executor() {
+    let target = crate::common::start_target("{}").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("flags.yaml");
+    // Each scenario alone would run 60 s; the flags make them short.
+    let scenario = |name: &str| {
+        format!(
+            "  {name}:\n    requests: [{{name: health, path: /health}}]\n    profiles:\n      smoke: {{executor: constant-vus, vus: 1, duration: 60s}}\n"
+        )
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "target: {{base_url: \"${{BASE}}\", headers: {{Authorization: \"Bearer ${{API_KEY}}\"}}}}\nscenarios:\n{}{}",
+            scenario("first"),
+            scenario("second")
+        ),
+    )
+    .unwrap();
+    let run = |flags: &[&str], out: &std::path::Path| {
+        let started = Instant::now();
+        let output = sloprober()
+            .args(["run", "--no-progress", "--config"])
+            .arg(&config)
+            .args(flags)
+            .arg("-e")
+            .arg(format!("BASE={}", target.url()))
+            .args(["-e", &format!("API_KEY={}", crate::common::API_KEY)])
+            .arg("--out")
+            .arg(out)
+            .env("BASE", "http://127.0.0.1:1")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+        let dir = std::fs::read_dir(out).unwrap().next().unwrap().unwrap().path();
+        let summary = |name: &str| -> serde_json::Value {
+            serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}-summary.json"))).unwrap()).unwrap()
+        };
+        (started.elapsed(), summary("first"), summary("second"))
+    };
+
+    let (took, first, second) = run(&["--iterations", "7", "--vus", "2"], &dir.path().join("iterations"));
+    assert!(took < Duration::from_secs(30), "shared-iterations, not the profile's 60 s: {took:?}");
+    for summary in [&first, &second] {
+        assert_eq!(summary["metrics"]["iterations"]["values"]["count"], 7.0, "{summary:#}");
+        assert_eq!(summary["metrics"]["http_req_failed"]["values"]["passes"], 0.0, "-e BASE won over the environment");
+        assert!(summary["executor"].as_str().unwrap().starts_with("shared-iterations"), "{}", summary["executor"]);
+    }
+
+    let (took, first, _) = run(&["-d", "1s", "-u", "3"], &dir.path().join("duration"));
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    assert!(first["executor"].as_str().unwrap().starts_with("constant-vus"), "{}", first["executor"]);
+    assert_eq!(first["metrics"]["vus_max"]["values"]["value"], 3.0, "{first:#}");
+
+    let bad = sloprober().args(["run", "--config"]).arg(&config).args(["-e", "NOEQUALS"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("\"NOEQUALS\" is not KEY=VALUE"));
 }

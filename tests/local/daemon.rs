@@ -96,10 +96,10 @@ async fn broken_targets_are_counted_by_reason_and_never_stop_the_daemon() {
     let resets = start_target(r#"{"generate": {"reset_rate": 1.0}}"#).await;
     let slow = start_target(r#"{"generate": {"delay_ms": 3000}}"#).await;
     let garbage_json = start_target(r#"{"generate": {"garbage_rate": 1.0}}"#).await;
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
+    // Bound but not listening: connections are refused, and no other test can take the port meanwhile.
+    let refusing = tokio::net::TcpSocket::new_v4().unwrap();
+    refusing.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let closed = refusing.local_addr().unwrap();
     let not_http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let not_http_addr = not_http.local_addr().unwrap();
     tokio::spawn(async move {

@@ -82,7 +82,7 @@ async fn three_shard_processes_merged_count_what_the_target_served() {
     assert!(summary.contains("sloprober merge of 3 shards · profile test"), "{summary}");
     let served = target.stat("requests", "embeddings");
     let report = json(&only_dir(&out).join("embed-summary.json"));
-    let counted = report["metrics"]["http_reqs"]["count"].as_f64().unwrap() as u64;
+    let counted = report["metrics"]["http_reqs"]["values"]["count"].as_f64().unwrap() as u64;
     eprintln!("target served {served}, merged run counted {counted}");
     assert_eq!(served, 180);
     assert_eq!(counted, served, "the merged total is what the target served");

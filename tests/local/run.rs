@@ -61,18 +61,25 @@ async fn healthy_run_passes_and_its_reports_agree_with_metrics() {
 
     for scenario in ["gateway", "assessment"] {
         let summary = read_json(&reports.join(format!("{scenario}-summary.json")));
-        assert_eq!(summary["version"], 1);
+        assert_eq!(summary["version"], 2);
         assert_eq!(summary["kind"], "sloprober.summary");
         let reqs = value(&metrics, "sloprober_http_reqs_total", &[("scenario", scenario)]);
         assert!(reqs >= 100.0, "{scenario}: {reqs} requests");
-        assert_eq!(summary["metrics"]["http_reqs"]["count"].as_f64().unwrap(), reqs, "{scenario} summary vs /metrics");
-        assert_eq!(summary["metrics"]["http_req_duration"]["count"].as_f64().unwrap(), reqs);
         assert_eq!(
-            summary["metrics"]["checks"]["trues"].as_f64().unwrap(),
+            summary["metrics"]["http_reqs"]["values"]["count"].as_f64().unwrap(),
+            reqs,
+            "{scenario} summary vs /metrics"
+        );
+        assert_eq!(
+            summary["requests"].as_object().unwrap().values().map(|r| r["http_reqs"].as_f64().unwrap()).sum::<f64>(),
+            reqs
+        );
+        assert_eq!(
+            summary["metrics"]["checks"]["values"]["passes"].as_f64().unwrap(),
             value(&metrics, "sloprober_checks_total", &[("scenario", scenario), ("result", "pass")])
         );
         assert_eq!(
-            summary["metrics"]["iterations"]["count"].as_f64().unwrap(),
+            summary["metrics"]["iterations"]["values"]["count"].as_f64().unwrap(),
             value(&metrics, "sloprober_iterations_total", &[("scenario", scenario)])
         );
         assert_eq!(summary["schedule_lag"]["count"].as_f64().unwrap(), reqs, "arrival-rate start lateness per request");

@@ -55,6 +55,8 @@ fn sloprober_config(url: &str) -> String {
         r#"target:
   base_url: {url}
   headers: {{Authorization: "Bearer ${{API_KEY}}"}}
+metrics:
+  summary_trend_stats: ["p(95)", count]
 scenarios:
   flow:
     journeys:
@@ -81,7 +83,15 @@ scenarios:
             path: /api/v1/assessments/{{{{ assessment_id }}}}
     profiles:
       test: {{executor: per-vu-iterations, vus: {VUS}, iterations: {ITERATIONS}, max_duration: 60s}}
-"#
+thresholds:
+  "group_duration{{group:::record answers}}": ["p(95)>=0"]
+{}"#,
+        STEPS
+            .iter()
+            .map(|(step, _)| format!(
+                "  \"http_req_duration{{request:{step}}}\": [\"p(95)>=0\"]\n  \"http_reqs{{request:{step}}}\": [\"count>=0\"]\n"
+            ))
+            .collect::<String>()
     )
 }
 
@@ -140,10 +150,13 @@ async fn round_against_k6(dir: &std::path::Path, url: &str, script: &std::path::
     let before = created(&stats().await);
 
     let summary = dir.join(format!("k6-summary-{round}.json"));
+    let export = dir.join(format!("k6-export-{round}.json"));
     let (k6_bin, k6_url, summary_path, script) = (k6(), url.to_string(), summary.clone(), script.to_path_buf());
+    let export_path = export.clone();
     let k6_run = tokio::task::spawn_blocking(move || {
         Command::new(k6_bin)
-            .args(["run", "--quiet", "--no-usage-report"])
+            .args(["run", "--quiet", "--no-usage-report", "--summary-export"])
+            .arg(export_path)
             .arg(&script)
             .envs([
                 ("BASE_URL", k6_url.as_str()),
@@ -161,6 +174,8 @@ async fn round_against_k6(dir: &std::path::Path, url: &str, script: &std::path::
     let status = status.unwrap();
     assert!(status.success(), "k6 run: {status}");
     let k6: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let ours = write_our_summaries(dir, &outcome, &format!("round-{round}"));
+    assert_reads_as_k6s(&summary, &export, &ours, true);
     let k6_metric = |name: &str, stat: &str| -> f64 {
         k6["metrics"][name]["values"][stat].as_f64().unwrap_or_else(|| panic!("k6 summary has no {name} {stat}"))
     };
@@ -237,6 +252,7 @@ fn meanings_config(url: &str) -> String {
   headers: {{Authorization: "Bearer ${{API_KEY}}"}}
 metrics:
   custom: {{errors: rate}}
+  summary_trend_stats: ["p(95)", count]
 scenarios:
   flow:
     requests:
@@ -277,10 +293,12 @@ async fn k6s_words_keep_k6s_meanings_on_a_broken_contract() {
     let script = dir.path().join("meanings.js");
     std::fs::write(&script, K6_MEANINGS).unwrap();
     let summary = dir.path().join("k6-meanings.json");
-    let (k6_bin, summary_path) = (k6(), summary.clone());
+    let export = dir.path().join("k6-meanings-export.json");
+    let (k6_bin, summary_path, export_path) = (k6(), summary.clone(), export.clone());
     let k6_run = tokio::task::spawn_blocking(move || {
         Command::new(k6_bin)
-            .args(["run", "--quiet", "--no-usage-report"])
+            .args(["run", "--quiet", "--no-usage-report", "--summary-export"])
+            .arg(export_path)
             .arg(&script)
             .envs([
                 ("BASE_URL", k6_url.as_str()),
@@ -330,4 +348,93 @@ async fn k6s_words_keep_k6s_meanings_on_a_broken_contract() {
     }
     assert_eq!(status.unwrap().code(), Some(99), "k6 fails the run");
     assert!(!outcome.passed(), "and so does sloprober");
+    let ours = write_our_summaries(dir.path(), &outcome, "meanings");
+    assert_reads_as_k6s(&summary, &export, &ours, false);
+}
+
+/// Our two k6-shaped files of a run: `--summary-export`'s and the scenario's summary in `--out`.
+struct OurSummaries {
+    export: PathBuf,
+    data: PathBuf,
+}
+
+fn write_our_summaries(dir: &std::path::Path, outcome: &sloprober::report::RunOutcome, name: &str) -> OurSummaries {
+    let export = dir.join(format!("ours-{name}-export.json"));
+    std::fs::write(&export, sloprober::report::summary_export(outcome)).unwrap();
+    let reports = dir.join(format!("ours-{name}"));
+    sloprober::report::write_reports(outcome, &reports).unwrap();
+    OurSummaries { export, data: reports.join("flow-summary.json") }
+}
+
+/// The CI gate written for k6's files: every threshold ok.
+const GATE_DATA: &str = "[.metrics[]|select(.thresholds)|.thresholds[]|.ok]|all";
+/// The same gate on `--summary-export`'s legacy shape, where a threshold's value is true when it failed.
+const GATE_EXPORT: &str = "[.metrics[]|select(.thresholds)|.thresholds[]|not]|all";
+
+fn jq(filter: &str, file: &std::path::Path) -> String {
+    let out = Command::new("jq").args(["-c", filter]).arg(file).output().unwrap();
+    assert!(out.status.success(), "jq {filter} {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Our files read as k6's do: every key k6 wrote (in `handleSummary`'s data
+/// and in `--summary-export`) is in ours with the same kind of value, and
+/// the gate gives `passed` on all four files.
+fn assert_reads_as_k6s(k6_data: &std::path::Path, k6_export: &std::path::Path, ours: &OurSummaries, passed: bool) {
+    let read =
+        |path: &std::path::Path| -> Value { serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap() };
+    for (theirs, mine) in [(k6_data, &ours.data), (k6_export, &ours.export)] {
+        let mut wrong = Vec::new();
+        same_shape(&read(theirs), &read(mine), "", &mut wrong);
+        assert!(wrong.is_empty(), "{} has what k6's {} has: {wrong:#?}", mine.display(), theirs.display());
+    }
+    let expected = passed.to_string();
+    assert_eq!(jq(GATE_DATA, k6_data), expected, "the gate on k6's handleSummary data");
+    assert_eq!(jq(GATE_DATA, &ours.data), expected, "the gate on our summary");
+    assert_eq!(jq(GATE_EXPORT, k6_export), expected, "the gate on k6's --summary-export");
+    assert_eq!(jq(GATE_EXPORT, &ours.export), expected, "the gate on our --summary-export");
+    // A jq path written for k6 reads the same figure from ours.
+    let path = ".metrics.http_reqs.values.count";
+    assert_eq!(jq(path, k6_data), jq(path, &ours.data), "{path}");
+    assert_eq!(jq(".metrics.http_reqs.count", k6_export), jq(".metrics.http_reqs.count", &ours.export));
+}
+
+/// Where `theirs` (k6's) has a key, `ours` has it with the same JSON type.
+/// k6's request tag `name` is our `request`; groups and checks are matched by name.
+fn same_shape(theirs: &Value, ours: &Value, at: &str, wrong: &mut Vec<String>) {
+    let kind = |v: &Value| match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    match (theirs, ours) {
+        (Value::Object(theirs), Value::Object(ours)) => {
+            for (key, value) in theirs {
+                let our_key = key.replace("{name:", "{request:");
+                match ours.get(&our_key) {
+                    Some(mine) => same_shape(value, mine, &format!("{at}.{key}"), wrong),
+                    None => wrong.push(format!("{at}.{key} missing")),
+                }
+            }
+        }
+        (Value::Array(theirs), Value::Array(ours)) => {
+            for (i, value) in theirs.iter().enumerate() {
+                let mine = match value.get("name") {
+                    Some(name) => ours.iter().find(|o| o.get("name") == Some(name)),
+                    None => ours.get(i),
+                };
+                match mine {
+                    Some(mine) => same_shape(value, mine, &format!("{at}[{i}]"), wrong),
+                    None => wrong.push(format!("{at}[{i}] missing")),
+                }
+            }
+        }
+        (theirs, ours) if kind(theirs) != kind(ours) => {
+            wrong.push(format!("{at}: k6 has a {}, ours a {}", kind(theirs), kind(ours)))
+        }
+        _ => {}
+    }
 }

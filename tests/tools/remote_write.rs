@@ -72,7 +72,7 @@ async fn a_runs_pushed_series_hold_what_its_summary_counts() {
     assert!(!log.contains("rw-s3cret-token"), "{log}");
 
     let report = summary(&out);
-    let count = report["metrics"]["http_reqs"]["count"].as_f64().unwrap();
+    let count = report["metrics"]["http_reqs"]["values"]["count"].as_f64().unwrap();
     assert_eq!(count, 200.0);
     assert_eq!(report["run_id"], "ci-4711");
     let selector = r#"testid="ci-4711",profile="test",pipeline="nightly""#;
@@ -95,7 +95,7 @@ async fn a_runs_pushed_series_hold_what_its_summary_counts() {
     )
     .await
     .unwrap();
-    let exact = report["metrics"]["http_req_duration"]["p(95)"].as_f64().unwrap() / 1000.0;
+    let exact = report["metrics"]["http_req_duration"]["values"]["p(95)"].as_f64().unwrap() / 1000.0;
     eprintln!("p95: run {exact:.5} s, Prometheus from the pushed buckets {p95:.5} s");
     let bounds: Vec<f64> = sloprober::model::defaults::LATENCY_BUCKETS.to_vec();
     let upper = bounds.iter().copied().find(|b| *b >= exact).unwrap();
@@ -131,7 +131,7 @@ async fn a_receiver_down_then_up_gets_every_count_and_is_reported_once() {
     assert_eq!(failing.len(), 1, "reported once, not per push or sample: {log}");
     assert!(failing[0].contains("Connection refused") || failing[0].contains("connection refused"), "{}", failing[0]);
     assert!(log.contains("every push delivered"), "{log}");
-    let count = summary(&out)["metrics"]["http_reqs"]["count"].as_f64().unwrap();
+    let count = summary(&out)["metrics"]["http_reqs"]["values"]["count"].as_f64().unwrap();
     assert_eq!(count, 240.0);
     let pushed = promql_value(&prometheus, "sum(sloprober_http_reqs_total{testid=\"ci-down-up\"})").await;
     assert_eq!(pushed, Some(count), "the final counts arrived");
