@@ -23,7 +23,7 @@ mod sys;
 pub mod model;
 // Components that own their settings and their validation.
 mod template;
-mod check;
+pub mod check;
 pub mod executor;
 // The config as written, and the plan built from it.
 pub mod config;

@@ -1,11 +1,13 @@
 //! Checks on a response: one kind per file, one `Check` enum over them.
 
 mod body_regex;
+pub mod expr;
 mod header;
 pub mod json_path;
 mod status;
 
 pub use body_regex::BodyRegexCheck;
+pub use expr::ExprCheck;
 pub use header::HeaderCheck;
 pub use json_path::JsonPath;
 pub use status::StatusCheck;
@@ -25,11 +27,23 @@ pub struct ResponseView<'a> {
     pub headers: &'a reqwest::header::HeaderMap,
     pub body: &'a [u8],
     json: Option<Option<Value>>,
+    cel_body: Option<cel_interpreter::Value>,
+    /// What this response's expression checks read, built by the first of them.
+    cel_context: Option<cel_interpreter::Context<'static>>,
 }
 
 impl<'a> ResponseView<'a> {
     pub fn new(status: u16, headers: &'a reqwest::header::HeaderMap, body: &'a [u8]) -> Self {
-        ResponseView { status, headers, body, json: None }
+        ResponseView { status, headers, body, json: None, cel_body: None, cel_context: None }
+    }
+
+    /// The body as expressions see it (`null` when it is not JSON), converted once.
+    pub fn cel_body(&mut self) -> cel_interpreter::Value {
+        if self.cel_body.is_none() {
+            let converted = self.json().map_or(cel_interpreter::Value::Null, expr::cel_value);
+            self.cel_body = Some(converted);
+        }
+        self.cel_body.clone().unwrap_or(cel_interpreter::Value::Null)
     }
 
     /// The body as JSON, or None when it is not valid JSON.
@@ -45,6 +59,7 @@ pub enum Check {
     JsonPath(JsonPathCheck),
     BodyRegex(BodyRegexCheck),
     Header(HeaderCheck),
+    Expr(ExprCheck),
 }
 
 /// A JSON field is present, or equal to a value.
@@ -80,12 +95,14 @@ pub struct NamedCheck {
 }
 
 impl NamedCheck {
-    pub fn passes(&self, response: &mut ResponseView<'_>) -> bool {
+    /// Whether `response` passes; an expression may read the journey's `variables`.
+    pub fn passes(&self, response: &mut ResponseView<'_>, variables: &[Option<Value>]) -> bool {
         match &self.check {
             Check::Status(c) => c.passes(response.status),
             Check::JsonPath(c) => c.passes(response),
             Check::BodyRegex(c) => c.passes(response.body),
             Check::Header(c) => c.passes(response.headers),
+            Check::Expr(c) => c.passes(response, variables),
         }
     }
 }
@@ -98,6 +115,7 @@ impl Check {
             Check::JsonPath(c) => c.describe(),
             Check::BodyRegex(c) => c.describe(),
             Check::Header(c) => c.describe(),
+            Check::Expr(c) => c.describe(),
         }
     }
 }

@@ -333,6 +333,9 @@ pub struct CheckConfig {
     pub header: Option<String>,
     #[serde(default)]
     pub matches: Option<String>,
+    /// A CEL expression that must yield true.
+    #[serde(default)]
+    pub expr: Option<String>,
 }
 
 /// `200` or `[200, 201]`.

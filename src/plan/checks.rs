@@ -1,7 +1,8 @@
 //! A request's checks compiled from the config: each `checks[i]` becomes a
 //! [`NamedCheck`], every problem reported at its path.
 
-use crate::check::{BodyRegexCheck, Check, HeaderCheck, JsonPath, JsonPathCheck, NamedCheck, StatusCheck};
+use crate::check::expr::Names;
+use crate::check::{BodyRegexCheck, Check, ExprCheck, HeaderCheck, JsonPath, JsonPathCheck, NamedCheck, StatusCheck};
 use crate::config::CheckConfig;
 use crate::model::problems::Problems;
 
@@ -9,7 +10,7 @@ use crate::model::problems::Problems;
 type CheckError = (&'static str, String);
 
 /// The checks written at `path` (`scenarios.s.requests[0]`); the ones that do not compile are problems.
-pub fn compile_all(written: &[CheckConfig], path: &str, problems: &mut Problems) -> Vec<NamedCheck> {
+pub fn compile_all(written: &[CheckConfig], names: &Names<'_>, path: &str, problems: &mut Problems) -> Vec<NamedCheck> {
     let mut checks = Vec::new();
     for (i, check) in written.iter().enumerate() {
         let texts = [
@@ -24,7 +25,7 @@ pub fn compile_all(written: &[CheckConfig], path: &str, problems: &mut Problems)
                 super::template_not_allowed(&text, &format!("{path}.checks[{i}].{field}"), "checks", problems);
             }
         }
-        match compile(check) {
+        match compile(check, names) {
             Ok(c) => checks.push(c),
             Err((field, message)) => {
                 let at = if field.is_empty() {
@@ -40,12 +41,13 @@ pub fn compile_all(written: &[CheckConfig], path: &str, problems: &mut Problems)
 }
 
 /// Builds a check from its config; exactly one kind must be given.
-fn compile(config: &CheckConfig) -> Result<NamedCheck, CheckError> {
+fn compile(config: &CheckConfig, names: &Names<'_>) -> Result<NamedCheck, CheckError> {
     let kinds: Vec<&str> = [
         config.status.as_ref().map(|_| "status"),
         config.json_path.as_ref().map(|_| "json_path"),
         config.body_regex.as_ref().map(|_| "body_regex"),
         config.header.as_ref().map(|_| "header"),
+        config.expr.as_ref().map(|_| "expr"),
     ]
     .into_iter()
     .flatten()
@@ -54,7 +56,7 @@ fn compile(config: &CheckConfig) -> Result<NamedCheck, CheckError> {
         return Err((
             "",
             format!(
-                "a check needs exactly one of status, json_path, body_regex, header; found {}",
+                "a check needs exactly one of status, json_path, body_regex, header, expr; found {}",
                 if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") }
             ),
         ));
@@ -72,6 +74,8 @@ fn compile(config: &CheckConfig) -> Result<NamedCheck, CheckError> {
             path: JsonPath::parse(path).map_err(|e| ("json_path", e))?,
             equals: config.equals.clone(),
         })
+    } else if let Some(source) = &config.expr {
+        Check::Expr(ExprCheck::compile(source, names).map_err(|e| ("expr", e))?)
     } else if let Some(pattern) = &config.body_regex {
         Check::BodyRegex(BodyRegexCheck::new(pattern).map_err(|e| ("body_regex", e))?)
     } else {
@@ -89,6 +93,11 @@ mod tests {
     use crate::config::StatusList;
     use serde_json::Value;
 
+    fn no_names() -> Names<'static> {
+        static VARS: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+        Names { vars: &VARS, variables: Vec::new() }
+    }
+
     fn view<'a>(headers: &'a reqwest::header::HeaderMap, body: &'a [u8]) -> ResponseView<'a> {
         ResponseView::new(200, headers, body)
     }
@@ -97,24 +106,28 @@ mod tests {
     fn json_checks_present_and_equal() {
         let headers = reqwest::header::HeaderMap::new();
         let body = br#"{"text": "hi", "model": "gpt-4"}"#;
-        let present = compile(&CheckConfig { json_path: Some("$.text".into()), ..Default::default() }).unwrap();
+        let present =
+            compile(&CheckConfig { json_path: Some("$.text".into()), ..Default::default() }, &no_names()).unwrap();
         assert_eq!(present.name, "$.text present");
-        assert!(present.passes(&mut view(&headers, body)));
-        let equal = compile(&CheckConfig {
-            json_path: Some("$.model".into()),
-            equals: Some(Value::from("gpt-3.5-turbo")),
-            ..Default::default()
-        })
+        assert!(present.passes(&mut view(&headers, body), &[]));
+        let equal = compile(
+            &CheckConfig {
+                json_path: Some("$.model".into()),
+                equals: Some(Value::from("gpt-3.5-turbo")),
+                ..Default::default()
+            },
+            &no_names(),
+        )
         .unwrap();
-        assert!(!equal.passes(&mut view(&headers, body)));
-        assert!(!present.passes(&mut view(&headers, b"not json")));
+        assert!(!equal.passes(&mut view(&headers, body), &[]));
+        assert!(!present.passes(&mut view(&headers, b"not json"), &[]));
     }
 
     #[test]
     fn header_and_body_checks() {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("content-type", "application/json; charset=utf-8".parse().unwrap());
-        let compile = |c: CheckConfig| compile(&c).unwrap();
+        let compile = |c: CheckConfig| compile(&c, &no_names()).unwrap();
         let present = compile(CheckConfig { header: Some("Content-Type".into()), ..Default::default() });
         let matches = compile(CheckConfig {
             header: Some("content-type".into()),
@@ -128,27 +141,27 @@ mod tests {
         });
         let missing = compile(CheckConfig { header: Some("etag".into()), ..Default::default() });
         assert_eq!(matches.name, "header content-type matches /^application/json/");
-        assert!(present.passes(&mut view(&headers, b"")));
-        assert!(matches.passes(&mut view(&headers, b"")));
-        assert!(!wrong.passes(&mut view(&headers, b"")));
-        assert!(!missing.passes(&mut view(&headers, b"")));
+        assert!(present.passes(&mut view(&headers, b""), &[]));
+        assert!(matches.passes(&mut view(&headers, b""), &[]));
+        assert!(!wrong.passes(&mut view(&headers, b""), &[]));
+        assert!(!missing.passes(&mut view(&headers, b""), &[]));
         let body = compile(CheckConfig { body_regex: Some(r#""score":\s*0\.\d+"#.into()), ..Default::default() });
-        assert!(body.passes(&mut view(&headers, br#"{"score": 0.8}"#)));
-        assert!(!body.passes(&mut view(&headers, br#"{"score": 1}"#)));
+        assert!(body.passes(&mut view(&headers, br#"{"score": 0.8}"#), &[]));
+        assert!(!body.passes(&mut view(&headers, br#"{"score": 1}"#), &[]));
         let status = compile(CheckConfig { status: Some(StatusList::Many(vec![200, 201])), ..Default::default() });
         assert_eq!(status.name, "status in [200, 201]");
-        assert!(status.passes(&mut ResponseView::new(201, &headers, b"")));
-        assert!(!status.passes(&mut ResponseView::new(500, &headers, b"")));
+        assert!(status.passes(&mut ResponseView::new(201, &headers, b""), &[]));
+        assert!(!status.passes(&mut ResponseView::new(500, &headers, b""), &[]));
     }
 
     #[test]
     fn exactly_one_kind() {
         let both =
             CheckConfig { status: Some(StatusList::One(200)), body_regex: Some("ok".into()), ..Default::default() };
-        let (_, message) = compile(&both).unwrap_err();
+        let (_, message) = compile(&both, &no_names()).unwrap_err();
         assert_eq!(
             message,
-            "a check needs exactly one of status, json_path, body_regex, header; found status, body_regex"
+            "a check needs exactly one of status, json_path, body_regex, header, expr; found status, body_regex"
         );
     }
 }

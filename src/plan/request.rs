@@ -240,7 +240,14 @@ pub fn compile(
     if config.checks.len() > MAX_CHECKS {
         problems.add(format!("{path}.checks"), format!("at most {MAX_CHECKS} checks per request"));
     }
-    let checks = super::checks::compile_all(&config.checks, path, problems);
+    let names = crate::check::expr::Names {
+        vars: cx.vars,
+        variables: (0..cx.variables.len())
+            .filter(|slot| cx.variables.is_available(*slot))
+            .map(|slot| (cx.variables.name(slot).to_string(), slot))
+            .collect(),
+    };
+    let checks = super::checks::compile_all(&config.checks, &names, path, problems);
     let expected_statuses = checks
         .iter()
         .find_map(|c| match &c.check {

@@ -375,7 +375,7 @@ impl ScenarioRunner {
         let mut view = ResponseView::new(status, &headers, &body);
         let mut all_passed = true;
         for (i, check) in plan.checks.iter().enumerate() {
-            if check.passes(&mut view) {
+            if check.passes(&mut view, &vu.session.variables) {
                 sample.checks_passed |= 1 << i;
             } else {
                 all_passed = false;

@@ -236,6 +236,7 @@ export default function () {
   const ok = check(res, {
     'status is 200': (r) => r.status === 200,
     '$.text present': (r) => { try { return r.json('text') !== undefined; } catch (e) { return false; } },
+    'model echoed, tokens bounded': (r) => { try { return r.json('model') === 'gpt-4' && r.json('usage.completion_tokens') <= 64; } catch (e) { return false; } },
   });
   errors.add(!ok);
 }
@@ -250,6 +251,8 @@ fn meanings_config(url: &str) -> String {
         r#"target:
   base_url: {url}
   headers: {{Authorization: "Bearer ${{API_KEY}}"}}
+vars:
+  model: gpt-4
 metrics:
   custom: {{errors: rate}}
   summary_trend_stats: ["p(95)", count]
@@ -260,7 +263,10 @@ scenarios:
         method: POST
         path: /api/v1/generate
         json: {{model: gpt-4, prompt: hi}}
-        checks: [{{status: 200}}, {{json_path: $.text}}]
+        checks:
+          - {{status: 200}}
+          - {{json_path: $.text}}
+          - {{name: "model echoed, tokens bounded", expr: "body.model == model && body.usage.completion_tokens <= 64"}}
         rate: errors
     profiles:
       test: {{executor: per-vu-iterations, vus: {MEANINGS_VUS}, iterations: {MEANINGS_ITERATIONS}, max_duration: 60s}}
@@ -328,6 +334,17 @@ async fn k6s_words_keep_k6s_meanings_on_a_broken_contract() {
     assert_eq!(stats.failed_total() as f64, k6_value("errors", "passes"), "errors: a failed check is a true sample");
     let (passes, fails): (u64, u64) = (stats.checks_passed.iter().sum(), stats.checks_failed.iter().sum());
     assert_eq!((passes as f64, fails as f64), (k6_value("checks", "passes"), k6_value("checks", "fails")), "checks");
+    // Check by check, the expression one (CEL here, JavaScript in k6) included.
+    let view = &outcome.snapshot.requests[0];
+    for (i, name) in view.check_names.iter().enumerate() {
+        let theirs = k6["root_group"]["checks"].as_array().unwrap().iter().find(|c| c["name"] == name.as_str());
+        let theirs = theirs.unwrap_or_else(|| panic!("k6 has no check {name}"));
+        assert_eq!(
+            (view.stats.checks_passed[i], view.stats.checks_failed[i]),
+            (theirs["passes"].as_u64().unwrap(), theirs["fails"].as_u64().unwrap()),
+            "check {name}"
+        );
+    }
     let expected = stats.expected.count() as f64;
     assert_eq!(
         expected,

@@ -25,6 +25,8 @@ thresholds:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_markdown_reports_latency_charts_render_in_mermaid() {
+    // Headless Chromium takes both cores: not beside the tests that time latency.
+    let _serial = serial().await;
     let target = start_target("{}").await;
     let dir = tempfile::tempdir().unwrap();
     let (outcome, _) = play(&run_options(dir.path(), &report_config(&target.url()), &[])).await;
@@ -56,6 +58,8 @@ async fn the_markdown_reports_latency_charts_render_in_mermaid() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_html_report_draws_the_run_offline_and_agrees_with_the_json_reports() {
+    // Headless Chromium takes both cores: not beside the tests that time latency.
+    let _serial = serial().await;
     // One request in five fails: a failing SLO, failures by reason, failed checks.
     let target = start_target(r#"{"embeddings": {"error_rate": 0.2}}"#).await;
     let dir = tempfile::tempdir().unwrap();
