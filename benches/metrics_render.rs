@@ -39,6 +39,7 @@ fn render(c: &mut Criterion) {
                     latency: Duration::from_millis(ms),
                     status: Some(status),
                     failure: (status == 500).then_some(FailReason::Status),
+                    rate_true: Some(status == 500),
                     checks_passed: 0b11,
                     bytes_sent: 100,
                     bytes_received: 200,

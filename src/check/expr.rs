@@ -165,6 +165,16 @@ impl ExprCheck {
         self.source.clone()
     }
 
+    /// Whether it reads the answer's body (`body` or `text`).
+    pub fn reads_body(&self) -> bool {
+        self.bindings.iter().any(|(_, b)| matches!(b, Binding::Body | Binding::Text))
+    }
+
+    /// Whether it reads the answer's headers.
+    pub fn reads_headers(&self) -> bool {
+        self.bindings.iter().any(|(_, b)| matches!(b, Binding::Headers))
+    }
+
     /// Whether the expression yields `true` on `response`, with the journey's `variables`.
     pub fn passes(&self, response: &mut ResponseView<'_>, variables: &[Option<serde_json::Value>]) -> bool {
         // One context per response, shared by its expression checks: each adds what it reads and is not there yet.

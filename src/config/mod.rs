@@ -244,9 +244,9 @@ pub struct RequestConfig {
     /// A Trend fed with this request's latency.
     #[serde(default)]
     pub trend: Option<String>,
-    /// A Rate fed with "this request failed".
+    /// A Rate fed by each request: by default true when it failed.
     #[serde(default)]
-    pub rate: Option<String>,
+    pub rate: Option<RateFeed>,
     #[serde(default)]
     pub counter: Option<CounterFeed>,
     #[serde(default)]
@@ -304,6 +304,78 @@ impl<'de> Deserialize<'de> for CounterFeed {
             Form::Name(name) => CounterFeed { name, json_path: None, when: CountWhen::Always },
             Form::Full(f) => CounterFeed { name: f.name, json_path: f.json_path, when: f.when },
         })
+    }
+}
+
+/// A Rate fed by a request, one sample per request: true when it failed
+/// (the default), when one of its checks failed, when its status is in a
+/// list or class, or when an expression yields true.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateFeed {
+    pub name: String,
+    /// The name of one of the request's checks.
+    pub check: Option<String>,
+    /// Codes and classes: `5xx`, `[429, 503]`, `[4xx, 5xx]`.
+    pub status: Option<Vec<String>>,
+    /// A CEL expression over the answer (docs/configuration.md, "Expressions").
+    pub expr: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RateFeed {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Statuses {
+            One(serde_yaml_value::Scalar),
+            Many(Vec<serde_yaml_value::Scalar>),
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            name: String,
+            check: Option<String>,
+            status: Option<Statuses>,
+            expr: Option<String>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged, expecting = "a rate name, or {name, check | status | expr}")]
+        enum Form {
+            Name(String),
+            Full(Full),
+        }
+        Ok(match Form::deserialize(deserializer)? {
+            Form::Name(name) => RateFeed { name, check: None, status: None, expr: None },
+            Form::Full(f) => RateFeed {
+                name: f.name,
+                check: f.check,
+                status: f.status.map(|s| match s {
+                    Statuses::One(one) => vec![one.0],
+                    Statuses::Many(many) => many.into_iter().map(|s| s.0).collect(),
+                }),
+                expr: f.expr,
+            },
+        })
+    }
+}
+
+/// A YAML scalar as text: `503` and `5xx` alike.
+mod serde_yaml_value {
+    #[derive(Debug)]
+    pub struct Scalar(pub String);
+
+    impl<'de> serde::Deserialize<'de> for Scalar {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            #[derive(serde::Deserialize)]
+            #[serde(untagged)]
+            enum Any {
+                Number(u64),
+                Text(String),
+            }
+            Ok(Scalar(match Any::deserialize(deserializer)? {
+                Any::Number(n) => n.to_string(),
+                Any::Text(t) => t,
+            }))
+        }
     }
 }
 

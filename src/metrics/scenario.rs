@@ -293,10 +293,9 @@ impl SampleSink for ScenarioMetrics {
         if let Some(trend) = &r.trend {
             trend.observe(seconds, expected);
         }
-        if let Some((hits, all)) = &r.rate {
+        if let (Some((hits, all)), Some(truth)) = (&r.rate, sample.rate_true) {
             all.inc();
-            // A Rate judges the content too: a failed check is a true sample.
-            if sample.failure.is_some() {
+            if truth {
                 hits.inc();
             }
         }

@@ -81,6 +81,8 @@ pub struct Sample {
     pub bytes_received: u64,
     pub counter_delta: Option<f64>,
     pub gauge_value: Option<f64>,
+    /// The request's sample of its Rate, when it feeds one.
+    pub rate_true: Option<bool>,
     /// Arrival-rate executors: how late the iteration started after its scheduled instant.
     pub schedule_lag: Option<Duration>,
     /// Sent again on a fresh connection: the reused one closed before any byte of an answer.
@@ -115,6 +117,7 @@ impl Sample {
             bytes_received: 0,
             counter_delta: None,
             gauge_value: None,
+            rate_true: None,
             schedule_lag: None,
             retried: false,
             redirects: 0,

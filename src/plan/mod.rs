@@ -18,7 +18,7 @@ pub mod tls;
 
 pub use journey::{JourneyPlan, Op};
 pub use objective::{GoodEvents, Objective};
-pub use request::{MetricFeed, RequestBody, RequestPlan, RequestUrl};
+pub use request::{MetricFeed, RateTruth, RequestBody, RequestPlan, RequestUrl};
 pub use thresholds::PlannedThreshold;
 
 use crate::config::{AlertsConfig, Config, DaemonConfig, Loaded, ThinkTime};

@@ -74,6 +74,8 @@ pub struct RequestPlan {
     pub expected_statuses: Vec<u16>,
     pub trend: Option<String>,
     pub rate: Option<String>,
+    /// When the request's sample of its Rate is true.
+    pub rate_truth: RateTruth,
     pub counter: Option<MetricFeed>,
     pub gauge: Option<MetricFeed>,
     /// Approximate bytes of the request line and headers, for `data_sent`.
@@ -91,6 +93,20 @@ pub struct RequestPlan {
     pub max_redirects: u32,
     /// k6's path of the group it is in (`::record answers`), `""` outside any.
     pub group: String,
+}
+
+/// When a request's sample of its Rate is true.
+#[derive(Debug, Clone, Default)]
+pub enum RateTruth {
+    /// The request failed, its content included (k6's `errors.add(!ok)` after its checks).
+    #[default]
+    Failed,
+    /// Its check at this index failed, or no answer came.
+    CheckFailed(usize),
+    /// Its status is in one of these inclusive ranges (no answer: false).
+    Status(Vec<(u16, u16)>),
+    /// The expression yields true (without an answer it sees status 0 and a null body).
+    Expr(crate::check::ExprCheck),
 }
 
 impl RequestPlan {
@@ -248,6 +264,10 @@ pub fn compile(
             .collect(),
     };
     let checks = super::checks::compile_all(&config.checks, &names, path, problems);
+    let rate_truth = config
+        .rate
+        .as_ref()
+        .map_or(RateTruth::Failed, |rate| rate_truth(rate, &checks, &names, &format!("{path}.rate"), problems));
     let expected_statuses = checks
         .iter()
         .find_map(|c| match &c.check {
@@ -268,8 +288,8 @@ pub fn compile(
     if let Some(name) = &config.trend {
         feed("trend", name, CustomKind::Trend);
     }
-    if let Some(name) = &config.rate {
-        feed("rate", name, CustomKind::Rate);
+    if let Some(rate) = &config.rate {
+        feed("rate", &rate.name, CustomKind::Rate);
     }
     if let Some(c) = &config.counter {
         feed("counter", &c.name, CustomKind::Counter);
@@ -318,8 +338,16 @@ pub fn compile(
     }
     reads_variables.sort_unstable();
     reads_variables.dedup();
-    let keeps_headers = checks.iter().any(|c| matches!(c.check, Check::Header(_)));
+    let rate_expr = match &rate_truth {
+        RateTruth::Expr(expr) => Some(expr),
+        _ => None,
+    };
+    let exprs =
+        || checks.iter().filter_map(|c| if let Check::Expr(e) = &c.check { Some(e) } else { None }).chain(rate_expr);
+    let keeps_headers =
+        checks.iter().any(|c| matches!(c.check, Check::Header(_))) || exprs().any(|e| e.reads_headers());
     let reads_body = checks.iter().any(|c| matches!(c.check, Check::JsonPath(_) | Check::BodyRegex(_)))
+        || exprs().any(|e| e.reads_body())
         || counter.as_ref().is_some_and(|c| c.json_path.is_some())
         || gauge.as_ref().is_some_and(|g| g.json_path.is_some());
     Some(RequestPlan {
@@ -340,12 +368,71 @@ pub fn compile(
         checks,
         expected_statuses,
         trend: config.trend.clone(),
-        rate: config.rate.clone(),
+        rate: config.rate.as_ref().map(|r| r.name.clone()),
+        rate_truth,
         counter,
         gauge,
         head_bytes,
         group: String::new(),
     })
+}
+
+/// What makes a Rate's sample true, checked at `path`.
+fn rate_truth(
+    rate: &crate::config::RateFeed,
+    checks: &[crate::check::NamedCheck],
+    names: &crate::check::expr::Names<'_>,
+    path: &str,
+    problems: &mut Problems,
+) -> RateTruth {
+    let given = [rate.check.is_some(), rate.status.is_some(), rate.expr.is_some()];
+    if given.iter().filter(|g| **g).count() > 1 {
+        problems.add(path, "give at most one of check, status, expr");
+        return RateTruth::Failed;
+    }
+    if let Some(name) = &rate.check {
+        return match checks.iter().position(|c| &c.name == name) {
+            Some(index) => RateTruth::CheckFailed(index),
+            None => {
+                let known: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+                problems.add(
+                    format!("{path}.check"),
+                    format!("the request has no check named \"{name}\"; its checks: {}", known.join(", ")),
+                );
+                RateTruth::Failed
+            }
+        };
+    }
+    if let Some(statuses) = &rate.status {
+        let mut ranges = Vec::new();
+        for (i, written) in statuses.iter().enumerate() {
+            let range = match written.as_bytes() {
+                [d @ b'1'..=b'5', b'x' | b'X', b'x' | b'X'] => {
+                    let base = u16::from(d - b'0') * 100;
+                    Some((base, base + 99))
+                }
+                _ => written.parse::<u16>().ok().filter(|c| (100..=599).contains(c)).map(|c| (c, c)),
+            };
+            match range {
+                Some(range) => ranges.push(range),
+                None => problems.add(
+                    format!("{path}.status[{i}]"),
+                    format!("\"{written}\" is not a status code (100-599) or class (1xx-5xx)"),
+                ),
+            }
+        }
+        return RateTruth::Status(ranges);
+    }
+    if let Some(source) = &rate.expr {
+        return match crate::check::ExprCheck::compile(source, names) {
+            Ok(expr) => RateTruth::Expr(expr),
+            Err(problem) => {
+                problems.add(format!("{path}.expr"), problem);
+                RateTruth::Failed
+            }
+        };
+    }
+    RateTruth::Failed
 }
 
 fn compile_url(text: &str, cx: &RequestContext<'_>, path: &str, problems: &mut Problems) -> Option<RequestUrl> {

@@ -259,7 +259,7 @@ fn config_feeds(config: &Config, name: &str) -> bool {
     config.scenarios.values().flat_map(|s| s.every_request()).any(|r| {
         [
             r.trend.as_deref(),
-            r.rate.as_deref(),
+            r.rate.as_ref().map(|r| r.name.as_str()),
             r.counter.as_ref().map(|c| c.name.as_str()),
             r.gauge.as_ref().map(|g| g.name.as_str()),
         ]

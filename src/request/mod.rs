@@ -24,7 +24,7 @@ use crate::executor::Iteration;
 use crate::model::sample::{FailReason, Phases, Sample, SampleSink, Span};
 use crate::plan::journey::{Capture, SetupPlan};
 use crate::plan::Op;
-use crate::plan::{JourneyPlan, MetricFeed, RequestBody, RequestPlan, RequestUrl, ScenarioPlan};
+use crate::plan::{JourneyPlan, MetricFeed, RateTruth, RequestBody, RequestPlan, RequestUrl, ScenarioPlan};
 use crate::template::RenderContext;
 use body::Encoding;
 use bytes::Bytes;
@@ -228,9 +228,24 @@ impl ScenarioRunner {
     /// variables, and describes what happened; never fails.
     pub async fn execute(&self, index: usize, captures: &[Capture], vu: &mut RequestVu, scheduled: Instant) -> Sample {
         let mut sample = self.exchange(index, captures, vu, scheduled).await;
+        let plan = &self.requests[index].plan;
         // A counter without json_path adds 1 per request it counts, whether an answer came or not.
-        if let Some(feed) = self.requests[index].plan.counter.as_ref().filter(|feed| feed.json_path.is_none()) {
+        if let Some(feed) = plan.counter.as_ref().filter(|feed| feed.json_path.is_none()) {
             sample.counter_delta = feed.counts(sample.failure.is_some()).then_some(1.0);
+        }
+        if plan.rate.is_some() {
+            sample.rate_true = Some(match &plan.rate_truth {
+                RateTruth::Failed => sample.failure.is_some(),
+                RateTruth::CheckFailed(index) => sample.checks_passed & (1 << index) == 0,
+                RateTruth::Status(ranges) => {
+                    sample.status.is_some_and(|s| ranges.iter().any(|(low, high)| (*low..=*high).contains(&s)))
+                }
+                // Judged on the answer in `exchange`; without one, on status 0 and a null body.
+                RateTruth::Expr(expr) => sample.rate_true.unwrap_or_else(|| {
+                    let headers = HeaderMap::new();
+                    expr.passes(&mut ResponseView::new(0, &headers, b""), &vu.session.variables)
+                }),
+            });
         }
         sample
     }
@@ -380,6 +395,9 @@ impl ScenarioRunner {
             } else {
                 all_passed = false;
             }
+        }
+        if let RateTruth::Expr(expr) = &plan.rate_truth {
+            sample.rate_true = Some(expr.passes(&mut view, &vu.session.variables));
         }
         sample.failure = if !plan.is_expected(status) {
             Some(FailReason::Status)

@@ -71,9 +71,9 @@ fn source(metric: &Metric, tags: &Tags, snapshot: &Snapshot) -> Source {
         merged
     };
     // k6's http_req_failed counts requests without an expected answer; a
-    // custom Rate fed by a request counts its failed checks too.
-    let failed = |content: bool| Source::Rate {
-        hits: views().map(|v| if content { v.stats.failed_total() } else { v.stats.failed_requests() }).sum(),
+    // custom Rate the true samples its requests fed it.
+    let failed = |rate: bool| Source::Rate {
+        hits: views().map(|v| if rate { v.stats.rate_trues } else { v.stats.failed_requests() }).sum(),
         total: views().map(|v| v.stats.count).sum(),
     };
     let spans = |groups: bool| {
@@ -292,6 +292,8 @@ mod tests {
                 200 => sample.checks_passed = 1,
                 _ => sample.failure = Some(FailReason::Status),
             }
+            // The request feeds `errors` its default way: true when it failed.
+            sample.rate_true = Some(sample.failure.is_some());
             stats.record(&sample);
         }
         let elapsed = Duration::from_secs(10);
@@ -380,6 +382,7 @@ mod tests {
                 sample.failure = Some(FailReason::Check);
             }
             sample.checks_passed = u64::from(content_ok);
+            sample.rate_true = Some(!content_ok);
             stats.record(&sample);
         }
         let elapsed = Duration::from_secs(10);

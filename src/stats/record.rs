@@ -85,6 +85,9 @@ pub struct RequestRecord {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub counter_sum: f64,
+    /// True samples of the request's Rate (absent in results before this field: its failed requests).
+    #[serde(default)]
+    pub rate_trues: Option<u64>,
     pub gauge_last: Option<GaugeRecord>,
     /// The smallest and largest gauge values (absent in results before this field).
     #[serde(default)]
@@ -112,6 +115,7 @@ impl RequestRecord {
             bytes_sent: stats.bytes_sent,
             bytes_received: stats.bytes_received,
             counter_sum: stats.counter_sum,
+            rate_trues: Some(stats.rate_trues),
             gauge_last: stats.gauge_last.map(|(at, value)| GaugeRecord {
                 value,
                 at_unix_ms: (wall - now.saturating_duration_since(at))
@@ -150,6 +154,7 @@ impl RequestRecord {
         stats.bytes_sent = self.bytes_sent;
         stats.bytes_received = self.bytes_received;
         stats.counter_sum = self.counter_sum;
+        stats.rate_trues = self.rate_trues.unwrap_or_else(|| stats.failed_total());
         stats.gauge_last = self.gauge_last.map(|g| {
             let age =
                 SystemTime::now().duration_since(UNIX_EPOCH + Duration::from_millis(g.at_unix_ms)).unwrap_or_default();
@@ -180,6 +185,7 @@ mod tests {
             bytes_received: 1000 + micros % 7,
             counter_delta: Some(1.5),
             gauge_value: Some(micros as f64),
+            rate_true: Some(failure.is_some()),
             schedule_lag: Some(Duration::from_micros(micros % 1300)),
             retried: micros % 11 == 0,
             redirects: (micros % 3) as u32,

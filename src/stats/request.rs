@@ -102,6 +102,8 @@ pub struct RequestStats {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub counter_sum: f64,
+    /// True samples of the request's Rate.
+    pub rate_trues: u64,
     /// Last gauge value seen, and when.
     pub gauge_last: Option<(Instant, f64)>,
     /// The smallest and largest gauge values seen.
@@ -127,6 +129,7 @@ impl RequestStats {
             bytes_sent: 0,
             bytes_received: 0,
             counter_sum: 0.0,
+            rate_trues: 0,
             gauge_last: None,
             gauge_range: None,
             schedule_lag: Histogram::new_with_bounds(1, HIGHEST_MICROS, 2)
@@ -163,6 +166,9 @@ impl RequestStats {
         if let Some(delta) = sample.counter_delta.filter(|d| *d >= 0.0) {
             self.counter_sum += delta;
         }
+        if sample.rate_true == Some(true) {
+            self.rate_trues += 1;
+        }
         if let Some(value) = sample.gauge_value {
             self.gauge_last = Some((Instant::now(), value));
             self.gauge_range = widen(self.gauge_range, Some((value, value)));
@@ -188,6 +194,7 @@ impl RequestStats {
         self.bytes_sent = 0;
         self.bytes_received = 0;
         self.counter_sum = 0.0;
+        self.rate_trues = 0;
         self.gauge_last = None;
         self.gauge_range = None;
         self.schedule_lag.reset();
@@ -284,6 +291,7 @@ impl Merge for RequestStats {
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
         self.counter_sum += other.counter_sum;
+        self.rate_trues += other.rate_trues;
         let _ = self.schedule_lag.add(&other.schedule_lag);
         self.gauge_last = match (self.gauge_last, other.gauge_last) {
             (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),

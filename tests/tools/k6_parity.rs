@@ -455,3 +455,108 @@ fn same_shape(theirs: &Value, ours: &Value, at: &str, wrong: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// Rates fed the three ways a k6 script feeds them besides "the request failed":
+/// a status class, a check, and a condition on the answer.
+const K6_RATES: &str = r#"
+import http from 'k6/http';
+import { check } from 'k6';
+import { Rate } from 'k6/metrics';
+
+const serverErrors = new Rate('server_errors');
+const unechoed = new Rate('unechoed');
+const garbled = new Rate('garbled');
+export const options = {
+  scenarios: { flow: { executor: 'per-vu-iterations', vus: 1, iterations: Number(__ENV.ITERATIONS), maxDuration: '60s' } },
+  thresholds: { server_errors: ['rate<0.01'], unechoed: ['rate<0.5'], garbled: ['rate<0.5'] },
+};
+
+const generate = () => http.post(`${__ENV.BASE_URL}/api/v1/generate`, JSON.stringify({ model: 'gpt-4', prompt: 'hi' }),
+  { headers: { Authorization: `Bearer ${__ENV.API_KEY}`, 'Content-Type': 'application/json' } });
+
+export default function () {
+  serverErrors.add(generate().status >= 500);
+  const echoed = check(generate(), { 'model echoed': (r) => { try { return r.json('model') === 'gpt-4'; } catch (e) { return false; } } });
+  unechoed.add(!echoed);
+  const third = generate();
+  garbled.add((() => { try { third.json(); return false; } catch (e) { return true; } })());
+}
+
+export function handleSummary(data) {
+  return { [__ENV.SUMMARY]: JSON.stringify(data) };
+}
+"#;
+
+fn rates_config(url: &str) -> String {
+    let step = |name: &str, extra: &str| {
+        format!("          - {{name: {name}, method: POST, path: /api/v1/generate, json: {{model: gpt-4, prompt: hi}}{extra}}}\n")
+    };
+    format!(
+        r#"target:
+  base_url: {url}
+  headers: {{Authorization: "Bearer ${{API_KEY}}"}}
+metrics:
+  custom: {{server_errors: rate, unechoed: rate, garbled: rate}}
+scenarios:
+  flow:
+    journeys:
+      three:
+        steps:
+{}{}{}    profiles:
+      test: {{executor: per-vu-iterations, vus: 1, iterations: {RATES_ITERATIONS}, max_duration: 60s}}
+thresholds:
+  server_errors: ["rate<0.01"]
+  unechoed: ["rate<0.5"]
+  garbled: ["rate<0.5"]
+"#,
+        step("first", ", rate: {name: server_errors, status: 5xx}"),
+        step(
+            "second",
+            ", checks: [{name: model echoed, expr: \"body.model == 'gpt-4'\"}], rate: {name: unechoed, check: model echoed}"
+        ),
+        step("third", ", rate: {name: garbled, expr: \"body == null\"}"),
+    )
+}
+
+const RATES_ITERATIONS: u64 = 150;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rates_fed_by_a_status_class_a_check_and_an_expression_count_as_k6s() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_k6_target, k6_url) = broken_target(dir.path(), "k6-rates-target");
+    let (_our_target, our_url) = broken_target(dir.path(), "our-rates-target");
+    let script = dir.path().join("rates.js");
+    std::fs::write(&script, K6_RATES).unwrap();
+    let summary = dir.path().join("k6-rates.json");
+    let (k6_bin, summary_path) = (k6(), summary.clone());
+    let k6_run = tokio::task::spawn_blocking(move || {
+        Command::new(k6_bin)
+            .args(["run", "--quiet", "--no-usage-report"])
+            .arg(&script)
+            .envs([
+                ("BASE_URL", k6_url.as_str()),
+                ("API_KEY", API_KEY),
+                ("ITERATIONS", &RATES_ITERATIONS.to_string()),
+                ("SUMMARY", summary_path.to_str().unwrap()),
+                ("K6_NO_USAGE_REPORT", "true"),
+            ])
+            .status()
+            .unwrap()
+    });
+    let options = run_options(dir.path(), &rates_config(&our_url), &[]);
+    let (status, (outcome, _)) = tokio::join!(k6_run, play(&options));
+    let k6: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    for (rate, step) in [("server_errors", "first"), ("unechoed", "second"), ("garbled", "third")] {
+        let view = outcome.snapshot.requests.iter().find(|r| r.request == step).unwrap();
+        let theirs =
+            (k6["metrics"][rate]["values"]["passes"].as_u64(), k6["metrics"][rate]["values"]["fails"].as_u64());
+        let ours = (Some(view.stats.rate_trues), Some(view.stats.count - view.stats.rate_trues));
+        assert_eq!(ours, theirs, "{rate}: true and false samples");
+        assert!(view.stats.rate_trues > 0, "{rate}: the broken contract shows in it");
+    }
+    for (t, verdict) in outcome.plan.thresholds.iter().zip(&outcome.verdicts) {
+        assert_eq!(verdict.passed, k6["metrics"][t.selector()]["thresholds"][&t.expression]["ok"], "{}", t.selector());
+    }
+    assert_eq!(status.unwrap().code(), Some(99), "5 % of answers are 500s: server_errors fails in k6");
+    assert!(!outcome.passed(), "and here");
+}
