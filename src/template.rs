@@ -73,8 +73,8 @@ impl Variables {
     }
 }
 
-const BUILTINS: &str =
-    "uuid, vu, iteration, counter, timestamp, random_int(min, max), random_choice(a, b, ...), random_string(len)";
+const BUILTINS: &str = "uuid, vu, iteration, counter, timestamp, random_int(min, max), random_choice(a, b, ...), \
+    random_string(len), urlencode(x), prefix(x, n), lower(x), upper(x)";
 
 /// One dynamic part of a template.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,9 +89,60 @@ enum Expr {
     RandomString(usize),
     /// A variable of the iteration (see [`Variables`]).
     Variable(usize),
+    /// `urlencode(x)`: as JavaScript's `encodeURIComponent`.
+    UrlEncode(Box<Arg>),
+    /// `prefix(x, n)`: the first `n` characters.
+    Prefix(Box<Arg>, usize),
+    Lower(Box<Arg>),
+    Upper(Box<Arg>),
 }
 
+/// A function's argument: fixed, or rendered each time (a journey variable, a built-in).
+#[derive(Debug, Clone, PartialEq)]
+enum Arg {
+    Literal(Value),
+    Expr(Expr),
+}
+
+impl Arg {
+    /// The argument as text: a string as it is, anything else as JSON writes it.
+    fn text(&self, ctx: &mut RenderContext<'_>) -> String {
+        let value = match self {
+            Arg::Literal(value) => value.clone(),
+            Arg::Expr(expr) => expr.render(ctx),
+        };
+        match value {
+            Value::String(s) => s,
+            other => other.to_string(),
+        }
+    }
+}
+
+/// What `encodeURIComponent` leaves as it is: letters, digits and `-_.!~*'()`.
+const URI_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
 impl Expr {
+    /// The journey variable it reads, if any (functions take one at most).
+    fn variable(&self) -> Option<usize> {
+        match self {
+            Expr::Variable(slot) => Some(*slot),
+            Expr::UrlEncode(arg) | Expr::Prefix(arg, _) | Expr::Lower(arg) | Expr::Upper(arg) => match arg.as_ref() {
+                Arg::Expr(expr) => expr.variable(),
+                Arg::Literal(_) => None,
+            },
+            _ => None,
+        }
+    }
+
     fn render(&self, ctx: &mut RenderContext<'_>) -> Value {
         match self {
             Expr::Uuid => Value::String(uuid::Builder::from_random_bytes(ctx.rng.random()).into_uuid().to_string()),
@@ -110,6 +161,12 @@ impl Expr {
                 Value::String((0..*len).map(|_| ctx.rng.sample(rand::distr::Alphanumeric) as char).collect())
             }
             Expr::Variable(slot) => ctx.variables.get(*slot).cloned().flatten().unwrap_or(Value::Null),
+            Expr::UrlEncode(arg) => {
+                Value::String(percent_encoding::utf8_percent_encode(&arg.text(ctx), URI_COMPONENT).to_string())
+            }
+            Expr::Prefix(arg, n) => Value::String(arg.text(ctx).chars().take(*n).collect()),
+            Expr::Lower(arg) => Value::String(arg.text(ctx).to_lowercase()),
+            Expr::Upper(arg) => Value::String(arg.text(ctx).to_uppercase()),
         }
     }
 }
@@ -137,8 +194,12 @@ pub enum TemplateError {
     Unknown { expression: String, known: String },
     #[error("unclosed quote in \"{0}\"")]
     UnclosedQuote(String),
-    #[error("argument \"{0}\" is neither a quoted string nor a number")]
+    #[error("argument \"{0}\" is not a quoted string, a number or a name (only urlencode, prefix, lower and upper take names)")]
     Argument(String),
+    #[error("prefix needs a value and a length, as prefix(query, 3); got \"{0}\"")]
+    Prefix(String),
+    #[error("{0} takes one argument")]
+    OneArgument(String),
     #[error("expected \",\" between arguments in \"{0}\"")]
     MissingComma(String),
     /// A `${VAR}` in the text that cannot be resolved (the message names the variable, never a value).
@@ -203,8 +264,8 @@ impl Template {
     /// The variable slots the template reads.
     pub fn variables(&self) -> impl Iterator<Item = usize> + '_ {
         self.parts.iter().filter_map(|p| match p {
-            Part::Expr(Expr::Variable(slot)) => Some(*slot),
-            _ => None,
+            Part::Expr(expr) => expr.variable(),
+            Part::Literal(_) => None,
         })
     }
 
@@ -252,7 +313,7 @@ fn parse_expr(inner: &str, vars: &BTreeMap<String, String>, variables: &Variable
                 .rfind(')')
                 .filter(|&c| c > open && inner[c + 1..].trim().is_empty())
                 .ok_or_else(|| TemplateError::MissingParenthesis(inner.to_string()))?;
-            (inner[..open].trim(), Some(parse_args(&inner[open + 1..close])?))
+            (inner[..open].trim(), Some(parse_args(&inner[open + 1..close], vars, variables)?))
         }
         None => (inner, None),
     };
@@ -267,16 +328,35 @@ fn parse_expr(inner: &str, vars: &BTreeMap<String, String>, variables: &Variable
         ("iteration", None) => Expr::Iteration,
         ("counter", None) => Expr::Counter,
         ("timestamp", None) => Expr::TimestampMs,
-        ("random_int", Some(args)) => match args.as_slice() {
+        ("urlencode" | "lower" | "upper", Some(mut args)) if args.len() == 1 => {
+            let arg = Box::new(args.remove(0));
+            match name {
+                "urlencode" => Expr::UrlEncode(arg),
+                "lower" => Expr::Lower(arg),
+                _ => Expr::Upper(arg),
+            }
+        }
+        ("prefix", Some(mut args)) => match args.as_slice() {
+            [_, Arg::Literal(Value::Number(n))] if n.as_u64().is_some() => {
+                let n = n.as_u64().unwrap_or(0) as usize;
+                Expr::Prefix(Box::new(args.remove(0)), n)
+            }
+            _ => return Err(TemplateError::Prefix(inner.to_string())),
+        },
+        ("urlencode" | "lower" | "upper", Some(_)) => return Err(TemplateError::OneArgument(name.to_string())),
+        (_, Some(args)) if args.iter().any(|a| matches!(a, Arg::Expr(_))) => {
+            return Err(TemplateError::Argument(inner.to_string()))
+        }
+        ("random_int", Some(args)) => match literals(args).as_slice() {
             [Value::Number(a), Value::Number(b)] => match (a.as_i64(), b.as_i64()) {
                 (Some(a), Some(b)) if a <= b => Expr::RandomInt(a, b),
                 _ => return Err(TemplateError::RandomInt(inner.to_string())),
             },
             _ => return Err(TemplateError::RandomInt(inner.to_string())),
         },
-        ("random_choice", Some(args)) if !args.is_empty() => Expr::RandomChoice(args),
+        ("random_choice", Some(args)) if !args.is_empty() => Expr::RandomChoice(literals(args)),
         ("random_choice", Some(_)) => return Err(TemplateError::RandomChoice),
-        ("random_string", Some(args)) => match args.as_slice() {
+        ("random_string", Some(args)) => match literals(args).as_slice() {
             [Value::Number(n)] if n.as_u64().is_some_and(|n| (1..=4096).contains(&n)) => {
                 Expr::RandomString(n.as_u64().unwrap_or(1) as usize)
             }
@@ -293,20 +373,35 @@ fn parse_expr(inner: &str, vars: &BTreeMap<String, String>, variables: &Variable
     Ok(Parsed::Expr(expr))
 }
 
-/// Arguments: quoted strings ('a' or "a") and numbers, separated by commas.
-fn parse_args(text: &str) -> Result<Vec<Value>, TemplateError> {
+/// The values of arguments known to be literals.
+fn literals(args: Vec<Arg>) -> Vec<Value> {
+    args.into_iter().filter_map(|a| if let Arg::Literal(v) = a { Some(v) } else { None }).collect()
+}
+
+/// Arguments separated by commas: quoted strings ('a' or "a"), numbers, and
+/// names (a var, a journey variable, a built-in such as `iteration`).
+fn parse_args(text: &str, vars: &BTreeMap<String, String>, variables: &Variables) -> Result<Vec<Arg>, TemplateError> {
     let mut args = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
         let (value, after) = if let Some(quote) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') {
             let body = &rest[1..];
             let end = body.find(quote).ok_or_else(|| TemplateError::UnclosedQuote(text.to_string()))?;
-            (Value::String(body[..end].to_string()), &body[end + 1..])
+            (Arg::Literal(Value::String(body[..end].to_string())), &body[end + 1..])
         } else {
             let end = rest.find(',').unwrap_or(rest.len());
             let token = rest[..end].trim();
-            let number: serde_json::Number = token.parse().map_err(|_| TemplateError::Argument(token.to_string()))?;
-            (Value::Number(number), &rest[end..])
+            let arg = match token.parse::<serde_json::Number>() {
+                Ok(number) => Arg::Literal(Value::Number(number)),
+                Err(_) if token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !token.is_empty() => {
+                    match parse_expr(token, vars, variables)? {
+                        Parsed::Literal(text) => Arg::Literal(Value::String(text)),
+                        Parsed::Expr(expr) => Arg::Expr(expr),
+                    }
+                }
+                Err(_) => return Err(TemplateError::Argument(token.to_string())),
+            };
+            (arg, &rest[end..])
         };
         args.push(value);
         rest = after.trim_start();
@@ -463,5 +558,39 @@ mod tests {
         assert!(err.starts_with("unknown template expression \"tenant\"; known: tenant_id, uuid"), "{err}");
         assert!(Template::compile("{{ random_int(5, 1) }}", &vars(), Variables::none(), &EnvVars::new()).is_err());
         assert!(Template::compile("{{ uuid", &vars(), Variables::none(), &EnvVars::new()).is_err());
+    }
+
+    #[test]
+    fn functions_read_names_and_encode_as_javascript_does() {
+        let vars = BTreeMap::from([("query".to_string(), "photo synthesis & co/2".to_string())]);
+        let render = |text: &str| {
+            let template = Template::compile(text, &vars, Variables::none(), &EnvVars::new()).unwrap();
+            let counter = AtomicU64::new(0);
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+            template.render(&mut RenderContext {
+                vu: 3,
+                iteration: 7,
+                counter: &counter,
+                rng: &mut rng,
+                variables: &[],
+            })
+        };
+        assert_eq!(render("/search?q={{ urlencode(query) }}"), "/search?q=photo%20synthesis%20%26%20co%2F2");
+        assert_eq!(render("{{ urlencode(\"a-b_c.d!e~f*g(h)i'j é\") }}"), "a-b_c.d!e~f*g(h)i'j%20%C3%A9");
+        assert_eq!(render("{{ prefix(query, 5) }}|{{ prefix('ab', 9) }}"), "photo|ab");
+        assert_eq!(render("{{ upper(query) }}"), "PHOTO SYNTHESIS & CO/2");
+        assert_eq!(render("{{ lower('ABC') }}-{{ prefix(iteration, 1) }}"), "abc-7");
+        let error =
+            |text: &str| Template::compile(text, &vars, Variables::none(), &EnvVars::new()).unwrap_err().to_string();
+        assert_eq!(
+            error("{{ prefix(query) }}"),
+            "prefix needs a value and a length, as prefix(query, 3); got \"prefix(query)\""
+        );
+        assert!(
+            error("{{ urlencode(nope) }}").starts_with("unknown template expression \"nope\""),
+            "{}",
+            error("{{ urlencode(nope) }}")
+        );
+        assert_eq!(error("{{ upper('a', 'b') }}"), "upper takes one argument");
     }
 }

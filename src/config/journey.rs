@@ -18,23 +18,34 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone)]
 pub struct SetupConfig {
     pub every: Option<std::time::Duration>,
+    /// How long it may take in all (k6's `setupTimeout`, default 60 s).
+    pub timeout: Option<std::time::Duration>,
     pub steps: Vec<StepConfig>,
 }
 
-/// Reads `scenarios.<name>.setup`: `{every: 10m, steps: [...]}`.
+/// Reads `scenarios.<name>.setup`: `{every: 10m, timeout: 30s, steps: [...]}`.
 pub(super) fn read_setup(value: Value, path: &str, problems: &mut Problems) -> Option<SetupConfig> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct File {
         #[serde(default, deserialize_with = "duration::optional")]
         every: Option<std::time::Duration>,
+        #[serde(default, deserialize_with = "duration::optional")]
+        timeout: Option<std::time::Duration>,
         steps: Vec<Value>,
     }
     let file = read::<File>(value, path, problems)?;
     if file.every.is_some_and(|every| every < std::time::Duration::from_secs(1)) {
         problems.add(format!("{path}.every"), "must be at least 1s");
     }
-    Some(SetupConfig { every: file.every, steps: read_steps(file.steps, &format!("{path}.steps"), problems) })
+    if file.timeout.is_some_and(|timeout| timeout.is_zero()) {
+        problems.add(format!("{path}.timeout"), "must be more than 0");
+    }
+    Some(SetupConfig {
+        every: file.every,
+        timeout: file.timeout,
+        steps: read_steps(file.steps, &format!("{path}.steps"), problems),
+    })
 }
 
 /// Reads `scenarios.<name>.teardown`: `{steps: [...]}`.
@@ -66,6 +77,8 @@ pub enum StepConfig {
 #[derive(Debug, Clone)]
 pub struct RequestStep {
     pub request: RequestConfig,
+    /// Sent only when this holds.
+    pub when: Option<WhenConfig>,
     /// Variable name -> where in the answer its value is.
     pub capture: BTreeMap<String, CaptureConfig>,
     pub on_failure: Option<OnFailure>,
@@ -83,6 +96,21 @@ pub struct BlockConfig {
     pub as_name: Option<String>,
     pub steps: Vec<StepConfig>,
     pub always: bool,
+    /// Run only when this holds.
+    pub when: Option<WhenConfig>,
+}
+
+/// When a step runs: on every Nth iteration of its VU (the first, then each
+/// Nth, as k6's `__ITER % N === 0`), by chance, or when an expression holds.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhenConfig {
+    #[serde(default)]
+    pub every: Option<u64>,
+    #[serde(default)]
+    pub chance: Option<f64>,
+    #[serde(default)]
+    pub expr: Option<String>,
 }
 
 /// Where a captured value comes from; exactly one is set.
@@ -135,7 +163,7 @@ impl Scenario {
 }
 
 /// Keys a request step has besides the request's own.
-const STEP_KEYS: [&str; 3] = ["capture", "on_failure", "always"];
+const STEP_KEYS: [&str; 4] = ["capture", "on_failure", "always", "when"];
 
 /// Reads `scenarios.<name>.journeys`.
 pub(super) fn read_journeys(
@@ -200,6 +228,8 @@ fn read_step(value: Value, path: &str, problems: &mut Problems) -> Option<StepCo
             steps: Vec<Value>,
             #[serde(default)]
             always: bool,
+            #[serde(default)]
+            when: Option<WhenConfig>,
         }
         let block = read::<Block>(Value::Object(fields), path, problems)?;
         let steps = read_steps(block.steps, &format!("{path}.steps"), problems);
@@ -210,6 +240,7 @@ fn read_step(value: Value, path: &str, problems: &mut Problems) -> Option<StepCo
             as_name: block.as_name,
             steps,
             always: block.always,
+            when: block.when,
         }));
     }
     if fields.contains_key("weight") {
@@ -223,8 +254,9 @@ fn read_step(value: Value, path: &str, problems: &mut Problems) -> Option<StepCo
         .unwrap_or_default();
     let on_failure = take("on_failure").and_then(|v| read::<OnFailure>(v, &format!("{path}.on_failure"), problems));
     let always = take("always").and_then(|v| read::<bool>(v, &format!("{path}.always"), problems)).unwrap_or(false);
+    let when = take("when").and_then(|v| read::<WhenConfig>(v, &format!("{path}.when"), problems));
     debug_assert!(STEP_KEYS.iter().all(|k| !fields.contains_key(*k)));
     let request = read::<RequestConfig>(Value::Object(fields), path, problems)?;
     (problems.len() == before)
-        .then(|| StepConfig::Request(Box::new(RequestStep { request, capture, on_failure, always })))
+        .then(|| StepConfig::Request(Box::new(RequestStep { request, when, capture, on_failure, always })))
 }

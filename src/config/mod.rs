@@ -13,7 +13,9 @@ mod target;
 
 pub use alerts::{AlertsConfig, BurnRateAlert};
 pub use daemon::DaemonConfig;
-pub use journey::{BlockConfig, CaptureConfig, JourneyConfig, OnFailure, RequestStep, SetupConfig, StepConfig};
+pub use journey::{
+    BlockConfig, CaptureConfig, JourneyConfig, OnFailure, RequestStep, SetupConfig, StepConfig, WhenConfig,
+};
 pub use load::{parse, sha256_hex, ConfigSource, Loaded};
 pub use remote_write::{BasicAuth, RemoteWriteConfig};
 pub use target::{Target, TlsConfig};

@@ -60,6 +60,18 @@ pub struct RequestStep {
     /// the iteration but its `always` steps.
     pub ends_iteration: bool,
     pub always: bool,
+    pub when: Option<When>,
+}
+
+/// When a step or block runs.
+#[derive(Debug, Clone)]
+pub enum When {
+    /// On the VU's iterations 0, N, 2N... (k6's `__ITER % N === 0`).
+    Every(u64),
+    /// With this probability.
+    Chance(f64),
+    /// When the expression yields true (it reads vars and the journey's variables).
+    Expr(crate::check::ExprCheck),
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +83,7 @@ pub struct Block {
     pub always: bool,
     /// Some step inside runs always, so an ending iteration still enters the block.
     pub holds_always: bool,
+    pub when: Option<When>,
 }
 
 /// How many times a block's steps run, and the loop variable of each pass.
@@ -158,7 +171,12 @@ pub struct SetupPlan {
     pub every: Option<std::time::Duration>,
     /// The variable slots it captures, which every iteration then reads.
     pub slots: Vec<usize>,
+    /// How long it may take in all.
+    pub timeout: std::time::Duration,
 }
+
+/// k6's default `setupTimeout`.
+pub const SETUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A scenario's iteration compiled: its requests (by weight, or every step),
 /// journeys, setup and teardown.
@@ -219,7 +237,7 @@ pub fn compile(scenario: &Scenario, cx: &RequestContext<'_>, path: &str, problem
         let mut program = Vec::new();
         compiler.steps(&setup.steps, &format!("{path}.setup.steps"), "::setup", false, &mut program);
         let slots = (0..compiler.variables.len()).filter(|s| compiler.variables.is_available(*s)).collect();
-        SetupPlan { program, every: setup.every, slots }
+        SetupPlan { program, every: setup.every, slots, timeout: setup.timeout.unwrap_or(SETUP_TIMEOUT) }
     });
     let setup_slots: Vec<usize> = setup.as_ref().map(|s| s.slots.clone()).unwrap_or_default();
     // Each iteration starts with only the setup's values.
@@ -320,6 +338,7 @@ impl Compiler<'_, '_> {
                 format!("\"{name}\" is used twice in this scenario; each step has its own name (its request label)"),
             );
         }
+        let when = step.when.as_ref().and_then(|w| self.when(w, &format!("{at}.when")));
         let cx = RequestContext { variables: &self.variables, ..*self.cx };
         let compiled = request::compile(&step.request, &cx, at, self.problems);
         let mut captures = Vec::new();
@@ -356,6 +375,7 @@ impl Compiler<'_, '_> {
             captures,
             ends_iteration,
             always: always || step.always,
+            when,
         }));
     }
 
@@ -402,6 +422,33 @@ impl Compiler<'_, '_> {
         };
         self.problems.add(at, problem);
         false
+    }
+
+    /// A `when:` compiled at `at`; its expression reads what is available before the step.
+    fn when(&mut self, when: &crate::config::WhenConfig, at: &str) -> Option<When> {
+        match (when.every, when.chance, &when.expr) {
+            (Some(0), None, None) => self.problems.add(format!("{at}.every"), "must be at least 1"),
+            (Some(n), None, None) => return Some(When::Every(n)),
+            (None, Some(p), None) if !(0.0..=1.0).contains(&p) => {
+                self.problems.add(format!("{at}.chance"), format!("a probability from 0 to 1, got {p}"))
+            }
+            (None, Some(p), None) => return Some(When::Chance(p)),
+            (None, None, Some(source)) => {
+                let names = crate::check::expr::Names {
+                    vars: self.cx.vars,
+                    variables: (0..self.variables.len())
+                        .filter(|slot| self.variables.is_available(*slot))
+                        .map(|slot| (self.variables.name(slot).to_string(), slot))
+                        .collect(),
+                };
+                match crate::check::ExprCheck::compile(source, &names) {
+                    Ok(expr) => return Some(When::Expr(expr)),
+                    Err(problem) => self.problems.add(format!("{at}.expr"), problem),
+                }
+            }
+            _ => self.problems.add(at, "give one of every, chance, expr"),
+        }
+        None
     }
 
     fn block(&mut self, block: &BlockConfig, at: &str, parent: &str, always: bool, program: &mut Vec<Op>) {
@@ -456,7 +503,8 @@ impl Compiler<'_, '_> {
             self.problems.add(format!("{at}.steps"), "no steps; list at least one");
         }
         let enter = program.len();
-        program.push(Op::Enter(Block { group, passes, leave: 0, always, holds_always: false }));
+        let when = block.when.as_ref().and_then(|w| self.when(w, &format!("{at}.when")));
+        program.push(Op::Enter(Block { group, passes, leave: 0, always, holds_always: false, when }));
         if let (Some(slot), Some(name)) = (slot, variable) {
             self.variables.set_available(slot, true);
             self.loop_variables.push(name.to_string());

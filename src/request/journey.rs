@@ -5,7 +5,7 @@
 use super::session::RequestVu;
 use super::ScenarioRunner;
 use crate::model::sample::{FailReason, Incomplete, Span};
-use crate::plan::journey::Op;
+use crate::plan::journey::{Op, When};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -28,7 +28,12 @@ impl ScenarioRunner {
     pub async fn run_setup(&self) -> Result<(), SetupFailed> {
         let Some(setup) = &self.setup else { return Ok(()) };
         let mut vu = RequestVu::new(0);
-        let end = self.run_journey(&setup.program, &mut vu, Instant::now(), None).await;
+        let played = self.run_journey(&setup.program, &mut vu, Instant::now(), None);
+        let Ok(end) = tokio::time::timeout(setup.timeout, played).await else {
+            let why = format!("it did not finish within its timeout ({:?})", setup.timeout);
+            self.sink.record_setup(Some(&why));
+            return Err(SetupFailed { scenario: self.name.clone(), why });
+        };
         let mut values = self.setup_values.read().unwrap_or_else(|p| p.into_inner()).as_ref().clone();
         values.resize(self.variables, None);
         let mut missing = 0;
@@ -124,6 +129,18 @@ impl ScenarioRunner {
                 };
                 continue;
             }
+            let skipped = match op {
+                Op::Request(step) => step.when.as_ref().is_some_and(|w| !holds(w, vu)),
+                Op::Enter(block) => block.when.as_ref().is_some_and(|w| !holds(w, vu)),
+                _ => false,
+            };
+            if skipped {
+                pc = match op {
+                    Op::Enter(block) => block.leave + 1,
+                    _ => pc + 1,
+                };
+                continue;
+            }
             match op {
                 Op::Request(step) => {
                     let request = &self.requests[step.request].plan;
@@ -177,5 +194,17 @@ impl ScenarioRunner {
             pc += 1;
         }
         JourneyEnd { incomplete, first_failure }
+    }
+}
+
+/// Whether a step's `when:` holds for this iteration of `vu`.
+fn holds(when: &When, vu: &mut RequestVu) -> bool {
+    match when {
+        When::Every(n) => vu.iterations % n == 0,
+        When::Chance(p) => rand::Rng::random::<f64>(&mut vu.session.rng) < *p,
+        When::Expr(expr) => {
+            let headers = http::HeaderMap::new();
+            expr.passes(&mut crate::check::ResponseView::new(0, &headers, b""), &vu.session.variables)
+        }
     }
 }

@@ -351,6 +351,28 @@ async fn a_run_whose_setup_fails_sends_nothing_more_and_exits_107_as_k6() {
     for after in ["create", "me", "answer", "delete_assessment"] {
         assert_eq!(target.stat("requests", after), 0, "nothing is sent after a failed setup: {after}");
     }
+
+    // A setup slower than its timeout fails the same way, when the timeout comes.
+    let slow = start_target(r#"{"login": {"delay_ms": 3000}}"#).await;
+    let config = dir.path().join("slow.yaml");
+    let yaml = journey_config(&slow.url(), USES_SETUP, SHARED_40, WITH_SETUP)
+        .replace("      every: 1s\n", "      every: 1s\n      timeout: 300ms\n");
+    std::fs::write(&config, yaml).unwrap();
+    let started = std::time::Instant::now();
+    let output = tokio::task::spawn_blocking(move || {
+        sloprober_binary()
+            .args(["run", "--profile", "test", "--no-progress", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(107), "{stderr}");
+    assert!(stderr.contains("setup of scenario flow failed: it did not finish within its timeout (300ms)"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_millis(2500), "{:?}", started.elapsed());
+    assert_eq!(slow.stat("requests", "create"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,4 +419,46 @@ async fn the_daemon_makes_no_load_until_the_setup_passes_and_says_why() {
     assert_eq!(value(&metrics, "sloprober_setup_successful", &[("scenario", "flow")]), 1.0);
     assert!(status(daemon.addr).await["scenarios"][0]["setup_failure"].is_null());
     daemon.stop().await;
+}
+
+/// `when:` on steps and blocks: every Nth iteration of a VU (as k6's
+/// `__ITER % N === 0`), by chance, and when an expression over vars holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_run_when_their_condition_holds() {
+    let target = start_target("{}").await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        r#"target:
+  base_url: {url}
+  headers: {{Authorization: "Bearer ${{API_KEY}}"}}
+vars: {{tier: gold}}
+scenarios:
+  flow:
+    journeys:
+      j:
+        steps:
+          - {{name: always_sent, path: /health}}
+          - {{name: every_tenth, path: /health, when: {{every: 10}}}}
+          - {{name: half, path: /health, when: {{chance: 0.5}}}}
+          - {{name: gold_only, path: /health, when: {{expr: "tier == 'gold'"}}}}
+          - {{name: silver_only, path: /health, when: {{expr: "tier == 'silver'"}}}}
+          - group: rarely
+            when: {{every: 20}}
+            steps:
+              - {{name: in_block, path: /health}}
+    profiles:
+      test: {{executor: per-vu-iterations, vus: 2, iterations: 20, max_duration: 30s}}
+"#,
+        url = target.url()
+    );
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let count = |name: &str| outcome.snapshot.requests.iter().find(|r| r.request == name).unwrap().stats.count;
+    assert_eq!(count("always_sent"), 40);
+    assert_eq!(count("every_tenth"), 4, "iterations 0 and 10 of each VU");
+    assert!((8..=32).contains(&count("half")), "about half of 40: {}", count("half"));
+    assert_eq!(count("gold_only"), 40);
+    assert_eq!(count("silver_only"), 0);
+    assert_eq!(count("in_block"), 2, "the block on each VU's first iteration only");
+    let group = outcome.snapshot.spans.iter().find(|s| s.group.as_deref() == Some("::rarely")).unwrap();
+    assert_eq!(group.durations.count(), 2, "a skipped block is not timed");
 }
