@@ -71,6 +71,8 @@ pub enum StepConfig {
     Request(Box<RequestStep>),
     Block(BlockConfig),
     Sleep(ThinkTime),
+    /// `{set: {model: "{{ random_choice('a', 'b') }}"}}`: values chosen once, read by later steps.
+    Set(BTreeMap<String, Value>),
 }
 
 /// A request in a journey, and what the journey does with its answer.
@@ -144,7 +146,7 @@ impl Scenario {
                 match step {
                     StepConfig::Request(step) => out.push(&step.request),
                     StepConfig::Block(block) => walk(&block.steps, out),
-                    StepConfig::Sleep(_) => {}
+                    StepConfig::Sleep(_) | StepConfig::Set(_) => {}
                 }
             }
         }
@@ -203,9 +205,20 @@ pub(super) fn read_steps(values: Vec<Value>, path: &str, problems: &mut Problems
 
 fn read_step(value: Value, path: &str, problems: &mut Problems) -> Option<StepConfig> {
     let Value::Object(mut fields) = value else {
-        problems.add(path, "a step is a request (name, path, ...), a block (steps: [...]) or {sleep: 1s}");
+        problems.add(
+            path,
+            "a step is a request (name, path, ...), a block (steps: [...]), {sleep: 1s} or {set: {name: value}}",
+        );
         return None;
     };
+    if fields.contains_key("set") {
+        if fields.len() > 1 {
+            problems.add(path, "a set step has only the key set");
+            return None;
+        }
+        return read::<BTreeMap<String, Value>>(fields.remove("set")?, &format!("{path}.set"), problems)
+            .map(StepConfig::Set);
+    }
     if fields.contains_key("sleep") {
         if fields.len() > 1 {
             problems.add(path, "a sleep step has only the key sleep");

@@ -233,6 +233,15 @@ pub struct RequestConfig {
     /// A raw body (template allowed); exclusive with `json`.
     #[serde(default)]
     pub body: Option<String>,
+    /// `application/x-www-form-urlencoded` fields (values are templates).
+    #[serde(default)]
+    pub form: Option<BTreeMap<String, String>>,
+    /// `multipart/form-data` fields: text (a template) or a file.
+    #[serde(default)]
+    pub multipart: Option<BTreeMap<String, MultipartField>>,
+    /// The body is this file, read once at start.
+    #[serde(default)]
+    pub body_file: Option<String>,
     #[serde(default, deserialize_with = "duration::optional")]
     pub timeout: Option<Duration>,
     /// Replaces `target.max_body` for this request.
@@ -379,6 +388,20 @@ mod serde_yaml_value {
             }))
         }
     }
+}
+
+/// A field of a multipart body: text, or a file read once at start.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged, expecting = "a text value, or {file, filename, content_type}")]
+pub enum MultipartField {
+    Text(String),
+    File {
+        file: String,
+        #[serde(default)]
+        filename: Option<String>,
+        #[serde(default)]
+        content_type: Option<String>,
+    },
 }
 
 /// A Gauge set to a number read from the JSON response.

@@ -56,7 +56,8 @@ impl fmt::Display for Plan {
                 let body = match request.body {
                     RequestBody::None => "",
                     RequestBody::Static(_) => " +body",
-                    RequestBody::Json(_) | RequestBody::Text(_) => " +templated body",
+                    RequestBody::Json(_) | RequestBody::Text(_) | RequestBody::Form(_) => " +templated body",
+                    RequestBody::Multipart(_) => " +multipart body",
                 };
                 writeln!(
                     f,
@@ -140,6 +141,7 @@ fn describe_program(f: &mut fmt::Formatter<'_>, scenario: &ScenarioPlan, program
             Op::Sleep { think, .. } => {
                 writeln!(f, "{pad}sleep {}..{}{always}", duration::format(think.min), duration::format(think.max))?
             }
+            Op::Set { values, .. } => writeln!(f, "{pad}set {} value(s){always}", values.len())?,
             Op::Enter(block) => {
                 let name = block.group.map(|g| format!("group {}", scenario.groups[g])).unwrap_or("block".into());
                 let passes = match &block.passes {

@@ -37,6 +37,11 @@ pub enum Op {
     Leave {
         enter: usize,
     },
+    /// Values rendered once and kept in these variable slots for the later steps.
+    Set {
+        values: Vec<(usize, crate::template::JsonTemplate)>,
+        always: bool,
+    },
 }
 
 impl Op {
@@ -44,7 +49,7 @@ impl Op {
     pub fn always(&self) -> bool {
         match self {
             Op::Request(step) => step.always,
-            Op::Sleep { always, .. } => *always,
+            Op::Sleep { always, .. } | Op::Set { always, .. } => *always,
             Op::Enter(block) => block.always || block.holds_always,
             Op::Leave { .. } => true,
         }
@@ -221,6 +226,11 @@ pub fn compile(scenario: &Scenario, cx: &RequestContext<'_>, path: &str, problem
                     declare(&block.steps, variables);
                 }
                 StepConfig::Sleep(_) => {}
+                StepConfig::Set(values) => {
+                    for name in values.keys() {
+                        variables.slot(name);
+                    }
+                }
             }
         }
     }
@@ -317,6 +327,7 @@ impl Compiler<'_, '_> {
                     }
                     program.push(Op::Sleep { think: *think, always });
                 }
+                StepConfig::Set(values) => self.set(values, &at, always, program),
                 StepConfig::Request(step) => self.request(step, &at, group, always, program),
                 StepConfig::Block(block) => self.block(block, &at, group, always, program),
             }
@@ -422,6 +433,32 @@ impl Compiler<'_, '_> {
         };
         self.problems.add(at, problem);
         false
+    }
+
+    /// A `set:` step: each value a template of what is available before it,
+    /// its name available to the steps after it.
+    fn set(
+        &mut self,
+        values: &std::collections::BTreeMap<String, serde_json::Value>,
+        at: &str,
+        always: bool,
+        program: &mut Vec<Op>,
+    ) {
+        let mut compiled = Vec::new();
+        for (name, value) in values {
+            let value_at = format!("{at}.set.{name}");
+            if !self.variable_name_ok(name, &value_at) {
+                continue;
+            }
+            match crate::template::JsonTemplate::compile(value, self.cx.vars, &self.variables, self.cx.env) {
+                Ok(template) => compiled.push((self.variables.slot(name), template)),
+                Err(e) => self.problems.add(value_at, e),
+            }
+        }
+        for (slot, _) in &compiled {
+            self.variables.set_available(*slot, true);
+        }
+        program.push(Op::Set { values: compiled, always });
     }
 
     /// A `when:` compiled at `at`; its expression reads what is available before the step.

@@ -4,6 +4,7 @@
 //! every profile's executor settings and every threshold is checked, and all
 //! problems are reported together with their paths.
 
+mod body;
 mod checks;
 mod describe;
 pub(crate) mod journey;
@@ -226,7 +227,9 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
         let list: Vec<&str> = known_profiles.iter().map(String::as_str).collect();
         problems.add("", format!("profile \"{profile}\" is not defined; defined profiles: {}", list.join(", ")));
     }
-    let compiled = scenarios(config, profile, &known_profiles, &target, env, &mut problems);
+    // Files a request sends (body_file, multipart) are found beside the config file.
+    let files = std::path::Path::new(source).parent().unwrap_or(std::path::Path::new(""));
+    let compiled = scenarios(config, profile, &known_profiles, &target, env, files, &mut problems);
     let catalog: Vec<thresholds::ScenarioRequests<'_>> = compiled
         .catalog
         .iter()
@@ -304,6 +307,7 @@ fn scenarios(
     known_profiles: &BTreeSet<String>,
     target: &ResolvedTarget,
     env: &EnvVars,
+    files: &std::path::Path,
     problems: &mut Problems,
 ) -> CompiledScenarios {
     let mut scenarios = Vec::new();
@@ -328,6 +332,7 @@ fn scenarios(
             max_body: config.target.max_body,
             max_redirects: config.target.max_redirects,
             variables: crate::template::Variables::none(),
+            files,
         };
         if scenario.requests.is_empty() && scenario.journeys.is_empty() {
             problems.add(format!("{path}.requests"), "no requests; list at least one");

@@ -31,6 +31,24 @@ pub enum RequestBody {
     Static(Bytes),
     Json(JsonTemplate),
     Text(Template),
+    /// Form fields with templates, encoded per request.
+    Form(Vec<(String, Template)>),
+    /// Multipart fields, rendered per request.
+    Multipart(Box<super::body::Multipart>),
+}
+
+impl RequestBody {
+    /// The bytes one request sends.
+    pub fn render(&self, cx: &mut crate::template::RenderContext<'_>) -> Option<Bytes> {
+        match self {
+            RequestBody::None => None,
+            RequestBody::Static(bytes) => Some(bytes.clone()),
+            RequestBody::Json(t) => Some(t.render(cx).to_string().into()),
+            RequestBody::Text(t) => Some(t.render(cx).into()),
+            RequestBody::Form(fields) => Some(super::body::render_form(fields, cx)),
+            RequestBody::Multipart(multipart) => Some(multipart.render(cx)),
+        }
+    }
 }
 
 /// A Counter or Gauge fed from each response.
@@ -149,6 +167,8 @@ pub struct RequestContext<'a> {
     pub max_redirects: u32,
     /// The journey's variables available at this step; none outside journeys.
     pub variables: &'a Variables,
+    /// Where the files a request sends are found (the config file's directory).
+    pub files: &'a std::path::Path,
 }
 
 /// A header value as written: fixed (its `${VAR}`s resolved, sensitive when
@@ -221,11 +241,51 @@ pub fn compile(
             header_templates.push((name.clone(), template.clone()));
         }
     }
+    let given: Vec<&str> = [
+        config.json.as_ref().map(|_| "json"),
+        config.body.as_ref().map(|_| "body"),
+        config.form.as_ref().map(|_| "form"),
+        config.multipart.as_ref().map(|_| "multipart"),
+        config.body_file.as_ref().map(|_| "body_file"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let content_type = |headers: &mut HeaderMap, value: &str| {
+        if !headers.contains_key(CONTENT_TYPE) {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(CONTENT_TYPE, value);
+            }
+        }
+    };
+    let scope = super::body::Scope { vars: cx.vars, variables: cx.variables, env: cx.env, files: cx.files };
     let body = match (&config.json, &config.body) {
-        (Some(_), Some(_)) => {
-            problems.add(path, "json and body are exclusive; give one");
+        _ if given.len() > 1 => {
+            problems.add(path, format!("{} are exclusive; give one", given.join(", ")));
             RequestBody::None
         }
+        _ if config.form.is_some() => {
+            content_type(&mut headers, "application/x-www-form-urlencoded");
+            super::body::form(
+                config.form.as_ref().unwrap_or(&BTreeMap::new()),
+                &scope,
+                &format!("{path}.form"),
+                problems,
+            )
+        }
+        _ if config.multipart.is_some() => {
+            let fields = config.multipart.clone().unwrap_or_default();
+            let multipart = super::body::multipart(&fields, &scope, &format!("{path}.multipart"), problems);
+            content_type(&mut headers, &multipart.content_type());
+            RequestBody::Multipart(Box::new(multipart))
+        }
+        _ if config.body_file.is_some() => {
+            content_type(&mut headers, "application/octet-stream");
+            let file = config.body_file.as_deref().unwrap_or_default();
+            super::body::read_file(file, cx.files, &format!("{path}.body_file"), problems)
+                .map_or(RequestBody::None, RequestBody::Static)
+        }
+        (Some(_), Some(_)) => RequestBody::None,
         (Some(json), None) => {
             if !headers.contains_key(CONTENT_TYPE) {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -331,11 +391,7 @@ pub fn compile(
     if let Some(RequestUrl::Templated { path, .. }) = &url {
         reads_variables.extend(path.variables());
     }
-    match &body {
-        RequestBody::Json(t) => reads_variables.extend(t.variables()),
-        RequestBody::Text(t) => reads_variables.extend(t.variables()),
-        RequestBody::None | RequestBody::Static(_) => {}
-    }
+    reads_variables.extend(super::body::variables(&body));
     reads_variables.sort_unstable();
     reads_variables.dedup();
     let rate_expr = match &rate_truth {

@@ -168,6 +168,15 @@ impl ScenarioRunner {
                     Self::think(*think, vu).await;
                     due = Instant::now();
                 }
+                Op::Set { values, .. } => {
+                    for (slot, template) in values {
+                        let value = {
+                            let mut cx = self.render_context(vu);
+                            template.render(&mut cx)
+                        };
+                        vu.session.variables[*slot] = Some(value);
+                    }
+                }
                 Op::Enter(block) => {
                     frames.push(Frame { started: Instant::now(), pass: 0 });
                     if let Some((slot, value)) = block.passes.variable(0) {

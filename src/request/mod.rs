@@ -24,7 +24,7 @@ use crate::executor::Iteration;
 use crate::model::sample::{FailReason, Phases, Sample, SampleSink, Span};
 use crate::plan::journey::{Capture, SetupPlan};
 use crate::plan::Op;
-use crate::plan::{JourneyPlan, MetricFeed, RateTruth, RequestBody, RequestPlan, RequestUrl, ScenarioPlan};
+use crate::plan::{JourneyPlan, MetricFeed, RateTruth, RequestPlan, RequestUrl, ScenarioPlan};
 use crate::template::RenderContext;
 use body::Encoding;
 use bytes::Bytes;
@@ -250,27 +250,27 @@ impl ScenarioRunner {
         sample
     }
 
-    /// One request sent and its answer judged, as [`Self::execute`] describes.
-    async fn exchange(&self, index: usize, captures: &[Capture], vu: &mut RequestVu, scheduled: Instant) -> Sample {
-        let request = &self.requests[index];
-        let plan = &request.plan;
-        let mut cx = RenderContext {
+    /// What templates read for `vu`'s current iteration.
+    fn render_context<'a>(&'a self, vu: &'a mut RequestVu) -> RenderContext<'a> {
+        RenderContext {
             vu: vu.id,
             iteration: vu.iterations,
             counter: &self.counter,
             rng: &mut vu.session.rng,
             variables: &vu.session.variables,
-        };
+        }
+    }
+
+    /// One request sent and its answer judged, as [`Self::execute`] describes.
+    async fn exchange(&self, index: usize, captures: &[Capture], vu: &mut RequestVu, scheduled: Instant) -> Sample {
+        let request = &self.requests[index];
+        let plan = &request.plan;
+        let mut cx = self.render_context(vu);
         let rendered_path = match &plan.url {
             RequestUrl::Static(_) => None,
             RequestUrl::Templated { path, .. } => Some(path.render(&mut cx)),
         };
-        let body = match &plan.body {
-            RequestBody::None => None,
-            RequestBody::Static(bytes) => Some(bytes.clone()),
-            RequestBody::Json(t) => Some(t.render(&mut cx).to_string().into()),
-            RequestBody::Text(t) => Some(t.render(&mut cx).into()),
-        };
+        let body = plan.body.render(&mut cx);
         let mut rendered_headers: Result<Vec<(HeaderName, HeaderValue)>, _> = plan
             .header_templates
             .iter()

@@ -462,3 +462,40 @@ scenarios:
     let group = outcome.snapshot.spans.iter().find(|s| s.group.as_deref() == Some("::rarely")).unwrap();
     assert_eq!(group.durations.count(), 2, "a skipped block is not timed");
 }
+
+/// `set:` chooses a value once per iteration; later steps send it, check
+/// the answer against it, and decide on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_set_once_is_what_later_steps_send_check_and_decide_on() {
+    let target = start_target("{}").await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        r#"target:
+  base_url: {url}
+  headers: {{Authorization: "Bearer ${{API_KEY}}"}}
+scenarios:
+  flow:
+    journeys:
+      j:
+        steps:
+          - set: {{model: "{{{{ random_choice('gpt-3.5-turbo', 'gpt-4') }}}}", tokens: "{{{{ random_int(16, 64) }}}}"}}
+          - name: generate
+            method: POST
+            path: /api/v1/generate
+            json: {{model: "{{{{ model }}}}", prompt: hi, max_tokens: "{{{{ tokens }}}}"}}
+            checks: [{{name: echoes the model, expr: "body.model == model && tokens >= 16"}}]
+          - {{name: when_gpt4, path: /health, when: {{expr: "model == 'gpt-4'"}}}}
+          - {{name: when_gpt35, path: /health, when: {{expr: "model == 'gpt-3.5-turbo'"}}}}
+    profiles:
+      test: {{executor: per-vu-iterations, vus: 1, iterations: 30, max_duration: 30s}}
+"#,
+        url = target.url()
+    );
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let stats = |name: &str| &outcome.snapshot.requests.iter().find(|r| r.request == name).unwrap().stats;
+    assert_eq!(stats("generate").count, 30);
+    assert_eq!(stats("generate").checks_passed[0], 30, "the answer echoes the model this iteration chose");
+    let (gpt4, gpt35) = (stats("when_gpt4").count, stats("when_gpt35").count);
+    assert_eq!(gpt4 + gpt35, 30, "one model per iteration");
+    assert!(gpt4 > 0 && gpt35 > 0, "chosen anew each iteration: {gpt4} and {gpt35}");
+}

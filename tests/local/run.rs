@@ -663,3 +663,83 @@ async fn counters_count_the_requests_their_when_says() {
     assert_eq!(counted("sent"), 40.0, "every request, by default");
     assert!(outcome.passed(), "count>0 of the passing ones");
 }
+
+/// Each request's head and body, in order.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// A server that answers 200 to everything and keeps each request's head and body.
+fn body_recorder() -> (std::net::SocketAddr, Received) {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let kept = kept.clone();
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = std::io::BufReader::new(stream);
+                while let Ok(Some((head, body))) = sloprober::demo_target::fixed_delay::read_request(&mut reader) {
+                    kept.lock().unwrap().push((head, body));
+                    let _ = writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// `form:`, `multipart:` with a file, and `body_file:`, files found beside the config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn form_multipart_and_file_bodies_go_out_as_written() {
+    let (addr, seen) = body_recorder();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("answers.csv"), "question,answer\nq-1,B\n").unwrap();
+    let blob: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    std::fs::write(dir.path().join("blob.bin"), &blob).unwrap();
+    let yaml = format!(
+        r#"target: {{base_url: "http://{addr}"}}
+vars: {{tenant: t-1}}
+scenarios:
+  bodies:
+    journeys:
+      j:
+        steps:
+          - {{name: search, method: POST, path: /search, form: {{q: "photo synthesis & co", tenant: "{{{{ tenant }}}}"}}}}
+          - name: upload
+            method: POST
+            path: /upload
+            multipart:
+              title: "Quiz {{{{ iteration }}}}"
+              answers: {{file: answers.csv, content_type: text/csv}}
+          - {{name: raw, method: PUT, path: /raw, body_file: blob.bin}}
+    profiles:
+      test: {{executor: per-vu-iterations, vus: 1, iterations: 1, max_duration: 10s}}
+"#
+    );
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
+    assert!(outcome.snapshot.requests.iter().all(|r| r.stats.count == 1 && r.stats.failed_total() == 0));
+    let seen = seen.lock().unwrap();
+    let find = |line: &str| seen.iter().find(|(head, _)| head.starts_with(line)).unwrap().clone();
+    let header = |head: &str, name: &str| {
+        head.lines().find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_string)).unwrap_or_default()
+    };
+
+    let (head, body) = find("POST /search ");
+    assert_eq!(header(&head, "content-type"), "application/x-www-form-urlencoded");
+    assert_eq!(String::from_utf8(body).unwrap(), "q=photo+synthesis+%26+co&tenant=t-1");
+
+    let (head, body) = find("POST /upload ");
+    let content_type = header(&head, "content-type");
+    let boundary = content_type.strip_prefix("multipart/form-data; boundary=").expect(&content_type);
+    let expected = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"answers\"; filename=\"answers.csv\"\r\nContent-Type: text/csv\r\n\r\nquestion,answer\nq-1,B\n\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nQuiz 0\r\n--{boundary}--\r\n"
+    );
+    assert_eq!(String::from_utf8(body).unwrap(), expected);
+
+    let (head, body) = find("PUT /raw ");
+    assert_eq!(header(&head, "content-type"), "application/octet-stream");
+    assert_eq!(body, blob, "the file, byte for byte");
+}
