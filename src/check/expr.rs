@@ -109,6 +109,9 @@ fn number(value: &Cel) -> Option<f64> {
     }
 }
 
+/// Compiled regexes kept per thread, at most.
+const MAX_CACHED_PATTERNS: usize = 256;
+
 fn matches(
     ftx: &cel_interpreter::FunctionContext,
     cel_interpreter::extractors::This(this): cel_interpreter::extractors::This<Arc<String>>,
@@ -120,6 +123,10 @@ fn matches(
     COMPILED.with(|compiled| {
         let mut compiled = compiled.borrow_mut();
         if !compiled.contains_key(&pattern) {
+            // Patterns are mostly literals; one built from answers could be new every time.
+            if compiled.len() >= MAX_CACHED_PATTERNS {
+                compiled.clear();
+            }
             let regex = regex::Regex::new(&pattern).map_err(|e| ftx.error(super::regex_error(&pattern, &e)))?;
             compiled.insert(pattern.clone(), regex);
         }
