@@ -9,8 +9,10 @@ mod body;
 mod connect;
 mod cookies;
 mod direct;
+mod feeds;
 mod h2;
 mod http1;
+mod iteration;
 mod journey;
 mod outcome;
 mod redirect;
@@ -20,11 +22,10 @@ mod transport;
 
 use crate::check::ResponseView;
 use crate::config::ThinkTime;
-use crate::executor::Iteration;
-use crate::model::sample::{FailReason, Phases, Sample, SampleSink, Span};
+use crate::model::sample::{FailReason, Phases, Sample, SampleSink};
 use crate::plan::journey::{Capture, SetupPlan};
 use crate::plan::Op;
-use crate::plan::{JourneyPlan, MetricFeed, RateTruth, RequestPlan, RequestUrl, ScenarioPlan};
+use crate::plan::{JourneyPlan, RateTruth, RequestPlan, RequestUrl, ScenarioPlan};
 use crate::template::RenderContext;
 use body::Encoding;
 use bytes::Bytes;
@@ -35,8 +36,6 @@ use http::{HeaderMap, Method};
 use http1::KeepHeaders;
 use outcome::Failed;
 use rand::distr::weighted::WeightedIndex;
-use rand::distr::Distribution;
-use rand::Rng;
 use std::borrow::Cow;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -44,7 +43,7 @@ use tls::TlsContext;
 use tokio::time::Instant;
 
 pub use journey::SetupFailed;
-use session::{RequestVu, VuSession};
+use session::RequestVu;
 
 const USER_AGENT_VALUE: &str = concat!("sloprober/", env!("CARGO_PKG_VERSION"));
 
@@ -228,25 +227,7 @@ impl ScenarioRunner {
     /// variables, and describes what happened; never fails.
     pub async fn execute(&self, index: usize, captures: &[Capture], vu: &mut RequestVu, scheduled: Instant) -> Sample {
         let mut sample = self.exchange(index, captures, vu, scheduled).await;
-        let plan = &self.requests[index].plan;
-        // A counter without json_path adds 1 per request it counts, whether an answer came or not.
-        if let Some(feed) = plan.counter.as_ref().filter(|feed| feed.json_path.is_none()) {
-            sample.counter_delta = feed.counts(sample.failure.is_some()).then_some(1.0);
-        }
-        if plan.rate.is_some() {
-            sample.rate_true = Some(match &plan.rate_truth {
-                RateTruth::Failed => sample.failure.is_some(),
-                RateTruth::CheckFailed(index) => sample.checks_passed & (1 << index) == 0,
-                RateTruth::Status(ranges) => {
-                    sample.status.is_some_and(|s| ranges.iter().any(|(low, high)| (*low..=*high).contains(&s)))
-                }
-                // Judged on the answer in `exchange`; without one, on status 0 and a null body.
-                RateTruth::Expr(expr) => sample.rate_true.unwrap_or_else(|| {
-                    let headers = HeaderMap::new();
-                    expr.passes(&mut ResponseView::new(0, &headers, b""), &vu.session.variables)
-                }),
-            });
-        }
+        feeds::settle(&self.requests[index].plan, &mut sample, &vu.session.variables);
         sample
     }
 
@@ -419,9 +400,9 @@ impl ScenarioRunner {
             .counter
             .as_ref()
             .filter(|feed| feed.json_path.is_some() && feed.counts(failed))
-            .and_then(|feed| read_feed(feed, &mut view, 1.0));
+            .and_then(|feed| feeds::read(feed, &mut view, 1.0));
         sample.gauge_value =
-            plan.gauge.as_ref().and_then(|feed| read_feed(feed, &mut view, f64::NAN)).filter(|v| !v.is_nan());
+            plan.gauge.as_ref().and_then(|feed| feeds::read(feed, &mut view, f64::NAN)).filter(|v| !v.is_nan());
         if sample.failure.is_some() {
             // Read whole, undecoded, when nothing else reads the body (its status was unexpected).
             let shown = match plan.keep_body {
@@ -580,51 +561,4 @@ fn direct_headers(request: &RequestPlan, target: &HeaderMap) -> HeaderMap {
         }
     }
     headers
-}
-
-/// The number a feed reads from the response; `default` when it has no JSON path.
-fn read_feed(feed: &MetricFeed, view: &mut ResponseView<'_>, default: f64) -> Option<f64> {
-    match &feed.json_path {
-        None => Some(default),
-        Some(path) => view.json().and_then(|doc| path.lookup(doc)).and_then(|v| v.as_f64()),
-    }
-}
-
-impl ScenarioRunner {
-    /// Pauses for a think time.
-    async fn think(think: ThinkTime, vu: &mut RequestVu) {
-        let pause = if think.min == think.max { think.min } else { vu.session.rng.random_range(think.min..=think.max) };
-        tokio::time::sleep(pause).await;
-    }
-}
-
-impl Iteration for ScenarioRunner {
-    type Session = VuSession;
-
-    async fn run(&self, vu: &mut RequestVu, scheduled: Instant) {
-        let started = Instant::now();
-        let lag = self.open_model.then(|| scheduled.elapsed());
-        if self.cookies {
-            vu.session.cookies.clear();
-        }
-        let picked = self.picker.sample(&mut vu.session.rng);
-        let incomplete = if self.journeys.is_empty() {
-            if self.setup.is_some() {
-                self.start_iteration(vu);
-            }
-            // Boxed: a thinking VU holds a small future, not a request's state (about
-            // 1.8 KB; 18 MB for 10,000 VUs).
-            let mut sample = Box::pin(self.execute(self.first_weighted + picked, &[], vu, scheduled)).await;
-            sample.schedule_lag = lag;
-            self.sink.record(&sample);
-            None
-        } else {
-            Box::pin(self.run_journey(&self.journeys[picked].program, vu, scheduled, lag)).await.incomplete
-        };
-        if let Some(think) = self.sleep {
-            Self::think(think, vu).await;
-        }
-        let journey = if self.journeys.is_empty() { 0 } else { picked };
-        self.sink.record_span(&Span::Iteration { journey, duration: started.elapsed(), incomplete });
-    }
 }

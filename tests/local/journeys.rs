@@ -328,14 +328,9 @@ async fn a_daemon_plays_its_setup_again_on_its_interval() {
     assert_eq!(objects(&target, "assessments", "deleted"), 0, "a daemon has no teardown");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_whose_setup_fails_sends_nothing_more_and_exits_107_as_k6() {
-    let _serial = serial().await;
-    let target = start_target(r#"{"login": {"error_rate": 1.0}}"#).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("sloprober.yaml");
-    std::fs::write(&config, journey_config(&target.url(), USES_SETUP, SHARED_40, WITH_SETUP)).unwrap();
-    let output = tokio::task::spawn_blocking(move || {
+/// `sloprober run --profile test --no-progress --config CONFIG`, off the async runtime.
+async fn run_binary(config: std::path::PathBuf) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
         sloprober_binary()
             .args(["run", "--profile", "test", "--no-progress", "--config"])
             .arg(&config)
@@ -343,7 +338,17 @@ async fn a_run_whose_setup_fails_sends_nothing_more_and_exits_107_as_k6() {
             .unwrap()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_setup_fails_sends_nothing_more_and_exits_107_as_k6() {
+    let _serial = serial().await;
+    let target = start_target(r#"{"login": {"error_rate": 1.0}}"#).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sloprober.yaml");
+    std::fs::write(&config, journey_config(&target.url(), USES_SETUP, SHARED_40, WITH_SETUP)).unwrap();
+    let output = run_binary(config).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(107), "{stderr}");
     assert!(stderr.contains("setup of scenario flow failed: step login: status 500 not expected"), "{stderr}");
@@ -359,15 +364,7 @@ async fn a_run_whose_setup_fails_sends_nothing_more_and_exits_107_as_k6() {
         .replace("      every: 1s\n", "      every: 1s\n      timeout: 300ms\n");
     std::fs::write(&config, yaml).unwrap();
     let started = std::time::Instant::now();
-    let output = tokio::task::spawn_blocking(move || {
-        sloprober_binary()
-            .args(["run", "--profile", "test", "--no-progress", "--config"])
-            .arg(&config)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let output = run_binary(config).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(107), "{stderr}");
     assert!(stderr.contains("setup of scenario flow failed: it did not finish within its timeout (300ms)"), "{stderr}");

@@ -104,6 +104,32 @@ fn k6() -> PathBuf {
     }
 }
 
+/// Starts k6 1.1.0 on `script` against `url` (its `handleSummary` writes to
+/// `summary`, and `--summary-export` to `export` when given), with `VUS` and
+/// `ITERATIONS` in its environment.
+fn start_k6(
+    script: &std::path::Path,
+    url: &str,
+    (vus, iterations): (u64, u64),
+    summary: &std::path::Path,
+    export: Option<&std::path::Path>,
+) -> tokio::task::JoinHandle<std::process::ExitStatus> {
+    let mut command = Command::new(k6());
+    command.args(["run", "--quiet", "--no-usage-report"]);
+    if let Some(export) = export {
+        command.arg("--summary-export").arg(export);
+    }
+    command.arg(script).envs([
+        ("BASE_URL", url),
+        ("API_KEY", API_KEY),
+        ("VUS", &vus.to_string()),
+        ("ITERATIONS", &iterations.to_string()),
+        ("SUMMARY", summary.to_str().unwrap()),
+        ("K6_NO_USAGE_REPORT", "true"),
+    ]);
+    tokio::task::spawn_blocking(move || command.status().unwrap())
+}
+
 /// Within 5 % or 1 ms of k6's figure, as the issue asks.
 fn close(ours: f64, k6: f64) -> bool {
     (ours - k6).abs() <= (0.05 * k6).max(1.0)
@@ -151,24 +177,7 @@ async fn round_against_k6(dir: &std::path::Path, url: &str, script: &std::path::
 
     let summary = dir.join(format!("k6-summary-{round}.json"));
     let export = dir.join(format!("k6-export-{round}.json"));
-    let (k6_bin, k6_url, summary_path, script) = (k6(), url.to_string(), summary.clone(), script.to_path_buf());
-    let export_path = export.clone();
-    let k6_run = tokio::task::spawn_blocking(move || {
-        Command::new(k6_bin)
-            .args(["run", "--quiet", "--no-usage-report", "--summary-export"])
-            .arg(export_path)
-            .arg(&script)
-            .envs([
-                ("BASE_URL", k6_url.as_str()),
-                ("API_KEY", API_KEY),
-                ("VUS", &VUS.to_string()),
-                ("ITERATIONS", &ITERATIONS.to_string()),
-                ("SUMMARY", summary_path.to_str().unwrap()),
-                ("K6_NO_USAGE_REPORT", "true"),
-            ])
-            .status()
-            .unwrap()
-    });
+    let k6_run = start_k6(script, url, (VUS, ITERATIONS), &summary, Some(&export));
     let options = run_options(dir, &sloprober_config(url), &[]);
     let (status, (outcome, _)) = tokio::join!(k6_run, play(&options));
     let status = status.unwrap();
@@ -300,23 +309,7 @@ async fn k6s_words_keep_k6s_meanings_on_a_broken_contract() {
     std::fs::write(&script, K6_MEANINGS).unwrap();
     let summary = dir.path().join("k6-meanings.json");
     let export = dir.path().join("k6-meanings-export.json");
-    let (k6_bin, summary_path, export_path) = (k6(), summary.clone(), export.clone());
-    let k6_run = tokio::task::spawn_blocking(move || {
-        Command::new(k6_bin)
-            .args(["run", "--quiet", "--no-usage-report", "--summary-export"])
-            .arg(export_path)
-            .arg(&script)
-            .envs([
-                ("BASE_URL", k6_url.as_str()),
-                ("API_KEY", API_KEY),
-                ("VUS", &MEANINGS_VUS.to_string()),
-                ("ITERATIONS", &MEANINGS_ITERATIONS.to_string()),
-                ("SUMMARY", summary_path.to_str().unwrap()),
-                ("K6_NO_USAGE_REPORT", "true"),
-            ])
-            .status()
-            .unwrap()
-    });
+    let k6_run = start_k6(&script, &k6_url, (MEANINGS_VUS, MEANINGS_ITERATIONS), &summary, Some(&export));
     let options = run_options(dir.path(), &meanings_config(&our_url), &[]);
     let (status, (outcome, metrics)) = tokio::join!(k6_run, play(&options));
     let k6: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
@@ -528,21 +521,7 @@ async fn rates_fed_by_a_status_class_a_check_and_an_expression_count_as_k6s() {
     let script = dir.path().join("rates.js");
     std::fs::write(&script, K6_RATES).unwrap();
     let summary = dir.path().join("k6-rates.json");
-    let (k6_bin, summary_path) = (k6(), summary.clone());
-    let k6_run = tokio::task::spawn_blocking(move || {
-        Command::new(k6_bin)
-            .args(["run", "--quiet", "--no-usage-report"])
-            .arg(&script)
-            .envs([
-                ("BASE_URL", k6_url.as_str()),
-                ("API_KEY", API_KEY),
-                ("ITERATIONS", &RATES_ITERATIONS.to_string()),
-                ("SUMMARY", summary_path.to_str().unwrap()),
-                ("K6_NO_USAGE_REPORT", "true"),
-            ])
-            .status()
-            .unwrap()
-    });
+    let k6_run = start_k6(&script, &k6_url, (1, RATES_ITERATIONS), &summary, None);
     let options = run_options(dir.path(), &rates_config(&our_url), &[]);
     let (status, (outcome, _)) = tokio::join!(k6_run, play(&options));
     let k6: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
