@@ -108,6 +108,24 @@ impl NamedCheck {
 }
 
 impl Check {
+    /// Whether it reads the answer's body, which is then kept.
+    pub fn reads_body(&self) -> bool {
+        match self {
+            Check::JsonPath(_) | Check::BodyRegex(_) => true,
+            Check::Expr(e) => e.reads_body(),
+            Check::Status(_) | Check::Header(_) => false,
+        }
+    }
+
+    /// Whether it reads the answer's headers, which are then kept.
+    pub fn reads_headers(&self) -> bool {
+        match self {
+            Check::Header(_) => true,
+            Check::Expr(e) => e.reads_headers(),
+            Check::Status(_) | Check::JsonPath(_) | Check::BodyRegex(_) => false,
+        }
+    }
+
     /// What the check asserts, its name when the config gives none: `status in [200, 201]`.
     pub fn describe(&self) -> String {
         match self {

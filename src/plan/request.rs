@@ -398,12 +398,9 @@ pub fn compile(
         RateTruth::Expr(expr) => Some(expr),
         _ => None,
     };
-    let exprs =
-        || checks.iter().filter_map(|c| if let Check::Expr(e) = &c.check { Some(e) } else { None }).chain(rate_expr);
-    let keeps_headers =
-        checks.iter().any(|c| matches!(c.check, Check::Header(_))) || exprs().any(|e| e.reads_headers());
-    let reads_body = checks.iter().any(|c| matches!(c.check, Check::JsonPath(_) | Check::BodyRegex(_)))
-        || exprs().any(|e| e.reads_body())
+    let keeps_headers = checks.iter().any(|c| c.check.reads_headers()) || rate_expr.is_some_and(|e| e.reads_headers());
+    let reads_body = checks.iter().any(|c| c.check.reads_body())
+        || rate_expr.is_some_and(|e| e.reads_body())
         || counter.as_ref().is_some_and(|c| c.json_path.is_some())
         || gauge.as_ref().is_some_and(|g| g.json_path.is_some());
     Some(RequestPlan {
