@@ -223,9 +223,28 @@ journey_config() { # file executor-settings [sleep] [target]: login (a cookie), 
   } > "$1"
 }
 journey_config "$work/journey.yaml" "executor: constant-vus, vus: 50, duration: ${duration}s"
+# A parallel block of three (k6's http.batch) with 50 VUs keeps 150 requests in
+# flight: its CPU is compared with one request per iteration at 150 VUs, since
+# CPU per request grows with the requests in flight on a 2-core machine.
+sed 's/vus: 50,/vus: 150,/' "$work/closed.yaml" > "$work/closed150.yaml"
+{
+  echo "target: {base_url: \"$target\", headers: {Authorization: \"Bearer demo-key\"}, timeout: 30s}"
+  echo "daemon: {on_end: hold, profile: bench}"
+  echo "scenarios:"
+  echo "  bench:"
+  echo "    journeys:"
+  echo "      batch:"
+  echo "        steps:"
+  echo "          - parallel: true"
+  echo "            steps: [{name: first, path: /}, {name: second, path: /next}, {name: third, path: /last}]"
+  echo "    profiles:"
+  echo "      bench: {executor: constant-vus, vus: 50, duration: ${duration}s}"
+} > "$work/parallel.yaml"
 for _ in $(seq 1 "$reps"); do
   run_sloprober single "$work/closed.yaml"
   run_sloprober journey "$work/journey.yaml"
+  run_sloprober single150 "$work/closed150.yaml"
+  run_sloprober parallel "$work/parallel.yaml"
 done
 
 echo "== 6c. memory with 10,000 VUs playing a login journey (cookie jar, a capture; think time 1s, demo target)" >&2
@@ -258,6 +277,35 @@ rss_for_journeys() {
 }
 rss_for_journeys 1
 rss_for_journeys 10000
+
+echo "== 6e. 2,000 VUs thinking 1 s, one connection each: sloprober's RSS against k6's (if k6 is installed)" >&2
+k6_bin=$root/target/tools/k6/bin/k6
+[ -x "$k6_bin" ] || k6_bin=$(command -v k6 || true)
+if [ -n "$k6_bin" ]; then
+  {
+    echo "target: {base_url: \"http://127.0.0.1:$port\", headers: {Authorization: \"Bearer demo-key\"}, timeout: 30s}"
+    echo "daemon: {on_end: hold, profile: bench}"
+    echo "scenarios: {bench: {sleep: 1s, requests: [{name: health, path: /health}], profiles: {bench: {executor: constant-vus, vus: 2000, duration: 1h}}}}"
+  } > "$work/vus2000.yaml"
+  mport=$(free_port)
+  "$bin" daemon --config "$work/vus2000.yaml" --listen "127.0.0.1:$mport" --log-level warn &
+  pid=$!
+  sleep "$vus_seconds"
+  ours=$(rss_kib "$pid")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  cat > "$work/vus2000.js" <<JS
+import http from 'k6/http';
+import { sleep } from 'k6';
+export const options = { vus: 2000, duration: '$((vus_seconds + 2))s' };
+export default function () { http.get('http://127.0.0.1:$port/health', { headers: { Authorization: 'Bearer demo-key' } }); sleep(1); }
+JS
+  K6_NO_USAGE_REPORT=true "$k6_bin" run --quiet "$work/vus2000.js" > /dev/null 2>&1 &
+  pid=$!
+  sleep "$vus_seconds"
+  theirs=$(rss_kib "$pid")
+  wait "$pid" 2>/dev/null || true
+  echo "{\"row\": \"vus2000-k6\", \"rss_kib\": $ours, \"k6_rss_kib\": ${theirs:-0}}" >> "$results"
+fi
 
 echo "== 6d. 200 MB answers, 4 VUs, status check only: peak RSS, with curl's for one download" >&2
 mkdir -p "$work/big"

@@ -74,9 +74,15 @@ def cpu_per_iteration(row):
 one, three = cpu_per_iteration("single"), cpu_per_iteration("journey")
 if one and three:
     add("CPU per iteration, 3-step journey with a capture", f"{three * 1e6:.1f} µs", f"one request {one * 1e6:.1f} µs", f"{three / one:.2f}x", "<= 3.3x", three / one <= 3.3)
+parallel, one150 = cpu_per_iteration("parallel"), cpu_per_iteration("single150")
+if one150 and parallel:
+    add("CPU per iteration, parallel block of 3 (50 VUs)", f"{parallel * 1e6:.1f} µs", f"one request at 150 VUs {one150 * 1e6:.1f} µs", f"{parallel / one150:.2f}x", "<= 3.3x", parallel / one150 <= 3.3)
 idle, many = runs("journeys1")[0], runs("journeys10000")[0]
 extra = (many["rss_kib"] - idle["rss_kib"]) / 1024
 add("RSS, 10,000 VUs in journeys (cookies, captures) minus idle", f"{extra:.1f} MiB", f"({many['requests']:,.0f} requests, {many['me_ok']:,.0f} cookie calls ok)", f"{extra * 1024 / 10000:.1f} KiB/VU", "<= 100 MB", extra * 1.048576 <= 100)
+for k6_row in runs("vus2000-k6"):
+    ratio = k6_row["k6_rss_kib"] / max(k6_row["rss_kib"], 1)
+    add("RSS, 2,000 VUs thinking 1 s, against k6", f"{k6_row['rss_kib'] / 1024:.1f} MiB", f"k6 {k6_row['k6_rss_kib'] / 1024:.1f} MiB", f"1/{ratio:.1f}", "<= 1/20 of k6", ratio >= 20)
 big = runs("big-bodies")[0]
 big_rss = big["rss_kib"] / 1024
 add("peak RSS, 200 MB answers, 4 VUs, status check only", f"{big_rss:.1f} MiB", f"curl one download {big['curl_rss_kib'] / 1024:.1f} MiB; {big['requests']:.0f} requests, {big['failed']:.0f} failed, {big['received'] / 1e6:,.0f} MB received", "", "< 50 MB", big_rss * 1.048576 < 50 and big["failed"] == 0)

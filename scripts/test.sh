@@ -53,7 +53,8 @@ table = open(sys.argv[1]).read()
 rows = ["req/s, 50 VUs (vs wrk)", "CPU s per 100k requests", "https req/s, 50 VUs (vs wrk)", "arrival rate at 50 % of wrk max",
         "sends within 1 ms of schedule (50 %)", "arrival rate at 90 % of wrk max", "RSS, 10,000 VUs minus idle",
         "vs fixed 10 ms", "vs fixed 100 ms", "vs fixed 300 ms", "p99 with a 1.4 s stall", "p99 with /metrics scraped 1/s",
-        "/metrics render, 20 x 10 requests", "memory growth at 1000 req/s"]
+        "/metrics render, 20 x 10 requests", "memory growth at 1000 req/s", "CPU per iteration, parallel block of 3 (50 VUs)",
+        "RSS, 2,000 VUs thinking 1 s, against k6"]
 missing = [row for row in rows if row not in table]
 if missing or "criterion bench failed" in table:
     sys.exit(f"bench smoke: rows missing or failed: {missing or ['/metrics render']}")

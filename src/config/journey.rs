@@ -88,10 +88,15 @@ pub struct RequestStep {
 }
 
 /// Steps run together: named (a k6 group, timed as `group_duration`),
-/// repeated `repeat` times or once per item of `for_each`.
+/// repeated `repeat` times or once per item of `for_each`, or (`parallel`)
+/// all sent at once, as k6's `http.batch`.
 #[derive(Debug, Clone)]
 pub struct BlockConfig {
     pub group: Option<String>,
+    /// Its requests (each step of each pass) are sent at once.
+    pub parallel: bool,
+    /// The most of them in flight at once (k6's `batchPerHost`).
+    pub batch_per_host: Option<u32>,
     pub repeat: Option<u32>,
     pub for_each: Option<Vec<Value>>,
     /// The loop variable's name: `index` (1 to N) for `repeat`, `item` for `for_each`.
@@ -233,6 +238,10 @@ fn read_step(value: Value, path: &str, problems: &mut Problems) -> Option<StepCo
             #[serde(default)]
             group: Option<String>,
             #[serde(default)]
+            parallel: bool,
+            #[serde(default)]
+            batch_per_host: Option<u32>,
+            #[serde(default)]
             repeat: Option<u32>,
             #[serde(default)]
             for_each: Option<Vec<Value>>,
@@ -248,6 +257,8 @@ fn read_step(value: Value, path: &str, problems: &mut Problems) -> Option<StepCo
         let steps = read_steps(block.steps, &format!("{path}.steps"), problems);
         return Some(StepConfig::Block(BlockConfig {
             group: block.group,
+            parallel: block.parallel,
+            batch_per_host: block.batch_per_host,
             repeat: block.repeat,
             for_each: block.for_each,
             as_name: block.as_name,

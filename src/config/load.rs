@@ -162,6 +162,7 @@ fn read_scenario(value: Value, path: &str, problems: &mut Problems) -> Option<Sc
         setup,
         teardown,
         cookies: file.cookies,
+        connections: file.connections,
         sleep: file.sleep,
         tls: file.tls,
         profiles,

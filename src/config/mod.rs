@@ -147,6 +147,8 @@ pub struct Scenario {
     pub teardown: Option<Vec<StepConfig>>,
     /// Each VU keeps the cookies its answers set and sends them back (as k6).
     pub cookies: bool,
+    /// Whose idle connections a request reuses.
+    pub connections: Connections,
     pub sleep: Option<ThinkTime>,
     /// Replaces the target's `tls` block for this scenario.
     pub tls: Option<TlsConfig>,
@@ -174,12 +176,26 @@ pub(crate) struct ScenarioFile {
     #[serde(default = "default_cookies")]
     pub cookies: bool,
     #[serde(default)]
+    pub connections: Connections,
+    #[serde(default)]
     pub tls: Option<TlsConfig>,
     pub profiles: BTreeMap<String, serde_json::Value>,
 }
 
 fn default_cookies() -> bool {
     true
+}
+
+/// Whose idle connections a request reuses (a scenario's `connections`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connections {
+    /// The VU's own, as a k6 VU: the service sees one client per VU.
+    #[default]
+    PerVu,
+    /// Those of every VU on the same thread: as many connections as
+    /// requests ever in flight at once, where a VU would mostly hold an idle one.
+    PerThread,
 }
 
 /// Think time after each iteration: fixed (`1s`) or uniform (`{min: 0.5s, max: 1.5s}`).

@@ -126,15 +126,7 @@ fn describe_program(f: &mut fmt::Formatter<'_>, scenario: &ScenarioPlan, program
         let always = if op.always() && !matches!(op, Op::Leave { .. }) { "  (always)" } else { "" };
         let pad = "  ".repeat(depth);
         match op {
-            Op::Request(step) => {
-                let request = &scenario.requests[step.request];
-                let captures = if step.captures.is_empty() {
-                    String::new()
-                } else {
-                    format!("  captures {}", step.captures.len())
-                };
-                writeln!(f, "{pad}{} {} {}{captures}{always}", request.name, request.method, request.path_template)?;
-            }
+            Op::Request(step) => describe_request(f, scenario, step, &pad, always)?,
             Op::Sleep { think, .. } if think.min == think.max => {
                 writeln!(f, "{pad}sleep {}{always}", duration::format(think.min))?
             }
@@ -153,9 +145,36 @@ fn describe_program(f: &mut fmt::Formatter<'_>, scenario: &ScenarioPlan, program
                 depth += 1;
             }
             Op::Leave { .. } => depth -= 1,
+            Op::Parallel(parallel) => {
+                let name = parallel.group.map(|g| format!("group {}, ", scenario.groups[g])).unwrap_or_default();
+                let (count, at_once) = (parallel.branches.len(), parallel.per_host);
+                writeln!(f, "{pad}{name}{count} requests in parallel, at most {at_once} at once{always}")?;
+                let inner = "  ".repeat(depth + 1);
+                for branch in &parallel.branches {
+                    describe_request(
+                        f,
+                        scenario,
+                        &branch.step,
+                        &inner,
+                        if branch.step.always { "  (always)" } else { "" },
+                    )?;
+                }
+            }
         }
     }
     Ok(())
+}
+
+fn describe_request(
+    f: &mut fmt::Formatter<'_>,
+    scenario: &ScenarioPlan,
+    step: &crate::plan::journey::RequestStep,
+    pad: &str,
+    always: &str,
+) -> fmt::Result {
+    let request = &scenario.requests[step.request];
+    let captures = if step.captures.is_empty() { String::new() } else { format!("  captures {}", step.captures.len()) };
+    writeln!(f, "{pad}{} {} {}{captures}{always}", request.name, request.method, request.path_template)
 }
 
 #[cfg(test)]

@@ -92,6 +92,8 @@ pub struct ScenarioPlan {
     pub teardown: Option<Vec<Op>>,
     /// Each VU keeps a cookie jar.
     pub cookies: bool,
+    /// Whose idle connections a request reuses.
+    pub connections: crate::config::Connections,
     pub sleep: Option<ThinkTime>,
     /// Resolved target headers, marked sensitive; sent with every request.
     pub headers: HeaderMap,
@@ -361,6 +363,7 @@ fn scenarios(
                 setup: compiled.setup,
                 teardown: compiled.teardown,
                 cookies: scenario.cookies,
+                connections: scenario.connections,
                 sleep: scenario.sleep,
                 headers: target.headers.clone(),
                 timeout: config.target.timeout,

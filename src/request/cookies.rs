@@ -14,9 +14,12 @@ use std::time::SystemTime;
 #[derive(Debug, Default)]
 pub struct CookieJar {
     cookies: Vec<Cookie>,
+    /// On a parallel block's lane: the `set-cookie` lines its answers
+    /// brought, with their request paths, for the VU's jar to take in order.
+    taken: Option<Vec<(String, String)>>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Cookie {
     name: String,
     value: String,
@@ -36,7 +39,24 @@ impl CookieJar {
         }
     }
 
+    /// Makes this jar a lane's copy of `jar` (a parallel block's), which
+    /// keeps what it takes for [`Self::take_in`].
+    pub fn copy_for_lane(&mut self, jar: &CookieJar) {
+        self.cookies.clone_from(&jar.cookies);
+        self.taken.get_or_insert_with(Vec::new).clear();
+    }
+
+    /// What a lane's answers set, as if they had come to this jar.
+    pub fn take_in(&mut self, lane: &mut CookieJar) {
+        for (line, path) in lane.taken.iter_mut().flat_map(|taken| taken.drain(..)) {
+            self.store_line(&line, &path);
+        }
+    }
+
     fn store_line(&mut self, line: &str, request_path: &str) {
+        if let Some(taken) = &mut self.taken {
+            taken.push((line.to_string(), request_path.to_string()));
+        }
         let mut parts = line.split(';');
         let Some((name, value)) = parts.next().and_then(|pair| pair.split_once('=')) else { return };
         let (name, value) = (name.trim(), value.trim().trim_matches('"'));

@@ -1,11 +1,11 @@
 //! HTTP/2, where a server's ALPN picks it: hyper's client on the TLS
-//! connection, one session per origin and thread, shared by that thread's
-//! VUs as streams. A request is laid out from the same HTTP/1.1 head the
+//! connection, one session per origin in a pool ([`super::pool`]), its
+//! requests sent as streams. A request is laid out from the same HTTP/1.1 head the
 //! other transport writes, so headers, bytes counted and checks agree; the
 //! answer is read as far as `keep_body` keeps it and the rest dropped.
 
 use super::body::{keep_prefix, Encoding};
-use super::connect::{Origin, Stream};
+use super::connect::Stream;
 use super::http1::{KeepHeaders, Outgoing};
 use super::outcome;
 use super::transport::{Marks, Unanswered};
@@ -17,58 +17,25 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use std::cell::RefCell;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// A session unused this long is dropped (and so closed), as idle HTTP/1.1 connections are.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// A handle on an HTTP/2 session: cloned for each stream.
+pub type Sender = SendRequest<Full<Bytes>>;
 
-/// One open HTTP/2 session and when a request last went over it.
-struct Session {
-    origin: Origin,
-    sender: SendRequest<Full<Bytes>>,
-    last_used: Instant,
-}
-
-thread_local! {
-    /// This thread's HTTP/2 sessions, one per origin.
-    static SESSIONS: RefCell<Vec<Session>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A handle on this thread's open session to `origin`, if there is one;
-/// closed and long-unused sessions are dropped on the way.
-pub fn session(origin: &Origin) -> Option<SendRequest<Full<Bytes>>> {
-    origin.tls.as_ref()?;
-    SESSIONS.with_borrow_mut(|sessions| {
-        if sessions.is_empty() {
-            return None;
-        }
-        let now = Instant::now();
-        sessions.retain(|s| !s.sender.is_closed() && now - s.last_used < IDLE_TIMEOUT);
-        let session = sessions.iter_mut().find(|s| s.origin == *origin)?;
-        session.last_used = now;
-        Some(session.sender.clone())
-    })
-}
-
-/// Starts a session over a connection whose handshake chose `h2`, keeps it
-/// for this thread's next requests to `origin`, and sends `request` on it.
-pub async fn start(origin: &Origin, stream: Stream, request: &Outgoing<'_>) -> Result<Response, FailReason> {
+/// Starts a session over a connection whose handshake chose `h2`; its
+/// connection is driven by a task of its own until every handle is dropped.
+pub async fn handshake(stream: Stream) -> Result<Sender, FailReason> {
     let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
         .handshake(TokioIo::new(stream))
         .await
         .map_err(|e| outcome::h2_reason(&e))?;
     tokio::spawn(connection);
-    SESSIONS.with_borrow_mut(|sessions| {
-        sessions.retain(|s| s.origin != *origin);
-        sessions.push(Session { origin: origin.clone(), sender: sender.clone(), last_used: Instant::now() });
-    });
-    send(sender, request).await.map_err(Unanswered::reason)
+    Ok(sender)
 }
 
 /// Sends `request` as a stream of the session `sender` belongs to.
-pub async fn send(mut sender: SendRequest<Full<Bytes>>, request: &Outgoing<'_>) -> Result<Response, Unanswered> {
+pub async fn send(mut sender: Sender, request: &Outgoing<'_>) -> Result<Response, Unanswered> {
     let Some(laid_out) = lay_out(request) else {
         return Err(Unanswered::Failed(FailReason::Connect));
     };

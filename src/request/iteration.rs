@@ -10,10 +10,16 @@ use rand::distr::Distribution;
 use rand::Rng;
 use tokio::time::Instant;
 
+/// A think time this long frees the VU's idle connections' buffers first.
+const REST_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
 impl ScenarioRunner {
     /// Pauses for a think time.
     pub(super) async fn think(think: ThinkTime, vu: &mut RequestVu) {
         let pause = if think.min == think.max { think.min } else { vu.session.rng.random_range(think.min..=think.max) };
+        if pause >= REST_AFTER {
+            vu.session.pool.rest();
+        }
         tokio::time::sleep(pause).await;
     }
 }

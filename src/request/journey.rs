@@ -113,16 +113,13 @@ impl ScenarioRunner {
         lag: Option<Duration>,
     ) -> JourneyEnd {
         self.start_iteration(vu);
-        let mut incomplete = None;
-        let mut first_failure = None;
-        // Set once a step ended the iteration: from then on only `always` steps run.
-        let mut ending = false;
+        let mut progress = Progress::default();
         let mut frames: Vec<Frame> = Vec::new();
         let mut due = scheduled;
         let mut lag = lag;
         let mut pc = 0;
         while let Some(op) = program.get(pc) {
-            if ending && !op.always() {
+            if progress.ending && !op.always() {
                 pc = match op {
                     Op::Enter(block) => block.leave + 1,
                     _ => pc + 1,
@@ -132,6 +129,7 @@ impl ScenarioRunner {
             let skipped = match op {
                 Op::Request(step) => step.when.as_ref().is_some_and(|w| !holds(w, vu)),
                 Op::Enter(block) => block.when.as_ref().is_some_and(|w| !holds(w, vu)),
+                Op::Parallel(parallel) => parallel.when.as_ref().is_some_and(|w| !holds(w, vu)),
                 _ => false,
             };
             if skipped {
@@ -146,21 +144,29 @@ impl ScenarioRunner {
                     let request = &self.requests[step.request].plan;
                     if request.reads_variables.iter().any(|slot| vu.session.variables[*slot].is_none()) {
                         // An earlier step went on without the value this one needs.
-                        incomplete.get_or_insert(Incomplete::MissingVariable);
+                        progress.incomplete.get_or_insert(Incomplete::MissingVariable);
                     } else {
                         let mut sample = self.execute(step.request, &step.captures, vu, due).await;
                         sample.schedule_lag = lag.take();
                         self.sink.record(&sample);
                         if let Some(failure) = sample.failure {
-                            first_failure.get_or_insert((step.request, failure, sample.status));
-                            if step.ends_iteration && !ending {
-                                ending = true;
-                                incomplete.get_or_insert(match failure {
-                                    FailReason::Capture => Incomplete::CaptureFailed,
-                                    _ => Incomplete::StepFailed,
-                                });
-                            }
+                            progress.failed(step.request, failure, sample.status, step.ends_iteration);
                         }
+                    }
+                    due = Instant::now();
+                }
+                Op::Parallel(parallel) => {
+                    let started = Instant::now();
+                    let batch = Box::pin(self.run_parallel(parallel, vu, progress.ending, lag.take())).await;
+                    if batch.missing_variable {
+                        progress.incomplete.get_or_insert(Incomplete::MissingVariable);
+                    }
+                    let ending = progress.ending;
+                    for (request, failure, status, ends_iteration) in batch.failures {
+                        progress.failed(request, failure, status, ends_iteration);
+                    }
+                    if let (Some(group), false) = (parallel.group, ending) {
+                        self.sink.record_span(&Span::Group { group, duration: started.elapsed() });
                     }
                     due = Instant::now();
                 }
@@ -187,14 +193,14 @@ impl ScenarioRunner {
                     let Some(Op::Enter(block)) = program.get(*enter) else { unreachable!("a leave follows its enter") };
                     let frame = frames.last_mut().expect("a block being run");
                     frame.pass += 1;
-                    if !ending && frame.pass < block.passes.count() {
+                    if !progress.ending && frame.pass < block.passes.count() {
                         if let Some((slot, value)) = block.passes.variable(frame.pass) {
                             vu.session.variables[slot] = Some(value);
                         }
                         pc = enter + 1;
                         continue;
                     }
-                    if let (Some(group), false) = (block.group, ending) {
+                    if let (Some(group), false) = (block.group, progress.ending) {
                         self.sink.record_span(&Span::Group { group, duration: frame.started.elapsed() });
                     }
                     frames.pop();
@@ -202,12 +208,35 @@ impl ScenarioRunner {
             }
             pc += 1;
         }
-        JourneyEnd { incomplete, first_failure }
+        JourneyEnd { incomplete: progress.incomplete, first_failure: progress.first_failure }
+    }
+}
+
+/// How far a journey's run got.
+#[derive(Default)]
+struct Progress {
+    incomplete: Option<Incomplete>,
+    first_failure: Option<(usize, FailReason, Option<u16>)>,
+    /// Set once a step ended the iteration: from then on only `always` steps run.
+    ending: bool,
+}
+
+impl Progress {
+    /// Request `request` failed; when its step says so, the iteration ends.
+    fn failed(&mut self, request: usize, failure: FailReason, status: Option<u16>, ends_iteration: bool) {
+        self.first_failure.get_or_insert((request, failure, status));
+        if ends_iteration && !self.ending {
+            self.ending = true;
+            self.incomplete.get_or_insert(match failure {
+                FailReason::Capture => Incomplete::CaptureFailed,
+                _ => Incomplete::StepFailed,
+            });
+        }
     }
 }
 
 /// Whether a step's `when:` holds for this iteration of `vu`.
-fn holds(when: &When, vu: &mut RequestVu) -> bool {
+pub(super) fn holds(when: &When, vu: &mut RequestVu) -> bool {
     match when {
         When::Every(n) => vu.iterations % n == 0,
         When::Chance(p) => rand::Rng::random::<f64>(&mut vu.session.rng) < *p,

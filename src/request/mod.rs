@@ -15,6 +15,8 @@ mod http1;
 mod iteration;
 mod journey;
 mod outcome;
+mod parallel;
+mod pool;
 mod redirect;
 mod session;
 mod tls;
@@ -78,6 +80,8 @@ pub struct ScenarioRunner {
     open_model: bool,
     /// Each VU keeps the cookies of its iteration.
     cookies: bool,
+    /// Whose idle connections a request reuses.
+    reuse: crate::config::Connections,
     /// Cut out of a failed request's answer before anyone sees it.
     secrets: Arc<crate::plan::secrets::Secrets>,
 }
@@ -211,6 +215,7 @@ impl ScenarioRunner {
             teardown: plan.teardown.clone(),
             setup_values: Default::default(),
             cookies: plan.cookies,
+            reuse: plan.connections,
             secrets: plan.secrets.clone(),
             sleep: plan.sleep,
             counter: AtomicU64::new(0),
@@ -226,7 +231,20 @@ impl ScenarioRunner {
     /// Sends request `index`, takes `captures` from its answer into the VU's
     /// variables, and describes what happened; never fails.
     pub async fn execute(&self, index: usize, captures: &[Capture], vu: &mut RequestVu, scheduled: Instant) -> Sample {
-        let mut sample = self.exchange(index, captures, vu, scheduled).await;
+        self.execute_sharing(index, captures, vu, scheduled, None).await
+    }
+
+    /// As [`Self::execute`]; a request of a parallel block reuses the
+    /// connections of its VU's `shared` pool.
+    async fn execute_sharing(
+        &self,
+        index: usize,
+        captures: &[Capture],
+        vu: &mut RequestVu,
+        scheduled: Instant,
+        shared: Option<&std::sync::Mutex<pool::Pool>>,
+    ) -> Sample {
+        let mut sample = self.exchange(index, captures, vu, scheduled, shared).await;
         feeds::settle(&self.requests[index].plan, &mut sample, &vu.session.variables);
         sample
     }
@@ -243,7 +261,14 @@ impl ScenarioRunner {
     }
 
     /// One request sent and its answer judged, as [`Self::execute`] describes.
-    async fn exchange(&self, index: usize, captures: &[Capture], vu: &mut RequestVu, scheduled: Instant) -> Sample {
+    async fn exchange(
+        &self,
+        index: usize,
+        captures: &[Capture],
+        vu: &mut RequestVu,
+        scheduled: Instant,
+        shared: Option<&std::sync::Mutex<pool::Pool>>,
+    ) -> Sample {
         let request = &self.requests[index];
         let plan = &request.plan;
         let mut cx = self.render_context(vu);
@@ -287,9 +312,9 @@ impl ScenarioRunner {
         };
         let Destination { origin, head } = destination;
         let deadline = Instant::now() + plan.timeout;
-        let mut answered =
-            Self::send(request, &origin, head, &rendered_headers, body.as_ref(), &plan.method, keep, deadline, vu)
-                .await;
+        let mut answered = self
+            .send(request, &origin, head, &rendered_headers, body.as_ref(), &plan.method, keep, deadline, vu, shared)
+            .await;
         // Each redirect followed is one more exchange of the same request, until the answer that is checked.
         let mut redirects = 0;
         let mut hop: Option<Box<redirect::Hop>> = None;
@@ -336,7 +361,7 @@ impl ScenarioRunner {
             sample.bytes_sent += hop_body.map_or(0, |b| b.len() as u64);
             let head = Cow::Borrowed(&next.direct.head[..]);
             // Boxed: a hop is rare, and its state should not enlarge every request's future.
-            answered = Box::pin(Self::send(
+            answered = Box::pin(self.send(
                 request,
                 &next.direct.origin,
                 head,
@@ -346,6 +371,7 @@ impl ScenarioRunner {
                 keep,
                 deadline,
                 vu,
+                shared,
             ))
             .await;
             hop = Some(next);
@@ -489,9 +515,11 @@ impl ScenarioRunner {
             .map(Box::new)
     }
 
-    /// Over what this thread has open to `origin`, before `deadline`.
+    /// Over what the VU's pool (its thread's, or the one its parallel block
+    /// shares) has open to `origin`, before `deadline`.
     #[allow(clippy::too_many_arguments)]
     async fn send(
+        &self,
         request: &PreparedRequest,
         origin: &Origin,
         head: Cow<'_, [u8]>,
@@ -501,6 +529,7 @@ impl ScenarioRunner {
         keep_headers: KeepHeaders,
         deadline: Instant,
         vu: &mut RequestVu,
+        shared: Option<&std::sync::Mutex<pool::Pool>>,
     ) -> Result<(Response, Phases), Failed> {
         let plan = &request.plan;
         let head = if rendered_headers.is_empty() {
@@ -526,10 +555,16 @@ impl ScenarioRunner {
             keep_body: plan.keep_body,
             expected_statuses: &plan.expected_statuses,
         };
-        let timeout = vu.session.request_timer(deadline);
+        let session = &mut vu.session;
+        let conns = match (self.reuse, shared) {
+            (crate::config::Connections::PerThread, _) => pool::Conns::Thread,
+            (crate::config::Connections::PerVu, Some(shared)) => pool::Conns::Shared(shared),
+            (crate::config::Connections::PerVu, None) => pool::Conns::Vu(&mut session.pool),
+        };
+        let timeout = session.request_timer.at(deadline);
         tokio::select! {
             biased;
-            response = transport::send(origin, &outgoing) => response,
+            response = transport::send(conns, origin, &outgoing) => response,
             () = timeout => Err(FailReason::Timeout.into()),
         }
     }

@@ -2,6 +2,7 @@
 //! without reading it (`executor::Vu::session`).
 
 use super::cookies::CookieJar;
+use super::pool::Pool;
 use crate::executor::Vu;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -16,30 +17,52 @@ pub struct VuSession {
     /// The timer of this VU's request timeouts, made on its first request and
     /// moved forward for each next one: moving a timer later costs one atomic
     /// store, where a new timer per request takes the timer wheel's lock twice.
-    request_timer: Option<Pin<Box<Sleep>>>,
+    pub request_timer: RequestTimer,
     /// The current iteration's journey variables, by slot (empty outside journeys).
     pub variables: Vec<Option<serde_json::Value>>,
     /// The cookies the target set during the current iteration.
     pub cookies: CookieJar,
+    /// The connections it keeps open (unused under `connections: per_thread`).
+    pub pool: Pool,
+    /// What its parallel blocks' requests ran on, kept for the next block.
+    pub lanes: Vec<Vu<VuSession>>,
 }
 
 impl Default for VuSession {
     fn default() -> Self {
         VuSession {
             rng: SmallRng::from_rng(&mut rand::rng()),
-            request_timer: None,
+            request_timer: RequestTimer::default(),
             variables: Vec::new(),
             cookies: CookieJar::default(),
+            pool: Pool::default(),
+            lanes: Vec::new(),
         }
     }
 }
 
 impl VuSession {
-    /// The VU's request timer, set to fire at `deadline`.
-    pub fn request_timer(&mut self, deadline: Instant) -> Pin<&mut Sleep> {
-        if let Some(timer) = &mut self.request_timer {
+    /// Readies this session as a lane of `vu`'s parallel block: the VU's
+    /// variables (and `variable`, the block's loop variable) and cookies.
+    pub fn join(&mut self, vu: &VuSession, variable: Option<&(usize, serde_json::Value)>) {
+        self.variables.clone_from(&vu.variables);
+        if let Some((slot, value)) = variable {
+            self.variables[*slot] = Some(value.clone());
+        }
+        self.cookies.copy_for_lane(&vu.cookies);
+    }
+}
+
+/// A VU's timer of request timeouts.
+#[derive(Default)]
+pub struct RequestTimer(Option<Pin<Box<Sleep>>>);
+
+impl RequestTimer {
+    /// The timer, set to fire at `deadline`.
+    pub fn at(&mut self, deadline: Instant) -> Pin<&mut Sleep> {
+        if let Some(timer) = &mut self.0 {
             timer.as_mut().reset(deadline);
         }
-        self.request_timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline))).as_mut()
+        self.0.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline))).as_mut()
     }
 }

@@ -1,6 +1,7 @@
 //! Sending one request to an origin, whichever protocol carries it: an open
-//! HTTP/2 session of this thread, an idle HTTP/1.1 connection, or a new
-//! connection that speaks what its TLS handshake chose. Retries live here,
+//! HTTP/2 session of the pool, an idle HTTP/1.1 connection of it, or a new
+//! connection that speaks what its TLS handshake chose (kept in the pool
+//! after). Retries live here,
 //! the same for both protocols.
 //!
 //! A reused connection can be closed by the server just as a request goes
@@ -14,8 +15,9 @@
 
 use super::connect::{self, Origin, Protocol};
 use super::h2;
-use super::http1::{self, Conn, Outgoing};
+use super::http1::{Conn, Outgoing};
 use super::outcome::Failed;
+use super::pool::Conns;
 use super::Response;
 use crate::model::sample::{FailReason, Phase, Phases};
 use std::time::{Duration, Instant};
@@ -65,23 +67,27 @@ impl Unanswered {
     }
 }
 
-/// Sends `request` to `origin` over what this thread has open to it, or a
-/// new connection; see the module's text for when it is sent twice.
-pub async fn send(origin: &Origin, request: &Outgoing<'_>) -> Result<(Response, Phases), Failed> {
+/// Sends `request` to `origin` over what `conns` has open to it, or a new
+/// connection; see the module's text for when it is sent twice.
+pub async fn send(mut conns: Conns<'_>, origin: &Origin, request: &Outgoing<'_>) -> Result<(Response, Phases), Failed> {
     let started = Instant::now();
-    let retried = if let Some(session) = h2::session(origin) {
+    let retried = if let Some(session) = conns.with(|pool| pool.session(origin)) {
         // Boxed, as every path but the common one: a VU's future stays small.
         match Box::pin(h2::send(session, request)).await {
             Err(unanswered) if unanswered.may_resend(request) => true,
             outcome => return outcome.map(|r| phased(r, started, started, NOT_NEW)).map_err(Unanswered::failed),
         }
-    } else if let Some(mut conn) = http1::take_idle(origin) {
+    } else if let Some(mut conn) = conns.with(|pool| pool.take_idle(origin)) {
         match conn.write(request).await {
             // Nothing reached the server.
             Err(_) => true,
             Ok(()) => match conn.finish(request).await {
                 Err(unanswered) if unanswered.may_resend(request) => true,
-                outcome => return outcome.map(|r| phased(r, started, started, NOT_NEW)).map_err(Unanswered::failed),
+                outcome => {
+                    return outcome
+                        .map(|r| phased(kept(&mut conns, r), started, started, NOT_NEW))
+                        .map_err(Unanswered::failed)
+                }
             },
         }
     } else {
@@ -90,15 +96,27 @@ pub async fn send(origin: &Origin, request: &Outgoing<'_>) -> Result<(Response, 
     let connected = Box::pin(connect::connect(origin)).await?;
     let (ready, new) = (Instant::now(), (connected.connecting, connected.tls_handshaking));
     let mut response = match connected.protocol {
-        Protocol::Http2 => Box::pin(h2::start(origin, connected.stream, request)).await?,
+        Protocol::Http2 => {
+            let session = Box::pin(h2::handshake(connected.stream)).await?;
+            conns.with(|pool| pool.keep_session(origin, session.clone()));
+            Box::pin(h2::send(session, request)).await.map_err(Unanswered::reason)?
+        }
         Protocol::Http1 => {
             let mut conn = Conn::new(origin, connected.stream);
             conn.write(request).await?;
-            conn.finish(request).await.map_err(Unanswered::reason)?
+            kept(&mut conns, conn.finish(request).await.map_err(Unanswered::reason)?)
         }
     };
     response.retried = retried;
     Ok(phased(response, started, ready, new))
+}
+
+/// The response, its connection given back to the pool when it may carry another.
+fn kept(conns: &mut Conns<'_>, (response, conn): (Response, Option<Conn>)) -> Response {
+    if let Some(conn) = conn {
+        conns.with(|pool| pool.put_idle(conn));
+    }
+    response
 }
 
 /// The response with its phases: the exchange began at `started`, and

@@ -338,6 +338,40 @@ pub fn answering_server(answer: Vec<u8>, keep_alive: bool) -> (SocketAddr, Arc<A
     (addr, requests)
 }
 
+/// The requests each connection of a server carried, in the order it accepted them.
+pub type PerConnection = Arc<std::sync::Mutex<Vec<usize>>>;
+
+/// A keep-alive server answering every request with `200 ok` after `delay`
+/// that counts the requests of each connection it accepts.
+pub fn per_connection_server(delay: Duration) -> (SocketAddr, PerConnection) {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let carried = PerConnection::default();
+    let counts = carried.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let index = {
+                let mut counts = counts.lock().unwrap();
+                counts.push(0);
+                counts.len() - 1
+            };
+            let counts = counts.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut writer = stream.try_clone()?;
+                let mut reader = std::io::BufReader::new(stream);
+                while sloprober::demo_target::fixed_delay::read_request(&mut reader)?.is_some() {
+                    counts.lock().unwrap()[index] += 1;
+                    std::thread::sleep(delay);
+                    writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")?;
+                }
+                Ok(())
+            });
+        }
+    });
+    (addr, carried)
+}
+
 /// One test of a file at a time: they measure latency and rates and compare
 /// exact counts, and one test's load would show in another's on a 2-core machine.
 pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {

@@ -496,3 +496,72 @@ scenarios:
     assert_eq!(gpt4 + gpt35, 30, "one model per iteration");
     assert!(gpt4 > 0 && gpt35 > 0, "chosen anew each iteration: {gpt4} and {gpt35}");
 }
+
+/// Three suggestions at once, then two requests one at a time (`batch_per_host: 1`),
+/// against a server that answers each request after exactly 50 ms.
+const PARALLEL: &str = r#"      browse:
+        steps:
+          - group: typeahead
+            parallel: true
+            for_each: [al, alg, alge]
+            as: prefix
+            steps:
+              - name: suggest
+                path: "/suggest?q={{ prefix }}"
+          - group: one by one
+            parallel: true
+            batch_per_host: 1
+            steps: [{name: a, path: /a}, {name: b, path: /b}]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parallel_block_sends_its_requests_at_once_as_k6s_batch() {
+    let _serial = serial().await;
+    let addr = precise_server(Duration::from_millis(50));
+    let dir = tempfile::tempdir().unwrap();
+    let executor = "{executor: per-vu-iterations, vus: 2, iterations: 10, max_duration: 20s}";
+    let thresholds = "thresholds:\n  \"group_duration{group:::typeahead}\": [\"p(95)<85\", \"avg>=49\"]\n  \
+                      \"group_duration{group:::one by one}\": [\"avg>=99\"]\n";
+    let yaml = journey_config(&format!("http://{addr}"), PARALLEL, executor, "") + thresholds;
+    let (outcome, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let count = |request: &str| value(&metrics, "sloprober_http_reqs_total", &[("request", request)]);
+    assert_eq!((count("suggest"), count("a"), count("b")), (60.0, 20.0, 20.0), "{metrics}");
+    assert_eq!(value(&metrics, "sloprober_http_req_failed_total", &[]), 0.0);
+    // Three 50 ms requests in about 50 ms; two kept one at a time in about 100 ms.
+    assert!(outcome.passed(), "{}", sloprober::report::render_summary(&outcome));
+}
+
+/// A login and a health check at once; the step after the block sends the
+/// session cookie the login set and the user it captured.
+const PARALLEL_LOGIN: &str = r#"      login:
+        steps:
+          - parallel: true
+            steps:
+              - name: health
+                path: /health
+              - name: login
+                method: POST
+                path: /api/v1/login
+                json: {username: "u{{ vu }}"}
+                capture: {user: {json_path: $.user}}
+          - name: me
+            path: "/api/v1/me?u={{ user }}"
+            checks: [{status: 200}]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_parallel_request_captures_and_is_given_reaches_the_steps_after() {
+    let _serial = serial().await;
+    let target = start_target("{}").await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = journey_config(&target.url(), PARALLEL_LOGIN, SHARED_40, "");
+    let (_, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    assert_eq!(value(&metrics, "sloprober_http_reqs_total", &[("request", "login")]), 40.0);
+    assert_eq!(
+        value(&metrics, "sloprober_http_reqs_total", &[("request", "me"), ("status", "200")]),
+        40.0,
+        "the cookie the login set in the block went out with me: {metrics}"
+    );
+    // `me` reads the user the block captured: had it not come back, the step would have been skipped.
+    assert_eq!(value(&metrics, "sloprober_iterations_incomplete_total", &[]), 0.0, "{metrics}");
+}

@@ -257,6 +257,34 @@ async fn connections_are_kept_alive_and_reused() {
     );
 }
 
+/// How a scenario's requests spread over the connections the server saw:
+/// (connections, the largest share one carried).
+async fn spread(connections: &str) -> (usize, f64) {
+    let (addr, carried) = per_connection_server(Duration::ZERO);
+    let yaml = closed_model(addr, 8, "{min: 10ms, max: 30ms}")
+        .replace("    requests:\n", &format!("    connections: {connections}\n    requests:\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let (outcome, _) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let stats = &outcome.snapshot.requests[0].stats;
+    assert!(stats.count >= 200 && stats.failed_total() == 0, "{} requests, {:?} failed", stats.count, stats.failed);
+    let carried = carried.lock().unwrap().clone();
+    assert_eq!(carried.iter().sum::<usize>() as u64, stats.count, "{carried:?}");
+    let largest = *carried.iter().max().unwrap() as f64 / stats.count as f64;
+    (carried.len(), largest)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_vu_reuses_its_own_connection_unless_told_to_share_its_threads() {
+    let _serial = serial().await;
+    // Eight VUs thinking 10-30 ms: eight clients, each with an eighth of the load, as k6's VUs.
+    let (connections, largest) = spread("per_vu").await;
+    assert_eq!(connections, 8, "one connection per VU");
+    assert!(largest < 0.2, "one VU's connection carried {:.0} % of the requests", largest * 100.0);
+    // Shared by the VUs of a thread: the most recently used idle one is taken, so few carry most.
+    let (connections, largest) = spread("per_thread").await;
+    assert!(connections < 8 || largest > 0.25, "{connections} connections, the busiest carried {largest:.2}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_the_server_closed_while_idle_is_replaced_without_a_failure() {
     let _serial = serial().await;

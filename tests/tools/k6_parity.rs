@@ -8,6 +8,7 @@ use crate::common::*;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
 const VUS: u64 = 4;
 /// 300 samples per step: with 100, one burst of machine noise moved a p95 (the 5th largest) by more than 1 ms in either tool.
@@ -538,4 +539,91 @@ async fn rates_fed_by_a_status_class_a_check_and_an_expression_count_as_k6s() {
     }
     assert_eq!(status.unwrap().code(), Some(99), "5 % of answers are 500s: server_errors fails in k6");
     assert!(!outcome.passed(), "and here");
+}
+
+/// k6's VUs each reuse their own connections, thinking 10-30 ms between requests.
+const K6_CLIENTS: &str = r#"
+import http from 'k6/http';
+import { sleep } from 'k6';
+export const options = {
+  scenarios: { clients: { executor: 'per-vu-iterations', vus: Number(__ENV.VUS), iterations: Number(__ENV.ITERATIONS), maxDuration: '60s' } },
+};
+export default function () {
+  http.get(`${__ENV.BASE_URL}/`);
+  sleep(0.01 + Math.random() * 0.02);
+}
+export function handleSummary(data) { return { [__ENV.SUMMARY]: JSON.stringify(data) }; }
+"#;
+
+const CLIENT_VUS: u64 = 8;
+const CLIENT_ITERATIONS: u64 = 30;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_sees_as_many_clients_as_k6_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("clients.js");
+    std::fs::write(&script, K6_CLIENTS).unwrap();
+    let (k6_addr, k6_carried) = per_connection_server(Duration::ZERO);
+    let (our_addr, our_carried) = per_connection_server(Duration::ZERO);
+    let k6_run = start_k6(
+        &script,
+        &format!("http://{k6_addr}"),
+        (CLIENT_VUS, CLIENT_ITERATIONS),
+        &dir.path().join("k6.json"),
+        None,
+    );
+    let yaml = format!(
+        "target: {{base_url: \"http://{our_addr}\"}}\nscenarios:\n  clients:\n    sleep: {{min: 10ms, max: 30ms}}\n    \
+         requests: [{{name: root, path: /}}]\n    profiles:\n      test: {{executor: per-vu-iterations, vus: {CLIENT_VUS}, \
+         iterations: {CLIENT_ITERATIONS}, max_duration: 60s}}\n"
+    );
+    let options = run_options(dir.path(), &yaml, &[]);
+    let (status, _) = tokio::join!(k6_run, play(&options));
+    assert!(status.unwrap().success());
+    // Each VU's iterations on its own connection: eight connections of 30 requests, in both.
+    let k6 = k6_carried.lock().unwrap().clone();
+    let ours = our_carried.lock().unwrap().clone();
+    assert_eq!(k6, vec![CLIENT_ITERATIONS as usize; CLIENT_VUS as usize], "k6's connections");
+    assert_eq!(ours, k6, "the connections sloprober's VUs used, as k6's");
+}
+
+/// k6's `http.batch` of three requests, then a short think.
+const K6_BATCH: &str = r#"
+import http from 'k6/http';
+import { sleep } from 'k6';
+export const options = {
+  scenarios: { batch: { executor: 'per-vu-iterations', vus: Number(__ENV.VUS), iterations: Number(__ENV.ITERATIONS), maxDuration: '60s' } },
+};
+export default function () {
+  const base = __ENV.BASE_URL;
+  http.batch([['GET', `${base}/a`], ['GET', `${base}/b`], ['GET', `${base}/c`]]);
+  sleep(0.01);
+}
+export function handleSummary(data) { return { [__ENV.SUMMARY]: JSON.stringify(data) }; }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parallel_block_opens_and_reuses_connections_as_k6s_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("batch.js");
+    std::fs::write(&script, K6_BATCH).unwrap();
+    // Each answer takes 20 ms: a batch's three requests are all in flight at once.
+    let (k6_addr, k6_carried) = per_connection_server(Duration::from_millis(20));
+    let (our_addr, our_carried) = per_connection_server(Duration::from_millis(20));
+    let (vus, iterations) = (2, 10);
+    let k6_run = start_k6(&script, &format!("http://{k6_addr}"), (vus, iterations), &dir.path().join("k6.json"), None);
+    let yaml = format!(
+        "target: {{base_url: \"http://{our_addr}\"}}\nscenarios:\n  batch:\n    journeys:\n      batch:\n        steps:\n\
+         \x20         - parallel: true\n            steps: [{{name: a, path: /a}}, {{name: b, path: /b}}, {{name: c, path: /c}}]\n\
+         \x20         - sleep: 10ms\n    profiles:\n      test: {{executor: per-vu-iterations, vus: {vus}, \
+         iterations: {iterations}, max_duration: 60s}}\n"
+    );
+    let options = run_options(dir.path(), &yaml, &[]);
+    let (status, _) = tokio::join!(k6_run, play(&options));
+    assert!(status.unwrap().success());
+    // Three connections per VU, each carrying one request of every batch, in both.
+    let k6 = k6_carried.lock().unwrap().clone();
+    let ours = our_carried.lock().unwrap().clone();
+    assert_eq!(k6, vec![iterations as usize; 3 * vus as usize], "k6's connections");
+    assert_eq!(ours, k6, "the connections sloprober's parallel blocks used, as k6's batches");
 }

@@ -5,10 +5,7 @@
 //! reqwest's pool) passes each request and answer through channels between
 //! tasks; on loopback that costs more CPU than the HTTP itself.
 //!
-//! Between requests a connection waits in its thread's idle list, where the
-//! next VU on that thread to send to the same origin picks it up. A process
-//! thus holds as many connections as it ever had requests in flight at once,
-//! not one per VU.
+//! Between requests a connection waits in a [`super::pool::Pool`].
 
 #[cfg(test)]
 mod fuzz;
@@ -25,7 +22,6 @@ use bytes::{Buf, Bytes, BytesMut};
 pub use head::KeepHeaders;
 use head::{parse_head, status_line, BadHead, Framing, Head, MAX_HEAD};
 use http::HeaderMap;
-use std::cell::RefCell;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::Poll;
@@ -77,49 +73,9 @@ const READ_WHOLE: usize = 64 * 1024;
 const DROP_CHUNK: usize = 256 * 1024;
 /// A request longer than this is written while watching for an early answer.
 const WATCH_WHILE_WRITING: usize = 64 * 1024;
-/// An idle connection unused this long is closed, as reqwest's pool does.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// A connection idle at least this long is checked for a close from the
 /// server before it is used; a busier one is used at once.
 const CHECK_AFTER_IDLE: Duration = Duration::from_millis(1);
-
-thread_local! {
-    /// This thread's idle connections per origin, the most recently used last.
-    /// A thread talks to few origins: a scan costs less than hashing the host.
-    static IDLE: RefCell<Vec<(Origin, Vec<Conn>)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The most recently used idle connection to `origin` that is still open.
-pub fn take_idle(origin: &Origin) -> Option<Conn> {
-    IDLE.with_borrow_mut(|idle| {
-        let (_, list) = idle.iter_mut().find(|(known, _)| known == origin)?;
-        while let Some(mut conn) = list.pop() {
-            if conn.idle_since.elapsed() < CHECK_AFTER_IDLE || conn.still_open() {
-                return Some(conn);
-            }
-        }
-        None
-    })
-}
-
-fn put_idle(mut conn: Conn) {
-    let now = Instant::now();
-    conn.idle_since = now;
-    IDLE.with_borrow_mut(|idle| {
-        let list = match idle.iter().position(|(origin, _)| *origin == conn.origin) {
-            Some(index) => &mut idle[index].1,
-            None => {
-                idle.push((conn.origin.clone(), Vec::new()));
-                &mut idle.last_mut().expect("just pushed").1
-            }
-        };
-        list.push(conn);
-        // The oldest is first; it is closed once unused for IDLE_TIMEOUT.
-        if list.first().is_some_and(|oldest| now - oldest.idle_since > IDLE_TIMEOUT) {
-            list.remove(0);
-        }
-    });
-}
 
 /// One open connection and what it has read but not yet parsed. It goes
 /// back to the idle list only after a complete exchange that leaves it
@@ -160,10 +116,32 @@ impl Conn {
         }
     }
 
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// Marks the connection idle from now.
+    pub fn mark_idle(&mut self) {
+        self.idle_since = Instant::now();
+    }
+
+    /// Frees the buffers of an idle connection (they are made again for its next request).
+    pub fn free_buffers(&mut self) {
+        if self.read.is_empty() {
+            self.read = BytesMut::new();
+        }
+        self.write = Vec::new();
+    }
+
+    /// How long the connection has been idle.
+    pub fn idle_for(&self) -> Duration {
+        self.idle_since.elapsed()
+    }
+
     /// False when the server closed the connection (or sent something
-    /// unasked) while it was idle.
-    fn still_open(&mut self) -> bool {
-        self.stream.still_open()
+    /// unasked) while it was idle; not looked at when it was idle only briefly.
+    pub fn usable_after_idle(&mut self) -> bool {
+        self.idle_since.elapsed() < CHECK_AFTER_IDLE || self.stream.still_open()
     }
 
     /// Writes the whole request in one call where the socket takes it.
@@ -250,9 +228,9 @@ impl Conn {
         }
     }
 
-    /// Reads the answer to the request just written; the connection goes back
-    /// to the idle list when it may carry another.
-    pub async fn finish(mut self, request: &Outgoing<'_>) -> Result<Response, Unanswered> {
+    /// Reads the answer to the request just written; the connection comes
+    /// back with it when it may carry another.
+    pub async fn finish(mut self, request: &Outgoing<'_>) -> Result<(Response, Option<Conn>), Unanswered> {
         let head = match self.read_head(request).await {
             Ok(head) => head,
             Err(HeadFailure::Read(FailReason::Reset)) if self.read.is_empty() && self.first_byte_at.is_none() => {
@@ -261,7 +239,7 @@ impl Conn {
             Err(HeadFailure::Read(reason)) => return Err(Unanswered::Failed(reason)),
             Err(HeadFailure::Bad(BadHead { status: None })) => return Err(Unanswered::Failed(FailReason::Header)),
             Err(HeadFailure::Bad(BadHead { status: Some(status) })) => {
-                return Ok(self.answer(status, HeaderMap::new(), Err(FailReason::Header), Encoding::Identity))
+                return Ok((self.answer(status, HeaderMap::new(), Err(FailReason::Header), Encoding::Identity), None))
             }
         };
         let (_, keep_body) = request.keeps(head.status);
@@ -274,7 +252,9 @@ impl Conn {
             for (name, range) in head.headers {
                 match head::header_value(head_bytes.slice(range)) {
                     Ok(value) => headers.append(name, value),
-                    Err(_) => return Ok(self.answer(head.status, headers, Err(FailReason::Header), head.encoding)),
+                    Err(_) => {
+                        return Ok((self.answer(head.status, headers, Err(FailReason::Header), head.encoding), None))
+                    }
                 };
             }
         } else {
@@ -290,10 +270,8 @@ impl Conn {
         let reusable =
             head.keep_alive && head.framing != Framing::UntilClose && self.read.is_empty() && self.sent_whole;
         let response = self.answer(head.status, headers, body, head.encoding);
-        if response.body.is_ok() && reusable {
-            put_idle(self);
-        }
-        Ok(response)
+        let reusable = response.body.is_ok() && reusable;
+        Ok((response, reusable.then_some(self)))
     }
 
     fn answer(&self, status: u16, headers: HeaderMap, body: Result<Bytes, FailReason>, encoding: Encoding) -> Response {

@@ -163,5 +163,8 @@ fn numbers_are_written_in_decimal() {
 
 /// Sends over the shared transport; the answer without its phases.
 async fn send(origin: &Origin, request: &Outgoing<'_>) -> Result<Response, FailReason> {
-    crate::request::transport::send(origin, request).await.map(|(response, _)| response).map_err(|f| f.reason)
+    crate::request::transport::send(crate::request::pool::Conns::Thread, origin, request)
+        .await
+        .map(|(response, _)| response)
+        .map_err(|f| f.reason)
 }
