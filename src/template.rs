@@ -79,6 +79,8 @@ const BUILTINS: &str = "uuid, vu, iteration, counter, timestamp, random_int(min,
 /// One dynamic part of a template.
 #[derive(Debug, Clone, PartialEq)]
 enum Expr {
+    /// A number or boolean of the config's `vars`.
+    Fixed(Value),
     Uuid,
     Vu,
     Iteration,
@@ -147,6 +149,7 @@ impl Expr {
         match self {
             Expr::Uuid => Value::String(uuid::Builder::from_random_bytes(ctx.rng.random()).into_uuid().to_string()),
             Expr::Vu => Value::from(ctx.vu),
+            Expr::Fixed(value) => value.clone(),
             Expr::Iteration => Value::from(ctx.iteration),
             Expr::Counter => Value::from(ctx.counter.fetch_add(1, Ordering::Relaxed)),
             Expr::TimestampMs => Value::from(
@@ -209,6 +212,33 @@ pub enum TemplateError {
     NotYetCaptured(String),
 }
 
+/// The config's `vars`: text, numbers and booleans, resolved from the environment.
+pub type Vars = BTreeMap<String, Value>;
+
+/// `parts` with each fixed value written into the text around it, unless
+/// it is the whole template (which then renders to its JSON type).
+fn fold_fixed(parts: Vec<Part>) -> Vec<Part> {
+    if matches!(parts.as_slice(), [Part::Expr(Expr::Fixed(_))]) {
+        return parts;
+    }
+    let mut folded: Vec<Part> = Vec::with_capacity(parts.len());
+    for part in parts {
+        let text = match part {
+            Part::Literal(text) => text,
+            Part::Expr(Expr::Fixed(value)) => value.to_string(),
+            expr => {
+                folded.push(expr);
+                continue;
+            }
+        };
+        match folded.last_mut() {
+            Some(Part::Literal(before)) => before.push_str(&text),
+            _ => folded.push(Part::Literal(text)),
+        }
+    }
+    folded
+}
+
 /// A compiled string template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
@@ -221,12 +251,7 @@ impl Template {
     /// `env` first; the text is parsed as written, so a variable's value is
     /// never read as a template.
     /// `variables` are the journey's, as available at this step.
-    pub fn compile(
-        text: &str,
-        vars: &BTreeMap<String, String>,
-        variables: &Variables,
-        env: &EnvVars,
-    ) -> Result<Template, TemplateError> {
+    pub fn compile(text: &str, vars: &Vars, variables: &Variables, env: &EnvVars) -> Result<Template, TemplateError> {
         let written = |piece: &str| interpolate(piece, env).map_err(TemplateError::Env);
         let mut parts = Vec::new();
         let mut literal = String::new();
@@ -250,7 +275,7 @@ impl Template {
         if !literal.is_empty() || parts.is_empty() {
             parts.push(Part::Literal(literal));
         }
-        Ok(Template { parts })
+        Ok(Template { parts: fold_fixed(parts) })
     }
 
     /// The text when the template has no dynamic part.
@@ -306,7 +331,7 @@ enum Parsed {
     Expr(Expr),
 }
 
-fn parse_expr(inner: &str, vars: &BTreeMap<String, String>, variables: &Variables) -> Result<Parsed, TemplateError> {
+fn parse_expr(inner: &str, vars: &Vars, variables: &Variables) -> Result<Parsed, TemplateError> {
     let (name, args) = match inner.find('(') {
         Some(open) => {
             let close = inner
@@ -318,7 +343,12 @@ fn parse_expr(inner: &str, vars: &BTreeMap<String, String>, variables: &Variable
         None => (inner, None),
     };
     let expr = match (name, args) {
-        (name, None) if vars.contains_key(name) => return Ok(Parsed::Literal(vars[name].clone())),
+        (name, None) if vars.contains_key(name) => {
+            return Ok(match &vars[name] {
+                Value::String(text) => Parsed::Literal(text.clone()),
+                typed => Parsed::Expr(Expr::Fixed(typed.clone())),
+            })
+        }
         (name, None) if variables.lookup(name).is_some() => match variables.lookup(name) {
             Some((slot, true)) => Expr::Variable(slot),
             _ => return Err(TemplateError::NotYetCaptured(name.to_string())),
@@ -380,7 +410,7 @@ fn literals(args: Vec<Arg>) -> Vec<Value> {
 
 /// Arguments separated by commas: quoted strings ('a' or "a"), numbers, and
 /// names (a var, a journey variable, a built-in such as `iteration`).
-fn parse_args(text: &str, vars: &BTreeMap<String, String>, variables: &Variables) -> Result<Vec<Arg>, TemplateError> {
+fn parse_args(text: &str, vars: &Vars, variables: &Variables) -> Result<Vec<Arg>, TemplateError> {
     let mut args = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
@@ -396,6 +426,7 @@ fn parse_args(text: &str, vars: &BTreeMap<String, String>, variables: &Variables
                 Err(_) if token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !token.is_empty() => {
                     match parse_expr(token, vars, variables)? {
                         Parsed::Literal(text) => Arg::Literal(Value::String(text)),
+                        Parsed::Expr(Expr::Fixed(value)) => Arg::Literal(value),
                         Parsed::Expr(expr) => Arg::Expr(expr),
                     }
                 }
@@ -427,7 +458,7 @@ impl JsonTemplate {
     /// As [`Template::compile`], for every string in the body.
     pub fn compile(
         value: &Value,
-        vars: &BTreeMap<String, String>,
+        vars: &Vars,
         variables: &Variables,
         env: &EnvVars,
     ) -> Result<JsonTemplate, TemplateError> {
@@ -436,7 +467,10 @@ impl JsonTemplate {
                 let template = Template::compile(text, vars, variables, env)?;
                 match template.as_static() {
                     Some(text) => JsonTemplate::Literal(Value::String(text.to_string())),
-                    None => JsonTemplate::Text(template),
+                    None => match template.parts.as_slice() {
+                        [Part::Expr(Expr::Fixed(value))] => JsonTemplate::Literal(value.clone()),
+                        _ => JsonTemplate::Text(template),
+                    },
                 }
             }
             Value::Array(items) => JsonTemplate::Array(
@@ -494,8 +528,8 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
-    fn vars() -> BTreeMap<String, String> {
-        BTreeMap::from([("tenant_id".to_string(), "t-1".to_string())])
+    fn vars() -> Vars {
+        Vars::from([("tenant_id".to_string(), Value::from("t-1"))])
     }
 
     fn render(t: &Template) -> String {
@@ -552,6 +586,24 @@ mod tests {
     }
 
     #[test]
+    fn a_typed_var_keeps_its_type_as_a_whole_value_and_is_text_inside_one() {
+        let vars = Vars::from([
+            ("max_tokens".to_string(), Value::from(64)),
+            ("stream".to_string(), Value::from(false)),
+            ("ratio".to_string(), Value::from(0.5)),
+        ]);
+        let body = serde_json::json!({"max_tokens": "{{ max_tokens }}", "stream": "{{ stream }}", "ratio": "{{ ratio }}",
+            "text": "up to {{ max_tokens }} tokens"});
+        let t = JsonTemplate::compile(&body, &vars, Variables::none(), &EnvVars::new()).unwrap();
+        let expected = serde_json::json!({"max_tokens": 64, "stream": false, "ratio": 0.5,
+            "text": "up to 64 tokens"});
+        assert_eq!(t.as_static(), Some(expected), "fixed values make a fixed body");
+        let path =
+            Template::compile("/gen?n={{ max_tokens }}&s={{ stream }}", &vars, Variables::none(), &EnvVars::new());
+        assert_eq!(path.unwrap().as_static(), Some("/gen?n=64&s=false"));
+    }
+
+    #[test]
     fn errors_name_the_expression() {
         let err =
             Template::compile("{{ tenant }}", &vars(), Variables::none(), &EnvVars::new()).unwrap_err().to_string();
@@ -562,7 +614,7 @@ mod tests {
 
     #[test]
     fn functions_read_names_and_encode_as_javascript_does() {
-        let vars = BTreeMap::from([("query".to_string(), "photo synthesis & co/2".to_string())]);
+        let vars = Vars::from([("query".to_string(), Value::from("photo synthesis & co/2"))]);
         let render = |text: &str| {
             let template = Template::compile(text, &vars, Variables::none(), &EnvVars::new()).unwrap();
             let counter = AtomicU64::new(0);

@@ -45,7 +45,7 @@ pub struct ExprCheck {
 
 /// Where a name an expression reads can come from.
 pub struct Names<'a> {
-    pub vars: &'a std::collections::BTreeMap<String, String>,
+    pub vars: &'a crate::template::Vars,
     /// The journey variables available to this step: name and slot.
     pub variables: Vec<(String, usize)>,
 }
@@ -153,7 +153,7 @@ impl ExprCheck {
                 "headers" => Binding::Headers,
                 _ => match (names.variables.iter().find(|(n, _)| *n == name), names.vars.get(&name)) {
                     (Some((_, slot)), _) => Binding::Slot(*slot),
-                    (None, Some(value)) => Binding::Fixed(Cel::String(Arc::new(value.clone()))),
+                    (None, Some(value)) => Binding::Fixed(cel_value(value)),
                     (None, None) => {
                         let mut known: Vec<&str> = BUILTINS.to_vec();
                         known.extend(names.vars.keys().map(String::as_str));
@@ -335,9 +335,13 @@ mod tests {
     const BODY: &str = r#"{"model": "gpt-4", "completion_tokens": 42, "text": "Photosynthesis is",
         "embedding": [0.1, 0.2, 0.3], "suggestions": ["photo", "photon"], "scores": [0.9, 0.5, 0.1], "error": null}"#;
 
-    /// Whether `source` passes on [`BODY`] with the var `dims` = "3" and the journey variable `model` = "gpt-4".
+    /// Whether `source` passes on [`BODY`] with the vars `dims` = "3" (text) and
+    /// `max_tokens` = 64 (a number), and the journey variable `model` = "gpt-4".
     fn passes(source: &str) -> bool {
-        let vars = BTreeMap::from([("dims".to_string(), "3".to_string())]);
+        let vars = crate::template::Vars::from([
+            ("dims".to_string(), serde_json::Value::from("3")),
+            ("max_tokens".to_string(), serde_json::Value::from(64)),
+        ]);
         let check = ExprCheck::compile(source, &Names { vars: &vars, variables: vec![("model".into(), 0)] })
             .unwrap_or_else(|e| panic!("{source}: {e}"));
         let headers = reqwest::header::HeaderMap::from_iter([(
@@ -361,6 +365,8 @@ mod tests {
             ("body.model == model", true),
             ("body.model != model", false),
             ("size(body.embedding) == int(dims)", true),
+            ("body.completion_tokens <= max_tokens", true),
+            ("body.completion_tokens > max_tokens", false),
             ("body.scores.all(s, s >= 0.0 && s <= 1.0)", true),
             ("body.suggestions.all(s, s.startsWith('photo'))", true),
             ("body.suggestions.exists(s, s == 'photon')", true),

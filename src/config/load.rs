@@ -95,12 +95,13 @@ pub fn parse(loaded: &Loaded, env: &EnvVars) -> Result<Config, ConfigError> {
         ConfigError::Invalid { config: name.clone(), problems: vec![Problem { path: String::new(), message }] }
     })?;
     let mut problems = Problems::default();
+    let _env = ParseEnv::set(env);
     let Some(sections) = read::<Sections>(tree, "", &mut problems) else {
         return Err(problems.into_error(&name));
     };
     let target = read::<Target>(sections.target, "target", &mut problems);
     let metrics = optional::<MetricsConfig>(sections.metrics, "metrics", &mut problems);
-    let vars = optional::<BTreeMap<String, String>>(sections.vars, "vars", &mut problems);
+    let vars = optional::<BTreeMap<String, Value>>(sections.vars, "vars", &mut problems);
     let thresholds =
         optional::<BTreeMap<String, Vec<ThresholdEntry>>>(sections.thresholds, "thresholds", &mut problems);
     let profiles = optional::<BTreeMap<String, ProfileOverrides>>(sections.profiles, "profiles", &mut problems);
@@ -243,26 +244,146 @@ fn yaml_error_path(text: &str, message: &str) -> String {
     path
 }
 
-pub(super) fn read<T: DeserializeOwned>(value: Value, path: &str, problems: &mut Problems) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(value) {
-        Ok(parsed) => Some(parsed),
-        Err(err) => {
-            let inner = err.path().to_string();
-            let full = match (path.is_empty(), inner.as_str()) {
-                (_, ".") => path.to_string(),
-                (true, _) => inner,
-                (false, _) if inner.starts_with('[') => format!("{path}{inner}"),
-                (false, _) => format!("{path}.{inner}"),
-            };
-            problems.add(full, err.into_inner().to_string());
-            None
-        }
+thread_local! {
+    /// The environment of the config being parsed, for [`read`] on this thread.
+    static PARSE_ENV: std::cell::RefCell<EnvVars> = std::cell::RefCell::new(EnvVars::new());
+}
+
+/// Sets the environment [`read`] takes `${VAR}` values from until dropped.
+struct ParseEnv;
+
+impl ParseEnv {
+    fn set(env: &EnvVars) -> ParseEnv {
+        PARSE_ENV.with_borrow_mut(|e| e.clone_from(env));
+        ParseEnv
     }
+}
+
+impl Drop for ParseEnv {
+    fn drop(&mut self) {
+        PARSE_ENV.with_borrow_mut(EnvVars::clear);
+    }
+}
+
+/// Reads `value` as a `T`. A setting that is not text (a number, a
+/// boolean, a duration) written wholly as `${VAR}` or `${VAR:-default}`
+/// takes the variable's value, typed as YAML reads it (`3`, `true`, `1.5s`):
+/// k6 scripts read their numbers from `__ENV` the same way.
+pub(super) fn read<T: DeserializeOwned>(value: Value, path: &str, problems: &mut Problems) -> Option<T> {
+    let mut value = value;
+    loop {
+        let err = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+            Ok(parsed) => return Some(parsed),
+            Err(err) => err,
+        };
+        match PARSE_ENV.with_borrow(|env| typed_from_env(&mut value, err.path(), env)) {
+            Some(Ok(())) => continue,
+            Some(Err(message)) => {
+                problems.add(full_path(path, &err.path().to_string()), message);
+                return None;
+            }
+            None => {}
+        }
+        problems.add(full_path(path, &err.path().to_string()), err.into_inner().to_string());
+        return None;
+    }
+}
+
+/// `inner` (a serde path, `.` for the value itself) under `path`.
+fn full_path(path: &str, inner: &str) -> String {
+    match (path.is_empty(), inner) {
+        (_, ".") => path.to_string(),
+        (true, _) => inner.to_string(),
+        (false, _) if inner.starts_with('[') => format!("{path}{inner}"),
+        (false, _) => format!("{path}.{inner}"),
+    }
+}
+
+/// Where `at` in `value` is text that is wholly `${VAR}`: replaces it with
+/// the variable's value as YAML types it. None when there is no such text,
+/// an error when the variable is not set.
+fn typed_from_env(value: &mut Value, at: &serde_path_to_error::Path, env: &EnvVars) -> Option<Result<(), String>> {
+    use serde_path_to_error::Segment;
+    let mut node = value;
+    for segment in at.iter() {
+        node = match segment {
+            Segment::Seq { index } => node.get_mut(*index)?,
+            Segment::Map { key } => node.get_mut(key.as_str())?,
+            Segment::Enum { .. } | Segment::Unknown => return None,
+        };
+    }
+    let Value::String(text) = node else { return None };
+    let whole = text.starts_with("${") && text.ends_with('}') && text[2..].find('}') == Some(text.len() - 3);
+    if !whole {
+        return None;
+    }
+    let resolved = match crate::model::env::interpolate(text, env) {
+        Ok(resolved) => resolved,
+        Err(message) => return Some(Err(message)),
+    };
+    let typed = match resolved.as_str() {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        number => match (number.parse::<u64>(), number.parse::<i64>(), number.parse::<f64>()) {
+            (Ok(n), _, _) => Value::from(n),
+            (_, Ok(n), _) => Value::from(n),
+            (_, _, Ok(n)) if n.is_finite() => Value::from(n),
+            _ => Value::String(resolved),
+        },
+    };
+    if *node == typed {
+        return None;
+    }
+    *node = typed;
+    Some(Ok(()))
 }
 
 fn optional<T: DeserializeOwned + Default>(value: Option<Value>, path: &str, problems: &mut Problems) -> Option<T> {
     match value {
         None | Some(Value::Null) => Some(T::default()),
         Some(value) => read(value, path, problems),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StepConfig;
+
+    const TYPED: &str = "target: {base_url: \"http://127.0.0.1:1\"}\nscenarios:\n  s:\n    cookies: ${COOKIES}\n    \
+        sleep: ${THINK}\n    journeys:\n      j:\n        steps:\n          - repeat: ${QUESTIONS}\n            \
+        steps: [{name: a, path: \"/${QUESTIONS}\"}]\n    profiles:\n      p:\n        executor: constant-vus\n        \
+        vus: ${VUS:-4}\n        duration: ${DURATION}\n";
+
+    fn env(pairs: &[(&str, &str)]) -> EnvVars {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_setting_written_wholly_as_an_env_var_takes_its_typed_value() {
+        let env = env(&[("COOKIES", "false"), ("THINK", "1.5s"), ("QUESTIONS", "5"), ("DURATION", "30s")]);
+        let config = parse(&Loaded::new("t", TYPED), &env).unwrap();
+        let scenario = &config.scenarios["s"];
+        assert!(!scenario.cookies);
+        assert_eq!(scenario.sleep.map(|s| s.min), Some(std::time::Duration::from_millis(1500)));
+        let StepConfig::Block(block) = &scenario.journeys["j"].steps[0] else { panic!("a block") };
+        assert_eq!(block.repeat, Some(5));
+        let StepConfig::Request(step) = &block.steps[0] else { panic!("a request") };
+        assert_eq!(step.request.path, "/${QUESTIONS}", "text keeps its ${{VAR}} until the plan resolves it");
+        let profile = &scenario.profiles["p"];
+        assert_eq!((profile.vus, profile.duration), (Some(4), Some(std::time::Duration::from_secs(30))));
+    }
+
+    #[test]
+    fn an_unset_env_var_in_a_typed_setting_is_named_where_it_is_used() {
+        let env = env(&[("COOKIES", "false"), ("THINK", "1s"), ("DURATION", "30s")]);
+        let ConfigError::Invalid { problems, .. } = parse(&Loaded::new("t", TYPED), &env).unwrap_err() else {
+            panic!("invalid")
+        };
+        let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            shown,
+            ["scenarios.s.journeys.j.steps[0].repeat: environment variable QUESTIONS is not set (write ${QUESTIONS:-default} to make it optional)"]
+        );
     }
 }

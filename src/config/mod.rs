@@ -36,7 +36,8 @@ use std::time::Duration;
 pub struct Config {
     pub target: Target,
     pub metrics: MetricsConfig,
-    pub vars: BTreeMap<String, String>,
+    /// Fixed values templates and expressions read: text, numbers, booleans.
+    pub vars: BTreeMap<String, serde_json::Value>,
     pub scenarios: BTreeMap<String, Scenario>,
     pub thresholds: BTreeMap<String, Vec<ThresholdEntry>>,
     pub profiles: BTreeMap<String, ProfileOverrides>,

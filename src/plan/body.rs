@@ -130,7 +130,7 @@ pub fn read_file(file: &str, dir: &Path, at: &str, problems: &mut Problems) -> O
 
 /// What templates in a form or multipart body may read.
 pub struct Scope<'a> {
-    pub vars: &'a BTreeMap<String, String>,
+    pub vars: &'a crate::template::Vars,
     pub variables: &'a Variables,
     pub env: &'a EnvVars,
     pub files: &'a Path,

@@ -94,7 +94,7 @@ mod tests {
     use serde_json::Value;
 
     fn no_names() -> Names<'static> {
-        static VARS: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+        static VARS: crate::template::Vars = crate::template::Vars::new();
         Names { vars: &VARS, variables: Vec::new() }
     }
 

@@ -263,7 +263,7 @@ pub fn build(config: &Config, profile: &str, env: &EnvVars, source: &str) -> Res
 /// The target section resolved: `vars` and headers with `${VAR}` filled,
 /// the base URL, TLS and proxy every scenario starts from.
 struct ResolvedTarget {
-    vars: BTreeMap<String, String>,
+    vars: crate::template::Vars,
     /// Fixed headers (resolved, sensitive).
     headers: HeaderMap,
     /// Headers with a `{{ }}` template, rendered per request.
@@ -275,15 +275,26 @@ struct ResolvedTarget {
 
 impl ResolvedTarget {
     fn read(config: &Config, env: &EnvVars, problems: &mut Problems) -> ResolvedTarget {
-        let vars: BTreeMap<String, String> = config
+        let vars: crate::template::Vars = config
             .vars
             .iter()
             .filter_map(|(k, v)| {
                 let path = format!("vars.{k}");
-                if template_not_allowed(v, &path, "vars (they are fixed values)", problems) {
+                let text = match v {
+                    serde_json::Value::String(text) => text,
+                    serde_json::Value::Number(_) | serde_json::Value::Bool(_) => return Some((k.clone(), v.clone())),
+                    _ => {
+                        problems.add(path, "a var is text, a number or a boolean");
+                        return None;
+                    }
+                };
+                if template_not_allowed(text, &path, "vars (they are fixed values)", problems) {
                     return None;
                 }
-                interpolate(v, env).map(|value| (k.clone(), value)).map_err(|e| problems.add(path, e)).ok()
+                interpolate(text, env)
+                    .map(|value| (k.clone(), serde_json::Value::String(value)))
+                    .map_err(|e| problems.add(path, e))
+                    .ok()
             })
             .collect();
         let (headers, header_templates) = target_headers(config, &vars, env, problems);
@@ -441,7 +452,7 @@ fn resolve_base_url(template: &str, path: &str, env: &EnvVars, problems: &mut Pr
 /// `{{ }}` template, rendered per request.
 fn target_headers(
     config: &Config,
-    vars: &BTreeMap<String, String>,
+    vars: &crate::template::Vars,
     env: &EnvVars,
     problems: &mut Problems,
 ) -> (HeaderMap, Vec<(HeaderName, crate::template::Template)>) {

@@ -154,7 +154,7 @@ pub fn expects(expected: &[u16], status: u16) -> bool {
 /// What a request compiles against.
 pub struct RequestContext<'a> {
     pub base_url: &'a str,
-    pub vars: &'a BTreeMap<String, String>,
+    pub vars: &'a crate::template::Vars,
     pub custom: &'a BTreeMap<String, CustomKind>,
     pub default_headers: &'a HeaderMap,
     /// The target's headers that hold a template.
@@ -175,7 +175,7 @@ pub struct RequestContext<'a> {
 /// it had any) or a template rendered per request. Errors never echo a value.
 pub fn header_value(
     written: &str,
-    vars: &BTreeMap<String, String>,
+    vars: &crate::template::Vars,
     variables: &Variables,
     env: &crate::model::env::EnvVars,
 ) -> Result<HeaderValueTemplate, String> {
