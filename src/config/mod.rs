@@ -407,11 +407,18 @@ mod serde_yaml_value {
     }
 }
 
-/// A field of a multipart body: text, or a file read once at start.
+/// A field of a multipart body: text, or a file read once at start, or a
+/// file whose content is written here.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged, expecting = "a text value, or {file, filename, content_type}")]
+#[serde(untagged, expecting = "a text value, {file, filename, content_type} or {content, filename, content_type}")]
 pub enum MultipartField {
     Text(String),
+    Inline {
+        content: String,
+        filename: String,
+        #[serde(default)]
+        content_type: Option<String>,
+    },
     File {
         file: String,
         #[serde(default)]

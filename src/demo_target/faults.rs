@@ -17,6 +17,7 @@ pub const ENDPOINTS: &[&str] = &[
     "suggest",
     "search",
     "index",
+    "upload",
     "delete_document",
     "login",
     "me",
@@ -38,6 +39,10 @@ pub struct Fault {
     pub reset_rate: f64,
     /// Fraction of requests answered 200 with a body that is not JSON.
     pub garbage_rate: f64,
+    /// Fraction of requests answered with the usual status but a body that
+    /// breaks the endpoint's contract (a wrong echo, a missing field, ...).
+    #[serde(default)]
+    pub contract_rate: f64,
     /// Fraction of requests delayed by a further `slow_ms`.
     pub slow_rate: f64,
     pub slow_ms: f64,
@@ -52,6 +57,7 @@ impl Fault {
             error_status: 500,
             reset_rate: 0.0,
             garbage_rate: 0.0,
+            contract_rate: 0.0,
             slow_rate: 0.0,
             slow_ms: 0.0,
         }
@@ -89,6 +95,7 @@ pub struct FaultPatch {
     pub error_status: Option<u16>,
     pub reset_rate: Option<f64>,
     pub garbage_rate: Option<f64>,
+    pub contract_rate: Option<f64>,
     pub slow_rate: Option<f64>,
     pub slow_ms: Option<f64>,
 }
@@ -105,6 +112,7 @@ impl FaultPatch {
         set(&mut fault.error_rate, self.error_rate);
         set(&mut fault.reset_rate, self.reset_rate);
         set(&mut fault.garbage_rate, self.garbage_rate);
+        set(&mut fault.contract_rate, self.contract_rate);
         set(&mut fault.slow_rate, self.slow_rate);
         set(&mut fault.slow_ms, self.slow_ms);
         if let Some(status) = self.error_status {
@@ -120,6 +128,7 @@ impl FaultPatch {
         ratio("error_rate", self.error_rate)?;
         ratio("reset_rate", self.reset_rate)?;
         ratio("garbage_rate", self.garbage_rate)?;
+        ratio("contract_rate", self.contract_rate)?;
         ratio("slow_rate", self.slow_rate)?;
         for (name, v) in [("delay_ms", self.delay_ms), ("jitter_ms", self.jitter_ms), ("slow_ms", self.slow_ms)] {
             if v.is_some_and(|v| !(0.0..=600_000.0).contains(&v)) {
@@ -150,6 +159,7 @@ impl Default for Faults {
             ("suggest", 2.0, 4.0),
             ("search", 10.0, 10.0),
             ("index", 25.0, 25.0),
+            ("upload", 30.0, 30.0),
             ("delete_assessment", 3.0, 2.0),
             ("delete_document", 3.0, 2.0),
             ("login", 5.0, 5.0),

@@ -27,7 +27,7 @@ pub struct DemoTarget {
     served: BTreeMap<&'static str, AtomicU64>,
     /// Requests received per endpoint: the sequence number fault shares are spread over.
     arrivals: BTreeMap<&'static str, AtomicU64>,
-    injected: BTreeMap<&'static str, [AtomicU64; 3]>,
+    injected: BTreeMap<&'static str, [AtomicU64; 4]>,
     unauthorized: AtomicU64,
     /// Assessments, documents and sessions made through the API.
     store: store::Store,
@@ -39,6 +39,7 @@ pub enum Injected {
     Error = 0,
     Reset = 1,
     Garbage = 2,
+    Contract = 3,
 }
 
 impl DemoTarget {
@@ -95,6 +96,7 @@ impl DemoTarget {
             "errors": injected(Injected::Error),
             "resets": injected(Injected::Reset),
             "garbage": injected(Injected::Garbage),
+            "broken_contracts": injected(Injected::Contract),
             "unauthorized": load(&self.unauthorized),
             "objects": self.store.stats(),
         })

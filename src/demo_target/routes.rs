@@ -26,6 +26,7 @@ fn route<'p>(method: &Method, path: &'p str) -> Option<(&'static str, &'p str)> 
         (&Method::GET, ["api", "v1", "search", "suggest"]) => ("suggest", ""),
         (&Method::POST, ["api", "v1", "search"]) => ("search", ""),
         (&Method::POST, ["api", "v1", "search", "index"]) => ("index", ""),
+        (&Method::POST, ["api", "v1", "search", "index", "upload"]) => ("upload", ""),
         (&Method::DELETE, ["api", "v1", "search", "index", id]) => ("delete_document", id),
         (&Method::POST, ["api", "v1", "login"]) => ("login", ""),
         (&Method::GET, ["api", "v1", "me"]) => ("me", ""),
@@ -62,6 +63,8 @@ pub async fn handle(target: &DemoTarget, request: Request<Incoming>) -> Result<H
         return Ok(json(StatusCode::UNAUTHORIZED, &json!({"error": "missing or wrong bearer token"})));
     }
     let query = request.uri().query().unwrap_or("").to_string();
+    let content_type =
+        request.headers().get(hyper::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let body = read_body(request, BODY_LIMIT).await.unwrap_or_default();
     let fault = target.fault(endpoint);
     // Decide the outcome before sleeping so the RNG is not held across an await.
@@ -82,9 +85,87 @@ pub async fn handle(target: &DemoTarget, request: Request<Incoming>) -> Result<H
         target.count_injected(endpoint, Injected::Garbage);
         return Ok(crate::server::http::text(StatusCode::OK, "<html>garbage</html>"));
     }
+    let breaks_contract = roll < fault.reset_rate + fault.error_rate + fault.garbage_rate + fault.contract_rate;
+    if breaks_contract {
+        target.count_injected(endpoint, Injected::Contract);
+    }
+    if endpoint == "upload" {
+        return Ok(match breaks_contract {
+            // Refuses the file as a service that lost multipart support does.
+            true => upload(&target.store, "application/json", &body),
+            false => upload(&target.store, &content_type, &body),
+        });
+    }
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let asked = Asked { endpoint, id: &id, body: &body, query: &query, session: session.as_deref() };
-    Ok(respond(&target.store, &asked))
+    let response = respond(&target.store, &asked);
+    Ok(if breaks_contract { broken(endpoint, response).await } else { response })
+}
+
+/// `POST /api/v1/search/index/upload`: a document as a file of a
+/// `multipart/form-data` body (its part named `file`), indexed as `index` does.
+fn upload(store: &Store, content_type: &str, body: &[u8]) -> HttpResponse {
+    let Some((filename, bytes)) = multipart_file(content_type, body) else {
+        return json(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &json!({"error": "expected multipart/form-data with a file in the part named file"}),
+        );
+    };
+    let id = format!("doc-{}", uuid::Uuid::new_v4().simple());
+    store.create(Kind::Document, &id);
+    json(StatusCode::ACCEPTED, &json!({"id": id, "indexed": true, "filename": filename, "bytes": bytes}))
+}
+
+/// The filename and size of the part named `file` of a multipart body, when it has one with a filename.
+fn multipart_file(content_type: &str, body: &[u8]) -> Option<(String, usize)> {
+    let (kind, params) = content_type.split_once(';')?;
+    if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    let boundary = params.split(';').find_map(|p| p.trim().strip_prefix("boundary="))?.trim_matches('"');
+    let body = String::from_utf8_lossy(body);
+    let delimiter = format!("--{boundary}");
+    body.split(delimiter.as_str()).find_map(|part| {
+        let (head, content) = part.strip_prefix("\r\n")?.split_once("\r\n\r\n")?;
+        let disposition = head.lines().find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))?;
+        if !disposition.contains("name=\"file\"") {
+            return None;
+        }
+        let filename = disposition.split("filename=\"").nth(1)?.split('"').next()?.to_string();
+        Some((filename, content.strip_suffix("\r\n").unwrap_or(content).len()))
+    })
+}
+
+/// `response` with its body changed so that it breaks the endpoint's
+/// contract while its status stays: the wrong model or mode echoed, the
+/// embedding left out, suggestions that do not start with the query,
+/// results out of order, an answer or index not recorded.
+async fn broken(endpoint: &str, response: HttpResponse) -> HttpResponse {
+    use http_body_util::BodyExt;
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
+        return hyper::Response::from_parts(parts, http_body_util::Full::new(bytes));
+    };
+    match endpoint {
+        "generate" => value["model"] = json!("gpt-4o-mini"),
+        "embeddings" => drop(value.as_object_mut().map(|o| o.remove("embedding"))),
+        "create" => value["status"] = json!("pending"),
+        "answer" => value["recorded"] = json!(false),
+        "grade" => value["mode"] = json!("unknown"),
+        "suggest" => value["suggestions"] = json!(["zebra", "zinc"]),
+        "search" => {
+            if let Some(results) = value["results"].as_array_mut() {
+                results.reverse();
+            }
+        }
+        "index" => value["indexed"] = json!(false),
+        "health" => value["status"] = json!("degraded"),
+        _ => {}
+    }
+    let mut response = json(parts.status, &value);
+    *response.headers_mut() = parts.headers;
+    response
 }
 
 /// What a request asks of an endpoint.

@@ -169,6 +169,11 @@ pub fn multipart(
                 Ok(template) => parts.push((name.clone(), Part::Text(template))),
                 Err(e) => problems.add(field_at, e),
             },
+            MultipartField::Inline { content, filename, content_type } => {
+                let content_type = content_type.clone().unwrap_or_else(|| "text/plain".into());
+                let bytes = Bytes::from(content.clone().into_bytes());
+                parts.push((name.clone(), Part::File(FilePart { filename: filename.clone(), content_type, bytes })));
+            }
             MultipartField::File { file, filename, content_type } => {
                 if let Some(bytes) = read_file(file, scope.files, &format!("{field_at}.file"), problems) {
                     let filename = filename.clone().unwrap_or_else(|| {

@@ -565,3 +565,46 @@ async fn what_a_parallel_request_captures_and_is_given_reaches_the_steps_after()
     // `me` reads the user the block captured: had it not come back, the step would have been skipped.
     assert_eq!(value(&metrics, "sloprober_iterations_incomplete_total", &[]), 0.0, "{metrics}");
 }
+
+/// `sloprober run` of the shipped config/aivo.yaml, scenario `scenario`
+/// only, 3 VUs sharing `iterations`, against `target`: (exit code, stdout).
+async fn run_aivo(target: &Target, scenario: &str, iterations: u32) -> (Option<i32>, String) {
+    let (url, scenario, dir) = (target.url(), scenario.to_string(), tempfile::tempdir().unwrap());
+    let config = repo_root().join("config/aivo.yaml");
+    let output = tokio::task::spawn_blocking(move || {
+        sloprober_binary()
+            .args(["run", "--profile", "smoke", "--no-progress", "--scenario", &scenario, "-u", "3", "-i"])
+            .arg(iterations.to_string())
+            .arg("--config")
+            .arg(&config)
+            .arg("--out")
+            .arg(dir.path())
+            .env("BASE_URL", url)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_port_fails_each_broken_contract_that_k6s_checks_catch() {
+    let _serial = serial().await;
+    let healthy = start_target("{}").await;
+    let broken = [
+        ("gateway", r#"{"generate": {"contract_rate": 1.0}}"#, "the wrong model echoed"),
+        ("assessment", r#"{"grade": {"contract_rate": 1.0}}"#, "the wrong grading mode echoed"),
+        ("search", r#"{"suggest": {"contract_rate": 1.0}}"#, "suggestions off the prefix"),
+    ];
+    for (scenario, faults, what) in broken {
+        let (code, stdout) = run_aivo(&healthy, scenario, 6).await;
+        assert_eq!(code, Some(0), "{scenario} on a healthy target:\n{stdout}");
+        let target = start_target(faults).await;
+        let (code, stdout) = run_aivo(&target, scenario, 6).await;
+        assert_eq!(code, Some(99), "{scenario} with {what}:\n{stdout}");
+        assert!(stdout.contains(&format!("✗ checks{{scenario:{scenario}}} rate>0.99")), "{what}:\n{stdout}");
+        // In k6's meaning an answer with its expected status did not fail: the contract is the checks' to judge.
+        assert!(stdout.contains(&format!("✓ http_req_failed{{scenario:{scenario}}} rate<0.001")), "{what}:\n{stdout}");
+    }
+}
