@@ -233,7 +233,7 @@ impl<'de> Deserialize<'de> for ThinkTime {
 }
 
 /// One request of a scenario.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestConfig {
     pub name: String,
@@ -437,7 +437,7 @@ pub struct GaugeFeed {
 }
 
 /// One check as written; exactly one of `status`, `json_path`, `body_regex`, `header` is set.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckConfig {
     #[serde(default)]

@@ -608,3 +608,31 @@ async fn the_shipped_port_fails_each_broken_contract_that_k6s_checks_catch() {
         assert!(stdout.contains(&format!("✓ http_req_failed{{scenario:{scenario}}} rate<0.001")), "{what}:\n{stdout}");
     }
 }
+
+/// Two journeys that both log in first, with the same step.
+const SHARED_LOGIN: &str = r#"      browse:
+        steps:
+          - {name: login, method: POST, path: /api/v1/login, json: {username: "u{{ vu }}"}, capture: {user: {json_path: $.user}}}
+          - {name: me, path: "/api/v1/me?u={{ user }}", checks: [{status: 200}]}
+      search:
+        steps:
+          - {name: login, method: POST, path: /api/v1/login, json: {username: "u{{ vu }}"}, capture: {user: {json_path: $.user}}}
+          - {name: suggest, path: "/api/v1/search/suggest?q={{ user }}", checks: [{status: 200}]}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_two_journeys_share_is_one_request_with_one_label() {
+    let _serial = serial().await;
+    let target = start_target("{}").await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = journey_config(&target.url(), SHARED_LOGIN, SHARED_40, "");
+    let (outcome, metrics) = play(&run_options(dir.path(), &yaml, &[])).await;
+    let count = |request: &str| value(&metrics, "sloprober_http_reqs_total", &[("request", request)]);
+    let login = [("request", "login"), ("status", "200")];
+    assert_eq!(series(&metrics, "sloprober_http_reqs_total", &login).len(), 1, "one series: {metrics}");
+    assert_eq!(count("login"), 40.0, "every iteration logs in, whichever journey it plays");
+    assert_eq!(count("me") + count("suggest"), 40.0);
+    let names: Vec<&str> = outcome.snapshot.requests.iter().map(|r| r.request.as_str()).collect();
+    assert_eq!(names.iter().filter(|n| **n == "login").count(), 1, "one row in the reports: {names:?}");
+    assert_eq!(value(&metrics, "sloprober_http_req_failed_total", &[]), 0.0);
+}

@@ -15,7 +15,7 @@ use crate::model::problems::Problems;
 use crate::template::Variables;
 use reqwest::header::HeaderName;
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 /// One weighted journey of a scenario.
 #[derive(Debug, Clone)]
@@ -231,7 +231,7 @@ pub fn compile(scenario: &Scenario, cx: &RequestContext<'_>, path: &str, problem
     let mut compiler = Compiler {
         cx,
         requests: &mut requests,
-        names: BTreeSet::new(),
+        names: BTreeMap::new(),
         groups: Vec::new(),
         variables: Variables::default(),
         loop_variables: Vec::new(),
@@ -324,7 +324,7 @@ pub fn compile(scenario: &Scenario, cx: &RequestContext<'_>, path: &str, problem
 struct Compiler<'a, 'c> {
     cx: &'a RequestContext<'c>,
     requests: &'a mut Vec<RequestPlan>,
-    names: BTreeSet<String>,
+    names: BTreeMap<String, Named>,
     groups: Vec<String>,
     variables: Variables,
     /// Loop variables of the enclosing blocks.
@@ -335,7 +335,8 @@ struct Compiler<'a, 'c> {
 impl Compiler<'_, '_> {
     /// A request picked by weight: it reads the setup's values, captures nothing.
     fn weighted_request(&mut self, config: &RequestConfig, at: &str) {
-        if !self.names.insert(config.name.clone()) {
+        let named = Named { request: None, config: config.clone(), group: String::new() };
+        if self.names.insert(config.name.clone(), named).is_some() {
             self.problems.add(format!("{at}.name"), format!("\"{}\" is used twice in this scenario", config.name));
         }
         let cx = RequestContext { variables: &self.variables, ..*self.cx };
@@ -371,12 +372,25 @@ impl Compiler<'_, '_> {
         program: &mut Vec<Op>,
     ) {
         let name = &step.request.name;
-        if !self.names.insert(name.clone()) {
-            self.problems.add(
-                format!("{at}.name"),
-                format!("\"{name}\" is used twice in this scenario; each step has its own name (its request label)"),
-            );
-        }
+        // A step of another journey (or branch) may be the same request: one label, one request.
+        let shared = match self.names.get(name) {
+            None => None,
+            Some(Named { request: Some(request), config, group: named_group })
+                if *config == step.request && named_group == group =>
+            {
+                Some(*request)
+            }
+            Some(_) => {
+                self.problems.add(
+                    format!("{at}.name"),
+                    format!(
+                        "\"{name}\" is used twice in this scenario for different requests; a name (the request label) \
+                         is shared only by the same request in the same group, as a step two journeys both take"
+                    ),
+                );
+                None
+            }
+        };
         let when = step.when.as_ref().and_then(|w| self.when(w, &format!("{at}.when")));
         let cx = RequestContext { variables: &self.variables, ..*self.cx };
         let compiled = request::compile(&step.request, &cx, at, self.problems);
@@ -389,17 +403,28 @@ impl Compiler<'_, '_> {
                 }
             }
         }
-        let Some(mut compiled) = compiled else { return };
-        compiled.group = group.to_string();
+        let Some(compiled) = compiled else { return };
         // Captured values are available to the steps after this one.
         for capture in &captures {
             self.variables.set_available(capture.slot, true);
         }
+        let request = match shared {
+            Some(request) => request,
+            None => {
+                self.requests.push(RequestPlan { group: group.to_string(), ..compiled });
+                let request = self.requests.len() - 1;
+                let named = Named { request: Some(request), config: step.request.clone(), group: group.to_string() };
+                self.names.entry(name.clone()).or_insert(named);
+                request
+            }
+        };
+        // What this step's captures read of the answer is kept, whichever step the request serves.
+        let plan = &mut self.requests[request];
         if captures.iter().any(Capture::reads_headers) {
-            compiled.keeps_headers = true;
+            plan.keeps_headers = true;
         }
         if captures.iter().any(|c| !c.reads_headers()) {
-            compiled.keep_body = compiled.max_body;
+            plan.keep_body = plan.max_body;
         }
         let ends_iteration = match step.on_failure {
             Some(OnFailure::EndIteration) => true,
@@ -408,9 +433,8 @@ impl Compiler<'_, '_> {
             // journey goes on. One whose values later steps need ends it.
             None => !captures.is_empty(),
         };
-        self.requests.push(compiled);
         program.push(Op::Request(RequestStep {
-            request: self.requests.len() - 1,
+            request,
             captures,
             ends_iteration,
             always: always || step.always,
@@ -605,6 +629,14 @@ impl Compiler<'_, '_> {
     }
 }
 
+/// A request name given in the scenario: its request (None for one picked
+/// by weight, which no step shares), as written, and the group it is in.
+struct Named {
+    request: Option<usize>,
+    config: RequestConfig,
+    group: String,
+}
+
 /// Group names are label values and k6 tag values; `::` separates nesting levels.
 fn is_group_name(name: &str) -> bool {
     !name.is_empty()
@@ -656,6 +688,22 @@ mod tests {
         assert_eq!(s.requests[1].reads_variables, [id.min(n), id.max(n)], "get reads the id and the loop variable");
         assert_eq!(s.requests[2].reads_variables, [id]);
         assert!(program[4].always() && !program[0].always());
+    }
+
+    #[test]
+    fn a_step_two_journeys_take_alike_is_one_request() {
+        let s = scenario(
+            "      browse:\n        steps: [{name: login, path: /login, capture: {t: {header: x-token}}}, {name: home, path: /}]\n\
+             \x20     buy:\n        steps: [{name: login, path: /login}, {name: cart, path: /cart}]\n",
+        );
+        let names: Vec<&str> = s.requests.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["login", "home", "cart"]);
+        let first = |j: usize| match &s.journeys[j].program[0] {
+            Op::Request(step) => step.request,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((first(0), first(1)), (0, 0), "both journeys send request 0");
+        assert!(s.requests[0].keeps_headers, "what either step's captures read is kept");
     }
 
     #[test]
