@@ -627,3 +627,160 @@ async fn a_parallel_block_opens_and_reuses_connections_as_k6s_batch() {
     assert_eq!(k6, vec![iterations as usize; 3 * vus as usize], "k6's connections");
     assert_eq!(ours, k6, "the connections sloprober's parallel blocks used, as k6's batches");
 }
+
+/// The suite's gateway flow as a k6 script, from the suite's README: each
+/// iteration generates with a model chosen at random and embeds a sentence;
+/// every tenth checks health. Its checks are the shipped port's.
+const K6_GATEWAY: &str = r#"
+import http from 'k6/http';
+import { check, sleep } from 'k6';
+import { Rate, Trend, Counter } from 'k6/metrics';
+
+const errors = new Rate('errors');
+const generateDuration = new Trend('generate_duration', true);
+const embeddingsDuration = new Trend('embeddings_duration', true);
+const tokensGenerated = new Counter('tokens_generated');
+const base = __ENV.BASE_URL;
+const params = { headers: { Authorization: `Bearer ${__ENV.API_KEY}`, 'Content-Type': 'application/json', 'X-Tenant-ID': 'test-tenant' } };
+const json = (r) => { try { return r.json(); } catch (e) { return null; } };
+const expected = (r) => r.status >= 200 && r.status < 400;
+
+export const options = {
+  scenarios: { gateway: { executor: 'shared-iterations', vus: Number(__ENV.VUS), iterations: Number(__ENV.ITERATIONS), maxDuration: '60s' } },
+  thresholds: {
+    errors: ['rate<0.01'], http_req_failed: ['rate<0.001'], checks: ['rate>0.99'],
+    generate_duration: ['p(95)<=300'], embeddings_duration: ['p(95)<=200'],
+  },
+};
+
+export default function () {
+  const model = ['gpt-3.5-turbo', 'gpt-4'][Math.floor(Math.random() * 2)];
+  const g = http.post(`${base}/api/v1/generate`, JSON.stringify({ model, prompt: 'Explain fractions to a ten year old', max_tokens: 64, tenant_id: 'test-tenant' }), params);
+  const gb = json(g);
+  const generated = check(g, {
+    'status is 200': (r) => r.status === 200,
+    'text generated': () => gb !== null && typeof gb.text === 'string' && gb.text.length > 0,
+    'model echoed': () => gb !== null && gb.model === model,
+    'tokens within max_tokens': () => gb !== null && gb.usage !== undefined && gb.usage.completion_tokens <= 64,
+  });
+  errors.add(!generated);
+  if (expected(g)) generateDuration.add(g.timings.duration);
+  if (generated) tokensGenerated.add(gb.usage.completion_tokens);
+
+  const e = http.post(`${base}/api/v1/embeddings`, JSON.stringify({ input: 'Fractions are parts of a whole', tenant_id: 'test-tenant' }), params);
+  const eb = json(e);
+  const embedded = check(e, {
+    'status is 200': (r) => r.status === 200,
+    'embedding has its dimensions': () => eb !== null && Array.isArray(eb.embedding) && eb.embedding.length === eb.dimensions,
+  });
+  errors.add(!embedded);
+  if (expected(e)) embeddingsDuration.add(e.timings.duration);
+
+  if (__ITER % 10 === 0) {
+    const h = http.get(`${base}/api/v1/health`, params);
+    const hb = json(h);
+    errors.add(!check(h, { 'status is 200': (r) => r.status === 200, 'status ok': () => hb !== null && hb.status === 'ok' }));
+  }
+  sleep(0.5 + Math.random());
+}
+export function handleSummary(data) { return { [__ENV.SUMMARY]: JSON.stringify(data) }; }
+"#;
+
+/// A demo target process with `faults`, and its URL.
+fn demo_target_with(dir: &std::path::Path, name: &str, faults: &str) -> (Process, String) {
+    let (process, addr) = spawn_listening(
+        Command::new(env!("CARGO_BIN_EXE_sloprober"))
+            .args(["demo-target", "--listen", "127.0.0.1:0", "--faults", faults])
+            .env("API_KEY", API_KEY),
+        &dir.join(format!("{name}.log")),
+        "listen",
+    );
+    (process, format!("http://{addr}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_gateway_port_reaches_k6s_verdicts_through_each_fault() {
+    let (vus, iterations) = (2u64, 20u64);
+    let faults = [
+        ("healthy", "{}"),
+        ("a wrong model echoed", r#"{"generate": {"contract_rate": 1.0}}"#),
+        ("the embedding missing", r#"{"embeddings": {"contract_rate": 1.0}}"#),
+        ("5 % 5xx on embeddings", r#"{"embeddings": {"error_rate": 0.05}}"#),
+    ];
+    for (what, faults) in faults {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("gateway.js");
+        std::fs::write(&script, K6_GATEWAY).unwrap();
+        let (_k6_target, k6_url) = demo_target_with(dir.path(), "k6-target", faults);
+        let (_our_target, our_url) = demo_target_with(dir.path(), "our-target", faults);
+        let summary = dir.path().join("k6-summary.json");
+        let k6_run = start_k6(&script, &k6_url, (vus, iterations), &summary, None);
+        let out = dir.path().join("out");
+        let config = repo_root().join("config/aivo.yaml");
+        let ours = tokio::task::spawn_blocking(move || {
+            sloprober_binary()
+                .args(["run", "--profile", "smoke", "--no-progress", "--scenario", "gateway", "-u", "2", "-i", "20"])
+                .arg("--config")
+                .arg(&config)
+                .arg("--out")
+                .arg(&out)
+                .env("BASE_URL", our_url)
+                .output()
+                .unwrap()
+        });
+        let (k6_status, ours) = tokio::join!(k6_run, ours);
+        let (k6_status, ours) = (k6_status.unwrap(), ours.unwrap());
+        assert_eq!(
+            ours.status.code(),
+            k6_status.code(),
+            "{what}: exit codes\n{}",
+            String::from_utf8_lossy(&ours.stdout)
+        );
+        let k6: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        let ours_path = std::fs::read_dir(dir.path().join("out")).unwrap().next().unwrap().unwrap().path();
+        let our: Value =
+            serde_json::from_str(&std::fs::read_to_string(ours_path.join("gateway-summary.json")).unwrap()).unwrap();
+        // A threshold of several scenarios is one per scenario here (README): ours may carry `{scenario:gateway}`.
+        let ours_metric = |name: &str| -> &Value {
+            let scoped = format!("{name}{{scenario:gateway}}");
+            if our["metrics"][&scoped].is_object() {
+                &our["metrics"][&scoped]
+            } else {
+                &our["metrics"][name]
+            }
+        };
+        let mut compared = 0;
+        for (metric, thresholds) in k6["metrics"].as_object().unwrap() {
+            let Some(thresholds) = thresholds["thresholds"].as_object() else { continue };
+            for (expression, verdict) in thresholds {
+                assert_eq!(
+                    ours_metric(metric)["thresholds"][expression]["ok"],
+                    verdict["ok"],
+                    "{what}: {metric} {expression}"
+                );
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 5, "{what}: every threshold of the script compared");
+        // The same traffic on the same faults: the same failures, checks and tokens, but for the
+        // health checks, which depend on how the shared iterations fell to the VUs (one per VU at most).
+        let value = |summary: &Value, metric: &str, stat: &str| summary["metrics"][metric]["values"][stat].as_f64();
+        let (k6_reqs, our_reqs) =
+            (value(&k6, "http_reqs", "count").unwrap(), value(&our, "http_reqs", "count").unwrap());
+        assert!((k6_reqs - our_reqs).abs() <= vus as f64, "{what}: {k6_reqs} requests in k6, {our_reqs} here");
+        for metric in ["http_req_failed", "errors", "checks"] {
+            let passes = |m: &Value| m["values"]["passes"].as_f64().unwrap_or(0.0);
+            let (k6_true, our_true) = (passes(&k6["metrics"][metric]), passes(ours_metric(metric)));
+            eprintln!("{what}: {metric} true {k6_true} in k6, {our_true} here");
+            assert!(
+                (k6_true - our_true).abs() <= 2.0 * vus as f64,
+                "{what}: {metric} true {k6_true} in k6, {our_true} here"
+            );
+        }
+        assert_eq!(
+            value(&k6, "tokens_generated", "count").unwrap_or(0.0),
+            value(&our, "tokens_generated", "count").unwrap_or(0.0),
+            "{what}: tokens counted only when the generate checks passed"
+        );
+    }
+}
