@@ -698,29 +698,35 @@ fn demo_target_with(dir: &std::path::Path, name: &str, faults: &str) -> (Process
     (process, format!("http://{addr}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_shipped_gateway_port_reaches_k6s_verdicts_through_each_fault() {
+/// Runs `script` (k6) and the shipped config's `scenario` (2 VUs sharing
+/// 20 iterations in both) against two demo targets with each of `faults`:
+/// the same exit code and verdict per threshold (`thresholds` of them), the
+/// same failures, errors and checks within `slack` (what depends on how the
+/// shared iterations fell to the VUs), and the same value of each of `counters`.
+async fn compare_with_k6(
+    script: &str,
+    scenario: &str,
+    faults: &[(&str, &str)],
+    thresholds: usize,
+    slack: f64,
+    counters: &[&str],
+) {
     let (vus, iterations) = (2u64, 20u64);
-    let faults = [
-        ("healthy", "{}"),
-        ("a wrong model echoed", r#"{"generate": {"contract_rate": 1.0}}"#),
-        ("the embedding missing", r#"{"embeddings": {"contract_rate": 1.0}}"#),
-        ("5 % 5xx on embeddings", r#"{"embeddings": {"error_rate": 0.05}}"#),
-    ];
     for (what, faults) in faults {
         let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("gateway.js");
-        std::fs::write(&script, K6_GATEWAY).unwrap();
+        let script_path = dir.path().join("flow.js");
+        std::fs::write(&script_path, script).unwrap();
         let (_k6_target, k6_url) = demo_target_with(dir.path(), "k6-target", faults);
         let (_our_target, our_url) = demo_target_with(dir.path(), "our-target", faults);
         let summary = dir.path().join("k6-summary.json");
-        let k6_run = start_k6(&script, &k6_url, (vus, iterations), &summary, None);
+        let k6_run = start_k6(&script_path, &k6_url, (vus, iterations), &summary, None);
         let out = dir.path().join("out");
         let config = repo_root().join("config/aivo.yaml");
+        let selected = scenario.to_string();
         let ours = tokio::task::spawn_blocking(move || {
             sloprober_binary()
-                .args(["run", "--profile", "smoke", "--no-progress", "--scenario", "gateway", "-u", "2", "-i", "20"])
-                .arg("--config")
+                .args(["run", "--profile", "smoke", "--no-progress", "--scenario", &selected])
+                .args(["-u", &vus.to_string(), "-i", &iterations.to_string(), "--config"])
                 .arg(&config)
                 .arg("--out")
                 .arg(&out)
@@ -737,12 +743,13 @@ async fn the_shipped_gateway_port_reaches_k6s_verdicts_through_each_fault() {
             String::from_utf8_lossy(&ours.stdout)
         );
         let k6: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
-        let ours_path = std::fs::read_dir(dir.path().join("out")).unwrap().next().unwrap().unwrap().path();
+        let run_dir = std::fs::read_dir(dir.path().join("out")).unwrap().next().unwrap().unwrap().path();
         let our: Value =
-            serde_json::from_str(&std::fs::read_to_string(ours_path.join("gateway-summary.json")).unwrap()).unwrap();
-        // A threshold of several scenarios is one per scenario here (README): ours may carry `{scenario:gateway}`.
+            serde_json::from_str(&std::fs::read_to_string(run_dir.join(format!("{scenario}-summary.json"))).unwrap())
+                .unwrap();
+        // A threshold of several scenarios is one per scenario here (README): ours may carry `{scenario:NAME}`.
         let ours_metric = |name: &str| -> &Value {
-            let scoped = format!("{name}{{scenario:gateway}}");
+            let scoped = format!("{name}{{scenario:{scenario}}}");
             if our["metrics"][&scoped].is_object() {
                 &our["metrics"][&scoped]
             } else {
@@ -750,9 +757,9 @@ async fn the_shipped_gateway_port_reaches_k6s_verdicts_through_each_fault() {
             }
         };
         let mut compared = 0;
-        for (metric, thresholds) in k6["metrics"].as_object().unwrap() {
-            let Some(thresholds) = thresholds["thresholds"].as_object() else { continue };
-            for (expression, verdict) in thresholds {
+        for (metric, k6_thresholds) in k6["metrics"].as_object().unwrap() {
+            let Some(k6_thresholds) = k6_thresholds["thresholds"].as_object() else { continue };
+            for (expression, verdict) in k6_thresholds {
                 assert_eq!(
                     ours_metric(metric)["thresholds"][expression]["ok"],
                     verdict["ok"],
@@ -761,26 +768,113 @@ async fn the_shipped_gateway_port_reaches_k6s_verdicts_through_each_fault() {
                 compared += 1;
             }
         }
-        assert_eq!(compared, 5, "{what}: every threshold of the script compared");
-        // The same traffic on the same faults: the same failures, checks and tokens, but for the
-        // health checks, which depend on how the shared iterations fell to the VUs (one per VU at most).
+        assert_eq!(compared, thresholds, "{what}: every threshold of the script compared");
         let value = |summary: &Value, metric: &str, stat: &str| summary["metrics"][metric]["values"][stat].as_f64();
         let (k6_reqs, our_reqs) =
             (value(&k6, "http_reqs", "count").unwrap(), value(&our, "http_reqs", "count").unwrap());
-        assert!((k6_reqs - our_reqs).abs() <= vus as f64, "{what}: {k6_reqs} requests in k6, {our_reqs} here");
+        assert!((k6_reqs - our_reqs).abs() <= slack, "{what}: {k6_reqs} requests in k6, {our_reqs} here");
         for metric in ["http_req_failed", "errors", "checks"] {
             let passes = |m: &Value| m["values"]["passes"].as_f64().unwrap_or(0.0);
             let (k6_true, our_true) = (passes(&k6["metrics"][metric]), passes(ours_metric(metric)));
-            eprintln!("{what}: {metric} true {k6_true} in k6, {our_true} here");
-            assert!(
-                (k6_true - our_true).abs() <= 2.0 * vus as f64,
-                "{what}: {metric} true {k6_true} in k6, {our_true} here"
+            assert!((k6_true - our_true).abs() <= slack, "{what}: {metric} true {k6_true} in k6, {our_true} here");
+        }
+        for counter in counters {
+            assert_eq!(
+                value(&k6, counter, "count").unwrap_or(0.0),
+                value(&our, counter, "count").unwrap_or(0.0),
+                "{what}: {counter}, counted only when the checks passed"
             );
         }
-        assert_eq!(
-            value(&k6, "tokens_generated", "count").unwrap_or(0.0),
-            value(&our, "tokens_generated", "count").unwrap_or(0.0),
-            "{what}: tokens counted only when the generate checks passed"
-        );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_gateway_port_reaches_k6s_verdicts_through_each_fault() {
+    let faults = [
+        ("healthy", "{}"),
+        ("a wrong model echoed", r#"{"generate": {"contract_rate": 1.0}}"#),
+        ("the embedding missing", r#"{"embeddings": {"contract_rate": 1.0}}"#),
+        ("5 % 5xx on embeddings", r#"{"embeddings": {"error_rate": 0.05}}"#),
+    ];
+    // Health runs on each VU's iterations 0, 10, ...: one more or less per VU, two checks each.
+    compare_with_k6(K6_GATEWAY, "gateway", &faults, 5, 4.0, &["tokens_generated"]).await;
+}
+
+/// The suite's assessment flow as a k6 script: create, answer five
+/// questions (reading each), grade in a mode chosen at random, delete.
+const K6_ASSESSMENT: &str = r#"
+import http from 'k6/http';
+import { check, group, sleep } from 'k6';
+import { Rate, Trend, Counter } from 'k6/metrics';
+
+const errors = new Rate('errors');
+const createDuration = new Trend('create_duration', true);
+const answerDuration = new Trend('answer_duration', true);
+const gradeDuration = new Trend('grade_duration', true);
+const completed = new Counter('assessments_completed');
+const base = __ENV.BASE_URL;
+const params = { headers: { Authorization: `Bearer ${__ENV.API_KEY}`, 'Content-Type': 'application/json', 'X-Tenant-ID': 'test-tenant' } };
+const json = (r) => { try { return r.json(); } catch (e) { return null; } };
+const expected = (r) => r.status >= 200 && r.status < 400;
+
+export const options = {
+  scenarios: { assessment: { executor: 'shared-iterations', vus: Number(__ENV.VUS), iterations: Number(__ENV.ITERATIONS), maxDuration: '60s' } },
+  thresholds: {
+    errors: ['rate<0.01'], http_req_failed: ['rate<0.001'], checks: ['rate>0.99'],
+    create_duration: ['p(95)<=200'], answer_duration: ['p(95)<=150'], grade_duration: ['p(95)<=300'],
+    'group_duration{group:::record answers}': ['p(95)<2500'], 'iteration_duration{scenario:assessment}': ['p(95)<5000'],
+    assessments_completed: ['count>0'],
+  },
+};
+
+export default function () {
+  const c = http.post(`${base}/api/v1/assessments`, JSON.stringify({ title: 'Quiz', tenant_id: 'test-tenant', questions: 5 }), params);
+  const cb = json(c);
+  errors.add(!check(c, {
+    'status is 201': (r) => r.status === 201,
+    'created with an id': () => cb !== null && typeof cb.id === 'string' && cb.status === 'created',
+  }));
+  if (expected(c)) createDuration.add(c.timings.duration);
+  if (c.status !== 201 || cb === null || !cb.id) { sleep(0.5 + Math.random()); return; }
+  const id = cb.id;
+  group('record answers', () => {
+    for (const q of ['q-1', 'q-2', 'q-3', 'q-4', 'q-5']) {
+      sleep(0.1 + Math.random() * 0.2);
+      const a = http.post(`${base}/api/v1/assessments/${id}/answers`, JSON.stringify({ learner_id: 'test-learner', question_id: q, answer: 'B' }), params);
+      const ab = json(a);
+      errors.add(!check(a, {
+        'status is 201': (r) => r.status === 201,
+        'answer recorded for its question': () => ab !== null && ab.recorded === true && ab.question_id === q,
+      }));
+      if (expected(a)) answerDuration.add(a.timings.duration);
+    }
+  });
+  const mode = ['auto', 'manual'][Math.floor(Math.random() * 2)];
+  const g = http.post(`${base}/api/v1/assessments/${id}/grade`, JSON.stringify({ learner_id: 'test-learner', mode }), params);
+  const gb = json(g);
+  const graded = check(g, {
+    'status is 200': (r) => r.status === 200,
+    'score within 0 and 1': () => gb !== null && gb.score >= 0 && gb.score <= 1,
+    'grading mode echoed': () => gb !== null && gb.mode === mode,
+  });
+  errors.add(!graded);
+  if (expected(g)) gradeDuration.add(g.timings.duration);
+  if (graded) completed.add(1);
+  const d = http.del(`${base}/api/v1/assessments/${id}`, null, params);
+  errors.add(!check(d, { 'status is 204': (r) => r.status === 204 }));
+  sleep(0.5 + Math.random());
+}
+export function handleSummary(data) { return { [__ENV.SUMMARY]: JSON.stringify(data) }; }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_assessment_port_reaches_k6s_verdicts_through_each_fault() {
+    let faults = [
+        ("healthy", "{}"),
+        ("the wrong grading mode echoed", r#"{"grade": {"contract_rate": 1.0}}"#),
+        ("answers not recorded", r#"{"answer": {"contract_rate": 0.5}}"#),
+        ("5 % 5xx on answers", r#"{"answer": {"error_rate": 0.05}}"#),
+    ];
+    // Every iteration sends the same requests: the counts are exact.
+    compare_with_k6(K6_ASSESSMENT, "assessment", &faults, 9, 0.0, &["assessments_completed"]).await;
 }
