@@ -3,6 +3,8 @@
 //! same executor and a fixed 20 ms delay, both at once so that they share
 //! the machine's noise: the same requests per step, and per-step p95 and
 //! group_duration p95 as k6 measures them (in one of up to three rounds).
+//! Beside it: the three AIVO flows written as k6 scripts against the shipped
+//! config/aivo.yaml through contract faults, and the connections each VU uses.
 
 use crate::common::*;
 use serde_json::Value;
@@ -877,4 +879,95 @@ async fn the_shipped_assessment_port_reaches_k6s_verdicts_through_each_fault() {
     ];
     // Every iteration sends the same requests: the counts are exact.
     compare_with_k6(K6_ASSESSMENT, "assessment", &faults, 9, 0.0, &["assessments_completed"]).await;
+}
+
+/// The suite's search flow as a k6 script: 70 % browse (a typeahead of
+/// three prefixes in one `http.batch`, then a search), 30 % publish (a
+/// lesson indexed as JSON or uploaded as a file, half each; found; deleted).
+const K6_SEARCH: &str = r#"
+import http from 'k6/http';
+import { check, group, sleep } from 'k6';
+import { Rate, Trend } from 'k6/metrics';
+
+const errors = new Rate('errors');
+const suggestDuration = new Trend('suggest_duration', true);
+const searchDuration = new Trend('search_duration', true);
+const indexDuration = new Trend('index_duration', true);
+const base = __ENV.BASE_URL;
+const auth = { Authorization: `Bearer ${__ENV.API_KEY}`, 'X-Tenant-ID': 'test-tenant' };
+const params = { headers: Object.assign({ 'Content-Type': 'application/json' }, auth) };
+const json = (r) => { try { return r.json(); } catch (e) { return null; } };
+const expected = (r) => r.status >= 200 && r.status < 400;
+const ranked = (b) => b !== null && Array.isArray(b.results) && b.results.length > 0 &&
+  b.results.every((r, i) => i === 0 || b.results[i - 1].score >= r.score);
+const pick = (xs) => xs[Math.floor(Math.random() * xs.length)];
+
+export const options = {
+  scenarios: { search: { executor: 'shared-iterations', vus: Number(__ENV.VUS), iterations: Number(__ENV.ITERATIONS), maxDuration: '60s' } },
+  thresholds: {
+    errors: ['rate<0.01'], http_req_failed: ['rate<0.001'], checks: ['rate>0.99'],
+    suggest_duration: ['p(95)<=120'], search_duration: ['p(95)<=200'], index_duration: ['p(95)<=500'],
+  },
+};
+
+function search(query) {
+  const s = http.post(`${base}/api/v1/search`, JSON.stringify({ query, filters: { subject: 'math', grade_level: 5 }, tenant_id: 'test-tenant' }), params);
+  const sb = json(s);
+  errors.add(!check(s, { 'status is 200': (r) => r.status === 200, 'results ranked by score': () => ranked(sb) }));
+  if (expected(s)) searchDuration.add(s.timings.duration);
+}
+
+export default function () {
+  if (Math.random() < 0.7) {
+    const prefixes = ['al', 'alg', 'alge'];
+    group('typeahead', () => {
+      const answers = http.batch(prefixes.map((p) => ['GET', `${base}/api/v1/search/suggest?q=${encodeURIComponent(p)}`, null, params]));
+      answers.forEach((a, i) => {
+        const ab = json(a);
+        errors.add(!check(a, {
+          'status is 200': (r) => r.status === 200,
+          'suggestions start with the prefix': () => ab !== null && Array.isArray(ab.suggestions) && ab.suggestions.length > 0 && ab.suggestions.every((s) => s.startsWith(prefixes[i])),
+        }));
+        if (expected(a)) suggestDuration.add(a.timings.duration);
+      });
+    });
+    search(pick(['algebra', 'cell biology', 'world war', 'poetry']));
+  } else {
+    let indexed;
+    if (Math.random() < 0.5) {
+      indexed = http.post(`${base}/api/v1/search/index`, JSON.stringify({ id: `doc-${Math.random()}`, title: 'Lesson', body: 'Generated', tenant_id: 'test-tenant' }), params);
+      const ib = json(indexed);
+      errors.add(!check(indexed, { 'status is 202': (r) => r.status === 202, '$.indexed == true': () => ib !== null && ib.indexed === true }));
+    } else {
+      const form = { tenant_id: 'test-tenant', file: http.file('Lesson: fractions are parts of a whole.', 'lesson.txt', 'text/plain') };
+      indexed = http.post(`${base}/api/v1/search/index/upload`, form, { headers: auth });
+      const ub = json(indexed);
+      errors.add(!check(indexed, {
+        'status is 202': (r) => r.status === 202,
+        'file indexed': () => ub !== null && ub.indexed === true && ub.filename === 'lesson.txt' && ub.bytes > 0,
+      }));
+    }
+    if (expected(indexed)) indexDuration.add(indexed.timings.duration);
+    search('Lesson');
+    const doc = json(indexed);
+    if (indexed.status === 202 && doc !== null && doc.id) {
+      const d = http.del(`${base}/api/v1/search/index/${doc.id}`, null, params);
+      errors.add(!check(d, { 'status is 204': (r) => r.status === 204 }));
+    }
+  }
+  sleep(0.5 + Math.random());
+}
+export function handleSummary(data) { return { [__ENV.SUMMARY]: JSON.stringify(data) }; }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_search_port_reaches_k6s_verdicts_through_each_fault() {
+    let faults = [
+        ("healthy", "{}"),
+        ("suggestions off the prefix", r#"{"suggest": {"contract_rate": 1.0}}"#),
+        ("results out of order", r#"{"search": {"contract_rate": 1.0}}"#),
+        ("5 % 5xx on search", r#"{"search": {"error_rate": 0.05}}"#),
+    ];
+    // Each tool picks browse or publish at random per iteration: counts differ by that draw.
+    compare_with_k6(K6_SEARCH, "search", &faults, 6, 30.0, &[]).await;
 }
