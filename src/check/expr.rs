@@ -135,6 +135,11 @@ fn matches(
 }
 
 impl ExprCheck {
+    /// The expression as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// Parses `source` and resolves every name it reads.
     pub fn compile(source: &str, names: &Names<'_>) -> Result<ExprCheck, String> {
         let parsed = parse(source)?;

@@ -141,14 +141,15 @@ fn describe_program(f: &mut fmt::Formatter<'_>, scenario: &ScenarioPlan, program
                     Passes::Times { count, .. } => format!(" x{count}"),
                     Passes::Each { items, .. } => format!(" for each of {} items", items.len()),
                 };
-                writeln!(f, "{pad}{name}{passes}{always}")?;
+                writeln!(f, "{pad}{name}{passes}{}{always}", when_text(block.when.as_ref()))?;
                 depth += 1;
             }
             Op::Leave { .. } => depth -= 1,
             Op::Parallel(parallel) => {
                 let name = parallel.group.map(|g| format!("group {}, ", scenario.groups[g])).unwrap_or_default();
                 let (count, at_once) = (parallel.branches.len(), parallel.per_host);
-                writeln!(f, "{pad}{name}{count} requests in parallel, at most {at_once} at once{always}")?;
+                let when = when_text(parallel.when.as_ref());
+                writeln!(f, "{pad}{name}{count} requests in parallel, at most {at_once} at once{when}{always}")?;
                 let inner = "  ".repeat(depth + 1);
                 for branch in &parallel.branches {
                     describe_request(
@@ -174,13 +175,38 @@ fn describe_request(
 ) -> fmt::Result {
     let request = &scenario.requests[step.request];
     let captures = if step.captures.is_empty() { String::new() } else { format!("  captures {}", step.captures.len()) };
-    writeln!(f, "{pad}{} {} {}{captures}{always}", request.name, request.method, request.path_template)
+    let when = when_text(step.when.as_ref());
+    writeln!(f, "{pad}{} {} {}{captures}{when}{always}", request.name, request.method, request.path_template)
+}
+
+/// When a step or block runs, if only sometimes.
+fn when_text(when: Option<&crate::plan::journey::When>) -> String {
+    use crate::plan::journey::When;
+    match when {
+        None => String::new(),
+        Some(When::Every(n)) => format!("  when every {n}th iteration of its VU"),
+        Some(When::Chance(p)) => format!("  when chance {p}"),
+        Some(When::Expr(expr)) => format!("  when {}", expr.source()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::config::Loaded;
     use crate::model::env::EnvVars;
+
+    #[test]
+    fn check_shows_when_a_step_runs() {
+        let text =
+            "target: {base_url: \"http://127.0.0.1:1\"}\nscenarios:\n  s:\n    journeys:\n      j:\n        steps:\n\
+                    \x20         - {name: a, path: /}\n\
+                    \x20         - {name: health, path: /health, when: {every: 10}}\n\
+                    \x20         - {name: maybe, path: /maybe, when: {chance: 0.5}}\n\
+                    \x20   profiles: {p: {executor: constant-vus, vus: 1, duration: 1s}}\n";
+        let shown = crate::plan::resolve(&Loaded::new("t", text), Some("p"), &EnvVars::new()).unwrap().to_string();
+        assert!(shown.contains("health GET /health  when every 10th iteration of its VU"), "{shown}");
+        assert!(shown.contains("maybe GET /maybe  when chance 0.5"), "{shown}");
+    }
 
     #[test]
     fn check_says_which_events_each_slo_counts_as_good() {
