@@ -59,8 +59,10 @@ impl Pool {
     /// open; closed and long-unused ones are dropped on the way.
     pub fn take_idle(&mut self, origin: &Origin) -> Option<Conn> {
         let (_, list) = self.idle.iter_mut().find(|(known, _)| known == origin)?;
+        let now = Instant::now();
         while let Some(mut conn) = list.pop() {
-            if conn.idle_for() < IDLE_TIMEOUT && conn.usable_after_idle() {
+            let idle = now.saturating_duration_since(conn.idle_since());
+            if idle < IDLE_TIMEOUT && conn.usable_after_idle(idle) {
                 return Some(conn);
             }
         }
@@ -70,7 +72,8 @@ impl Pool {
     /// Keeps `conn` for a next request to its origin; past the pool's
     /// bound, the longest idle one is closed.
     pub fn put_idle(&mut self, mut conn: Conn) {
-        conn.mark_idle();
+        let now = Instant::now();
+        conn.mark_idle(now);
         let list = match self.idle.iter().position(|(origin, _)| origin == conn.origin()) {
             Some(index) => &mut self.idle[index].1,
             None => {
@@ -80,7 +83,9 @@ impl Pool {
         };
         list.push(conn);
         // The oldest is first.
-        if list.len() > self.idle_per_origin || list.first().is_some_and(|oldest| oldest.idle_for() > IDLE_TIMEOUT) {
+        if list.len() > self.idle_per_origin
+            || list.first().is_some_and(|oldest| now - oldest.idle_since() > IDLE_TIMEOUT)
+        {
             list.remove(0);
         }
     }

@@ -121,8 +121,8 @@ impl Conn {
     }
 
     /// Marks the connection idle from now.
-    pub fn mark_idle(&mut self) {
-        self.idle_since = Instant::now();
+    pub fn mark_idle(&mut self, now: Instant) {
+        self.idle_since = now;
     }
 
     /// Frees the buffers of an idle connection (they are made again for its next request).
@@ -133,15 +133,15 @@ impl Conn {
         self.write = Vec::new();
     }
 
-    /// How long the connection has been idle.
-    pub fn idle_for(&self) -> Duration {
-        self.idle_since.elapsed()
+    /// When the connection last became idle.
+    pub fn idle_since(&self) -> Instant {
+        self.idle_since
     }
 
     /// False when the server closed the connection (or sent something
-    /// unasked) while it was idle; not looked at when it was idle only briefly.
-    pub fn usable_after_idle(&mut self) -> bool {
-        self.idle_since.elapsed() < CHECK_AFTER_IDLE || self.stream.still_open()
+    /// unasked) while it was idle for `idle`; not looked at when that was brief.
+    pub fn usable_after_idle(&mut self, idle: Duration) -> bool {
+        idle < CHECK_AFTER_IDLE || self.stream.still_open()
     }
 
     /// Writes the whole request in one call where the socket takes it.
